@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Router, Schema
+
+from kaisen.accounts.models import ApiKey, User
+from kaisen.accounts.services import (
+    api_key_create,
+    api_key_revoke,
+    token_issue_for_api_key,
+    token_issue_for_password,
+    token_revoke,
+)
+from kaisen.core.errors import DomainError, ErrorCode
+
+router = Router(tags=["auth"])
+
+
+class AuthIn(Schema):
+    """Either ``key_id`` + ``secret`` (an API key), or ``operator_id`` + ``username`` + ``password``."""
+
+    key_id: str | None = None
+    secret: str | None = None
+    operator_id: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+
+class TokenOut(Schema):
+    token: str
+    token_type: str = "Bearer"
+    expires_at: dt.datetime
+    operator_id: str
+    username: str
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+
+
+class MeOut(Schema):
+    operator_id: str
+    tenant_name: str
+    username: str
+    display_name: str
+    is_root: bool
+
+
+class ApiKeyIn(Schema):
+    name: str
+    expires_at: dt.datetime | None = None
+
+
+class ApiKeyOut(Schema):
+    key_id: str
+    name: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class NewApiKeyOut(ApiKeyOut):
+    secret: str
+
+
+@router.post("/auth", auth=None, response={200: TokenOut, 401: ErrorOut, 422: ErrorOut}, summary="Get a bearer token")
+def auth(request: HttpRequest, payload: AuthIn) -> TokenOut:
+    if payload.key_id or payload.secret:
+        if not (payload.key_id and payload.secret):
+            raise DomainError(ErrorCode.VALIDATION_ERROR, _("Give both key_id and secret."))
+        issued = token_issue_for_api_key(key_id=payload.key_id, secret=payload.secret)
+    elif payload.operator_id and payload.username and payload.password is not None:
+        issued = token_issue_for_password(request=request, operator_id=payload.operator_id,
+                                          username=payload.username, password=payload.password)
+    else:
+        raise DomainError(ErrorCode.VALIDATION_ERROR,
+                          _("Give key_id and secret, or operator_id, username and password."))
+    assert issued.user.tenant is not None
+    return TokenOut(token=issued.token, expires_at=issued.expires_at, operator_id=issued.user.tenant.public_id,
+                    username=issued.user.username)
+
+
+@router.delete("/auth", response={204: None, 401: ErrorOut}, summary="Revoke the token of this request")
+def auth_revoke(request: HttpRequest) -> tuple[int, None]:
+    token_revoke(token=request.api_token)  # type: ignore[attr-defined]
+    return 204, None
+
+
+@router.get("/me", response=MeOut, summary="Who the token belongs to")
+def me(request: HttpRequest) -> MeOut:
+    user: User = request.auth  # type: ignore[attr-defined]
+    assert user.tenant is not None
+    return MeOut(operator_id=user.tenant.public_id, tenant_name=user.tenant.legal_name, username=user.username,
+                 display_name=user.display_name, is_root=user.is_root)
+
+
+def _key_out(key: ApiKey) -> ApiKeyOut:
+    return ApiKeyOut(key_id=key.key_id, name=key.name, created_at=key.created_at, expires_at=key.expires_at,
+                     last_used_at=key.last_used_at, revoked_at=key.revoked_at)
+
+
+@router.get("/api-keys", response=list[ApiKeyOut], tags=["api keys"], summary="My API keys")
+def api_keys(request: HttpRequest) -> list[ApiKeyOut]:
+    from kaisen.accounts.selectors import api_key_list
+
+    return [_key_out(k) for k in api_key_list(user=request.auth)]  # type: ignore[arg-type]
+
+
+@router.post("/api-keys", response={201: NewApiKeyOut, 422: ErrorOut}, tags=["api keys"],
+             summary="Create an API key (the secret is shown only in this answer)")
+def api_key_new(request: HttpRequest, payload: ApiKeyIn) -> tuple[int, NewApiKeyOut]:
+    new = api_key_create(user=request.auth, name=payload.name, expires_at=payload.expires_at)  # type: ignore[arg-type]
+    return 201, NewApiKeyOut(**_key_out(new.api_key).model_dump(), secret=new.secret)
+
+
+@router.delete("/api-keys/{key_id}", response={200: ApiKeyOut, 404: ErrorOut}, tags=["api keys"],
+               summary="Revoke an API key and every token issued for it")
+def api_key_delete(request: HttpRequest, key_id: str) -> ApiKeyOut:
+    return _key_out(api_key_revoke(user=request.auth, key_id=key_id))  # type: ignore[arg-type]

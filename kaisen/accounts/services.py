@@ -1,0 +1,206 @@
+"""Login, users, API keys and bearer tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from kaisen.accounts.models import ApiKey, ApiToken, User
+from kaisen.accounts.validators import validate_username
+from kaisen.audit.services import audit_record
+from kaisen.core import clock
+from kaisen.core.errors import DomainError, ErrorCode, NotFound
+from kaisen.tenancy.models import Tenant
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+def _check_username(username: str) -> None:
+    try:
+        validate_username(username)
+    except ValidationError as exc:
+        raise DomainError(ErrorCode.INVALID_USERNAME, exc.messages[0], field="username") from exc
+
+
+@transaction.atomic
+def user_create(
+    *,
+    tenant: Tenant | None,
+    username: str,
+    password: str,
+    display_name: str = "",
+    email: str = "",
+    is_root: bool = False,
+    is_staff: bool = False,
+    is_superuser: bool = False,
+    actor: User | None = None,
+) -> User:
+    _check_username(username)
+    user = User(tenant=tenant, username=username, display_name=display_name, email=email, is_root=is_root,
+                is_staff=is_staff, is_superuser=is_superuser)
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:
+        raise DomainError(ErrorCode.DUPLICATE, _("This username is already taken."), field="username") from exc
+    audit_record(action="user.create", tenant=tenant, user=actor, target=user,
+                 changes={"username": [None, username], "is_root": [None, is_root]})
+    return user
+
+
+# --- login ---------------------------------------------------------------------------------------
+
+def login_check(*, request: HttpRequest | None, operator_id: str, username: str, password: str,
+                channel: str = "web") -> User:
+    """Check credentials and audit the attempt. Every failure is the same generic error."""
+    operator_id = (operator_id or "").strip().upper()
+    user = authenticate(request, operator_id=operator_id or None, username=username, password=password)
+    if user is None:
+        tenant = Tenant.objects.filter(public_id=operator_id).first() if operator_id else None
+        known = User.objects.filter(tenant=tenant, username=username).first() if (tenant or not operator_id) else None
+        if known is not None:
+            User.objects.filter(pk=known.pk).update(failed_login_count=known.failed_login_count + 1)
+        audit_record(action=f"auth.login.{channel}", tenant=tenant, user=known,
+                     actor=f"{operator_id or 'staff'}:{username}"[:100], success=False,
+                     changes={"reason": "locked" if known is not None and known.is_locked else "invalid"})
+        raise DomainError(ErrorCode.AUTHENTICATION_FAILED)
+    assert isinstance(user, User)
+    if user.failed_login_count:
+        User.objects.filter(pk=user.pk).update(failed_login_count=0)
+    audit_record(action=f"auth.login.{channel}", tenant=user.tenant, user=user)
+    return user
+
+
+# --- API keys ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NewApiKey:
+    api_key: ApiKey
+    secret: str
+
+
+@transaction.atomic
+def api_key_create(*, user: User, name: str, expires_at: dt.datetime | None = None) -> NewApiKey:
+    if user.tenant is None:
+        raise DomainError(ErrorCode.PERMISSION_DENIED, _("Operator staff use the back office, not API keys."))
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Give the key a name of 1 to 100 characters."), field="name")
+    if expires_at is not None and expires_at <= clock.now():
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("The expiry must be in the future."), field="expires_at")
+    key_id = "KK" + secrets.token_hex(8).upper()
+    secret = secrets.token_urlsafe(32)
+    api_key = ApiKey.objects.create(tenant=user.tenant, user=user, name=name, key_id=key_id,
+                                    secret_hash=_sha256(secret), expires_at=expires_at)
+    audit_record(action="apikey.create", tenant=user.tenant, user=user, target=api_key,
+                 changes={"key_id": [None, key_id], "name": [None, name]})
+    return NewApiKey(api_key=api_key, secret=secret)
+
+
+@transaction.atomic
+def api_key_revoke(*, user: User, key_id: str) -> ApiKey:
+    try:
+        api_key = ApiKey.objects.select_for_update().get(tenant=user.tenant, user=user, key_id=key_id)
+    except ApiKey.DoesNotExist as exc:
+        raise NotFound() from exc
+    if api_key.revoked_at is None:
+        api_key.revoked_at = clock.now()
+        api_key.save(update_fields=["revoked_at"])
+        ApiToken.objects.filter(api_key=api_key, revoked_at__isnull=True).update(revoked_at=api_key.revoked_at)
+        audit_record(action="apikey.revoke", tenant=user.tenant, user=user, target=api_key,
+                     changes={"revoked_at": [None, api_key.revoked_at]})
+    return api_key
+
+
+# --- bearer tokens -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: dt.datetime
+    user: User
+
+
+def _issue(user: User, api_key: ApiKey | None) -> IssuedToken:
+    if user.tenant is None:
+        raise DomainError(ErrorCode.AUTHENTICATION_FAILED)
+    token = "kst_" + secrets.token_urlsafe(32)
+    expires_at = clock.now() + dt.timedelta(seconds=settings.KAISEN_API_TOKEN_TTL_SECONDS)
+    ApiToken.objects.create(tenant=user.tenant, user=user, api_key=api_key, token_hash=_sha256(token),
+                            expires_at=expires_at)
+    return IssuedToken(token=token, expires_at=expires_at, user=user)
+
+
+@transaction.atomic
+def token_issue_for_password(*, request: HttpRequest | None, operator_id: str, username: str,
+                             password: str) -> IssuedToken:
+    user = login_check(request=request, operator_id=operator_id, username=username, password=password,
+                       channel="api")
+    return _issue(user, None)
+
+
+@transaction.atomic
+def token_issue_for_api_key(*, key_id: str, secret: str) -> IssuedToken:
+    api_key = ApiKey.objects.select_related("user", "user__tenant", "tenant").filter(key_id=key_id).first()
+    now = clock.now()
+    ok = (
+        api_key is not None
+        and hmac.compare_digest(api_key.secret_hash, _sha256(secret or ""))
+        and api_key.revoked_at is None
+        and (api_key.expires_at is None or api_key.expires_at > now)
+        and api_key.user.is_active
+        and not api_key.user.is_locked
+    )
+    if not ok or api_key is None:
+        audit_record(action="auth.apikey", tenant=api_key.tenant if api_key else None,
+                     user=api_key.user if api_key else None, actor=f"apikey:{key_id}"[:100], success=False)
+        raise DomainError(ErrorCode.AUTHENTICATION_FAILED,
+                          _("The API key ID or secret is incorrect, or the key is expired or revoked."))
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    audit_record(action="auth.apikey", tenant=api_key.tenant, user=api_key.user, target=api_key)
+    return _issue(api_key.user, api_key)
+
+
+def token_authenticate(*, token: str) -> User | None:
+    """The user behind a bearer token, or None when it is unknown, expired or revoked."""
+    if not token:
+        return None
+    row = (
+        ApiToken.objects.select_related("user", "user__tenant", "api_key")
+        .filter(token_hash=_sha256(token)).first()
+    )
+    if row is None or row.revoked_at is not None or row.expires_at <= clock.now():
+        return None
+    if row.api_key is not None and (
+        row.api_key.revoked_at is not None
+        or (row.api_key.expires_at is not None and row.api_key.expires_at <= clock.now())
+    ):
+        return None
+    user = row.user
+    if not user.is_active or user.is_locked or user.tenant is None or not user.tenant.is_active:
+        return None
+    return user
+
+
+@transaction.atomic
+def token_revoke(*, token: str) -> None:
+    updated = ApiToken.objects.filter(token_hash=_sha256(token), revoked_at__isnull=True).update(
+        revoked_at=clock.now()
+    )
+    if not updated:
+        raise DomainError(ErrorCode.TOKEN_INVALID)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from kaisen.audit.models import AuditEvent
+from kaisen.core.middleware import client_ip
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, models.Model):
+        return str(value.pk)
+    return str(value)
+
+
+def audit_record(
+    *,
+    action: str,
+    tenant=None,
+    user=None,
+    actor: str | None = None,
+    target: models.Model | None = None,
+    changes: dict[str, Any] | None = None,
+    success: bool = True,
+    ip_address: str | None = None,
+) -> AuditEvent:
+    """Write one audit entry. ``changes`` maps a field to ``[before, after]``."""
+    if actor is None:
+        actor = user.audit_label if user is not None and getattr(user, "pk", None) else ""
+    return AuditEvent.objects.create(
+        tenant=tenant,
+        user=user if user is not None and getattr(user, "pk", None) else None,
+        actor=actor[:100],
+        ip_address=ip_address or client_ip(),
+        action=action,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_label=str(target)[:200] if target is not None else "",
+        changes=_jsonable(changes or {}),
+        success=success,
+    )
+
+
+def model_diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    return {k: [before.get(k), after.get(k)] for k in after if before.get(k) != after.get(k)}

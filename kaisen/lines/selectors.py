@@ -1,0 +1,120 @@
+"""Reading lines. Every function takes the tenant: no line is reachable without it (T-2)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.db.models import Case, Q, QuerySet, Value, When
+from django.utils.translation import gettext_lazy as _
+
+from kaisen.core.errors import DomainError, ErrorCode, NotFound
+from kaisen.core.paging import Page, SortKey, keyset_page
+from kaisen.lines.models import Line, LineStatus, Plan, SimType
+from kaisen.lines.validators import iccid_normalize, msisdn_normalize
+from kaisen.carriers.models import Carrier
+from kaisen.tenancy.models import Tenant
+
+SORTS: dict[str, SortKey] = {
+    "msisdn": SortKey("msisdn"),
+    "-msisdn": SortKey("msisdn", descending=True),
+    "iccid": SortKey("iccid"),
+    "-iccid": SortKey("iccid", descending=True),
+    "started_on": SortKey("started_on", nullable=True),
+    "-started_on": SortKey("started_on", descending=True, nullable=True),
+}
+DEFAULT_SORT = "msisdn"
+MAX_PAGE_SIZE = 500
+_NON_DIGITS = re.compile(r"[\s\-‐－()（）]")
+
+
+@dataclass(frozen=True)
+class LineFilters:
+    status: str = ""
+    carrier: str = ""
+    sim_type: str = ""
+    plan: str = ""
+    q: str = ""
+
+
+def _prefix_range(field: str, prefix: str) -> Q:
+    # A range rather than LIKE: both databases answer it from the (tenant, field) index.
+    return Q(**{f"{field}__gte": prefix, f"{field}__lt": prefix + ":"})
+
+
+def line_filter_qs(*, tenant: Tenant, filters: LineFilters) -> QuerySet[Line]:
+    qs = Line.objects.filter(tenant=tenant)
+    checks = (
+        ("status", filters.status, LineStatus.values),
+        ("carrier", filters.carrier, Carrier.values),
+        ("sim_type", filters.sim_type, SimType.values),
+    )
+    for field, value, allowed in checks:
+        if value:
+            if value not in allowed:
+                raise DomainError(ErrorCode.VALIDATION_ERROR,
+                                  _("'%(value)s' is not a valid %(field)s.") % {"value": value, "field": field},
+                                  field=field)
+            qs = qs.filter(**{field: value})
+    if filters.plan:
+        qs = qs.filter(plan__code=filters.plan)
+    q = _NON_DIGITS.sub("", filters.q or "").translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+    if q:
+        if not q.isdigit():
+            raise DomainError(ErrorCode.VALIDATION_ERROR,
+                              _("Search by phone number or SIM serial number, digits only."), field="q")
+        if q.startswith("89") and len(q) > 11:
+            qs = qs.filter(_prefix_range("iccid", q))
+        else:
+            qs = qs.filter(_prefix_range("msisdn", q))
+    return qs
+
+
+def line_list(*, tenant: Tenant, filters: LineFilters, sort: str = DEFAULT_SORT, cursor: str | None = None,
+              size: int = 50) -> Page[Line]:
+    if sort not in SORTS:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Unknown sort order '%(sort)s'.") % {"sort": sort},
+                          field="sort")
+    size = max(1, min(size, MAX_PAGE_SIZE))
+    qs = line_filter_qs(tenant=tenant, filters=filters).select_related("plan")
+    return keyset_page(qs, key=SORTS[sort], size=size, cursor=cursor)
+
+
+def line_count(*, tenant: Tenant, filters: LineFilters) -> int:
+    return line_filter_qs(tenant=tenant, filters=filters).count()
+
+
+def line_get(*, tenant: Tenant, line_id: int | None = None, msisdn: str | None = None,
+             iccid: str | None = None) -> Line:
+    """One line of ``tenant`` by ID, phone number or SIM serial; another tenant's line is NotFound."""
+    qs = Line.objects.filter(tenant=tenant).select_related("plan", "tenant")
+    if line_id is not None:
+        qs = qs.filter(pk=line_id)
+    elif msisdn is not None:
+        # A number can come back to the pool and be reissued; the live line wins over a cancelled one.
+        qs = qs.filter(msisdn=msisdn_normalize(msisdn)).order_by(
+            Case(When(status=LineStatus.CANCELLED, then=Value(1)), default=Value(0)), "-id"
+        )
+    elif iccid is not None:
+        qs = qs.filter(iccid=iccid_normalize(iccid))
+    else:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Give a line ID, phone number or SIM serial number."))
+    line = qs.first()
+    if line is None:
+        raise NotFound(_("No such line."))
+    return line
+
+
+def line_lookup(*, tenant: Tenant, query: str) -> Line:
+    """Status lookup (M-LINE-1): the search box takes either a phone number or a SIM serial."""
+    digits = _NON_DIGITS.sub("", query or "")
+    if digits.startswith("89") and len(digits) >= 19:
+        return line_get(tenant=tenant, iccid=digits)
+    return line_get(tenant=tenant, msisdn=query)
+
+
+def plan_list(*, carrier: str = "") -> QuerySet[Plan]:
+    qs = Plan.objects.filter(is_active=True)
+    if carrier:
+        qs = qs.filter(carrier=carrier)
+    return qs.order_by("carrier", "code")

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from kaisen.api import api
+
+urlpatterns = [
+    path("", include("kaisen.core.urls")),
+    path("", include("kaisen.accounts.urls")),
+    path("lines/", include("kaisen.lines.urls")),
+    path("audit/", include("kaisen.audit.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+]
