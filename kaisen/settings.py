@@ -47,7 +47,9 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 PRODUCTION = _env_bool("KAISEN_PRODUCTION")
 DEBUG = _env_bool("KAISEN_DEBUG", default=False)
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("KAISEN_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h.strip()]
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("KAISEN_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h.strip()
+]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("KAISEN_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 INSTALLED_APPS = [
@@ -112,7 +114,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "kaisen.sqlite3",
+            "NAME": str(DATA_DIR / "kaisen.sqlite3"),
             "OPTIONS": {
                 # WAL lets the web threads read while the in-process task worker writes;
                 # IMMEDIATE transactions take the write lock up front instead of failing mid-transaction.
@@ -160,6 +162,7 @@ USE_TZ = True
 # --- Static files ---------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": DATA_DIR / "media"}},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -53,7 +53,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     objects = UserManager()
 
     USERNAME_FIELD = "username"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []  # noqa: RUF012
 
     class Meta:
         verbose_name = _("user")
@@ -73,7 +73,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def audit_label(self) -> str:
-        if self.tenant_id is None:
+        if self.tenant is None:
             return f"staff:{self.username}"
         return f"{self.tenant.public_id}:{self.username}"
 

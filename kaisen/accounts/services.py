@@ -13,13 +13,14 @@ from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
 
 from kaisen.accounts.models import ApiKey, ApiToken, User
 from kaisen.accounts.validators import validate_username
 from kaisen.audit.services import audit_record
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
+from kaisen.core.mail import mail_after_commit
 from kaisen.tenancy.models import Tenant
 
 
@@ -109,7 +110,21 @@ def api_key_create(*, user: User, name: str, expires_at: dt.datetime | None = No
                                     secret_hash=_sha256(secret), expires_at=expires_at)
     audit_record(action="apikey.create", tenant=user.tenant, user=user, target=api_key,
                  changes={"key_id": [None, key_id], "name": [None, name]})
+    _security_notice(user, _("A new API key was created"),
+                     _("An API key named \"%(name)s\" (key ID %(key_id)s) was created for user %(user)s. "
+                       "If you did not do this, revoke the key and contact your administrator.")
+                     % {"name": name, "key_id": key_id, "user": user.audit_label})
     return NewApiKey(api_key=api_key, secret=secret)
+
+
+def _security_notice(user: User, subject: str, body: str) -> None:
+    """Tell the user (or, without an address, the tenant's notification address) about a credential change.
+
+    The notice never contains a secret.
+    """
+    to = user.email or (user.tenant.notification_email if user.tenant else "")
+    if to:
+        mail_after_commit(to=[to], subject=f"[Kaisen] {subject}", body=str(body))
 
 
 @transaction.atomic
@@ -124,6 +139,9 @@ def api_key_revoke(*, user: User, key_id: str) -> ApiKey:
         ApiToken.objects.filter(api_key=api_key, revoked_at__isnull=True).update(revoked_at=api_key.revoked_at)
         audit_record(action="apikey.revoke", tenant=user.tenant, user=user, target=api_key,
                      changes={"revoked_at": [None, api_key.revoked_at]})
+        _security_notice(user, _("An API key was revoked"),
+                         _("The API key %(key_id)s of user %(user)s was revoked; it can no longer be used.")
+                         % {"key_id": api_key.key_id, "user": user.audit_label})
     return api_key
 
 

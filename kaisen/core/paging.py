@@ -83,8 +83,8 @@ def keyset_page(qs: QuerySet[M], *, key: SortKey, size: int, cursor: str | None 
     if cursor:
         direction, start_segment, value, pk = _decode(cursor)
         if start_segment not in segments:
-            raise DomainError(ErrorCode.INVALID_CURSOR, _("The page cursor is not valid; start again from the first page."),
-                              field="cursor")
+            raise DomainError(ErrorCode.INVALID_CURSOR,
+                              _("The page cursor is not valid; start again from the first page."), field="cursor")
         reverse = direction == "b"
         position = (value, pk)
     order = segments[::-1] if reverse else segments
@@ -111,6 +111,8 @@ def keyset_page(qs: QuerySet[M], *, key: SortKey, size: int, cursor: str | None 
     if not rows:
         return Page(items=[], next_cursor=None, prev_cursor=None)
     first, last = rows[0], rows[-1]
+    next_cursor: str | None
+    prev_cursor: str | None
     if reverse:
         next_cursor = cur("a", *last)
         prev_cursor = cur("b", *first) if has_more else None

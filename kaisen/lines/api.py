@@ -23,7 +23,7 @@ class PlanOut(Schema):
 
 class LineOut(Schema):
     id: int
-    msisdn: str
+    msisdn: str | None
     msisdn_is_temporary: bool
     iccid: str
     product_code: str

@@ -64,9 +64,11 @@ class SimSize(models.TextChoices):
 class Line(models.Model):
     """One SIM line of a tenant, with every field of the line list (M-DL-4)."""
 
-    tenant = models.ForeignKey("tenancy.Tenant", verbose_name=_("tenant"), on_delete=models.PROTECT, related_name="lines")
-    # National 11-digit form; empty for an unactivated SoftBank OTA SIM (M-DL-4).
-    msisdn = models.CharField(_("phone number"), max_length=11, blank=True, default="")
+    tenant = models.ForeignKey(
+        "tenancy.Tenant", verbose_name=_("tenant"), on_delete=models.PROTECT, related_name="lines"
+    )
+    # National 11-digit form; NULL (no number) for an unactivated SoftBank OTA SIM (M-DL-4).
+    msisdn = models.CharField(_("phone number"), max_length=11, null=True, blank=True, default=None)  # noqa: DJ001
     msisdn_is_temporary = models.BooleanField(
         _("temporary number"), default=False,
         help_text=_("An unactivated docomo OTA SIM carries a temporary number that changes at activation."),
@@ -102,7 +104,7 @@ class Line(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=~models.Q(status__in=["active", "suspended"]) | ~models.Q(msisdn=""),
+                condition=~models.Q(status__in=["active", "suspended"]) | models.Q(msisdn__isnull=False),
                 name="active_line_has_number",
             ),
         ]
@@ -114,4 +116,4 @@ class Line(models.Model):
     def msisdn_display(self) -> str:
         from kaisen.lines.validators import msisdn_format
 
-        return msisdn_format(self.msisdn)
+        return msisdn_format(self.msisdn) if self.msisdn else ""

@@ -5,19 +5,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from django.db.models import Case, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
 
+from kaisen.carriers.models import Carrier
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.paging import Page, SortKey, keyset_page
 from kaisen.lines.models import Line, LineStatus, Plan, SimType
 from kaisen.lines.validators import iccid_normalize, msisdn_normalize
-from kaisen.carriers.models import Carrier
 from kaisen.tenancy.models import Tenant
 
 SORTS: dict[str, SortKey] = {
-    "msisdn": SortKey("msisdn"),
-    "-msisdn": SortKey("msisdn", descending=True),
+    "msisdn": SortKey("msisdn", nullable=True),
+    "-msisdn": SortKey("msisdn", descending=True, nullable=True),
     "iccid": SortKey("iccid"),
     "-iccid": SortKey("iccid", descending=True),
     "started_on": SortKey("started_on", nullable=True),
@@ -52,9 +52,8 @@ def line_filter_qs(*, tenant: Tenant, filters: LineFilters) -> QuerySet[Line]:
     for field, value, allowed in checks:
         if value:
             if value not in allowed:
-                raise DomainError(ErrorCode.VALIDATION_ERROR,
-                                  _("'%(value)s' is not a valid %(field)s.") % {"value": value, "field": field},
-                                  field=field)
+                message = _("'%(value)s' is not a valid %(field)s.") % {"value": value, "field": field}
+                raise DomainError(ErrorCode.VALIDATION_ERROR, message, field=field)
             qs = qs.filter(**{field: value})
     if filters.plan:
         qs = qs.filter(plan__code=filters.plan)
@@ -118,3 +117,27 @@ def plan_list(*, carrier: str = "") -> QuerySet[Plan]:
     if carrier:
         qs = qs.filter(carrier=carrier)
     return qs.order_by("carrier", "code")
+
+
+@dataclass(frozen=True)
+class LineSummary:
+    """How many lines a tenant holds, by status and by carrier (home dashboard)."""
+
+    total: int
+    by_status: dict[str, int]
+    by_carrier: dict[str, int]
+
+
+def line_summary(*, tenant: Tenant) -> LineSummary:
+    """One GROUP BY (status, carrier) query; the (tenant, status, id) index covers it."""
+    rows = (
+        Line.objects.filter(tenant=tenant).order_by().values_list("status", "carrier").annotate(n=Count("id"))
+    )
+    by_status = dict.fromkeys(LineStatus.values, 0)
+    by_carrier: dict[str, int] = {}
+    total = 0
+    for status, carrier, n in rows:
+        by_status[status] = by_status.get(status, 0) + n
+        by_carrier[carrier] = by_carrier.get(carrier, 0) + n
+        total += n
+    return LineSummary(total=total, by_status=by_status, by_carrier=by_carrier)

@@ -22,7 +22,7 @@ def line_register(
     plan: Plan,
     sim_type: str,
     sim_size: str,
-    msisdn: str = "",
+    msisdn: str | None = None,
     msisdn_is_temporary: bool = False,
     product_code: str = "",
     is_ota: bool = False,
@@ -39,7 +39,7 @@ def line_register(
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("Unknown SIM size."), field="sim_size")
     if status not in LineStatus.values:
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("Unknown line status."), field="status")
-    number = msisdn_normalize(msisdn) if msisdn else ""
+    number = msisdn_normalize(msisdn) if msisdn else None
     if status in (LineStatus.ACTIVE, LineStatus.SUSPENDED) and not number:
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("An active or suspended line needs a phone number."),
                           field="msisdn")
