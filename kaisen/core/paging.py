@@ -11,8 +11,9 @@ import base64
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -76,6 +77,18 @@ def _after(key: SortKey, segment: int, value: Any, pk: int, *, reverse: bool) ->
     return Q(**{f"id__{op}": pk})
 
 
+def _cursor_value(qs: QuerySet[M], key: SortKey, value: Any) -> Any:
+    """The cursor's sort value as the field's Python type; a cursor is client input and may be forged."""
+    try:
+        if value is None or isinstance(value, list | dict):
+            raise ValueError(value)
+        field = cast(models.Field, qs.model._meta.get_field(key.field))
+        return field.to_python(value)
+    except (ValidationError, ValueError, TypeError) as exc:
+        raise DomainError(ErrorCode.INVALID_CURSOR, _("The page cursor is not valid; start again from the first page."),
+                          field="cursor") from exc
+
+
 def keyset_page(qs: QuerySet[M], *, key: SortKey, size: int, cursor: str | None = None) -> Page[M]:
     segments = [0, 1] if key.nullable else [0]
     reverse = False
@@ -85,6 +98,8 @@ def keyset_page(qs: QuerySet[M], *, key: SortKey, size: int, cursor: str | None 
         if start_segment not in segments:
             raise DomainError(ErrorCode.INVALID_CURSOR,
                               _("The page cursor is not valid; start again from the first page."), field="cursor")
+        if start_segment == 0:
+            value = _cursor_value(qs, key, value)
         reverse = direction == "b"
         position = (value, pk)
     order = segments[::-1] if reverse else segments
