@@ -164,16 +164,16 @@ def _issue(user: User, api_key: ApiKey | None) -> IssuedToken:
     return IssuedToken(token=token, expires_at=expires_at, user=user)
 
 
-@transaction.atomic
 def token_issue_for_password(*, request: HttpRequest | None, operator_id: str, username: str,
                              password: str) -> IssuedToken:
+    # Not atomic as a whole: the audit entry of a failed attempt must survive the error (X-AUDIT).
     user = login_check(request=request, operator_id=operator_id, username=username, password=password,
                        channel="api")
     return _issue(user, None)
 
 
-@transaction.atomic
 def token_issue_for_api_key(*, key_id: str, secret: str) -> IssuedToken:
+    # Not atomic as a whole: the audit entry of a failed attempt must survive the error (X-AUDIT).
     api_key = ApiKey.objects.select_related("user", "user__tenant", "tenant").filter(key_id=key_id).first()
     now = clock.now()
     ok = (
@@ -183,15 +183,17 @@ def token_issue_for_api_key(*, key_id: str, secret: str) -> IssuedToken:
         and (api_key.expires_at is None or api_key.expires_at > now)
         and api_key.user.is_active
         and not api_key.user.is_locked
+        and api_key.tenant.is_active
     )
     if not ok or api_key is None:
         audit_record(action="auth.apikey", tenant=api_key.tenant if api_key else None,
                      user=api_key.user if api_key else None, actor=f"apikey:{key_id}"[:100], success=False)
         raise DomainError(ErrorCode.AUTHENTICATION_FAILED,
                           _("The API key ID or secret is incorrect, or the key is expired or revoked."))
-    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-    audit_record(action="auth.apikey", tenant=api_key.tenant, user=api_key.user, target=api_key)
-    return _issue(api_key.user, api_key)
+    with transaction.atomic():
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        audit_record(action="auth.apikey", tenant=api_key.tenant, user=api_key.user, target=api_key)
+        return _issue(api_key.user, api_key)
 
 
 def token_authenticate(*, token: str) -> User | None:
