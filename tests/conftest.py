@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.http import HttpResponse
+from django.test import Client
+
+from kaisen.accounts.models import ApiKey, User
+from kaisen.accounts.services import api_key_create, token_issue_for_api_key
+from kaisen.lines.models import Line
+from kaisen.tenancy.models import Tenant
+from tests.factories import PASSWORD, LineFactory, TenantFactory, UserFactory
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """Test database names get a per-run suffix from ``KAISEN_TEST_DB_SUFFIX`` (set by scripts/test.sh),
+    on top of pytest-django's per-xdist-worker suffix, so two runs on one PostgreSQL never collide."""
+    import os
+
+    from django.conf import settings
+
+    suffix = os.environ.get("KAISEN_TEST_DB_SUFFIX", "")
+    if not suffix:
+        return
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return
+    test = db.setdefault("TEST", {})
+    test["NAME"] = f"{test.get('NAME') or 'test_' + str(db['NAME'])}_{suffix}"
+
+
+@dataclass
+class TenantWorld:
+    """One tenant with a user, an API key, a bearer token and a few lines."""
+
+    tenant: Tenant
+    user: User
+    api_key: ApiKey
+    api_secret: str
+    token: str
+    lines: list[Line]
+
+    @property
+    def line(self) -> Line:
+        return self.lines[0]
+
+    def api(self, client: Client | None = None) -> ApiClient:
+        return ApiClient(self.token, client or Client())
+
+
+class ApiClient:
+    """Django's test client with ``Authorization: Bearer``."""
+
+    def __init__(self, token: str | None, client: Client) -> None:
+        self.token = token
+        self.client = client
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def get(self, path: str, data: dict | None = None) -> HttpResponse:
+        return self.client.get(path, data, headers=self._headers())
+
+    def post(self, path: str, data: dict | None = None) -> HttpResponse:
+        return self.client.post(path, data or {}, content_type="application/json", headers=self._headers())
+
+    def delete(self, path: str) -> HttpResponse:
+        return self.client.delete(path, headers=self._headers())
+
+    def request(self, method: str, path: str, body: dict | None = None) -> HttpResponse:
+        send = getattr(self.client, method.lower())
+        if method.upper() in ("GET", "HEAD", "OPTIONS"):
+            return send(path, headers=self._headers())
+        return send(path, body if body is not None else {}, content_type="application/json",
+                    headers=self._headers())
+
+
+def make_world(n_lines: int = 3) -> TenantWorld:
+    tenant = TenantFactory()
+    user = UserFactory(tenant=tenant, is_root=True)
+    lines = LineFactory.create_batch(n_lines, tenant=tenant)
+    new_key = api_key_create(user=user, name="automation")
+    issued = token_issue_for_api_key(key_id=new_key.api_key.key_id, secret=new_key.secret)
+    return TenantWorld(tenant=tenant, user=user, api_key=new_key.api_key, api_secret=new_key.secret,
+                       token=issued.token, lines=lines)
+
+
+@pytest.fixture
+def tenant_a(db: None) -> TenantWorld:
+    return make_world()
+
+
+@pytest.fixture
+def tenant_b(db: None) -> TenantWorld:
+    return make_world()
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
