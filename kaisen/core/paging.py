@@ -73,7 +73,10 @@ def _after(key: SortKey, segment: int, value: Any, pk: int, *, reverse: bool) ->
     desc = key.descending != reverse
     op = "lt" if desc else "gt"
     if segment == 0:
-        return Q(**{f"{key.field}__{op}": value}) | Q(**{key.field: value, f"id__{op}": pk})
+        # `key >= v AND (key > v OR id > pk)`: the first term is an index bound on both databases; the
+        # plain `key > v OR (key = v AND id > pk)` is not, and would scan every row before the page.
+        bound = Q(**{f"{key.field}__{op}e": value})
+        return bound & (Q(**{f"{key.field}__{op}": value}) | Q(**{f"id__{op}": pk}))
     return Q(**{f"id__{op}": pk})
 
 
