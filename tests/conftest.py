@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
-from django.http import HttpResponse
 from django.test import Client
 
 from kaisen.accounts.models import ApiKey, User
@@ -60,16 +60,16 @@ class ApiClient:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
-    def get(self, path: str, data: dict | None = None) -> HttpResponse:
+    def get(self, path: str, data: dict | None = None) -> Any:
         return self.client.get(path, data, headers=self._headers())
 
-    def post(self, path: str, data: dict | None = None) -> HttpResponse:
+    def post(self, path: str, data: dict | None = None) -> Any:
         return self.client.post(path, data or {}, content_type="application/json", headers=self._headers())
 
-    def delete(self, path: str) -> HttpResponse:
+    def delete(self, path: str) -> Any:
         return self.client.delete(path, headers=self._headers())
 
-    def request(self, method: str, path: str, body: dict | None = None) -> HttpResponse:
+    def request(self, method: str, path: str, body: dict | None = None) -> Any:
         send = getattr(self.client, method.lower())
         if method.upper() in ("GET", "HEAD", "OPTIONS"):
             return send(path, headers=self._headers())

@@ -26,7 +26,7 @@ def make_msisdn(n: int, prefix: str = "090") -> str:
     return f"{prefix}{1 + n // 10_000_000 % 9}{n % 10_000_000:07d}"
 
 
-class TenantFactory(factory.django.DjangoModelFactory):
+class TenantFactory(factory.django.DjangoModelFactory[Tenant]):
     class Meta:
         model = Tenant
 
@@ -37,7 +37,7 @@ class TenantFactory(factory.django.DjangoModelFactory):
     notification_email = factory.Sequence(lambda n: f"notify{n}@example.co.jp")
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -53,7 +53,7 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.save(update_fields=["password"])
 
 
-class PlanFactory(factory.django.DjangoModelFactory):
+class PlanFactory(factory.django.DjangoModelFactory[Plan]):
     class Meta:
         model = Plan
         django_get_or_create = ("code",)
@@ -66,7 +66,7 @@ class PlanFactory(factory.django.DjangoModelFactory):
     monthly_fee = 980
 
 
-class LineFactory(factory.django.DjangoModelFactory):
+class LineFactory(factory.django.DjangoModelFactory[Line]):
     class Meta:
         model = Line
 

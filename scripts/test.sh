@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: lint, types, migrations, translations, the tests on SQLite and on
+# PostgreSQL, and the browser test. Works from a clean clone on Debian with Python 3.11+; run as root it
+# installs Chromium and gettext with apt-get when they are missing. See docs/testing.md.
+#
+#   bash scripts/test.sh              # everything
+#   bash scripts/test.sh -k paging    # extra arguments go to both pytest runs
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+START=$SECONDS
+
+step() { printf '\n==> %s\n' "$*"; }
+fail() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
+
+# --- tools -----------------------------------------------------------------------------------------
+PYTHON=${PYTHON:-python3}
+command -v "$PYTHON" >/dev/null || fail "$PYTHON not found: install Python 3.11 or newer"
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || fail "Python 3.11 or newer is needed"
+
+if [ ! -x .venv/bin/python ]; then
+    step "creating .venv"
+    "$PYTHON" -m venv .venv || fail "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+fi
+VPY="$ROOT/.venv/bin/python"
+STAMP=.venv/.kaisen-dev-installed
+WANT=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+    step "installing Kaisen and its dev dependencies into .venv"
+    "$VPY" -m pip install --quiet --disable-pip-version-check --upgrade pip
+    "$VPY" -m pip install --quiet --disable-pip-version-check -e '.[dev]' || fail "pip install -e '.[dev]' failed"
+    echo "$WANT" > "$STAMP"
+fi
+
+apt_missing=()
+[ -x /usr/bin/chromium ] || apt_missing+=(chromium)
+command -v msgfmt >/dev/null || apt_missing+=(gettext)
+if [ ${#apt_missing[@]} -gt 0 ]; then
+    step "installing ${apt_missing[*]} from Debian"
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+        fail "${apt_missing[*]} missing; install with: sudo apt-get install -y ${apt_missing[*]}"
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq || fail "apt-get update failed"
+    apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null \
+        || fail "apt-get install ${apt_missing[*]} failed"
+fi
+
+# --- an isolated environment: never the user's data directory or settings ----------------------------
+DATA_DIR=$(mktemp -d -t kaisen-test-XXXXXX)
+cleanup() { rm -rf "$DATA_DIR"; }
+trap cleanup EXIT
+export KAISEN_DATA_DIR="$DATA_DIR"
+export DJANGO_SETTINGS_MODULE=kaisen.settings
+export KAISEN_TEST_DB_SUFFIX="r$$"
+unset DATABASE_URL KAISEN_SECRET_KEY KAISEN_PRODUCTION KAISEN_DEBUG KAISEN_EMAIL_HOST KAISEN_TASKS_BACKEND || true
+export PATH="$ROOT/.venv/bin:$PATH"
+mkdir -p test-artifacts
+
+step "ruff check kaisen tests"
+ruff check kaisen tests || fail "ruff found problems (ruff check --fix kaisen tests fixes some)"
+
+step "mypy kaisen"
+mypy kaisen || fail "mypy found type errors"
+
+step "makemigrations --check"
+"$VPY" manage.py makemigrations --check --dry-run || fail "models changed without a migration: run python manage.py makemigrations"
+
+step "i18n: every message translated, catalogues compile"
+"$VPY" -m tests.i18n_check || fail "translations incomplete (see above)"
+
+# Two workers on the 2-core machine; override with PYTEST_WORKERS.
+WORKERS=${PYTEST_WORKERS:-2}
+
+step "pytest on SQLite"
+"$VPY" -m pytest -n "$WORKERS" "$@" || fail "tests failed on SQLite"
+
+PG_URL=postgres://postgres@127.0.0.1:5432/kaisen_test
+pg_ready() { "$VPY" -c "import psycopg; psycopg.connect('postgres://postgres@127.0.0.1:5432/postgres', connect_timeout=3).close()" 2>/dev/null; }
+step "PostgreSQL at 127.0.0.1:5432"
+if ! pg_ready; then
+    echo "PostgreSQL is not reachable; trying to start it"
+    if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+        for version in $(ls /etc/postgresql); do
+            pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+        done
+        for _ in $(seq 1 20); do pg_ready && break; sleep 0.5; done
+    fi
+    pg_ready || fail "PostgreSQL is not running at 127.0.0.1:5432 (user postgres, trust auth) and could not be started; the PostgreSQL tests cannot run"
+fi
+
+step "pytest on PostgreSQL"
+DATABASE_URL=$PG_URL "$VPY" -m pytest -n "$WORKERS" "$@" || fail "tests failed on PostgreSQL"
+
+printf '\nAll checks passed in %ss.\n' "$((SECONDS - START))"

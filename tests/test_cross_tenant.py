@@ -1,0 +1,356 @@
+"""THE cross-tenant sweep (T-2): no page and no API route shows or changes another tenant's data.
+
+The routes are not listed by hand. Every URL pattern of ``kaisen.urls`` (walked recursively from
+``django.urls.get_resolver()``) and every operation of the OpenAPI document is requested as a signed-in
+user of tenant A (a session for pages, a bearer token for the API) with tenant B's object IDs, phone
+numbers and SIM serials. A route with a parameter must answer 404 (or the same refusal it gives for an
+object that does not exist at all); a route without one must not show B's data, even when B's number or
+serial is given as a search term. A route whose parameter the sweep cannot fill fails the test: teach
+``PAGE_PARAMS`` / ``API_PARAMS`` below, so that a route added later is covered the day it is added.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from kaisen.accounts.models import ApiKey
+from kaisen.audit.models import AuditEvent
+from kaisen.audit.services import audit_record
+from kaisen.core.errors import NotFound
+from kaisen.lines.models import Line
+from kaisen.lines.validators import msisdn_format
+from tests.conftest import TenantWorld
+from tests.factories import make_iccid
+
+#: URL prefixes / names the sweep leaves out, each with the reason.
+EXCLUDED_PREFIXES = {
+    "admin/": "operator staff back office (T-3): staff see every tenant by design",
+    "i18n/": "language switch (set_language): no tenant data",
+    "static/": "static files",
+    "api/v1/": "API routes are swept operation by operation from the OpenAPI document below",
+}
+EXCLUDED_NAMES = {
+    "accounts:login": "the login form itself (tests/test_pages.py)",
+    "accounts:logout": "ends the session the sweep is using",
+}
+#: API operations left out, each with the reason.
+EXCLUDED_API = {
+    ("POST", "/api/v1/auth"): "authentication: exchanges credentials, reads no tenant data (tests/test_auth.py)",
+    ("DELETE", "/api/v1/auth"): "revokes the sweep's own token (tests/test_auth.py)",
+}
+#: API documents served by Django Ninja, checked for B's data like any other route.
+NINJA_DOC_ROUTES = {"api/v1/openapi.json", "api/v1/docs", "api/v1/"}
+
+
+@dataclass
+class Victim:
+    """Tenant B, with one object of every kind that a route may name."""
+
+    world: TenantWorld
+    line: Line
+    audit_event: AuditEvent
+    mail_name: str
+
+    @property
+    def markers(self) -> list[str]:
+        """Strings that must never appear in an answer to tenant A."""
+        return [
+            self.line.iccid, self.line.msisdn or "", msisdn_format(self.line.msisdn or ""),
+            self.world.api_key.key_id, self.world.tenant.public_id, self.world.tenant.legal_name,
+        ]
+
+    def page_params(self, namespace: str) -> dict[str, Any]:
+        """How to fill a page route's parameter with B's object, by name (and app for a bare ``pk``)."""
+        by_app_pk = {"lines": self.line.pk, "audit": self.audit_event.pk}
+        params: dict[str, Any] = {
+            "line_id": self.line.pk,
+            "msisdn": self.line.msisdn,
+            "iccid": self.line.iccid,
+            "key_id": self.world.api_key.key_id,
+            "event_id": self.audit_event.pk,
+            "user_id": self.world.user.pk,
+            "name": self.mail_name,  # core:dev_mail_detail: a mail file about B
+        }
+        if namespace in by_app_pk:
+            params["pk"] = by_app_pk[namespace]
+        return params
+
+    def api_params(self) -> dict[str, Any]:
+        return {
+            "line_id": self.line.pk,
+            "msisdn": self.line.msisdn,
+            "iccid": self.line.iccid,
+            "key_id": self.world.api_key.key_id,
+            "event_id": self.audit_event.pk,
+            "user_id": self.world.user.pk,
+        }
+
+
+NONEXISTENT = {int: 987_654_321, str: "KK0000000000DEAD"}
+
+
+@dataclass(frozen=True)
+class PageRoute:
+    route: str
+    name: str  # "namespace:name", or "" when unnamed
+    params: tuple[str, ...]
+    converters: dict[str, Any]
+
+    @property
+    def namespace(self) -> str:
+        return self.name.split(":")[0] if ":" in self.name else ""
+
+
+def _walk(patterns: list[Any], prefix: str = "", namespace: str = "",
+          converters: dict[str, Any] | None = None) -> Iterator[PageRoute]:
+    for entry in patterns:
+        conv = {**(converters or {}), **getattr(entry.pattern, "converters", {})}
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            ns = ":".join(filter(None, [namespace, entry.namespace or ""]))
+            yield from _walk(entry.url_patterns, route, ns, conv)
+        elif isinstance(entry, URLPattern):
+            name = f"{namespace}:{entry.name}" if namespace and entry.name else (entry.name or "")
+            params = tuple(re.findall(r"<(?:\w+:)?(\w+)>", route)) or tuple(entry.pattern.regex.groupindex)
+            yield PageRoute(route=route, name=name, params=params, converters=conv)
+
+
+def all_page_routes() -> list[PageRoute]:
+    return list(_walk(get_resolver().url_patterns))
+
+
+def swept_page_routes() -> list[PageRoute]:
+    return [r for r in all_page_routes()
+            if not any(r.route.startswith(p) for p in EXCLUDED_PREFIXES) and r.name not in EXCLUDED_NAMES]
+
+
+@pytest.fixture
+def victim(tenant_b: TenantWorld) -> Iterator[Victim]:
+    event = audit_record(action="line.update", tenant=tenant_b.tenant, user=tenant_b.user, target=tenant_b.line,
+                         changes={"iccid": [None, tenant_b.line.iccid]})
+    folder = Path(settings.EMAIL_FILE_PATH)
+    folder.mkdir(parents=True, exist_ok=True)
+    mail = folder / f"sweep-{uuid.uuid4().hex}.log"
+    mail.write_text(f"Subject: line {tenant_b.line.iccid}\nTo: {tenant_b.tenant.notification_email}\n\n"
+                    f"{tenant_b.tenant.legal_name} {tenant_b.line.iccid}\n", encoding="utf-8")
+    yield Victim(world=tenant_b, line=tenant_b.line, audit_event=event, mail_name=mail.name)
+    mail.unlink(missing_ok=True)
+
+
+def _assert_no_leak(body: bytes, victim: Victim, where: str, sent: str = "") -> None:
+    """None of B's markers in the answer, except what A itself sent (a search box echoes its input)."""
+    text = body.decode("utf-8", errors="replace")
+    for marker in victim.markers:
+        if marker and marker not in sent:
+            assert marker not in text, f"{where}: tenant B's {marker!r} appears in the answer to tenant A"
+
+
+def _b_state(victim: Victim) -> tuple[Any, ...]:
+    line = Line.objects.get(pk=victim.line.pk)
+    key = ApiKey.objects.get(pk=victim.world.api_key.pk)
+    return (line.status, line.updated_at, line.msisdn, line.plan_id, key.revoked_at, key.name,
+            AuditEvent.objects.filter(tenant=victim.world.tenant).count())
+
+
+def test_sweep_sees_the_routes_it_should() -> None:
+    """A guard on the walker itself: if it stopped finding routes, the sweep would prove nothing."""
+    names = {r.name for r in all_page_routes()}
+    routes = {r.route for r in all_page_routes()}
+    assert "api/v1/lines/<int:line_id>" in routes
+    for expected in ("lines:list", "lines:lookup", "lines:detail", "accounts:api_keys", "audit:list", "core:home"):
+        assert expected in names, f"{expected} not found by the URL walker"
+    detail = next(r for r in all_page_routes() if r.name == "lines:detail")
+    assert detail.params == ("pk",)
+
+
+@pytest.mark.django_db
+def test_no_page_shows_or_changes_another_tenants_data_t_2(tenant_a: TenantWorld, victim: Victim) -> None:
+    """T-2: every page route, requested by tenant A with tenant B's IDs, numbers and serials, is a 404."""
+    client = Client()
+    client.force_login(tenant_a.user)
+    before = _b_state(victim)
+    problems: list[str] = []
+    checked = 0
+    for route in swept_page_routes():
+        if not route.name:
+            problems.append(f"URL pattern {route.route!r} has no name: name it so the sweep can reverse it")
+            continue
+        if route.params:
+            fill = victim.page_params(route.namespace)
+            unknown = [p for p in route.params if p not in fill]
+            if unknown:
+                problems.append(
+                    f"{route.name} ({route.route}) has parameter(s) {unknown} the cross-tenant sweep cannot fill: "
+                    f"teach Victim.page_params in tests/test_cross_tenant.py which of tenant B's objects they name"
+                )
+                continue
+            url = reverse(route.name, kwargs={p: fill[p] for p in route.params})
+            ghost_kwargs = {}
+            for p in route.params:
+                ghost_kwargs[p] = NONEXISTENT[int] if isinstance(fill[p], int) else NONEXISTENT[str] + ".log"
+            try:
+                ghost_url = reverse(route.name, kwargs=ghost_kwargs)
+            except Exception:  # a converter refuses the ghost value: compare with 404 only
+                ghost_url = ""
+            for method in ("get", "post"):
+                response = getattr(client, method)(url)
+                ghost = getattr(client, method)(ghost_url).status_code if ghost_url else 404
+                where = f"{method.upper()} {url} ({route.name})"
+                checked += 1
+                _assert_no_leak(response.content, victim, where, sent=url)
+                if response.status_code == 405:
+                    continue
+                if response.status_code != 404 and not (response.status_code == 403 and ghost == 403):
+                    problems.append(f"{where} answered {response.status_code}, expected 404 for tenant B's object "
+                                    f"(a missing object answers {ghost})")
+        else:
+            url = reverse(route.name)
+            for query in ({}, {"q": victim.line.msisdn}, {"q": victim.line.iccid},
+                          {"msisdn": victim.line.msisdn, "iccid": victim.line.iccid}):
+                response = client.get(url, query, follow=True)
+                where = f"GET {url}?{query} ({route.name})"
+                checked += 1
+                _assert_no_leak(response.content, victim, where, sent=" ".join(query.values()))
+                if response.status_code >= 500:
+                    problems.append(f"{where} answered {response.status_code}")
+                for hop, _status in response.redirect_chain:
+                    if f"/{victim.line.pk}/" in hop:
+                        problems.append(f"{where} redirected to tenant B's line: {hop}")
+    assert checked > 10
+    assert not problems, "\n".join(problems)
+    assert _b_state(victim) == before, "tenant B's line, API key or audit trail changed"
+
+
+def _api_routes_from_resolver() -> set[str]:
+    routes = set()
+    for route in all_page_routes():
+        if route.route.startswith("api/v1/") and route.route not in NINJA_DOC_ROUTES:
+            routes.add("/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route.route))
+    return routes
+
+
+def _example_body(schema: dict[str, Any], components: dict[str, Any], fill: dict[str, Any]) -> Any:
+    if "$ref" in schema:
+        schema = components[schema["$ref"].rsplit("/", 1)[-1]]
+    if "anyOf" in schema:
+        return _example_body(next(s for s in schema["anyOf"] if s.get("type") != "null"), components, fill)
+    kind = schema.get("type")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {name: fill.get(name, _example_body(sub, components, fill)) for name, sub in props.items()
+                if name in schema.get("required", []) or name in fill}
+    return {"string": "sweep", "integer": 1, "number": 1, "boolean": False, "array": []}.get(kind or "")
+
+
+@pytest.mark.django_db
+def test_no_api_route_shows_or_changes_another_tenants_data_t_2(tenant_a: TenantWorld, victim: Victim) -> None:
+    """T-2 / X-API: every operation of the OpenAPI document, as tenant A with tenant B's objects, is a 404."""
+    api = tenant_a.api()
+    document = Client().get("/api/v1/openapi.json")
+    assert document.status_code == 200
+    openapi = document.json()
+    components = openapi.get("components", {}).get("schemas", {})
+    paths: dict[str, dict[str, Any]] = openapi["paths"]
+
+    missing = _api_routes_from_resolver() - set(paths)
+    assert not missing, f"URL patterns under api/v1/ that the OpenAPI document does not list: {missing}"
+    for doc in sorted(NINJA_DOC_ROUTES):
+        _assert_no_leak(api.get("/" + doc).content, victim, f"GET /{doc}")
+
+    before = _b_state(victim)
+    fill = victim.api_params()
+    problems: list[str] = []
+    checked = 0
+    for path, operations in sorted(paths.items()):
+        for method, operation in sorted(operations.items()):
+            method = method.upper()
+            if (method, path) in EXCLUDED_API:
+                continue
+            params = re.findall(r"{(\w+)}", path)
+            unknown = [p for p in params if p not in fill]
+            if unknown:
+                problems.append(f"{method} {path} has path parameter(s) {unknown} the cross-tenant sweep cannot fill: "
+                                f"teach Victim.api_params in tests/test_cross_tenant.py")
+                continue
+            url = re.sub(r"{(\w+)}", lambda m: str(fill[m.group(1)]), path)
+            body = None
+            content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if content:
+                body = _example_body(content["schema"], components, fill)
+            checked += 1
+            if params:
+                response = api.request(method, url, body)
+                where = f"{method} {url}"
+                _assert_no_leak(response.content, victim, where, sent=url)
+                if response.status_code != 404:
+                    problems.append(f"{where} answered {response.status_code}, expected 404 for tenant B's object")
+                elif response.json().get("code") != "NOT_FOUND":
+                    problems.append(f"{where}: 404 without code NOT_FOUND: {response.content!r}")
+            else:
+                queries = [{}]
+                if method == "GET":
+                    queries += [{"q": victim.line.msisdn}, {"q": victim.line.iccid}]
+                for query in queries:
+                    response = api.get(url, query) if method == "GET" else api.request(method, url, body)
+                    where = f"{method} {url} {query}"
+                    _assert_no_leak(response.content, victim, where, sent=" ".join(query.values()))
+                    if response.status_code >= 500 or response.status_code == 401:
+                        problems.append(f"{where} answered {response.status_code}")
+    assert checked >= 5
+    assert not problems, "\n".join(problems)
+    assert _b_state(victim) == before, "tenant B's line, API key or audit trail changed"
+    assert victim.world.api().get("/api/v1/me").status_code == 200, "tenant B's own token stopped working"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("how", ["line_id", "msisdn", "iccid"])
+def test_api_get_other_tenants_line_is_404_like_a_missing_one_t_2(tenant_a: TenantWorld, tenant_b: TenantWorld,
+                                                                  how: str) -> None:
+    """T-2: the answer for B's line is byte-for-byte the answer for a line that does not exist."""
+    b_line = tenant_b.line
+    urls = {
+        "line_id": (f"/api/v1/lines/{b_line.pk}", "/api/v1/lines/987654321"),
+        "msisdn": (f"/api/v1/lines/by-msisdn/{b_line.msisdn}", "/api/v1/lines/by-msisdn/09099999999"),
+        "iccid": (f"/api/v1/lines/by-iccid/{b_line.iccid}", f"/api/v1/lines/by-iccid/{make_iccid(999_999_999)}"),
+    }[how]
+    theirs, missing = (tenant_a.api().get(u) for u in urls)
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.content == missing.content
+
+
+def _leaky_line_get(*, tenant: Any, line_id: int | None = None, msisdn: str | None = None,
+                    iccid: str | None = None) -> Line:
+    """``line_get`` with the tenant check forgotten: the bug the sweep exists to catch."""
+    lookup = {"pk": line_id} if line_id is not None else {"msisdn": msisdn} if msisdn else {"iccid": iccid}
+    line = Line.objects.filter(**lookup).first()
+    if line is None:
+        raise NotFound()
+    return line
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("surface", ["pages", "api"])
+def test_the_sweep_catches_a_forgotten_tenant_check(monkeypatch: pytest.MonkeyPatch, tenant_a: TenantWorld,
+                                                    victim: Victim, surface: str) -> None:
+    """The sweep's own test: with the tenant filter removed from the line lookup, it must fail."""
+    from kaisen.lines import api as lines_api
+    from kaisen.lines import views as lines_views
+
+    if surface == "pages":
+        monkeypatch.setattr(lines_views, "line_get", _leaky_line_get)
+        sweep = test_no_page_shows_or_changes_another_tenants_data_t_2
+    else:
+        monkeypatch.setattr(lines_api, "line_get", _leaky_line_get)
+        sweep = test_no_api_route_shows_or_changes_another_tenants_data_t_2
+    with pytest.raises(AssertionError, match=r"tenant B|expected 404"):
+        sweep(tenant_a, victim)
