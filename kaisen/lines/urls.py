@@ -1,4 +1,10 @@
 from django.urls import path
 
+from kaisen.lines import views
+
 app_name = "lines"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.line_list_view, name="list"),
+    path("lookup/", views.line_lookup_view, name="lookup"),
+    path("<int:pk>/", views.line_detail_view, name="detail"),
+]

@@ -1,0 +1,122 @@
+"""Line list (M-DL-4 fields), status lookup and the line status page (M-LINE-1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from kaisen.core.errors import DomainError, NotFound
+from kaisen.core.templatetags.kaisen_ui import yen
+from kaisen.core.web import request_tenant, tenant_user_required
+from kaisen.lines.forms import LineFilterForm, LineLookupForm
+from kaisen.lines.selectors import DEFAULT_SORT, LineFilters, line_count, line_get, line_list, line_lookup, plan_list
+
+#: Columns of the list that can be sorted (keys of ``selectors.SORTS`` without the sign).
+SORTABLE = ("msisdn", "iccid", "started_on")
+
+
+@dataclass(frozen=True)
+class SortLink:
+    active: bool
+    descending: bool
+    next_sort: str
+
+
+def _sort_links(current: str) -> dict[str, SortLink]:
+    links = {}
+    for field in SORTABLE:
+        active = current.lstrip("-") == field
+        descending = current.startswith("-")
+        links[field] = SortLink(active=active, descending=active and descending,
+                                next_sort=f"-{field}" if active and not descending else field)
+    return links
+
+
+@tenant_user_required
+def line_list_view(request: HttpRequest) -> HttpResponse:
+    tenant = request_tenant(request)
+    form = LineFilterForm(request.GET, plans=plan_list())
+    context: dict[str, Any] = {"form": form, "page": None, "total": None, "error": None,
+                               "sort_links": _sort_links(DEFAULT_SORT)}
+    if not form.is_valid():
+        context["error"] = _("Some search conditions are not valid: %(fields)s") % {
+            "fields": ", ".join(str(form.fields[name].label or name) for name in form.errors)
+        }
+        return render(request, "lines/list.html", context, status=400)
+    data = form.cleaned_data
+    filters = LineFilters(status=data["status"], carrier=data["carrier"], sim_type=data["sim_type"],
+                          plan=data["plan"], q=data["q"])
+    context["sort_links"] = _sort_links(data["sort"])
+    try:
+        context["page"] = line_list(tenant=tenant, filters=filters, sort=data["sort"],
+                                    cursor=data["cursor"] or None, size=data["size"])
+        context["total"] = line_count(tenant=tenant, filters=filters)
+    except DomainError as exc:
+        context["error"] = exc.message
+        return render(request, "lines/list.html", context, status=400)
+    context["filtered"] = any((filters.status, filters.carrier, filters.sim_type, filters.plan, filters.q))
+    return render(request, "lines/list.html", context)
+
+
+@tenant_user_required
+def line_lookup_view(request: HttpRequest) -> HttpResponse:
+    form = LineLookupForm(request.GET if "q" in request.GET else None)
+    error: str | Promise | None = None
+    if form.is_bound and form.is_valid():
+        try:
+            line = line_lookup(tenant=request_tenant(request), query=form.cleaned_data["q"])
+        except NotFound:
+            error = _("No line with this phone number or SIM serial number was found in your contract.")
+        except DomainError as exc:
+            error = exc.message
+        else:
+            return redirect("lines:detail", pk=line.pk)
+    return render(request, "lines/lookup.html", {"form": form, "error": error}, status=400 if error else 200)
+
+
+#: Voice options (M-PROC-2) in display order, with how to show each value.
+VOICE_OPTION_LABELS = {
+    "flat_rate_calling": gettext_lazy("Flat-rate calling"),
+    "voicemail": gettext_lazy("Voicemail"),
+    "call_waiting": gettext_lazy("Call waiting"),
+    "call_forwarding": gettext_lazy("Call forwarding"),
+    "group_calling": gettext_lazy("Group calling"),
+    "number_block": gettext_lazy("Number block"),
+    "international_call_cap": gettext_lazy("International calling (spend cap)"),
+    "international_roaming_cap": gettext_lazy("International roaming (spend cap)"),
+    "network_pin": gettext_lazy("Network PIN"),
+}
+
+
+def _voice_option_rows(options: dict[str, Any]) -> list[tuple[str, str]]:
+    rows = []
+    keys = [k for k in VOICE_OPTION_LABELS if k in options] + sorted(k for k in options if k not in VOICE_OPTION_LABELS)
+    for key in keys:
+        value = options[key]
+        if isinstance(value, bool):
+            shown = _("Subscribed") if value else _("Not subscribed")
+        elif key.endswith("_cap") and isinstance(value, int):
+            shown = yen(value) if value else _("Not available (cap 0 yen)")
+        elif key == "network_pin":
+            shown = _("Set") if value else _("Not set")
+        else:
+            shown = str(value)
+        rows.append((str(VOICE_OPTION_LABELS.get(key, key)), shown))
+    return rows
+
+
+@tenant_user_required
+def line_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        line = line_get(tenant=request_tenant(request), line_id=pk)
+    except NotFound as exc:
+        raise Http404 from exc
+    return render(request, "lines/detail.html", {
+        "line": line, "voice_options": _voice_option_rows(line.voice_options or {}),
+    })
