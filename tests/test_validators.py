@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from django.utils import translation
 
 from kaisen.accounts.services import user_create
 from kaisen.core.errors import DomainError, ErrorCode
@@ -10,6 +13,13 @@ from kaisen.lines.validators import iccid_normalize, luhn_check_digit, msisdn_no
 from kaisen.tenancy.models import Tenant
 from kaisen.tenancy.services import tenant_create
 from tests.factories import TenantFactory, make_iccid, make_msisdn
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Messages are checked in English; the Japanese catalogue is checked by tests/i18n_check.py."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.mark.parametrize(
