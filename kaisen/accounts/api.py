@@ -4,7 +4,7 @@ import datetime as dt
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from kaisen.accounts.models import ApiKey, User
 from kaisen.accounts.services import (
@@ -91,9 +91,9 @@ def auth(request: HttpRequest, payload: AuthIn) -> TokenOut:
 
 
 @router.delete("/auth", response={204: None, 401: ErrorOut}, summary="Revoke the token of this request")
-def auth_revoke(request: HttpRequest) -> tuple[int, None]:
+def auth_revoke(request: HttpRequest) -> Status[None]:
     token_revoke(token=request.api_token)  # type: ignore[attr-defined]
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/me", response=MeOut, summary="Who the token belongs to")
@@ -118,9 +118,9 @@ def api_keys(request: HttpRequest) -> list[ApiKeyOut]:
 
 @router.post("/api-keys", response={201: NewApiKeyOut, 422: ErrorOut}, tags=["api keys"],
              summary="Create an API key (the secret is shown only in this answer)")
-def api_key_new(request: HttpRequest, payload: ApiKeyIn) -> tuple[int, NewApiKeyOut]:
+def api_key_new(request: HttpRequest, payload: ApiKeyIn) -> Status[NewApiKeyOut]:
     new = api_key_create(user=_user(request), name=payload.name, expires_at=payload.expires_at)
-    return 201, NewApiKeyOut(**_key_out(new.api_key).model_dump(), secret=new.secret)
+    return Status(201, NewApiKeyOut(**_key_out(new.api_key).model_dump(), secret=new.secret))
 
 
 @router.delete("/api-keys/{key_id}", response={200: ApiKeyOut, 404: ErrorOut}, tags=["api keys"],
