@@ -60,9 +60,10 @@ def _start_server(port: int) -> subprocess.Popen[bytes]:
         try:
             httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=2)
             return proc
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
             if proc.poll() is not None:
-                raise RuntimeError(f"kaisen serve exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                raise RuntimeError(f"kaisen serve exited: {err}") from exc
             time.sleep(0.3)
     proc.kill()
     raise RuntimeError("kaisen serve did not start within 60 s")
@@ -86,7 +87,7 @@ def run_foundation_bench(*, lines: int, lookups: int) -> dict[str, Any]:
     call_command("migrate", interactive=False, verbosity=0)
     figures: dict[str, Any] = {
         "database": connection.vendor,
-        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "lines": lines,
     }
     if connection.vendor == "sqlite":

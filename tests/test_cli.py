@@ -79,7 +79,8 @@ def test_client_commands_login_list_get_and_errors(cli_env: dict[str, str]) -> N
     assert res.exit_code == 0 and json.loads(res.stdout)["msisdn"] == a.line.msisdn
 
     # Another tenant's line is not found, by number, serial or ID (T-2).
-    for args in (["lines", "get", b.line.msisdn], ["lines", "get", b.line.iccid], ["lines", "get", "--id", str(b.line.pk)]):
+    for args in (["lines", "get", b.line.msisdn], ["lines", "get", b.line.iccid],
+                 ["lines", "get", "--id", str(b.line.pk)]):
         res = _run(args, cli_env)
         assert res.exit_code == 1
         err = _err(res)
