@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
 
 _client_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("kaisen_client_ip", default=None)
 
@@ -36,3 +38,24 @@ class RequestContextMiddleware:
             return self.get_response(request)
         finally:
             _client_ip.reset(token)
+
+
+class PortalLocaleMiddleware(LocaleMiddleware):
+    """Japanese unless the user chose otherwise (X-I18N).
+
+    Pages follow the language cookie set by the language switch, else ``LANGUAGE_CODE`` (Japanese) — not
+    the browser's Accept-Language, so the portal is Japanese by default on every machine. API clients
+    state their language explicitly, so ``/api/`` also honours ``Accept-Language``.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        from django.conf import settings
+
+        supported = {code for code, _name in settings.LANGUAGES}
+        lang = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        if lang not in supported and request.path.startswith("/api/"):
+            lang = translation.get_language_from_request(request)
+        if lang not in supported:
+            lang = settings.LANGUAGE_CODE
+        translation.activate(lang)
+        request.LANGUAGE_CODE = translation.get_language()
