@@ -31,6 +31,9 @@ from django.conf import settings  # noqa: E402
 # Argon2 costs tens of milliseconds per hash; the suite hashes thousands of passwords. The real setting
 # is asserted by tests/test_settings.py::test_real_settings_hash_passwords_with_argon2.
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Persistent connections (CONN_MAX_AGE) of live-server threads would keep the PostgreSQL test database
+# "in use" when pytest-django drops it at the end of the run.
+settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 django.setup()
 
 

@@ -53,7 +53,10 @@ cleanup() { rm -rf "$DATA_DIR"; }
 trap cleanup EXIT
 export KAISEN_DATA_DIR="$DATA_DIR"
 export DJANGO_SETTINGS_MODULE=kaisen.settings
-export KAISEN_TEST_DB_SUFFIX="r$$"
+# PostgreSQL test databases are named per checkout, so two clones on one server never collide and a
+# database left behind by a killed run is replaced by the next run of the same checkout.
+KAISEN_TEST_DB_SUFFIX="c$(printf '%s' "$ROOT" | sha256sum | cut -c1-8)"
+export KAISEN_TEST_DB_SUFFIX
 unset DATABASE_URL KAISEN_SECRET_KEY KAISEN_PRODUCTION KAISEN_DEBUG KAISEN_EMAIL_HOST KAISEN_TASKS_BACKEND || true
 export PATH="$ROOT/.venv/bin:$PATH"
 mkdir -p test-artifacts

@@ -15,8 +15,8 @@ from tests.factories import PASSWORD, LineFactory, TenantFactory, UserFactory
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
-    """Test database names get a per-run suffix from ``KAISEN_TEST_DB_SUFFIX`` (set by scripts/test.sh),
-    on top of pytest-django's per-xdist-worker suffix, so two runs on one PostgreSQL never collide."""
+    """Test database names get a suffix from ``KAISEN_TEST_DB_SUFFIX`` (scripts/test.sh: one per checkout),
+    on top of pytest-django's per-xdist-worker suffix, so two clones testing on one PostgreSQL never collide."""
     import os
 
     from django.conf import settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
@@ -24,7 +25,8 @@ def _session(world: TenantWorld) -> Client:
 def _login(client: Client, world: TenantWorld, **override: str):  # type: ignore[no-untyped-def]
     data = {"operator_id": world.tenant.public_id, "username": world.user.username, "password": PASSWORD}
     data.update(override)
-    return client.post(reverse("accounts:login"), data, HTTP_ACCEPT_LANGUAGE="en")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return client.post(reverse("accounts:login"), data)
 
 
 def test_login_form_logs_in_and_lands_on_home_m_home_1(tenant_a: TenantWorld) -> None:
@@ -148,5 +150,11 @@ def test_japanese_by_default_english_on_request_x_i18n(tenant_a: TenantWorld) ->
     ja = client.get(reverse("accounts:login"))
     assert 'lang="ja"' in ja.content.decode()
     assert "パスワード" in ja.content.decode()
-    en = Client().get(reverse("accounts:login"), HTTP_ACCEPT_LANGUAGE="en")
+    browser_says_en = Client().get(reverse("accounts:login"), HTTP_ACCEPT_LANGUAGE="en")
+    assert "パスワード" in browser_says_en.content.decode(), "pages stay Japanese whatever the browser says"
+    switched = Client()
+    response = switched.post(reverse("set_language"), {"language": "en", "next": reverse("accounts:login")})
+    assert response.status_code == 302
+    en = switched.get(reverse("accounts:login"))
+    assert 'lang="en"' in en.content.decode()
     assert "Password" in en.content.decode()
