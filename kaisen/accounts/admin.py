@@ -26,6 +26,10 @@ def _check_staff_or_tenant(form: forms.ModelForm) -> None:
         )
     if data.get("tenant") is None and data.get("is_root"):
         raise forms.ValidationError(_("A root user belongs to a tenant."))
+    if data.get("tenant") is None and "is_staff" in data and not data.get("is_staff"):
+        raise forms.ValidationError(
+            _("A user without a tenant is operator staff: choose a tenant, or tick 'operator staff'.")
+        )
 
 
 class KaisenUserCreationForm(AdminUserCreationForm):

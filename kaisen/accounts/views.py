@@ -81,7 +81,8 @@ def api_keys(request: HttpRequest) -> HttpResponse:
             new = api_key_create(user=user, name=form.cleaned_data["name"],
                                  expires_at=_end_of_day_jst(expires_on) if expires_on else None)
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+            field = {"name": "name", "expires_at": "expires_on"}.get(exc.field or "")
+            form.add_error(field, str(exc.message))
         else:
             # The secret exists only in this response: it is stored hashed and never shown again.
             response = render(request, "accounts/api_key_created.html", {"new": new})

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email
 import email.policy
+import email.utils
 import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -17,7 +19,7 @@ from kaisen.core.errors import NotFound
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,200}\.(log|eml)$")
 # Django's file backend separates the messages of one connection with a line of 79 dashes.
-_SEPARATOR = re.compile(r"\r?\n-{79}\r?\n")
+_SEPARATOR = re.compile(rb"\r?\n-{79}\r?\n")
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,9 @@ def dev_mail_list(*, limit: int = 500) -> list[MailFile]:
     return files[:limit]
 
 
-def _parse(raw: str) -> MailMessage:
-    msg = email.message_from_string(raw.lstrip(), policy=email.policy.default)
+def _parse(raw: bytes) -> MailMessage:
+    # Parsed from bytes: from a str, 8bit UTF-8 bodies come back as unicode escapes.
+    msg = email.message_from_bytes(raw.lstrip(), policy=email.policy.default)
     body = ""
     attachments: list[str] = []
     if isinstance(msg, EmailMessage):
@@ -68,8 +71,11 @@ def _parse(raw: str) -> MailMessage:
         attachments = [a.get_filename() or "(unnamed)" for a in msg.iter_attachments()]
     else:  # pragma: no cover - the default policy always gives EmailMessage
         body = str(msg.get_payload())
+    date = str(msg.get("Date", ""))
+    with contextlib.suppress(TypeError, ValueError):
+        date = email.utils.parsedate_to_datetime(date).astimezone(JST).strftime("%Y-%m-%d %H:%M:%S JST")
     return MailMessage(sender=str(msg.get("From", "")), to=str(msg.get("To", "")),
-                       subject=str(msg.get("Subject", "")), date=str(msg.get("Date", "")), body=body,
+                       subject=str(msg.get("Subject", "")), date=date, body=body,
                        attachments=attachments)
 
 
@@ -82,7 +88,7 @@ def dev_mail_get(*, name: str) -> tuple[MailFile, list[MailMessage]]:
     if path.parent != folder.resolve() or not path.is_file():
         raise NotFound()
     stat = path.stat()
-    raw = path.read_text(encoding="utf-8", errors="replace")
+    raw = path.read_bytes()
     messages = [_parse(chunk) for chunk in _SEPARATOR.split(raw) if chunk.strip()]
     info = MailFile(name=path.name, size=stat.st_size, modified=dt.datetime.fromtimestamp(stat.st_mtime, tz=JST))
     return info, messages

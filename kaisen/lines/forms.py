@@ -26,11 +26,11 @@ class LineFilterForm(forms.Form):
                                       "inputmode": "numeric", "spellcheck": "false"}),
     )
     status = forms.ChoiceField(label=_("Status"), required=False,
-                               choices=_with_blank(LineStatus.choices, _("All statuses")))
+                               choices=_with_blank(LineStatus.choices, _("All")))
     carrier = forms.ChoiceField(label=_("Carrier"), required=False,
-                                choices=_with_blank(Carrier.choices, _("All carriers")))
+                                choices=_with_blank(Carrier.choices, _("All")))
     sim_type = forms.ChoiceField(label=_("SIM type"), required=False,
-                                 choices=_with_blank(SimType.choices, _("All SIM types")))
+                                 choices=_with_blank(SimType.choices, _("All")))
     plan = forms.ChoiceField(label=_("Plan"), required=False)
     sort = forms.ChoiceField(required=False, choices=[(key, key) for key in SORTS], widget=forms.HiddenInput)
     size = forms.TypedChoiceField(label=_("Rows per page"), required=False, coerce=int,
@@ -42,7 +42,7 @@ class LineFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         plan_field = self.fields["plan"]
         assert isinstance(plan_field, forms.ChoiceField)
-        plan_field.choices = _with_blank(((p.code, f"{p.code} {p.name}") for p in plans), _("All plans"))
+        plan_field.choices = _with_blank(((p.code, f"{p.code} {p.name}") for p in plans), _("All"))
 
     def clean_sort(self) -> str:
         return self.cleaned_data.get("sort") or DEFAULT_SORT
