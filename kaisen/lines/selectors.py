@@ -12,7 +12,7 @@ from kaisen.carriers.models import Carrier
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.paging import Page, SortKey, keyset_page
 from kaisen.lines.models import Line, LineStatus, Plan, SimType
-from kaisen.lines.validators import iccid_normalize, msisdn_normalize
+from kaisen.lines.validators import iccid_normalize, looks_like_iccid, msisdn_normalize
 from kaisen.tenancy.models import Tenant
 
 SORTS: dict[str, SortKey] = {
@@ -106,9 +106,8 @@ def line_get(*, tenant: Tenant, line_id: int | None = None, msisdn: str | None =
 
 def line_lookup(*, tenant: Tenant, query: str) -> Line:
     """Status lookup (M-LINE-1): the search box takes either a phone number or a SIM serial."""
-    digits = _NON_DIGITS.sub("", query or "")
-    if digits.startswith("89") and len(digits) >= 19:
-        return line_get(tenant=tenant, iccid=digits)
+    if looks_like_iccid(query):
+        return line_get(tenant=tenant, iccid=query)
     return line_get(tenant=tenant, msisdn=query)
 
 
