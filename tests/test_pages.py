@@ -158,3 +158,16 @@ def test_japanese_by_default_english_on_request_x_i18n(tenant_a: TenantWorld) ->
     en = switched.get(reverse("accounts:login"))
     assert 'lang="en"' in en.content.decode()
     assert "Password" in en.content.decode()
+
+
+def test_lookup_accepts_full_width_serial_m_line_1(tenant_a: TenantWorld) -> None:
+    """M-LINE-1: a serial typed with full-width digits (a Japanese IME) finds the line like a phone number does."""
+    from kaisen.lines.selectors import line_lookup
+
+    line = tenant_a.line
+    full_width = line.iccid.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    assert line_lookup(tenant=tenant_a.tenant, query=full_width) == line
+    assert line_lookup(tenant=tenant_a.tenant, query=f"{line.iccid[:4]}-{line.iccid[4:]}") == line
+    response = _session(tenant_a).get(reverse("lines:lookup"), {"q": full_width})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("lines:detail", kwargs={"pk": line.pk})
