@@ -91,7 +91,9 @@ def run_foundation_bench(*, lines: int, lookups: int) -> dict[str, Any]:
         "lines": lines,
     }
     if connection.vendor == "sqlite":
-        figures["database_version"] = f"SQLite {connection.Database.sqlite_version}"
+        import sqlite3
+
+        figures["database_version"] = f"SQLite {sqlite3.sqlite_version}"
     else:
         with connection.cursor() as cur:
             cur.execute("SHOW server_version")

@@ -115,6 +115,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "kaisen.sqlite3"),
+            # Keep each thread's connection: opening the file and running the PRAGMAs on every request
+            # costs more than the lookup itself.
+            "CONN_MAX_AGE": None,
             "OPTIONS": {
                 # WAL lets the web threads read while the in-process task worker writes;
                 # IMMEDIATE transactions take the write lock up front instead of failing mid-transaction.
