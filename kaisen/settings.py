@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "template_partials",
+    "ninja",
     "kaisen.core",
     "kaisen.tenancy",
     "kaisen.accounts",
