@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from django.urls import reverse
 
 from tests.conftest import TenantWorld, make_world
@@ -21,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator:  # type: ignore[type-arg]
+def browser_page(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator:  # type: ignore[type-arg]
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: install Debian's Chromium (apt-get install chromium); "
                     "scripts/test.sh does this for you")
@@ -39,6 +40,9 @@ def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator:  # type: ignore[t
         finally:
             context.close()
             browser.close()
+            # Inside Playwright's event loop the ORM gets connections of its own (asgiref contexts); close
+            # them here, or the PostgreSQL test database stays "in use" and cannot be dropped at the end.
+            connections.close_all()
 
 
 def test_log_in_and_look_up_a_line_in_chromium(live_server, browser_page) -> None:  # type: ignore[no-untyped-def]
