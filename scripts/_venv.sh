@@ -19,7 +19,7 @@ kaisen_venv() {
             return 1
         fi
     fi
-    want="$(cat pyproject.toml | sha256sum | cut -c1-16)${extras}"
+    want="$(sha256sum < pyproject.toml | cut -c1-16)${extras}"
     stamp=.venv/.kaisen-installed
     # A dev install also satisfies a runtime one.
     if [ -f "$stamp" ] && { [ "$(cat "$stamp")" = "$want" ] || [ "$(cat "$stamp")" = "${want%\[dev\]}[dev]" ]; }; then

@@ -15,23 +15,10 @@ step() { printf '\n==> %s\n' "$*"; }
 fail() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
 
 # --- tools -----------------------------------------------------------------------------------------
-PYTHON=${PYTHON:-python3}
-command -v "$PYTHON" >/dev/null || fail "$PYTHON not found: install Python 3.11 or newer"
-"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || fail "Python 3.11 or newer is needed"
-
-if [ ! -x .venv/bin/python ]; then
-    step "creating .venv"
-    "$PYTHON" -m venv .venv || fail "python3 -m venv failed (on Debian: apt-get install python3-venv)"
-fi
+# shellcheck source=scripts/_venv.sh
+. scripts/_venv.sh
+kaisen_venv dev || fail "could not install Kaisen and its dev dependencies into .venv"
 VPY="$ROOT/.venv/bin/python"
-STAMP=.venv/.kaisen-dev-installed
-WANT=$(sha256sum pyproject.toml | cut -d' ' -f1)
-if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
-    step "installing Kaisen and its dev dependencies into .venv"
-    "$VPY" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$VPY" -m pip install --quiet --disable-pip-version-check -e '.[dev]' || fail "pip install -e '.[dev]' failed"
-    echo "$WANT" > "$STAMP"
-fi
 
 apt_missing=()
 [ -x /usr/bin/chromium ] || apt_missing+=(chromium)

@@ -21,7 +21,8 @@ def msisdn_normalize(raw: str) -> str:
     Accepts hyphens, spaces, full-width digits and the ``+81`` form. Raises ``INVALID_PHONE_NUMBER``.
     """
     text = _SEPARATORS.sub("", (raw or "").translate(_FULLWIDTH_DIGITS))
-    message = _("'%(value)s' is not a Japanese mobile phone number (11 digits starting 070, 080, 090 or 020).")
+    message = _("'%(value)s' is not a Japanese mobile phone number (11 digits such as 090-1234-5678; "
+                "020 for IoT SIMs).")
     if not text or not re.fullmatch(r"\+?\d{6,15}", text):
         raise DomainError(ErrorCode.INVALID_PHONE_NUMBER, message % {"value": raw}, field="msisdn")
     try:
