@@ -100,7 +100,7 @@ class Line(models.Model):
             models.Index(fields=["tenant", "msisdn", "id"], name="line_tenant_msisdn"),
             models.Index(fields=["tenant", "iccid"], name="line_tenant_iccid"),
             models.Index(fields=["tenant", "started_on", "id"], name="line_tenant_started"),
-            models.Index(fields=["tenant", "status", "id"], name="line_tenant_status"),
+            models.Index(fields=["tenant", "status", "carrier"], name="line_tenant_status_carrier"),
         ]
         constraints = [
             models.CheckConstraint(
