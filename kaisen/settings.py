@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "kaisen.lines",
     "kaisen.carriers",
     "kaisen.audit",
+    "kaisen.procedures",
+    "kaisen.notifications",
 ]
 
 MIDDLEWARE = [
@@ -200,6 +202,17 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+
+# --- Carriers and procedures ---------------------------------------------------------------------
+# The carrier side is a simulator adapter (no carrier network can be reached from here); see
+# kaisen/carriers/adapters.py. Delay: seconds between acceptance and completion at the carrier.
+KAISEN_CARRIER_ADAPTER = os.environ.get("KAISEN_CARRIER_ADAPTER", "kaisen.carriers.simulator.SimulatorAdapter")
+KAISEN_CARRIER_DELAY = float(os.environ.get("KAISEN_CARRIER_DELAY", "120"))
+# Share (0..1) of simulated requests the carrier refuses / whose answer is lost (timeouts).
+KAISEN_CARRIER_FAILURE_RATE = float(os.environ.get("KAISEN_CARRIER_FAILURE_RATE", "0"))
+KAISEN_CARRIER_TIMEOUT_RATE = float(os.environ.get("KAISEN_CARRIER_TIMEOUT_RATE", "0"))
+# How often the scheduler inside `kaisen serve` / `kaisen worker` looks for due work (seconds).
+KAISEN_SCHEDULER_INTERVAL = float(os.environ.get("KAISEN_SCHEDULER_INTERVAL", "5"))
 
 # --- Security -------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

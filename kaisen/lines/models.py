@@ -87,6 +87,12 @@ class Line(models.Model):
     # Voice options (M-PROC-2) and the data cap (M-PROC-3) are changed by line procedures.
     voice_options = models.JSONField(_("voice options"), default=dict, blank=True)
     data_cap_mb = models.PositiveIntegerField(_("data cap (MB)"), null=True, blank=True)
+    # MNP port-in with a pre-issued ("half-black") docomo SIM waiting to be activated (M-MNP-1).
+    mnp_port_in_pending = models.BooleanField(_("waiting for MNP port-in activation"), default=False)
+    mnp_port_in_expires_on = models.DateField(_("port-in reservation expiry"), null=True, blank=True)
+    # MNP reservation number issued for porting the number out (M-PROC-5).
+    mnp_reservation_number = models.CharField(_("MNP reservation number"), max_length=10, blank=True)
+    mnp_reservation_expires_on = models.DateField(_("MNP reservation expiry"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

@@ -1,0 +1,118 @@
+"""Business calendar and reception hours (T-4, M-AUTH-2), all in Japan time.
+
+Business days exclude weekends, Japanese public holidays (the ``holidays`` package) and the operator's
+own closed days (``KAISEN_CLOSED_DAYS``: comma-separated ``MM-DD`` days closed every year — by default the
+year-end days 12-29..01-03 — and ``YYYY-MM-DD`` one-off days).
+
+Reception hours are configuration, not constants: ``KAISEN_RECEPTION_HOURS`` (default ``09:00-19:59``, the
+last minute included) for every procedure, and ``KAISEN_RECEPTION_HOURS_<KIND>`` to give one procedure
+its own window (e.g. ``KAISEN_RECEPTION_HOURS_SUSPEND=10:00-18:59``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+import holidays
+
+from kaisen.core import clock
+
+DEFAULT_CLOSED_DAYS = "12-29,12-30,12-31,01-02,01-03"  # 01-01 is a public holiday already
+
+
+@lru_cache(maxsize=64)
+def _jp_holidays(year: int) -> holidays.HolidayBase:
+    return holidays.Japan(years=year)
+
+
+def _closed_days() -> tuple[set[str], set[dt.date]]:
+    yearly: set[str] = set()
+    once: set[dt.date] = set()
+    for item in os.environ.get("KAISEN_CLOSED_DAYS", DEFAULT_CLOSED_DAYS).split(","):
+        item = item.strip()
+        if len(item) == 5:
+            yearly.add(item)
+        elif len(item) == 10:
+            once.add(dt.date.fromisoformat(item))
+    return yearly, once
+
+
+def is_business_day(day: dt.date) -> bool:
+    if day.weekday() >= 5 or day in _jp_holidays(day.year):
+        return False
+    yearly, once = _closed_days()
+    return day.strftime("%m-%d") not in yearly and day not in once
+
+
+def add_business_days(day: dt.date, n: int) -> dt.date:
+    """The n-th business day after ``day`` (n >= 1)."""
+    current = day
+    count = 0
+    while count < n:
+        current += dt.timedelta(days=1)
+        if is_business_day(current):
+            count += 1
+    return current
+
+
+def nth_business_day_of_month(year: int, month: int, n: int) -> dt.date:
+    day = dt.date(year, month, 1)
+    count = 1 if is_business_day(day) else 0
+    while count < n:
+        day += dt.timedelta(days=1)
+        if is_business_day(day):
+            count += 1
+    return day
+
+
+def first_of_next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
+def last_day_of_month(day: dt.date) -> dt.date:
+    return first_of_next_month(day) - dt.timedelta(days=1)
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+@dataclass(frozen=True)
+class Window:
+    opens: dt.time
+    closes: dt.time  # the last minute included: 19:59 means until 19:59:59
+
+    def contains(self, at: dt.time) -> bool:
+        return self.opens <= at.replace(second=0, microsecond=0) <= self.closes
+
+    def label(self) -> str:
+        return f"{self.opens:%H:%M}–{self.closes:%H:%M}"
+
+
+def _parse_window(text: str) -> Window:
+    opens, closes = (dt.time.fromisoformat(part.strip()) for part in text.split("-"))
+    return Window(opens=opens, closes=closes)
+
+
+def reception_window(kind: str = "") -> Window:
+    specific = os.environ.get(f"KAISEN_RECEPTION_HOURS_{kind.upper()}") if kind else None
+    return _parse_window(specific or os.environ.get("KAISEN_RECEPTION_HOURS", "09:00-19:59"))
+
+
+def is_within_reception(kind: str = "", at: dt.datetime | None = None) -> bool:
+    local = (at or clock.now()).astimezone(clock.JST)
+    return reception_window(kind).contains(local.time())
+
+
+def next_reception_opening(kind: str = "", at: dt.datetime | None = None) -> dt.datetime:
+    """When reception opens next (today if it has not opened yet, else tomorrow), Japan time."""
+    local = (at or clock.now()).astimezone(clock.JST)
+    window = reception_window(kind)
+    day = local.date() if local.time() < window.opens else local.date() + dt.timedelta(days=1)
+    return dt.datetime.combine(day, window.opens, tzinfo=clock.JST)
