@@ -165,7 +165,8 @@ class _LineFactory:
     COLUMNS = (
         "tenant_id", "msisdn", "msisdn_is_temporary", "iccid", "product_code", "plan_id", "carrier", "sim_type",
         "sim_size", "is_ota", "shipped_on", "started_on", "scheduled_end_on", "status", "voice_options",
-        "data_cap_mb", "created_at", "updated_at",
+        "data_cap_mb", "created_at", "updated_at", "mnp_port_in_pending", "mnp_port_in_expires_on",
+        "mnp_reservation_number", "mnp_reservation_expires_on",
     )
 
     def __init__(self, seed: int, today: dt.date, plans: dict[str, Plan]) -> None:
@@ -210,12 +211,22 @@ class _LineFactory:
                 msisdn = None  # an unactivated SoftBank OTA SIM has no number yet (M-DL-4)
             else:
                 temporary = True  # docomo: a temporary number that changes at activation
-        shipped = self.today - dt.timedelta(days=rng.randint(3, 3 * 365))
+        shipped: dt.date | None = self.today - dt.timedelta(days=rng.randint(3, 3 * 365))
+        assert shipped is not None
         started: dt.date | None = shipped + dt.timedelta(days=rng.randint(1, 14))
         end: dt.date | None = None
+        port_in = False
+        port_in_expires: dt.date | None = None
         if status == LineStatus.NOT_ACTIVATED:
             started = None
             shipped = self.today - dt.timedelta(days=rng.randint(0, 30))
+            if carrier == Carrier.DOCOMO and not is_ota and rng.random() < 0.4:
+                # A half-black SIM for an MNP port-in (M-MNP-1): the number is the ported one; some SIMs
+                # have not shipped yet; the reservation number expires within about two weeks.
+                port_in = True
+                port_in_expires = self.today + dt.timedelta(days=rng.randint(1, 14))
+                if rng.random() < 0.25:
+                    shipped = None
         elif status == LineStatus.CANCELLED:
             assert started is not None
             end = min(self.today - dt.timedelta(days=1), started + dt.timedelta(days=rng.randint(30, 700)))
@@ -248,7 +259,7 @@ class _LineFactory:
         return (
             tenant_id, msisdn, temporary, _iccid(carrier_digit, 10**11 + i), product, plan.pk, carrier.value,
             sim_type.value, sim_size.value, is_ota, shipped, started, end, status.value, voice, data_cap,
-            self.now, self.now,
+            self.now, self.now, port_in, port_in_expires, "", None,
         )
 
 
@@ -275,7 +286,7 @@ def _write_lines(rows: Iterator[tuple[Any, ...]]) -> int:
             out = list(row)
             out[14] = json.dumps(row[14])
             out[16] = out[17] = connection.ops.adapt_datetimefield_value(row[16])
-            for j in (10, 11, 12):
+            for j in (10, 11, 12, 19, 21):
                 out[j] = connection.ops.adapt_datefield_value(row[j])
             batch.append(out)
             if len(batch) >= 20000:
