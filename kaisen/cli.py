@@ -98,7 +98,9 @@ def migrate() -> None:
     _django()
     from django.core.management import call_command
 
-    call_command("migrate", interactive=False, verbosity=1)
+    pending = _pending_migrations()
+    call_command("migrate", interactive=False, verbosity=0)
+    typer.echo(f"Database up to date ({len(pending)} migrations applied)." if pending else "Database up to date.")
 
 
 @app.command()
