@@ -17,6 +17,8 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from kaisen.cli_procedures import bulk_app, mnp_app, orders_app
+
 app = typer.Typer(
     help="Kaisen (回線) — self-service portal for corporate mobile lines.",
     no_args_is_help=True,
@@ -27,6 +29,9 @@ lines_app = typer.Typer(help="Look up lines (calls the API; log in first with `k
 apikeys_app = typer.Typer(help="Manage your API keys (calls the API).", no_args_is_help=True)
 app.add_typer(lines_app, name="lines")
 app.add_typer(apikeys_app, name="apikeys")
+app.add_typer(orders_app, name="orders")
+app.add_typer(mnp_app, name="mnp")
+app.add_typer(bulk_app, name="bulk")
 
 
 def _django() -> None:
@@ -84,12 +89,35 @@ def serve(
     from kaisen.wsgi import application
 
     if worker:
+        from kaisen.procedures.worker import start_scheduler_thread
+
         start_worker_thread()
+        start_scheduler_thread(settings.KAISEN_SCHEDULER_INTERVAL)
     db = settings.DATABASES["default"]
     where = db["NAME"] if db["ENGINE"].endswith("sqlite3") else f"PostgreSQL {db.get('HOST')}/{db['NAME']}"
     typer.echo(f"Kaisen on http://{host}:{port}/  (data: {settings.DATA_DIR}; database: {where}; "
-               f"task worker: {'in this process' if worker else 'off'})")
+               f"task worker and scheduler: {'in this process' if worker else 'off'})")
     waitress.serve(application, host=host, port=port, threads=threads, ident="kaisen", _quiet=True)
+
+
+@app.command()
+def worker() -> None:
+    """Run the background task worker and the order scheduler (without the web server) until stopped.
+
+    Run as many as you like next to `kaisen serve --no-worker`: due orders are picked with row locks.
+    """
+    _django()
+    from django.conf import settings
+
+    pending = _pending_migrations()
+    if pending:
+        typer.echo(f"The database needs migrating ({len(pending)} migrations pending): run `kaisen migrate`.", err=True)
+        raise typer.Exit(2)
+    from kaisen.procedures.worker import run_worker
+
+    typer.echo(f"Kaisen worker {os.getpid()}: tasks and scheduler (every {settings.KAISEN_SCHEDULER_INTERVAL:g} s)",
+               err=True)
+    run_worker(scheduler_interval=settings.KAISEN_SCHEDULER_INTERVAL)
 
 
 @app.command()

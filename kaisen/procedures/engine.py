@@ -1,0 +1,228 @@
+"""The order engine: sends due orders to the carrier, resolves unknown sends, applies results (0004).
+
+``orders_tick`` is the whole engine. It is safe to run in any number of threads and processes at once:
+
+- every order is handled in its own transaction, picked with ``select_for_update(skip_locked=True)``
+  (PostgreSQL: two workers never pick the same row; SQLite: transactions are IMMEDIATE, so they run one at
+  a time and the second one sees the first one's result);
+- the carrier call happens inside that transaction, so a worker killed mid-send leaves the order as it
+  was (SCHEDULED → sent again next tick; the carrier recognises the repeat by ``KSN-<order id>``);
+- a send whose answer was lost (``CarrierTimeout``) makes the order UNKNOWN, which is resolved by asking
+  the carrier (``query``), never by sending blindly again: the carrier has it → SENT (or its result);
+  it never arrived → SCHEDULED, and the next tick sends it (again safe: the carrier dedups by reference);
+- a result (COMPLETED / FAILED) is applied by ``services.order_apply_result`` in the same transaction as
+  the query that saw it, which changes the line and queues the mails (outbox, unique per order and topic).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from kaisen.carriers.adapters import (
+    CarrierAdapter,
+    CarrierError,
+    CarrierRequest,
+    CarrierState,
+    CarrierStatus,
+    CarrierTimeout,
+    get_adapter,
+)
+from kaisen.core import clock
+from kaisen.procedures.models import Order, OrderStatus
+from kaisen.procedures.workflow import order_transition
+
+log = logging.getLogger(__name__)
+
+ACTOR = "engine"
+#: How soon to ask again after a send whose answer was lost, and after a query that timed out.
+RETRY_UNKNOWN = dt.timedelta(seconds=2)
+#: Poll bounds while the carrier works on a request: not sooner than MIN_POLL, not later than MAX_POLL
+#: after the time the carrier said it expects to finish.
+MIN_POLL = dt.timedelta(seconds=0.5)
+MAX_POLL = dt.timedelta(minutes=10)
+#: After an unexpected error on an order, leave it alone this long (the next tick retries).
+ERROR_BACKOFF = dt.timedelta(seconds=30)
+
+
+@dataclass
+class TickReport:
+    sent: int = 0
+    completed: int = 0
+    failed: int = 0
+    unknown: int = 0  # sends whose answer was lost
+    rescheduled: int = 0  # unknown sends the carrier never received: back to SCHEDULED
+    still_pending: int = 0
+    errors: int = 0
+    mails_sent: int = 0
+    #: True if a phase stopped at ``limit``: there may be more due work right now.
+    more: bool = False
+    error_ids: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.completed + self.failed + self.unknown + self.rescheduled + self.still_pending
+
+
+def order_ref(order: Order) -> str:
+    return f"KSN-{order.pk}"
+
+
+def _request(order: Order) -> CarrierRequest:
+    line = order.line
+    return CarrierRequest(order_ref=order_ref(order), carrier=line.carrier, kind=order.kind, line_ref=line.iccid,
+                          msisdn=line.msisdn, sim_type=line.sim_type, params=dict(order.params or {}))
+
+
+def _next_poll(now: dt.datetime, status: CarrierStatus) -> dt.datetime:
+    if status.expected_at is None:
+        return now + RETRY_UNKNOWN
+    return min(max(status.expected_at, now + MIN_POLL), now + MAX_POLL)
+
+
+def _order_apply_result(*, order: Order, status: CarrierStatus) -> None:
+    from kaisen.procedures.services import order_apply_result
+
+    order_apply_result(order=order, status=status)
+
+
+def _apply(order: Order, status: CarrierStatus, report: TickReport) -> None:
+    """Hand a final carrier answer to the rules (line changes, mails) — same transaction, row locked."""
+    _order_apply_result(order=order, status=status)
+    if status.state == CarrierState.COMPLETED:
+        report.completed += 1
+    else:
+        report.failed += 1
+
+
+def _refused(error: CarrierError) -> CarrierStatus:
+    return CarrierStatus(state=CarrierState.FAILED, error_code=error.code, error_message=error.message)
+
+
+def _send_one(order: Order, adapter: CarrierAdapter, now: dt.datetime, report: TickReport) -> None:
+    """SCHEDULED → SENT (or FAILED if refused, UNKNOWN if the answer was lost)."""
+    order.attempts += 1
+    order.carrier_ref = order_ref(order)
+    try:
+        status = adapter.submit(_request(order))
+    except CarrierError as exc:
+        order.save(update_fields=["attempts", "carrier_ref", "updated_at"])
+        _apply(order, _refused(exc), report)
+        return
+    except CarrierTimeout as exc:
+        order.next_check_at = now + RETRY_UNKNOWN
+        order_transition(order, OrderStatus.UNKNOWN, actor=ACTOR, note=str(exc)[:500],
+                         update_fields=["attempts", "carrier_ref", "next_check_at"])
+        report.unknown += 1
+        return
+    order.next_check_at = _next_poll(now, status)
+    order_transition(order, OrderStatus.SENT, actor=ACTOR, data={"carrier_ref": order.carrier_ref},
+                     update_fields=["attempts", "carrier_ref", "next_check_at"])
+    report.sent += 1
+    if status.state in (CarrierState.COMPLETED, CarrierState.FAILED):  # a repeat of a finished request
+        _apply(order, status, report)
+
+
+def _check_one(order: Order, adapter: CarrierAdapter, now: dt.datetime, report: TickReport) -> None:
+    """A SENT or UNKNOWN order whose check is due: ask the carrier."""
+    try:
+        status = adapter.query(order.carrier_ref or order_ref(order))
+    except CarrierTimeout:
+        order.next_check_at = now + RETRY_UNKNOWN
+        order.save(update_fields=["next_check_at", "updated_at"])
+        report.still_pending += 1
+        return
+    if status.state == CarrierState.UNKNOWN:
+        if order.status == OrderStatus.UNKNOWN:
+            # The lost send never arrived: send it again (next tick; the carrier dedups by reference).
+            order.next_check_at = None
+            order_transition(order, OrderStatus.SCHEDULED, actor=ACTOR, note="carrier never received it",
+                             update_fields=["next_check_at"])
+            report.rescheduled += 1
+        else:
+            # SENT, yet the carrier does not know it: should not happen; keep asking, loudly.
+            log.error("order %s: sent, but the carrier does not know %s", order.pk, order.carrier_ref)
+            order.next_check_at = now + ERROR_BACKOFF
+            order.save(update_fields=["next_check_at", "updated_at"])
+            report.errors += 1
+        return
+    if status.state == CarrierState.PENDING:
+        order.next_check_at = _next_poll(now, status)
+        if order.status == OrderStatus.UNKNOWN:
+            order_transition(order, OrderStatus.SENT, actor=ACTOR, note="carrier has it",
+                             update_fields=["next_check_at"])
+        else:
+            order.save(update_fields=["next_check_at", "updated_at"])
+        report.still_pending += 1
+        return
+    if status.state == CarrierState.CANCELLED:
+        status = CarrierStatus(state=CarrierState.FAILED, error_code="CARRIER_CANCELLED",
+                               error_message="The carrier reports the request as withdrawn.")
+    _apply(order, status, report)
+
+
+def _phase(name: str, base: Any, order_by: tuple[str, ...], handle: Any, adapter: CarrierAdapter,
+           now: dt.datetime, limit: int, report: TickReport) -> None:
+    skipped: list[int] = []
+    for _ in range(limit):
+        picked: int | None = None
+        try:
+            with transaction.atomic():
+                qs = base.exclude(pk__in=skipped) if skipped else base
+                order = (qs.select_for_update(skip_locked=True, of=("self",)).select_related("line", "tenant")
+                         .order_by(*order_by).first())
+                if order is None:
+                    return
+                picked = order.pk
+                handle(order, adapter, now, report)
+        except Exception:
+            report.errors += 1
+            if picked is None:
+                log.exception("orders_tick %s: could not pick an order", name)
+                return
+            log.exception("orders_tick %s: order %s failed; retried by a later tick", name, picked)
+            skipped.append(picked)
+            report.error_ids.append(picked)
+            _back_off(picked, now)
+    report.more = True
+
+
+def _back_off(order_id: int, now: dt.datetime) -> None:
+    try:
+        Order.objects.filter(pk=order_id, status__in=[OrderStatus.SENT, OrderStatus.UNKNOWN]).update(
+            next_check_at=now + ERROR_BACKOFF)
+    except Exception:
+        log.exception("could not back off order %s", order_id)
+
+
+def orders_tick(*, now: dt.datetime | None = None, limit: int = 100, order_id: int | None = None,
+                send_mail: bool = True) -> TickReport:
+    """One pass of the engine: (a) send due SCHEDULED orders, (b) check SENT/UNKNOWN orders whose
+    ``next_check_at`` has come, (c) send outbox mails left behind. ``order_id`` limits (a) and (b) to one
+    order (the ``order_kick`` task). At most ``limit`` orders per phase; ``report.more`` says there may be
+    more due now."""
+    now = now or clock.now()
+    adapter = get_adapter()
+    report = TickReport()
+    scheduled = Order.objects.filter(status=OrderStatus.SCHEDULED, due_at__lte=now)
+    checks = Order.objects.filter(status__in=[OrderStatus.SENT, OrderStatus.UNKNOWN], next_check_at__lte=now)
+    if order_id is not None:
+        scheduled, checks = scheduled.filter(pk=order_id), checks.filter(pk=order_id)
+    _phase("send", scheduled, ("due_at", "id"), _send_one, adapter, now, limit, report)
+    _phase("check", checks, ("next_check_at", "id"), _check_one, adapter, now, limit, report)
+    if send_mail and order_id is None:
+        try:
+            from kaisen.notifications.services import outbox_send_due
+
+            report.mails_sent = outbox_send_due(now)
+        except Exception:
+            report.errors += 1
+            log.exception("orders_tick: outbox sweep failed")
+    return report

@@ -1,0 +1,115 @@
+"""The scheduler loop (a thread of ``kaisen serve``) and the ``kaisen worker`` process.
+
+The scheduler calls ``orders_tick`` every ``KAISEN_SCHEDULER_INTERVAL`` seconds (at once again while a tick
+reports more due work), logs and survives every error, and closes its database connection when it stops.
+``run_worker`` runs the django-tasks database worker and the scheduler in one process and stops both
+cleanly on SIGTERM / SIGINT. Any number of these can run against one database (0004).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+from django.db import close_old_connections, connection
+
+log = logging.getLogger("kaisen.scheduler")
+
+
+class Scheduler:
+    def __init__(self, interval: float, *, limit: int = 200) -> None:
+        self.interval = max(0.05, float(interval))
+        self.limit = limit
+        self.stop_event = threading.Event()
+        self.ticks = 0
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def tick_once(self) -> None:
+        from kaisen.procedures.engine import orders_tick
+
+        close_old_connections()
+        try:
+            while not self.stop_event.is_set():
+                report = orders_tick(limit=self.limit)
+                self.ticks += 1
+                if report.handled or report.errors:
+                    log.debug("tick: %s", report.as_dict())
+                if not report.more:
+                    break
+        except Exception:
+            log.exception("scheduler tick failed; next try in %.1f s", self.interval)
+            connection.close()  # a broken connection is reopened on the next tick
+
+    def run(self) -> None:
+        log.info("scheduler started (every %.1f s)", self.interval)
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    self.tick_once()
+                except BaseException:  # never let the thread die silently
+                    log.exception("scheduler: unexpected error")
+                self.stop_event.wait(self.interval)
+        finally:
+            connection.close()
+            log.info("scheduler stopped")
+
+
+def start_scheduler_thread(interval: float | None = None) -> tuple[threading.Thread, Scheduler]:
+    """Start the scheduler as a daemon thread of this process."""
+    from django.conf import settings
+
+    scheduler = Scheduler(settings.KAISEN_SCHEDULER_INTERVAL if interval is None else interval)
+    thread = threading.Thread(target=scheduler.run, name="kaisen-scheduler", daemon=True)
+    thread.start()
+    return thread, scheduler
+
+
+def _task_worker(interval: float) -> Any:
+    from django_tasks_db.management.commands.db_worker import Worker
+
+    return Worker(queue_names=["*"], interval=interval, batch=False, backend_name="default", startup_delay=False,
+                  max_tasks=None, worker_id=f"worker-{os.getpid()}", excluded_queue_names=[])
+
+
+def run_worker(*, task_interval: float = 0.5, scheduler_interval: float | None = None) -> None:
+    """``kaisen worker``: the task worker and the scheduler until SIGTERM / SIGINT, then a clean stop
+    (the current task and the current tick finish; a second signal exits at once)."""
+    stop = threading.Event()
+    task_worker = _task_worker(task_interval)
+
+    def run_tasks() -> None:
+        try:
+            task_worker.run()
+        except BaseException:
+            log.exception("task worker stopped by an error")
+        finally:
+            connection.close()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            os._exit(1)
+        log.warning("%s: stopping after the current task and tick", signal.strsignal(signum))
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    tasks_thread = threading.Thread(target=run_tasks, name="kaisen-task-worker", daemon=True)
+    tasks_thread.start()
+    sched_thread, scheduler = start_scheduler_thread(scheduler_interval)
+    while not stop.is_set():
+        stop.wait(0.5)
+        if not tasks_thread.is_alive():  # restart a task worker that died (it logs why)
+            time.sleep(1)
+            tasks_thread = threading.Thread(target=run_tasks, name="kaisen-task-worker", daemon=True)
+            tasks_thread.start()
+    task_worker.running = False
+    scheduler.stop()
+    sched_thread.join(timeout=30)
+    tasks_thread.join(timeout=30)
