@@ -1,0 +1,347 @@
+"""Line procedures: accept, preview, withdraw and complete orders (M-MNP-2, M-LINE-1, M-PROC-1..7).
+
+Every interface (web pages, API, CLI, bulk upload) calls these functions only. The rules of each
+procedure are in ``rules.py``; status moves go through ``workflow.order_transition``; mails are written
+to the outbox in the same transaction as the step they report (``mails.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from kaisen.audit.services import audit_record
+from kaisen.carriers.adapters import CarrierState, CarrierStatus
+from kaisen.core import calendar, clock
+from kaisen.core.errors import DomainError, ErrorCode, NotFound
+from kaisen.lines.models import Line, LineStatus
+from kaisen.lines.selectors import line_get
+from kaisen.notifications.services import outbox_withdraw
+from kaisen.procedures import mails, rules, workflow
+from kaisen.procedures.models import PENDING_STATUSES, BulkJob, Order, OrderKind, OrderStatus
+from kaisen.procedures.rules import LINE_STATE_KINDS, Decision, rule_for
+from kaisen.tenancy.models import Tenant
+
+log = logging.getLogger(__name__)
+
+#: The web helper's URL names for each procedure's first page and for withdrawing an order.
+URL_NAMES: dict[str, str] = {kind: f"procedures:{kind}" for kind in OrderKind.values}
+CANCEL_URL_NAME = "procedures:order_cancel"
+
+
+@dataclass(frozen=True)
+class OrderPreview:
+    """What ``order_submit`` would accept (the confirm page and the bulk dry run show it)."""
+
+    kind: str
+    line: Line
+    params: dict[str, Any]
+    effective_date: dt.date
+    due_at: dt.datetime
+    cancellable_until: dt.datetime | None
+    warnings: list[str] = field(default_factory=list)
+    #: The mail topics the customer will receive (``rules.ACCEPTED`` …; ``mails.SUBJECTS`` names them).
+    emails: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ProcedureOption:
+    """A button of the line status page (M-LINE-1): a procedure to start, or a pending order to withdraw."""
+
+    kind: str
+    label: str
+    available: bool
+    reason: str = ""
+    url_name: str = ""
+    action: str = "submit"  # "submit" (start the procedure) or "cancel" (withdraw ``order_id``)
+    order_id: int | None = None
+    code: str = ""  # the DomainError code behind ``reason``
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+def _actor(user: Any) -> str:
+    if user is not None and getattr(user, "pk", None):
+        return str(getattr(user, "audit_label", user))
+    return "system"
+
+
+def params_hash(kind: str, line_id: int, params: dict[str, Any]) -> str:
+    """The request as the client sent it: a retry with the same key must send the same thing."""
+    raw = json.dumps({"kind": kind, "line": line_id, "params": params}, sort_keys=True, default=str,
+                     ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def reception_refusal(kind: str, now: dt.datetime) -> DomainError | None:
+    if calendar.is_within_reception(kind, now):
+        return None
+    window = calendar.reception_window(kind)
+    opens = calendar.next_reception_opening(kind, now)
+    message = _("Procedures are accepted from %(opens)s to %(closes)s Japan time. Reception opens again at "
+                "%(when)s.") % {"opens": f"{window.opens:%H:%M}", "closes": f"{window.closes:%H:%M}",
+                                "when": f"{opens:%Y-%m-%d %H:%M}"}
+    return DomainError(ErrorCode.OUTSIDE_RECEPTION_HOURS, message,
+                       details={"opens_at": opens.isoformat(), "window": window.label()})
+
+
+def _kind_label(kind: str) -> str:
+    return str(OrderKind(kind).label)
+
+
+def conflict_refusal(kind: str, pending: list[Order]) -> DomainError | None:
+    """Design note 0004: one pending order per kind; line-state kinds exclude each other; a pending
+    cancellation refuses everything."""
+    for other in pending:
+        if other.kind == OrderKind.CANCELLATION:
+            return DomainError(ErrorCode.ORDER_CONFLICT,
+                               _("A cancellation of this line is pending (order %(id)s); withdraw it first.")
+                               % {"id": other.pk}, details={"order_id": other.pk})
+    for other in pending:
+        if other.kind == kind:
+            return DomainError(ErrorCode.ORDER_CONFLICT,
+                               _("A %(kind)s order for this line is already pending (order %(id)s).")
+                               % {"kind": _kind_label(kind), "id": other.pk}, details={"order_id": other.pk})
+    if kind in LINE_STATE_KINDS:
+        for other in pending:
+            if other.kind in LINE_STATE_KINDS:
+                return DomainError(ErrorCode.ORDER_CONFLICT,
+                                   _("A %(kind)s order for this line is pending (order %(id)s); it must finish or "
+                                     "be withdrawn first.") % {"kind": _kind_label(other.kind), "id": other.pk},
+                                   details={"order_id": other.pk})
+    return None
+
+
+def _pending(line: Line) -> list[Order]:
+    return list(Order.objects.filter(line=line, status__in=PENDING_STATUSES).order_by("id"))
+
+
+def _decide(*, line: Line, kind: str, params: Any, now: dt.datetime, pending: list[Order]) -> Decision:
+    rule = rule_for(kind)
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("The parameters must be an object."), field="params")
+    refusal = reception_refusal(kind, now)
+    if refusal is not None:
+        raise refusal
+    rule.check_line(line, now.astimezone(clock.JST).date())
+    refusal = conflict_refusal(kind, pending)
+    if refusal is not None:
+        raise refusal
+    return rule.decide(line, params, now)
+
+
+def _existing(tenant: Tenant, key: str, digest: str) -> Order | None:
+    order = Order.objects.filter(tenant=tenant, idempotency_key=key).select_related("line", "tenant").first()
+    if order is None:
+        return None
+    if order.params_hash != digest:
+        raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                          _("This idempotency key was already used for a different request (order %(id)s).")
+                          % {"id": order.pk}, field="idempotency_key", details={"order_id": order.pk})
+    return order
+
+
+def _save_line(line: Line, fields: list[str]) -> None:
+    if fields:
+        line.save(update_fields=sorted({*fields, "updated_at"}))
+
+
+def _kick(order_id: int) -> None:
+    try:
+        from kaisen.procedures.tasks import order_kick
+
+        order_kick.enqueue(order_id=order_id)
+    except Exception:  # the scheduler's tick picks the order up anyway
+        log.exception("could not enqueue order_kick for order %s", order_id)
+
+
+# --- the services ---------------------------------------------------------------------------------
+
+def order_preview(*, tenant: Tenant, user: Any, line_id: int, kind: str, params: dict[str, Any]) -> OrderPreview:
+    """Validate everything ``order_submit`` would, without writing anything."""
+    line = line_get(tenant=tenant, line_id=line_id)
+    decision = _decide(line=line, kind=kind, params=params, now=clock.now(), pending=_pending(line))
+    return OrderPreview(kind=kind, line=line, params=decision.params, effective_date=decision.effective_date,
+                        due_at=decision.due_at, cancellable_until=decision.cancellable_until,
+                        warnings=decision.warnings, emails=decision.emails)
+
+
+def order_submit(*, tenant: Tenant, user: Any, line_id: int, kind: str, params: dict[str, Any],
+                 idempotency_key: str, bulk_job: BulkJob | None = None) -> Order:
+    """Accept an order (RECEIVED → SCHEDULED) and mail the customer. Idempotent per (tenant, key)."""
+    rule = rule_for(kind)
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > 100:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Give an idempotency key of 1 to 100 characters."),
+                          field="idempotency_key")
+    line = line_get(tenant=tenant, line_id=line_id)
+    params = {} if params is None else params
+    digest = params_hash(kind, line.pk, params if isinstance(params, dict) else {"_": str(params)})
+    existing = _existing(tenant, key, digest)
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        line = Line.objects.select_for_update().select_related("plan", "tenant").get(pk=line.pk, tenant=tenant)
+        existing = _existing(tenant, key, digest)  # a twin request committed while we waited for the lock
+        if existing is not None:
+            return existing
+        now = clock.now()
+        decision = _decide(line=line, kind=kind, params=params, now=now, pending=_pending(line))
+        order = Order(tenant=tenant, line=line, kind=kind, params=decision.params, status=OrderStatus.RECEIVED,
+                      requested_by=user if user is not None and getattr(user, "pk", None) else None,
+                      idempotency_key=key, params_hash=digest, effective_date=decision.effective_date,
+                      due_at=decision.due_at, cancellable_until=decision.cancellable_until, bulk_job=bulk_job)
+        try:
+            with transaction.atomic():
+                order.save()
+        except IntegrityError as exc:
+            twin = _existing(tenant, key, digest)
+            if twin is not None:
+                return twin
+            raise DomainError(ErrorCode.ORDER_CONFLICT,
+                              _("Another %(kind)s order for this line was accepted at the same moment.")
+                              % {"kind": _kind_label(kind)}) from exc
+        actor = _actor(user)
+        workflow.order_record_created(order, actor=actor, user=user)
+        workflow.order_transition(order, OrderStatus.SCHEDULED, actor=actor, user=user, note="accepted")
+        _save_line(line, rule.on_accepted(order, line))
+        order.line = line
+        if rules.ACCEPTED in decision.emails:
+            mails.order_mail(order, rules.ACCEPTED)
+        if kind == OrderKind.SIM_REISSUE and order.effective_date > now.astimezone(clock.JST).date():
+            mails.order_mail(order, rules.REMINDER, send_after=rules.SimReissueRule().reminder_at(order))
+        if order.due_at <= now:
+            order_id = order.pk
+            transaction.on_commit(lambda: _kick(order_id))
+    return order
+
+
+def order_cancel(*, tenant: Tenant, user: Any, order_id: int) -> Order:
+    """Withdraw a pending order before ``cancellable_until`` (and within reception hours)."""
+    with transaction.atomic():
+        order = (Order.objects.select_for_update().select_related("line", "tenant")
+                 .filter(tenant=tenant, pk=order_id).first())
+        if order is None:
+            raise NotFound(_("No such order."))
+        now = clock.now()
+        refusal = reception_refusal(order.kind, now)
+        if refusal is not None:
+            raise refusal
+        if not order_is_cancellable(order, now):
+            if order.is_pending and order.cancellable_until is not None:
+                until = order.cancellable_until.astimezone(clock.JST)
+                message = _("This order could be withdrawn until %(until)s only.") % {
+                    "until": f"{until:%Y-%m-%d %H:%M}"}
+            else:
+                message = _("This order can no longer be withdrawn.")
+            raise DomainError(ErrorCode.ORDER_NOT_CANCELLABLE, message, details={"order_id": order.pk})
+        line = Line.objects.select_for_update().get(pk=order.line_id)
+        actor = _actor(user)
+        workflow.order_transition(order, OrderStatus.CANCELLED, actor=actor, user=user, note="withdrawn by customer")
+        _save_line(line, rule_for(order.kind).on_withdrawn(order, line))
+        order.line = line
+        outbox_withdraw(order=order, topics=[rules.REMINDER])
+        if rules.CANCELLED in rule_for(order.kind).emails(line):
+            mails.order_mail(order, rules.CANCELLED)
+    return order
+
+
+def order_is_cancellable(order: Order, now: dt.datetime | None = None) -> bool:
+    """Not sent yet, and before ``cancellable_until`` (reception hours are checked separately)."""
+    now = now or clock.now()
+    return (order.status in (OrderStatus.RECEIVED, OrderStatus.SCHEDULED)
+            and order.cancellable_until is not None and now <= order.cancellable_until)
+
+
+def order_apply_result(*, order: Order, status: CarrierStatus) -> None:
+    """The carrier finished ``order`` (COMPLETED or FAILED): change the line, move the order, queue the mail.
+
+    The engine calls it in its transaction with the order row locked. Applied once: an order already
+    final is left alone — except a completed MNP reservation whose number has since been ported out
+    (``status.result["ported_out"]``), which cancels the line (once).
+    """
+    rule = rule_for(order.kind)
+    result = dict(status.result or {})
+    if order.status in (OrderStatus.COMPLETED, OrderStatus.FAILED, OrderStatus.CANCELLED):
+        if order.status == OrderStatus.COMPLETED and order.kind == OrderKind.MNP_RESERVATION and result.get(
+                "ported_out"):
+            mnp_port_out_apply(order=order, result=result)
+        return
+    line = Line.objects.select_for_update().select_related("plan", "tenant").get(pk=order.line_id)
+    order.line = line
+    if status.state == CarrierState.COMPLETED:
+        fields = rule.on_completed(order, line, result)
+        _save_line(line, fields)
+        order.result = {**(order.result or {}), **result}
+        workflow.order_transition(order, OrderStatus.COMPLETED, actor="carrier", note="carried out",
+                                  data={"result": result}, update_fields=["result"])
+        topic = rule.completion_topic(order)
+        if topic:
+            mails.order_mail(order, topic)
+        if order.kind == OrderKind.MNP_RESERVATION and result.get("ported_out"):
+            mnp_port_out_apply(order=order, result=result)
+        return
+    if status.state != CarrierState.FAILED:
+        raise ValueError(f"order_apply_result: not a final state: {status.state}")
+    order.error_code = (status.error_code or "CARRIER_FAILED")[:64]
+    order.error_message = (status.error_message or "")[:500]
+    order.result = {**(order.result or {}), **result}
+    workflow.order_transition(order, OrderStatus.FAILED, actor="carrier", note=order.error_message,
+                              data={"error_code": order.error_code}, update_fields=["error_code", "error_message",
+                                                                                    "result"])
+    # What acceptance put on the line (a scheduled end date) no longer holds.
+    _save_line(line, rule.on_withdrawn(order, line))
+    outbox_withdraw(order=order, topics=[rules.REMINDER])
+    mails.order_mail(order, rules.FAILED)
+
+
+def mnp_port_out_apply(*, order: Order, result: dict[str, Any] | None = None) -> None:
+    """The number of a completed MNP reservation has left for another operator: the line is cancelled
+    and the customer told (M-PROC-5). Safe to call again."""
+    line = Line.objects.select_for_update().select_related("tenant").get(pk=order.line_id)
+    order.line = line
+    if line.status != LineStatus.CANCELLED:
+        fields = rules.MnpReservationRule().on_ported_out(order, line, clock.today_jst())
+        _save_line(line, fields)
+        audit_record(action="line.ported_out", tenant=order.tenant, actor="carrier", target=line,
+                              changes={"status": [None, LineStatus.CANCELLED], "order": [None, order.pk]})
+    if not (order.result or {}).get("ported_out"):
+        order.result = {**(order.result or {}), **(result or {}), "ported_out": True}
+        order.save(update_fields=["result", "updated_at"])
+    mails.order_mail(order, rules.PORTED_OUT)
+
+
+def procedures_for_line(*, tenant: Tenant, user: Any, line: Line) -> list[ProcedureOption]:
+    """The status page's buttons (M-LINE-1): every procedure with whether it is possible now and why
+    not, then one withdraw button per pending order (available while it may still be withdrawn)."""
+    if line.tenant_id != tenant.pk:
+        raise NotFound(_("No such line."))
+    now = clock.now()
+    today = now.astimezone(clock.JST).date()
+    pending = _pending(line)
+    options: list[ProcedureOption] = []
+    for kind in OrderKind.values:
+        rule = rule_for(kind)
+        refusal = rule.line_refusal(line, today) or conflict_refusal(kind, pending) or reception_refusal(kind, now)
+        options.append(ProcedureOption(kind=kind, label=_kind_label(kind), available=refusal is None,
+                                       reason=str(refusal.message) if refusal else "", url_name=URL_NAMES[kind],
+                                       code=str(refusal.code) if refusal else ""))
+    for order in pending:
+        refusal = None
+        if not order_is_cancellable(order, now):
+            refusal = DomainError(ErrorCode.ORDER_NOT_CANCELLABLE, _("This order can no longer be withdrawn."))
+        else:
+            refusal = reception_refusal(order.kind, now)
+        options.append(ProcedureOption(kind=order.kind, label=_kind_label(order.kind), available=refusal is None,
+                                       reason=str(refusal.message) if refusal else "", url_name=CANCEL_URL_NAME,
+                                       action="cancel", order_id=order.pk, code=str(refusal.code) if refusal else ""))
+    return options
