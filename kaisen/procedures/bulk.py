@@ -1,0 +1,306 @@
+"""Bulk procedures (X-BULK): one CSV of lines and parameters for one procedure type.
+
+The file has a header row. The column ``line`` names the line (phone number or SIM serial); the other
+columns are the procedure's parameters (``BULK_COLUMNS``), an empty cell meaning "not given". Excel in
+Japan saves Shift_JIS (cp932), everything else UTF-8 (with or without a BOM); commas or tabs; CRLF or LF.
+
+A dry run previews every row (``order_preview``) and writes no order. A real run submits every row
+(``order_submit``) in its own transaction, with an idempotency key derived from the job and the row, so a
+bad row never blocks the others. Either way the per-row results are kept on the ``BulkJob`` and can be
+downloaded as a CSV (``bulk_result_csv``): the input columns plus ``result``, ``order_id``,
+``effective_date``, ``code`` and ``message``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+import re
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from kaisen.audit.services import audit_record
+from kaisen.core.errors import DomainError, ErrorCode, NotFound
+from kaisen.lines.selectors import line_lookup
+from kaisen.procedures.models import BulkJob, BulkJobStatus, OrderKind
+
+logger = logging.getLogger(__name__)
+
+MAX_ROWS = 10_000
+MAX_BYTES = 10 * 1024 * 1024
+LINE_COLUMN = "line"
+RESULT_COLUMNS = ("result", "order_id", "effective_date", "code", "message")
+
+#: What the ``result`` column says for a row.
+ACCEPTED, REFUSED = "accepted", "refused"
+WOULD_ACCEPT, WOULD_REFUSE = "would_accept", "would_refuse"
+
+
+def _text(value: str) -> str:
+    return value
+
+
+def _int(value: str) -> int:
+    digits = value.replace(",", "").replace("_", "")
+    if not re.fullmatch(r"-?\d+", digits):
+        raise ValueError(value)
+    return int(digits)
+
+
+_TRUE = {"1", "true", "yes", "y", "on", "あり", "有", "する", "加入", "○", "〇"}
+_FALSE = {"0", "false", "no", "n", "off", "なし", "無", "しない", "解約", "×"}
+
+
+def _bool(value: str) -> bool:
+    low = value.lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ValueError(value)
+
+
+def _date(value: str) -> str:
+    """``2026-11-30`` or ``2026/11/30`` (what Excel writes in Japan) → ISO date text."""
+    match = re.fullmatch(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})", value)
+    if not match:
+        raise ValueError(value)
+    return dt.date(*(int(g) for g in match.groups())).isoformat()
+
+
+Converter = Callable[[str], Any]
+#: Per procedure: CSV column -> (where it goes in ``params``, how a cell is read). A path with a dot goes
+#: into a nested object (``options.voicemail`` → ``params["options"]["voicemail"]``).
+BULK_COLUMNS: dict[str, dict[str, tuple[str, Converter]]] = {
+    OrderKind.MNP_ACTIVATION: {"activation_date": ("activation_date", _date)},
+    OrderKind.SUSPEND: {},
+    OrderKind.RESUME: {},
+    OrderKind.VOICE_OPTIONS: {
+        "effective": ("effective", _text),
+        "flat_rate_calling": ("options.flat_rate_calling", _bool),
+        "voicemail": ("options.voicemail", _bool),
+        "call_waiting": ("options.call_waiting", _bool),
+        "call_forwarding": ("options.call_forwarding", _bool),
+        "international_call_cap": ("options.international_call_cap", _int),
+        "international_roaming_cap": ("options.international_roaming_cap", _int),
+        "group_calling": ("options.group_calling", _bool),
+        "number_block": ("options.number_block", _bool),
+        "network_pin": ("options.network_pin", _text),
+    },
+    OrderKind.PLAN_CHANGE: {"plan_code": ("plan_code", _text), "data_cap_mb": ("data_cap_mb", _int)},
+    OrderKind.SIM_REISSUE: {
+        "method": ("method", _text),
+        "sim_size": ("sim_size", _text),
+        "ship_date": ("ship_date", _date),
+        "delivery_postal_code": ("delivery_address.postal_code", _text),
+        "delivery_address": ("delivery_address.address", _text),
+        "delivery_recipient": ("delivery_address.recipient", _text),
+    },
+    OrderKind.MNP_RESERVATION: {
+        "holder_name": ("holder_name", _text),
+        "holder_name_kana": ("holder_name_kana", _text),
+        "category": ("category", _text),
+    },
+    OrderKind.CANCELLATION: {"end_date": ("end_date", _date)},
+}
+
+
+def bulk_columns(kind: str) -> list[str]:
+    """The columns a CSV for ``kind`` may have, ``line`` first (the template the pages and docs show)."""
+    return [LINE_COLUMN, *BULK_COLUMNS[kind]]
+
+
+def _invalid(message: str) -> DomainError:
+    return DomainError(ErrorCode.INVALID_CSV, message, field="file")
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp932")
+    except UnicodeDecodeError as exc:
+        raise _invalid(_("The file is neither UTF-8 nor Shift_JIS text.")) from exc
+
+
+def _cell(value: str | None) -> str:
+    """A cell without surrounding spaces; full-width digits, hyphens and slashes (a number, a date, a phone
+    number typed in Japanese input mode) become ASCII. Names are left alone: they must stay full-width."""
+    text = (value or "").strip()
+    if text.isascii():
+        return text
+    narrow = unicodedata.normalize("NFKC", text)
+    return narrow if re.fullmatch(r"[0-9\-/.,+ ]+", narrow) else text
+
+
+def parse_csv(data: bytes, kind: str) -> tuple[list[str], list[list[str]]]:
+    """Header (lower-cased column names) and data rows (blank rows dropped), or INVALID_CSV."""
+    if kind not in BULK_COLUMNS:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Unknown procedure: %(kind)s.") % {"kind": kind},
+                          field="kind")
+    if len(data) > MAX_BYTES:
+        raise _invalid(_("The file is larger than %(mb)d MB.") % {"mb": MAX_BYTES // (1024 * 1024)})
+    text = _decode(data)
+    if "\x00" in text:
+        raise _invalid(_("The file is not a CSV text file."))
+    first = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first and "," not in first else ","
+    rows = [row for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+            if any(c.strip() for c in row)]
+    if not rows:
+        raise _invalid(_("The file is empty: it needs a header row and at least one line."))
+    header = [h.strip().lower() for h in rows[0]]
+    allowed = bulk_columns(kind)
+    if LINE_COLUMN not in header:
+        raise _invalid(_("The header row has no column “line” (the phone number or SIM serial). Columns for "
+                         "this procedure: %(columns)s.") % {"columns": ", ".join(allowed)})
+    unknown = [h or "(empty)" for h in header if h not in allowed]
+    if unknown:
+        raise _invalid(_("Unknown column(s) for this procedure: %(unknown)s. Columns for this procedure: "
+                         "%(columns)s.") % {"unknown": ", ".join(unknown), "columns": ", ".join(allowed)})
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise _invalid(_("Column(s) given twice: %(columns)s.") % {"columns": ", ".join(twice)})
+    body = rows[1:]
+    if not body:
+        raise _invalid(_("The file has a header row but no lines."))
+    if len(body) > MAX_ROWS:
+        raise _invalid(_("The file has %(rows)d lines; at most %(max)d lines per file.")
+                       % {"rows": len(body), "max": MAX_ROWS})
+    return header, body
+
+
+def row_params(kind: str, header: list[str], row: list[str]) -> dict[str, Any]:
+    """A row's ``params`` for the service; a cell that cannot be read raises VALIDATION_ERROR."""
+    params: dict[str, Any] = {}
+    spec = BULK_COLUMNS[kind]
+    for column, raw in zip(header, row, strict=False):
+        if column == LINE_COLUMN:
+            continue
+        value = _cell(raw)
+        if value == "":
+            continue
+        path, convert = spec[column]
+        try:
+            converted = convert(value)
+        except ValueError as exc:
+            raise DomainError(ErrorCode.VALIDATION_ERROR,
+                              _("Column %(column)s: %(value)s is not a valid value.")
+                              % {"column": column, "value": value}, field=column) from exc
+        target = params
+        *parents, leaf = path.split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = converted
+    return params
+
+
+def _row_refusal(row_no: int, line_ref: str, input_pairs: list[list[str]], code: str, message: str,
+                 dry_run: bool) -> dict[str, Any]:
+    return {"row": row_no, "line": line_ref, "ok": False, "result": WOULD_REFUSE if dry_run else REFUSED,
+            "order_id": None, "effective_date": None, "code": code, "message": message, "input": input_pairs}
+
+
+def bulk_run(*, tenant: Any, user: Any, kind: str, csv_bytes: bytes, filename: str, dry_run: bool) -> BulkJob:
+    """Run (or with ``dry_run`` only preview) ``kind`` for every row of the CSV; per-row results on the job.
+
+    A file that cannot be read at all (encoding, header, size) is refused with INVALID_CSV and leaves no
+    job; a row that is refused is reported in its result and never stops the other rows.
+    """
+    from kaisen.procedures.services import order_preview, order_submit
+
+    header, body = parse_csv(csv_bytes, kind)
+    job = BulkJob.objects.create(tenant=tenant, kind=kind, requested_by=user, filename=(filename or "")[:200],
+                                 dry_run=dry_run, rows_total=len(body))
+    results: list[dict[str, Any]] = []
+    seen: dict[int, int] = {}  # line id -> first row that named it
+    for row_no, row in enumerate(body, start=1):
+        cells = [*row, *[""] * (len(header) - len(row))]
+        input_pairs = [[column, cells[i]] for i, column in enumerate(header)]
+        line_ref = cells[header.index(LINE_COLUMN)].strip()
+        try:
+            if len(row) > len(header) and any(c.strip() for c in row[len(header):]):
+                raise DomainError(ErrorCode.VALIDATION_ERROR,
+                                  _("The row has more cells than the header has columns."))
+            if not line_ref:
+                raise DomainError(ErrorCode.VALIDATION_ERROR, _("The column “line” is empty."), field=LINE_COLUMN)
+            line = line_lookup(tenant=tenant, query=_cell(line_ref))
+            params = row_params(kind, header, cells)
+            if line.pk in seen:
+                raise DomainError(ErrorCode.ORDER_CONFLICT,
+                                  _("The same line is already in row %(row)d of this file.") % {"row": seen[line.pk]})
+            seen[line.pk] = row_no
+            if dry_run:
+                preview = order_preview(tenant=tenant, user=user, line_id=line.pk, kind=kind, params=params)
+                results.append({"row": row_no, "line": line_ref, "ok": True, "result": WOULD_ACCEPT,
+                                "order_id": None, "effective_date": _iso(preview.effective_date), "code": "",
+                                "message": " ".join(str(w) for w in preview.warnings), "input": input_pairs})
+            else:
+                with transaction.atomic():
+                    order = order_submit(tenant=tenant, user=user, line_id=line.pk, kind=kind, params=params,
+                                         idempotency_key=f"bulk-{job.pk}-{row_no}", bulk_job=job)
+                results.append({"row": row_no, "line": line_ref, "ok": True, "result": ACCEPTED,
+                                "order_id": order.pk, "effective_date": _iso(order.effective_date), "code": "",
+                                "message": "", "input": input_pairs})
+        except DomainError as exc:
+            results.append(_row_refusal(row_no, line_ref, input_pairs, str(exc.code), str(exc.message), dry_run))
+        except Exception:  # one row's bug must not lose the other rows' results (each row is its own transaction)
+            logger.exception("bulk job %s row %s failed", job.pk, row_no)
+            results.append(_row_refusal(row_no, line_ref, input_pairs, "ROW_ERROR",
+                                        _("This row could not be processed; try it again."), dry_run))
+    job.results = results
+    job.rows_ok = sum(1 for r in results if r["ok"])
+    job.rows_failed = len(results) - job.rows_ok
+    job.save(update_fields=["results", "rows_ok", "rows_failed"])
+    audit_record(action="bulk.dry_run" if dry_run else "bulk.run", tenant=tenant, user=user, target=job,
+                 changes={"kind": [None, kind], "filename": [None, job.filename], "rows": [None, job.rows_total],
+                          "ok": [None, job.rows_ok], "refused": [None, job.rows_failed]})
+    return job
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def bulk_job_status(job: BulkJob) -> str:
+    return BulkJobStatus.DRY_RUN if job.dry_run else BulkJobStatus.DONE
+
+
+def bulk_job_get(*, tenant: Any, job_id: int) -> BulkJob:
+    """One bulk job of ``tenant``; another tenant's job is NotFound."""
+    job = BulkJob.objects.filter(tenant=tenant, pk=job_id).first()
+    if job is None:
+        raise NotFound(_("No such bulk upload."))
+    return job
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> str:
+    """A cell a spreadsheet will not run as a formula (CSV injection): prefix ``'`` to = + - @ TAB CR."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def bulk_result_csv(*, tenant: Any, job_id: int) -> bytes:
+    """The job's rows as uploaded plus the result columns: UTF-8 with BOM (Excel opens it), CRLF."""
+    job = bulk_job_get(tenant=tenant, job_id=job_id)
+    header: list[str] = [c for c, _v in job.results[0]["input"]] if job.results else bulk_columns(job.kind)
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([*header, *RESULT_COLUMNS])
+    for r in job.results:
+        values = dict((c, v) for c, v in r.get("input", []))
+        writer.writerow([csv_safe(values.get(c, "")) for c in header]
+                        + [csv_safe(r.get("result", "")), r.get("order_id") or "", r.get("effective_date") or "",
+                           csv_safe(r.get("code", "")), csv_safe(r.get("message", ""))])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
