@@ -11,6 +11,7 @@ serial is given as a search term. A route whose parameter the sweep cannot fill 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from kaisen.accounts.models import ApiKey
 from kaisen.audit.models import AuditEvent
@@ -29,6 +31,7 @@ from kaisen.audit.services import audit_record
 from kaisen.core.errors import NotFound
 from kaisen.lines.models import Line
 from kaisen.lines.validators import msisdn_format
+from kaisen.procedures.models import BulkJob, Order
 from tests.conftest import TenantWorld
 from tests.factories import make_iccid
 
@@ -60,6 +63,8 @@ class Victim:
     line: Line
     audit_event: AuditEvent
     mail_name: str
+    order: Order
+    bulk_job: BulkJob
 
     @property
     def markers(self) -> list[str]:
@@ -80,6 +85,8 @@ class Victim:
             "event_id": self.audit_event.pk,
             "user_id": self.world.user.pk,
             "name": self.mail_name,  # core:dev_mail_detail: a mail file about B
+            "order_id": self.order.pk,
+            "job_id": self.bulk_job.pk,
         }
         if namespace in by_app_pk:
             params["pk"] = by_app_pk[namespace]
@@ -93,6 +100,9 @@ class Victim:
             "key_id": self.world.api_key.key_id,
             "event_id": self.audit_event.pk,
             "user_id": self.world.user.pk,
+            "order_id": self.order.pk,
+            "job_id": self.bulk_job.pk,
+            "kind": "suspend",  # request bodies: a valid procedure, so the answer is about B's object
         }
 
 
@@ -143,7 +153,18 @@ def victim(tenant_b: TenantWorld) -> Iterator[Victim]:
     mail = folder / f"sweep-{uuid.uuid4().hex}.log"
     mail.write_text(f"Subject: line {tenant_b.line.iccid}\nTo: {tenant_b.tenant.notification_email}\n\n"
                     f"{tenant_b.tenant.legal_name} {tenant_b.line.iccid}\n", encoding="utf-8")
-    yield Victim(world=tenant_b, line=tenant_b.line, audit_event=event, mail_name=mail.name)
+    # A cancellable order and a bulk job of B's, made directly (no reception hours in the sweep).
+    now = timezone.now()
+    order = Order.objects.create(tenant=tenant_b.tenant, line=tenant_b.line, kind="cancellation",
+                                 params={"end_date": "2099-12-31"}, status="scheduled", idempotency_key="sweep",
+                                 params_hash="sweep", effective_date=now.date(), due_at=now + dt.timedelta(days=30),
+                                 cancellable_until=now + dt.timedelta(days=29))
+    job = BulkJob.objects.create(tenant=tenant_b.tenant, kind="suspend", filename="b.csv", rows_total=1,
+                                 results=[{"row": 1, "line": tenant_b.line.msisdn, "ok": True, "result": "accepted",
+                                           "order_id": order.pk, "effective_date": None, "code": "", "message": "",
+                                           "input": [["line", tenant_b.line.msisdn]]}])
+    yield Victim(world=tenant_b, line=tenant_b.line, audit_event=event, mail_name=mail.name, order=order,
+                 bulk_job=job)
     mail.unlink(missing_ok=True)
 
 
@@ -158,8 +179,10 @@ def _assert_no_leak(body: bytes, victim: Victim, where: str, sent: str = "") -> 
 def _b_state(victim: Victim) -> tuple[Any, ...]:
     line = Line.objects.get(pk=victim.line.pk)
     key = ApiKey.objects.get(pk=victim.world.api_key.pk)
+    order = Order.objects.get(pk=victim.order.pk)
     return (line.status, line.updated_at, line.msisdn, line.plan_id, key.revoked_at, key.name,
-            AuditEvent.objects.filter(tenant=victim.world.tenant).count())
+            AuditEvent.objects.filter(tenant=victim.world.tenant).count(), order.status, order.updated_at,
+            Order.objects.filter(line=victim.line).count())
 
 
 def test_sweep_sees_the_routes_it_should() -> None:
@@ -354,3 +377,22 @@ def test_the_sweep_catches_a_forgotten_tenant_check(monkeypatch: pytest.MonkeyPa
         sweep = test_no_api_route_shows_or_changes_another_tenants_data_t_2
     with pytest.raises(AssertionError, match=r"tenant B|expected 404"):
         sweep(tenant_a, victim)
+
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("what", ["order", "bulk_job"])
+def test_the_sweep_catches_a_forgotten_tenant_check_on_orders_and_bulk_jobs(monkeypatch: pytest.MonkeyPatch,
+                                                                            tenant_a: TenantWorld, victim: Victim,
+                                                                            what: str) -> None:
+    """The sweep fills ``order_id`` and ``job_id`` with B's objects: a lookup without the tenant fails it."""
+    from kaisen.procedures import api as procedures_api
+    from kaisen.procedures import selectors as order_selectors
+
+    if what == "order":
+        monkeypatch.setattr(order_selectors, "order_get", lambda *, tenant, order_id: Order.objects.get(pk=order_id))
+        monkeypatch.setattr(order_selectors, "order_events", lambda *, tenant, order: list(order.events.all()))
+    else:
+        monkeypatch.setattr(procedures_api, "bulk_job_get", lambda *, tenant, job_id: BulkJob.objects.get(pk=job_id))
+    with pytest.raises(AssertionError, match=r"tenant B|expected 404"):
+        test_no_api_route_shows_or_changes_another_tenants_data_t_2(tenant_a, victim)
