@@ -115,9 +115,10 @@ def worker() -> None:
         raise typer.Exit(2)
     from kaisen.procedures.worker import run_worker
 
-    typer.echo(f"Kaisen worker {os.getpid()}: tasks and scheduler (every {settings.KAISEN_SCHEDULER_INTERVAL:g} s)",
-               err=True)
-    run_worker(scheduler_interval=settings.KAISEN_SCHEDULER_INTERVAL)
+    interval = settings.KAISEN_SCHEDULER_INTERVAL
+    run_worker(scheduler_interval=interval, on_ready=lambda: typer.echo(
+        f"Kaisen worker {os.getpid()} running: tasks and order scheduler (every {interval:g} s); stop with Ctrl+C",
+        err=True))
 
 
 @app.command()

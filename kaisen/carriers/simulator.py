@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import os
 import random
 import threading
 from dataclasses import dataclass, field
@@ -215,7 +216,8 @@ class SimulatorAdapter:
             expires = issued + dt.timedelta(days=MNP_RESERVATION_VALID_DAYS)
             result: dict[str, Any] = {"reservation_number": reservation_number_for(req.order_ref),
                                       "expires_on": expires.isoformat()}
-            port_out = getattr(settings, "KAISEN_CARRIER_PORT_OUT_DELAY", None)
+            port_out = getattr(settings, "KAISEN_CARRIER_PORT_OUT_DELAY", None) or os.environ.get(
+                "KAISEN_CARRIER_PORT_OUT_DELAY")
             if port_out is not None:
                 result["port_out_after"] = (now + dt.timedelta(seconds=float(port_out))).isoformat()
             return result

@@ -10,6 +10,8 @@
 - a send whose answer was lost (``CarrierTimeout``) makes the order UNKNOWN, which is resolved by asking
   the carrier (``query``), never by sending blindly again: the carrier has it → SENT (or its result);
   it never arrived → SCHEDULED, and the next tick sends it (again safe: the carrier dedups by reference);
+- a completed MNP reservation with a port-out to come (the simulator's ``port_out_after``) keeps a
+  ``next_check_at``; when the carrier reports ``ported_out`` the rules cancel the line (M-PROC-5);
 - a result (COMPLETED / FAILED) is applied by ``services.order_apply_result`` in the same transaction as
   the query that saw it, which changes the line and queues the mails (outbox, unique per order and topic).
 """
@@ -33,7 +35,7 @@ from kaisen.carriers.adapters import (
     get_adapter,
 )
 from kaisen.core import clock
-from kaisen.procedures.models import Order, OrderStatus
+from kaisen.procedures.models import Order, OrderKind, OrderStatus
 from kaisen.procedures.workflow import order_transition
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class TickReport:
     failed: int = 0
     unknown: int = 0  # sends whose answer was lost
     rescheduled: int = 0  # unknown sends the carrier never received: back to SCHEDULED
+    ported_out: int = 0  # MNP reservations whose number has since left (M-PROC-5)
     still_pending: int = 0
     errors: int = 0
     mails_sent: int = 0
@@ -68,7 +71,8 @@ class TickReport:
 
     @property
     def handled(self) -> int:
-        return self.sent + self.completed + self.failed + self.unknown + self.rescheduled + self.still_pending
+        return (self.sent + self.completed + self.failed + self.unknown + self.rescheduled + self.still_pending
+                + self.ported_out)
 
 
 def order_ref(order: Order) -> str:
@@ -96,6 +100,11 @@ def _order_apply_result(*, order: Order, status: CarrierStatus) -> None:
 def _apply(order: Order, status: CarrierStatus, report: TickReport) -> None:
     """Hand a final carrier answer to the rules (line changes, mails) — same transaction, row locked."""
     _order_apply_result(order=order, status=status)
+    port_out_after = status.result.get("port_out_after") if status.state == CarrierState.COMPLETED else None
+    if port_out_after and not status.result.get("ported_out"):
+        # An issued MNP reservation number: keep asking the carrier whether the number has ported out.
+        order.next_check_at = dt.datetime.fromisoformat(port_out_after)
+        order.save(update_fields=["next_check_at", "updated_at"])
     if status.state == CarrierState.COMPLETED:
         report.completed += 1
     else:
@@ -168,6 +177,29 @@ def _check_one(order: Order, adapter: CarrierAdapter, now: dt.datetime, report: 
     _apply(order, status, report)
 
 
+def _check_port_out(order: Order, adapter: CarrierAdapter, now: dt.datetime, report: TickReport) -> None:
+    """A completed MNP reservation (M-PROC-5): has the number left for another operator yet?"""
+    try:
+        status = adapter.query(order.carrier_ref or order_ref(order))
+    except CarrierTimeout:
+        order.next_check_at = now + RETRY_UNKNOWN
+        order.save(update_fields=["next_check_at", "updated_at"])
+        return
+    if status.result.get("ported_out"):
+        _order_apply_result(order=order, status=status)
+        order.next_check_at = None
+        report.ported_out += 1
+    else:
+        expires = status.result.get("expires_on")
+        if expires and now.astimezone(clock.JST).date() > dt.date.fromisoformat(expires):
+            order.next_check_at = None  # the reservation lapsed: nothing more will happen
+        else:
+            after = status.result.get("port_out_after")
+            later = dt.datetime.fromisoformat(after) if after else now + MAX_POLL
+            order.next_check_at = max(later, now + MIN_POLL)
+    order.save(update_fields=["next_check_at", "updated_at"])
+
+
 def _phase(name: str, base: Any, order_by: tuple[str, ...], handle: Any, adapter: CarrierAdapter,
            now: dt.datetime, limit: int, report: TickReport) -> None:
     skipped: list[int] = []
@@ -196,7 +228,7 @@ def _phase(name: str, base: Any, order_by: tuple[str, ...], handle: Any, adapter
 
 def _back_off(order_id: int, now: dt.datetime) -> None:
     try:
-        Order.objects.filter(pk=order_id, status__in=[OrderStatus.SENT, OrderStatus.UNKNOWN]).update(
+        Order.objects.filter(pk=order_id, next_check_at__isnull=False).update(
             next_check_at=now + ERROR_BACKOFF)
     except Exception:
         log.exception("could not back off order %s", order_id)
@@ -217,6 +249,11 @@ def orders_tick(*, now: dt.datetime | None = None, limit: int = 100, order_id: i
         scheduled, checks = scheduled.filter(pk=order_id), checks.filter(pk=order_id)
     _phase("send", scheduled, ("due_at", "id"), _send_one, adapter, now, limit, report)
     _phase("check", checks, ("next_check_at", "id"), _check_one, adapter, now, limit, report)
+    port_outs = Order.objects.filter(status=OrderStatus.COMPLETED, kind=OrderKind.MNP_RESERVATION,
+                                     next_check_at__lte=now)
+    if order_id is not None:
+        port_outs = port_outs.filter(pk=order_id)
+    _phase("port-out", port_outs, ("next_check_at", "id"), _check_port_out, adapter, now, limit, report)
     if send_mail and order_id is None:
         try:
             from kaisen.notifications.services import outbox_send_due

@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -78,7 +79,8 @@ def _task_worker(interval: float) -> Any:
                   max_tasks=None, worker_id=f"worker-{os.getpid()}", excluded_queue_names=[])
 
 
-def run_worker(*, task_interval: float = 0.5, scheduler_interval: float | None = None) -> None:
+def run_worker(*, task_interval: float = 0.5, scheduler_interval: float | None = None,
+               on_ready: Callable[[], None] | None = None) -> None:
     """``kaisen worker``: the task worker and the scheduler until SIGTERM / SIGINT, then a clean stop
     (the current task and the current tick finish; a second signal exits at once)."""
     stop = threading.Event()
@@ -103,6 +105,8 @@ def run_worker(*, task_interval: float = 0.5, scheduler_interval: float | None =
     tasks_thread = threading.Thread(target=run_tasks, name="kaisen-task-worker", daemon=True)
     tasks_thread.start()
     sched_thread, scheduler = start_scheduler_thread(scheduler_interval)
+    if on_ready is not None:
+        on_ready()
     while not stop.is_set():
         stop.wait(0.5)
         if not tasks_thread.is_alive():  # restart a task worker that died (it logs why)

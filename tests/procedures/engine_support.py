@@ -1,5 +1,5 @@
-"""Helpers for the engine, simulator and kill tests: orders made directly (no rules), and a stand-in for
-``services.order_apply_result`` where a test wants the engine alone."""
+"""Helpers for the engine and state-machine tests: orders made directly, as ``order_submit`` leaves them
+(without its rules), so the engine can be tested on its own."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from kaisen.carriers.adapters import CarrierState, CarrierStatus
 from kaisen.core import clock
 from kaisen.lines.models import Line, LineStatus
 from kaisen.procedures.models import Order, OrderKind, OrderStatus
@@ -29,19 +28,3 @@ def make_order(line: Line, kind: str = OrderKind.SUSPEND, *, due_at: dt.datetime
 
 LINE_EFFECT = {OrderKind.SUSPEND: LineStatus.SUSPENDED, OrderKind.RESUME: LineStatus.ACTIVE,
                OrderKind.CANCELLATION: LineStatus.CANCELLED}
-
-
-def fake_apply(*, order: Order, status: CarrierStatus) -> None:
-    """What ``order_apply_result`` does, minus mails: final status, result, and the line's new state."""
-    if status.state == CarrierState.COMPLETED:
-        order.result = dict(status.result)
-        order_transition(order, OrderStatus.COMPLETED, actor="test", update_fields=["result"])
-        line = Line.objects.select_for_update().get(pk=order.line_id)
-        if order.kind in LINE_EFFECT:
-            line.status = LINE_EFFECT[order.kind]
-        if order.kind == OrderKind.SIM_REISSUE:
-            line.iccid = status.result["new_iccid"]
-        line.save()
-    else:
-        order.error_code, order.error_message = status.error_code, status.error_message
-        order_transition(order, OrderStatus.FAILED, actor="test", update_fields=["error_code", "error_message"])

@@ -16,22 +16,22 @@ from kaisen.carriers.models import Carrier, SimulatedCarrierRequest
 from kaisen.core import clock
 from kaisen.lines.models import LineStatus
 from kaisen.lines.validators import iccid_normalize
+from kaisen.notifications.models import OutboxMessage
 from kaisen.procedures import engine
 from kaisen.procedures.engine import orders_tick
 from kaisen.procedures.models import Order, OrderEvent, OrderKind, OrderStatus
 from tests.factories import LineFactory, PlanFactory
-from tests.procedures.engine_support import fake_apply, make_order
+from tests.procedures.engine_support import make_order
 
 JST = clock.JST
 MONDAY_0930 = dt.datetime(2026, 11, 24, 9, 30, tzinfo=JST)  # a business day
 
 
 @pytest.fixture(autouse=True)
-def _engine(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _engine(settings: Any) -> Iterator[None]:
     settings.KAISEN_CARRIER_DELAY = 60
     settings.KAISEN_CARRIER_FAILURE_RATE = 0
     settings.KAISEN_CARRIER_TIMEOUT_RATE = 0
-    monkeypatch.setattr(engine, "_order_apply_result", fake_apply)
     simulator.faults.reset()
     yield
     simulator.faults.reset()
@@ -72,6 +72,7 @@ def test_immediate_order_completes_after_the_carrier_delay() -> None:
     assert order.status == OrderStatus.COMPLETED and line.status == LineStatus.SUSPENDED
     assert _req(order).applied_count == 1 and _req(order).submit_count == 1
     assert _statuses(order) == ["received", "scheduled", "sent", "completed"]
+    assert OutboxMessage.objects.filter(order=order, topic="completed").count() == 1
     assert orders_tick().handled == 0  # nothing left to do
 
 
@@ -330,3 +331,30 @@ def test_concurrent_ticks_never_send_an_order_twice() -> None:
         assert order.status == OrderStatus.SENT and order.attempts == 1
         assert _req(order).submit_count == 1
     assert Order.objects.filter(status=OrderStatus.SCHEDULED).count() == 0
+
+
+@pytest.mark.django_db
+def test_mnp_reservation_port_out_is_polled_and_cancels_the_line(settings: Any) -> None:
+    """M-PROC-5: the number arrives first; when the holder ports out later, the line is cancelled."""
+    settings.KAISEN_CARRIER_PORT_OUT_DELAY = 600
+    line = LineFactory()
+    order = make_order(line, OrderKind.MNP_RESERVATION, params={"holder_name": "テスト", "category": "corporate"})
+    with time_machine.travel(MONDAY_0930, tick=False) as t:
+        orders_tick()
+        t.shift(61)
+        orders_tick()
+        order.refresh_from_db()
+        assert order.status == OrderStatus.COMPLETED and order.result["reservation_number"]
+        assert order.next_check_at == dt.datetime.fromisoformat(order.result["port_out_after"])
+        line.refresh_from_db()
+        assert line.status == LineStatus.ACTIVE
+        t.shift(300)
+        assert orders_tick().ported_out == 0
+        t.shift(301)
+        assert orders_tick().ported_out == 1
+    order.refresh_from_db()
+    line.refresh_from_db()
+    assert order.result["ported_out"] is True and order.next_check_at is None
+    assert line.status == LineStatus.CANCELLED
+    assert OutboxMessage.objects.filter(order=order, topic="ported_out").count() == 1
+    assert _req(order).applied_count == 1
