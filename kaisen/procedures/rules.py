@@ -194,7 +194,8 @@ class Rule:
         raise NotImplementedError
 
     def emails(self, line: Line) -> list[str]:
-        return [ACCEPTED, COMPLETED]
+        """The mail topics the customer gets for this procedure (a withdrawn order is always told)."""
+        return [ACCEPTED, COMPLETED, CANCELLED]
 
     def completion_topic(self, order: Order) -> str:
         return COMPLETED
@@ -373,7 +374,7 @@ class VoiceOptionsRule(Rule):
         else:
             eff, due, until = next_month_due(now)
         return Decision(params={"effective": effective, "options": changes}, effective_date=eff, due_at=due,
-                        cancellable_until=until, emails=[ACCEPTED, COMPLETED, CANCELLED])
+                        cancellable_until=until, emails=self.emails(line))
 
     def on_completed(self, order: Order, line: Line, result: dict[str, Any]) -> list[str]:
         line.voice_options = {**(line.voice_options or {}), **order.params.get("options", {})}
@@ -437,7 +438,7 @@ class PlanRule(Rule):
         return Decision(params={"plan_code": plan.code, "data_cap_mb": cap,
                                 "timing": "now" if now_allowed else "next_month"},
                         effective_date=eff, due_at=due, cancellable_until=until,
-                        emails=[ACCEPTED, COMPLETED, CANCELLED])
+                        emails=self.emails(line))
 
     def on_completed(self, order: Order, line: Line, result: dict[str, Any]) -> list[str]:
         plan = Plan.objects.get(code=order.params["plan_code"])
@@ -485,7 +486,7 @@ class SimReissueRule(Rule):
         return None
 
     def emails(self, line: Line) -> list[str]:
-        return [ACCEPTED, REMINDER]
+        return [ACCEPTED, REMINDER, CANCELLED]
 
     def decide(self, line: Line, params: dict[str, Any], now: dt.datetime) -> Decision:
         _unknown_params(params, self.params_allowed)

@@ -136,7 +136,10 @@ def _decide(*, line: Line, kind: str, params: Any, now: dt.datetime, pending: li
     refusal = conflict_refusal(kind, pending)
     if refusal is not None:
         raise refusal
-    return rule.decide(line, params, now)
+    decision = rule.decide(line, params, now)
+    if decision.cancellable_until is None:  # never withdrawable: no withdrawal mail to announce
+        decision.emails = [t for t in decision.emails if t != rules.CANCELLED]
+    return decision
 
 
 def _existing(tenant: Tenant, key: str, digest: str) -> Order | None:

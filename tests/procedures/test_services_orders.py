@@ -1,0 +1,229 @@
+"""Order services across procedures: idempotency, tenants, conflicts, applying results once, the status
+page's buttons, selectors (M-PROC-7, M-LINE-1, T-2)."""
+
+from __future__ import annotations
+
+import pytest
+import time_machine
+from django.core import mail
+
+from kaisen.carriers.models import Carrier
+from kaisen.core.errors import DomainError, ErrorCode, NotFound
+from kaisen.lines.models import LineStatus, SimType
+from kaisen.notifications import services as outbox
+from kaisen.notifications.models import OutboxMessage, OutboxStatus
+from kaisen.procedures import selectors, services
+from kaisen.procedures.models import Order, OrderEvent, OrderKind, OrderStatus
+from tests.conftest import TenantWorld
+from tests.procedures.procedure_kit import complete, fail, jst, make_line, submit, topics
+
+pytestmark = pytest.mark.django_db
+NOON = jst(2026, 11, 24, 12, 0)
+
+
+@time_machine.travel(NOON, tick=False)
+def test_double_submit_same_key_one_order_one_mail_m_proc_7(tenant_a: TenantWorld) -> None:
+    line = make_line(tenant_a, sim_type=SimType.VOICE)
+    first = submit(tenant_a, line, "suspend", key="same")
+    again = submit(tenant_a, line, "suspend", key="same")
+    assert first.pk == again.pk
+    assert Order.objects.count() == 1
+    assert OutboxMessage.objects.filter(topic="accepted").count() == 1
+
+
+@time_machine.travel(NOON, tick=False)
+def test_same_key_after_the_rules_changed_still_returns_the_order_m_proc_7(tenant_a: TenantWorld) -> None:
+    line = make_line(tenant_a)
+    first = submit(tenant_a, line, "cancellation", {"end_date": "2026-12-31"}, key="k1")
+    # The line now has a pending cancellation (a conflict for a *new* order), yet the retry is the same request.
+    assert submit(tenant_a, line, "cancellation", {"end_date": "2026-12-31"}, key="k1").pk == first.pk
+
+
+@time_machine.travel(NOON, tick=False)
+def test_same_key_different_params_refused_m_proc_7(tenant_a: TenantWorld) -> None:
+    line = make_line(tenant_a)
+    submit(tenant_a, line, "cancellation", {"end_date": "2026-12-31"}, key="k1")
+    with pytest.raises(DomainError) as exc:
+        submit(tenant_a, line, "cancellation", {"end_date": "2026-12-30"}, key="k1")
+    assert exc.value.code == ErrorCode.IDEMPOTENCY_KEY_REUSED
+    assert exc.value.http_status == 409
+    with pytest.raises(DomainError) as exc:
+        submit(tenant_a, make_line(tenant_a), "cancellation", {"end_date": "2026-12-31"}, key="k1")
+    assert exc.value.code == ErrorCode.IDEMPOTENCY_KEY_REUSED
+
+
+@time_machine.travel(NOON, tick=False)
+def test_idempotency_key_is_per_tenant_t_2(tenant_a: TenantWorld, tenant_b: TenantWorld) -> None:
+    a = submit(tenant_a, make_line(tenant_a), "suspend", key="shared")
+    b = submit(tenant_b, make_line(tenant_b), "suspend", key="shared")
+    assert a.pk != b.pk
+
+
+@time_machine.travel(NOON, tick=False)
+def test_another_tenants_line_and_order_not_found_t_2(tenant_a: TenantWorld, tenant_b: TenantWorld) -> None:
+    theirs = make_line(tenant_b)
+    with pytest.raises(NotFound):
+        submit(tenant_a, theirs, "suspend")
+    with pytest.raises(NotFound):
+        services.order_preview(tenant=tenant_a.tenant, user=tenant_a.user, line_id=theirs.pk, kind="suspend",
+                               params={})
+    order = submit(tenant_b, theirs, "cancellation")
+    with pytest.raises(NotFound):
+        services.order_cancel(tenant=tenant_a.tenant, user=tenant_a.user, order_id=order.pk)
+    with pytest.raises(NotFound):
+        selectors.order_get(tenant=tenant_a.tenant, order_id=order.pk)
+    with pytest.raises(NotFound):
+        selectors.order_events(tenant=tenant_a.tenant, order=order)
+    with pytest.raises(NotFound):
+        services.procedures_for_line(tenant=tenant_a.tenant, user=tenant_a.user, line=theirs)
+    assert selectors.order_list(tenant=tenant_a.tenant).items == []
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("suspend", "suspend"), ("suspend", "cancellation"), ("cancellation", "plan_change"),
+    ("mnp_reservation", "suspend"), ("voice_options", "voice_options"),
+])
+@time_machine.travel(NOON, tick=False)
+def test_conflicting_orders_refused_m_proc_7(tenant_a: TenantWorld, first: str, second: str) -> None:
+    line = make_line(tenant_a, sim_type=SimType.VOICE, voice_options={"voicemail": False})
+    params = {
+        "voice_options": {"effective": "next_month", "options": {"voicemail": True}},
+        "mnp_reservation": {"holder_name": "株式会社テスト", "holder_name_kana": "テスト"},
+        "plan_change": {"data_cap_mb": 100},
+    }
+    submit(tenant_a, line, first, params.get(first))
+    with pytest.raises(DomainError) as exc:
+        submit(tenant_a, line, second, params.get(second))
+    assert exc.value.code == ErrorCode.ORDER_CONFLICT
+
+
+@time_machine.travel(NOON, tick=False)
+def test_independent_kinds_may_be_pending_together_m_proc_7(tenant_a: TenantWorld) -> None:
+    line = make_line(tenant_a, sim_type=SimType.VOICE, voice_options={"voicemail": False})
+    submit(tenant_a, line, "voice_options", {"effective": "next_month", "options": {"voicemail": True}})
+    submit(tenant_a, line, "sim_reissue", {"sim_size": "micro", "ship_date": "2026-11-27"})
+    submit(tenant_a, line, "cancellation")
+    assert len(selectors.line_pending_orders(tenant=tenant_a.tenant, line=line)) == 3
+
+
+@time_machine.travel(NOON, tick=False)
+def test_submit_records_received_and_scheduled_events_x_audit(tenant_a: TenantWorld) -> None:
+    order = submit(tenant_a, make_line(tenant_a), "suspend")
+    events = selectors.order_events(tenant=tenant_a.tenant, order=order)
+    assert [(e.from_status, e.to_status) for e in events] == [("", "received"), ("received", "scheduled")]
+    assert order.requested_by == tenant_a.user
+
+
+@time_machine.travel(NOON, tick=False)
+def test_apply_result_twice_applies_once_m_proc_7(tenant_a: TenantWorld) -> None:
+    line = make_line(tenant_a, sim_type=SimType.VOICE)
+    order = complete(submit(tenant_a, line, "suspend"))
+    events = OrderEvent.objects.filter(order=order).count()
+    complete(order)
+    assert OrderEvent.objects.filter(order=order).count() == events
+    assert topics(order) == ["accepted", "completed"]
+
+
+@time_machine.travel(NOON, tick=False)
+def test_failure_mails_and_clears_the_scheduled_end_m_proc_7(tenant_a: TenantWorld) -> None:
+    line = make_line(tenant_a)
+    order = fail(submit(tenant_a, line, "cancellation", {"end_date": "2026-11-24"}), message="line locked")
+    assert (order.status, order.error_code, order.error_message) == (OrderStatus.FAILED, "REFUSED", "line locked")
+    line.refresh_from_db()
+    assert (line.status, line.scheduled_end_on) == (LineStatus.ACTIVE, None)
+    assert topics(order) == ["accepted", "failed"]
+    # A refusal straight from SCHEDULED (the carrier refused the send) is applied the same way.
+    second = submit(tenant_a, line, "cancellation")
+    from kaisen.carriers.adapters import CarrierState, CarrierStatus
+
+    services.order_apply_result(order=Order.objects.get(pk=second.pk),
+                                status=CarrierStatus(state=CarrierState.FAILED, error_code="X"))
+    assert Order.objects.get(pk=second.pk).status == OrderStatus.FAILED
+
+
+@time_machine.travel(NOON, tick=False)
+def test_sent_order_not_cancellable_m_proc_7(tenant_a: TenantWorld) -> None:
+    from tests.procedures.procedure_kit import sent
+
+    order = sent(submit(tenant_a, make_line(tenant_a), "cancellation"))
+    with pytest.raises(DomainError) as exc:
+        services.order_cancel(tenant=tenant_a.tenant, user=tenant_a.user, order_id=order.pk)
+    assert exc.value.code == ErrorCode.ORDER_NOT_CANCELLABLE
+
+
+@time_machine.travel(NOON, tick=False)
+def test_status_page_buttons_m_line_1(tenant_a: TenantWorld) -> None:
+    line = make_line(tenant_a, carrier=Carrier.SOFTBANK, sim_type=SimType.VOICE)
+    options = {o.kind: o for o in services.procedures_for_line(tenant=tenant_a.tenant, user=tenant_a.user,
+                                                                line=line) if o.action == "submit"}
+    assert set(options) == set(OrderKind.values)
+    assert options["suspend"].available and not options["resume"].available
+    assert not options["sim_reissue"].available and "OTA" in options["sim_reissue"].reason
+    assert options["sim_reissue"].code == ErrorCode.METHOD_NOT_OFFERED
+    assert not options["mnp_activation"].available
+    order = submit(tenant_a, line, "cancellation")
+    after = services.procedures_for_line(tenant=tenant_a.tenant, user=tenant_a.user, line=line)
+    cancels = [o for o in after if o.action == "cancel"]
+    assert [(o.order_id, o.available) for o in cancels] == [(order.pk, True)]
+    assert not any(o.available for o in after if o.action == "submit")
+
+
+@time_machine.travel(jst(2026, 11, 24, 20, 30), tick=False)
+def test_status_page_buttons_outside_reception_m_line_1(tenant_a: TenantWorld) -> None:
+    options = services.procedures_for_line(tenant=tenant_a.tenant, user=tenant_a.user, line=make_line(tenant_a))
+    suspend = next(o for o in options if o.kind == "suspend")
+    assert not suspend.available and suspend.code == ErrorCode.OUTSIDE_RECEPTION_HOURS
+
+
+@time_machine.travel(NOON, tick=False)
+def test_order_list_keyset_paging_and_filters(tenant_a: TenantWorld) -> None:
+    lines = [make_line(tenant_a) for _ in range(5)]
+    orders = [submit(tenant_a, line, "suspend") for line in lines]
+    page = selectors.order_list(tenant=tenant_a.tenant, size=2)
+    assert [o.pk for o in page.items] == [orders[4].pk, orders[3].pk]
+    page2 = selectors.order_list(tenant=tenant_a.tenant, size=2, cursor=page.next_cursor)
+    assert [o.pk for o in page2.items] == [orders[2].pk, orders[1].pk]
+    assert len(selectors.order_list(tenant=tenant_a.tenant, status="pending").items) == 5
+    assert selectors.order_list(tenant=tenant_a.tenant, kind="resume").items == []
+    assert [o.pk for o in selectors.order_list(tenant=tenant_a.tenant, line_id=lines[0].pk).items] == [orders[0].pk]
+    with pytest.raises(DomainError):
+        selectors.order_list(tenant=tenant_a.tenant, status="bogus")
+
+
+def test_outbox_sends_once_and_respects_send_after_m_proc_7(tenant_a: TenantWorld) -> None:
+    with time_machine.travel(NOON, tick=False):
+        order = submit(tenant_a, make_line(tenant_a, sim_type=SimType.VOICE), "sim_reissue",
+                       {"sim_size": "nano", "ship_date": "2026-11-28"})
+        accepted = OutboxMessage.objects.get(order=order, topic="accepted")
+        assert outbox.outbox_send(accepted.pk) is True
+        assert outbox.outbox_send(accepted.pk) is False
+        assert len(mail.outbox) == 1
+        sent_mail = mail.outbox[0]
+        assert sent_mail.to == [tenant_a.tenant.notification_email]
+        assert f"KSN-{order.pk}" in sent_mail.body and "SIMサイズ変更・再発行" in sent_mail.subject
+        assert outbox.outbox_send_due() == 0  # the reminder waits for the day before shipment
+    with time_machine.travel(jst(2026, 11, 27, 9, 0, 1), tick=False):
+        assert outbox.outbox_send_due() == 1
+    assert OutboxMessage.objects.get(order=order, topic="reminder").status == OutboxStatus.SENT
+    assert len(mail.outbox) == 2
+
+
+@time_machine.travel(NOON, tick=False)
+def test_outbox_add_repeat_is_a_no_op_m_proc_7(tenant_a: TenantWorld) -> None:
+    order = submit(tenant_a, make_line(tenant_a, sim_type=SimType.VOICE), "suspend")
+    again = outbox.outbox_add(tenant=tenant_a.tenant, order=order, topic="accepted", to=["x@example.jp"],
+                              subject="s", body="b")
+    assert again is not None and again.to == [tenant_a.tenant.notification_email]
+    assert OutboxMessage.objects.filter(order=order).count() == 1
+
+
+@time_machine.travel(NOON, tick=False)
+def test_due_order_kicks_the_engine_after_commit(tenant_a: TenantWorld,
+                                                 django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from django_tasks_db.models import DBTaskResult
+
+    with django_capture_on_commit_callbacks(execute=True):
+        submit(tenant_a, make_line(tenant_a, sim_type=SimType.VOICE), "suspend")
+    names = set(DBTaskResult.objects.values_list("task_path", flat=True))
+    assert "kaisen.procedures.tasks.order_kick" in names
+    assert "kaisen.notifications.tasks.outbox_send_task" in names
