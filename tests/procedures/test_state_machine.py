@@ -13,7 +13,9 @@ a withdrawn order never reached the carrier.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import itertools
 from typing import Any
 
 import pytest
@@ -129,10 +131,8 @@ class OrderMachine(RuleBasedStateMachine):
         order = self._pick(tuple(PENDING_STATUSES), index)
         if order is None:
             return
-        try:
+        with contextlib.suppress(DomainError):
             order_cancel(tenant=self.tenant, user=self.user, order_id=order.pk)
-        except DomainError:
-            pass
 
     # --- the carrier ------------------------------------------------------------------------------
 
@@ -178,7 +178,7 @@ class OrderMachine(RuleBasedStateMachine):
         for order in self._orders():
             chain = list(OrderEvent.objects.filter(order=order).order_by("id").values_list("from_status", "to_status"))
             assert chain[0] == ("", OrderStatus.RECEIVED), chain
-            for (_, before), (frm, to) in zip(chain, chain[1:], strict=False):
+            for (_, before), (frm, to) in itertools.pairwise(chain):
                 assert frm == before and to in TRANSITIONS[frm], (order.pk, chain)
             assert chain[-1][1] == order.status
 
