@@ -2,6 +2,7 @@
 (function () {
   "use strict";
   var root = document.documentElement;
+  root.classList.add("js");
   var KEY = "kaisen.sidebar";
   var narrow = function () { return window.matchMedia("(max-width: 991.98px)").matches; };
 
@@ -55,6 +56,35 @@
           button.classList.add("btn-success");
         });
       });
+    });
+
+    // Forms sent once: a second click (or Enter) while the first submit is on its way does nothing. The
+    // server is idempotent anyway (the idempotency key of a procedure form); this only spares the request.
+    document.querySelectorAll("form[data-once]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (form.classList.contains("is-submitting")) { event.preventDefault(); return; }
+        form.classList.add("is-submitting");
+      });
+    });
+    // A page shown again from the browser's back-forward cache must be usable again.
+    window.addEventListener("pageshow", function () {
+      document.querySelectorAll("form.is-submitting").forEach(function (form) { form.classList.remove("is-submitting"); });
+    });
+
+    // Submit buttons that ask first: data-confirm-click="question".
+    document.querySelectorAll("[data-confirm-click]").forEach(function (button) {
+      button.addEventListener("click", function (event) {
+        if (!window.confirm(button.getAttribute("data-confirm-click"))) { event.preventDefault(); }
+      });
+    });
+
+    // A block shown only while a checkbox is ticked: data-toggle-with="checkbox-id" (visible without JavaScript).
+    document.querySelectorAll("[data-toggle-with]").forEach(function (block) {
+      var box = document.getElementById(block.getAttribute("data-toggle-with"));
+      if (!box) { return; }
+      var sync = function () { block.classList.toggle("is-hidden", !box.checked); };
+      box.addEventListener("change", sync);
+      sync();
     });
 
     // Forms that ask before doing something that cannot be undone: data-confirm="question".
