@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from kaisen.bench_orders import bench_orders_command
 from kaisen.cli_procedures import bulk_app, mnp_app, orders_app
 
 app = typer.Typer(
@@ -213,6 +214,9 @@ def bench(
     _print_json(figures)
     if out:
         out.write_text(json.dumps(figures, ensure_ascii=False, indent=2, default=str))
+
+
+app.command("bench-orders")(bench_orders_command)
 
 
 # ------------------------------------------------------------------------------------------------
