@@ -227,3 +227,32 @@ def test_due_order_kicks_the_engine_after_commit(tenant_a: TenantWorld,
     names = set(DBTaskResult.objects.values_list("task_path", flat=True))
     assert "kaisen.procedures.tasks.order_kick" in names
     assert "kaisen.notifications.tasks.outbox_send_task" in names
+
+
+@time_machine.travel(NOON, tick=False)
+def test_race_past_the_conflict_check_is_order_conflict_m_proc_7(tenant_a: TenantWorld,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two submits that both passed the conflict check: the partial unique constraint stops the second."""
+    line = make_line(tenant_a)
+    submit(tenant_a, line, "suspend")
+    monkeypatch.setattr(services, "_pending", lambda line: [])
+    with pytest.raises(DomainError) as exc:
+        submit(tenant_a, line, "suspend")
+    assert exc.value.code == ErrorCode.ORDER_CONFLICT
+    assert Order.objects.filter(line=line).count() == 1
+
+
+@time_machine.travel(NOON, tick=False)
+def test_outbox_send_failure_is_retried_then_failed_m_proc_7(tenant_a: TenantWorld,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    order = submit(tenant_a, make_line(tenant_a, sim_type=SimType.VOICE), "suspend")
+    message = OutboxMessage.objects.get(order=order, topic="accepted")
+
+    def broken(*args: object, **kwargs: object) -> int:
+        raise OSError("smtp down")
+
+    monkeypatch.setattr(outbox, "send_mail", broken)
+    for _ in range(outbox.MAX_ATTEMPTS):
+        assert outbox.outbox_send(message.pk) is False
+    message.refresh_from_db()
+    assert (message.status, message.attempts, message.last_error) == (OutboxStatus.FAILED, 5, "smtp down")
