@@ -222,3 +222,17 @@ MAIL_LABELS = {
 
 def mail_labels(topics: list[str]) -> list[str]:
     return [str(MAIL_LABELS.get(t, t)) for t in topics]
+
+
+#: The notes the services and the engine write on order events, in people's words.
+EVENT_NOTES = {
+    "accepted": gettext_lazy("Accepted"),
+    "withdrawn by customer": gettext_lazy("Withdrawn by the customer"),
+    "carried out": gettext_lazy("Carried out by the carrier"),
+    "carrier has it": gettext_lazy("The carrier confirmed it has the request"),
+    "carrier never received it": gettext_lazy("The carrier never received it; it will be sent again"),
+}
+
+
+def event_note(note: str) -> str:
+    return str(EVENT_NOTES[note]) if note in EVENT_NOTES else note

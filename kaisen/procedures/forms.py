@@ -197,13 +197,15 @@ class VoiceOptionsForm(ProcedureForm):
         return pin
 
     def params(self) -> dict[str, Any]:
+        """Only what changes: an option the line does not have yet counts as off (0 yen for a cap)."""
         data = self.cleaned_data
+        current = self.line.voice_options or {}
         options: dict[str, Any] = {}
         for name in self.option_names:
             if name == "network_pin":
-                if data.get(name):
+                if data.get(name) and data[name] != current.get(name):
                     options[name] = data[name]
-            else:
+            elif data[name] != current.get(name, 0 if name.endswith("_cap") else False):
                 options[name] = data[name]
         return {"effective": data["effective"], "options": options}
 

@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from kaisen.core.clock import JST
-from kaisen.procedures.display import KIND_ICONS, KIND_TEXT, STATUS_CLASSES
+from kaisen.procedures.display import KIND_ICONS, KIND_TEXT, STATUS_CLASSES, event_note
 from kaisen.procedures.models import OrderKind, OrderStatus
 
 register = template.Library()
@@ -78,3 +78,8 @@ def line_procedures_card(context: template.Context, line: Any) -> dict[str, Any]
     data["request"] = request
     data["csrf_token"] = context.get("csrf_token")
     return data
+
+
+@register.filter(name="event_note")
+def event_note_filter(note: str) -> str:
+    return event_note(note)
