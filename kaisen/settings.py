@@ -211,6 +211,9 @@ KAISEN_CARRIER_DELAY = float(os.environ.get("KAISEN_CARRIER_DELAY", "120"))
 # Share (0..1) of simulated requests the carrier refuses / whose answer is lost (timeouts).
 KAISEN_CARRIER_FAILURE_RATE = float(os.environ.get("KAISEN_CARRIER_FAILURE_RATE", "0"))
 KAISEN_CARRIER_TIMEOUT_RATE = float(os.environ.get("KAISEN_CARRIER_TIMEOUT_RATE", "0"))
+# Seconds after an MNP reservation number is issued until the simulated port-out happens (unset: never).
+KAISEN_CARRIER_PORT_OUT_DELAY = float(os.environ["KAISEN_CARRIER_PORT_OUT_DELAY"]) if os.environ.get(
+    "KAISEN_CARRIER_PORT_OUT_DELAY") else None
 # How often the scheduler inside `kaisen serve` / `kaisen worker` looks for due work (seconds).
 KAISEN_SCHEDULER_INTERVAL = float(os.environ.get("KAISEN_SCHEDULER_INTERVAL", "5"))
 
