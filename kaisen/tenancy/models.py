@@ -17,6 +17,17 @@ class TenantKind(models.TextChoices):
     INDIVIDUAL = "individual", _("Individual")
 
 
+class PasswordProfile(models.TextChoices):
+    SECURE = "secure", _("Secure (recommended): 10+ characters, common and breached passwords refused")
+    LEGACY_K3 = "legacy_k3", _("Legacy (seed K-3, weaker): 4-8 characters mixing letters and digits")
+
+
+class MfaPolicy(models.TextChoices):
+    OPTIONAL = "optional", _("Optional: each user chooses")
+    REQUIRED = "required", _("Required for every user (email code or authenticator app)")
+    REQUIRED_TOTP_ROOT = "required_totp_root", _("Required for every user; root users must use an authenticator app")
+
+
 class Tenant(models.Model):
     """A customer company (an "operator" account in the seeds). Everything it owns points here."""
 
@@ -35,6 +46,11 @@ class Tenant(models.Model):
     contact_phone = models.CharField(_("contact phone"), max_length=20, blank=True)
     notification_email = models.EmailField(_("notification email"))
     is_active = models.BooleanField(_("active"), default=True)
+    # Set by the operator (back office): the password rules and the two-step login policy of the tenant.
+    password_profile = models.CharField(_("password rules"), max_length=16, choices=PasswordProfile.choices,
+                                        default=PasswordProfile.SECURE)
+    mfa_policy = models.CharField(_("two-step login"), max_length=24, choices=MfaPolicy.choices,
+                                  default=MfaPolicy.OPTIONAL)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
