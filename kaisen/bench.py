@@ -24,7 +24,7 @@ from kaisen.demo import TENANTS, USERS, demo_create
 from kaisen.lines.models import Line
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -50,10 +50,11 @@ def _timed(fn: Any, repeat: int = 5) -> float:
     return _ms(statistics.median(times))
 
 
-def _start_server(port: int) -> subprocess.Popen[bytes]:
+def start_server(port: int, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start `kaisen serve --port PORT ARGS...` and wait until it answers (60 s at most)."""
     proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "kaisen.cli", "serve", "--port", str(port), "--no-worker", "--threads", "4"],
-        env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "kaisen.cli", "serve", "--port", str(port), *args],
+        env=env if env is not None else os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -113,8 +114,8 @@ def run_foundation_bench(*, lines: int, lookups: int) -> dict[str, Any]:
     )
     connection.close()
 
-    port = _free_port()
-    proc = _start_server(port)
+    port = free_port()
+    proc = start_server(port, "--no-worker", "--threads", "4")
     try:
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, timeout=30) as client:

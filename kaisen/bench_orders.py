@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import os
 import platform
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -24,35 +21,11 @@ import httpx
 import typer
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start_server(port: int, env: dict[str, str], threads: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "kaisen.cli", "serve", "--port", str(port), "--threads", str(threads)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=2)
-            return proc
-        except httpx.HTTPError as exc:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                raise RuntimeError(f"kaisen serve exited: {err}") from exc
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("kaisen serve did not start within 60 s")
-
-
 def run_orders_bench(*, orders: int, clients: int = 4, threads: int = 8, timeout: float = 1800) -> dict[str, Any]:
     from django.core.management import call_command
     from django.db import connection
 
+    from kaisen.bench import free_port, start_server
     from kaisen.core import clock
     from kaisen.demo import TENANTS, demo_create
     from kaisen.lines.models import Line, LineStatus
@@ -81,8 +54,8 @@ def run_orders_bench(*, orders: int, clients: int = 4, threads: int = 8, timeout
     env = {**os.environ, "KAISEN_CARRIER_DELAY": "0", "KAISEN_RECEPTION_HOURS": "00:00-23:59",
            "KAISEN_CARRIER_FAILURE_RATE": "0", "KAISEN_CARRIER_TIMEOUT_RATE": "0",
            "KAISEN_SCHEDULER_INTERVAL": os.environ.get("KAISEN_SCHEDULER_INTERVAL", "1")}
-    port = _free_port()
-    proc = _start_server(port, env, threads)
+    port = free_port()
+    proc = start_server(port, "--threads", str(threads), env=env)
     base = f"http://127.0.0.1:{port}"
     errors: list[str] = []
     try:

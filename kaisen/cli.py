@@ -299,6 +299,23 @@ def _api(method: str, path: str, *, url: str | None, params: dict[str, Any] | No
     return resp.json() if resp.content else None
 
 
+def print_all_pages(path: str, *, params: dict[str, Any], url: str | None) -> None:
+    """Follow the API's cursors from the first page and stream every item as one JSON array."""
+    params = {**params, "limit": 500}
+    out = sys.stdout
+    out.write("[")
+    first = True
+    while True:
+        page = _api("GET", path, url=url, params=params)
+        for item in page["items"]:
+            out.write(("\n" if first else ",\n") + json.dumps(item, ensure_ascii=False))
+            first = False
+        if not page["next_cursor"]:
+            break
+        params["cursor"] = page["next_cursor"]
+    out.write("\n]\n")
+
+
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Portal address (default $KAISEN_URL or the saved one).")]
 
 
@@ -357,19 +374,7 @@ def lines_list(
     if not all_pages:
         _print_json(_api("GET", "/lines", url=url, params=params))
         return
-    params["limit"] = 500
-    out = sys.stdout
-    out.write("[")
-    first = True
-    while True:
-        page = _api("GET", "/lines", url=url, params=params)
-        for item in page["items"]:
-            out.write(("\n" if first else ",\n") + json.dumps(item, ensure_ascii=False))
-            first = False
-        if not page["next_cursor"]:
-            break
-        params["cursor"] = page["next_cursor"]
-    out.write("\n]\n")
+    print_all_pages("/lines", params=params, url=url)
 
 
 @lines_app.command("get")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -180,19 +179,9 @@ def orders_list(
     if not all_pages:
         _print_json(_api("GET", "/orders", url=url, params=params))
         return
-    params["limit"] = 500
-    out = sys.stdout
-    out.write("[")
-    first = True
-    while True:
-        page = _api("GET", "/orders", url=url, params=params)
-        for item in page["items"]:
-            out.write(("\n" if first else ",\n") + json.dumps(item, ensure_ascii=False))
-            first = False
-        if not page["next_cursor"]:
-            break
-        params["cursor"] = page["next_cursor"]
-    out.write("\n]\n")
+    from kaisen.cli import print_all_pages
+
+    print_all_pages("/orders", params=params, url=url)
 
 
 @orders_app.command("get")
