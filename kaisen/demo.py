@@ -121,21 +121,52 @@ def demo_exists() -> bool:
 
 
 def demo_delete() -> None:
-    """Remove the demo tenants and everything they own (and the demo staff user)."""
+    """Empty the demo tenants for ``--reset``: their lines, orders, bulk jobs, mail outbox, API keys and
+    tokens go; the tenant and user rows stay and are re-used by ``demo_create``.
+
+    Audit entries are never deleted (X-AUDIT: the database refuses it), and they reference their tenant
+    and user (PROTECT), so a reset keeps those rows — under the same IDs — and the history of the old demo
+    data stays readable in the audit log, followed by a ``demo.reset`` entry.
+    """
     from kaisen.accounts.models import ApiKey, ApiToken
-    from kaisen.audit.models import AuditEvent
+    from kaisen.notifications.models import OutboxMessage
+    from kaisen.procedures.models import BulkJob, Order
 
     ids = [t["public_id"] for t in TENANTS]
     with transaction.atomic():
         tenants = Tenant.objects.filter(public_id__in=ids)
-        AuditEvent.objects.filter(tenant__in=tenants).delete()
+        OutboxMessage.objects.filter(tenant__in=tenants).delete()
+        Order.objects.filter(tenant__in=tenants).delete()
+        BulkJob.objects.filter(tenant__in=tenants).delete()
         ApiToken.objects.filter(tenant__in=tenants).delete()
         ApiKey.objects.filter(tenant__in=tenants).delete()
         Line.objects.filter(tenant__in=tenants).delete()
-        AuditEvent.objects.filter(user__tenant__in=tenants).delete()
-        User.objects.filter(tenant__in=tenants).delete()
-        tenants.delete()
-        User.objects.filter(tenant__isnull=True, username=STAFF_USERNAME).delete()
+        for tenant in tenants:
+            audit_record(action="demo.reset", tenant=tenant, actor="kaisen demo --reset")
+
+
+def _demo_tenant(fields: dict[str, Any]) -> Tenant:
+    tenant = Tenant.objects.filter(public_id=fields["public_id"]).first()
+    if tenant is None:
+        return tenant_create(**fields)
+    for name, value in fields.items():
+        setattr(tenant, name, value)
+    tenant.is_active = True
+    tenant.save()
+    return tenant
+
+
+def _demo_user(tenant: Tenant | None, username: str, password: str, **fields: Any) -> User:
+    user = User.objects.filter(tenant=tenant, username=username).first()
+    if user is None:
+        return user_create(tenant=tenant, username=username, password=password, **fields)
+    for name, value in fields.items():
+        setattr(user, name, value)
+    user.is_active = True
+    user.failed_login_count = 0
+    user.set_password(password)
+    user.save()
+    return user
 
 
 def _ensure_plans() -> dict[str, Plan]:
@@ -319,15 +350,13 @@ def demo_create(*, lines: int = DEFAULT_LINES, seed: int = DEFAULT_SEED, today: 
         tenants = []
         for spec, creds in zip(TENANTS, result.tenants, strict=True):
             fields = {k: v for k, v in spec.items() if k != "share"}
-            tenant = tenant_create(**fields)
+            tenant = _demo_tenant(fields)
             tenants.append(tenant)
             for u, c in zip(USERS, creds["users"], strict=True):
-                user_create(tenant=tenant, username=u["username"], password=c["password"],
-                            display_name=u["display_name"], is_root=u["is_root"],
-                            email=spec["contact_email"] if u["is_root"] else "")
-        if not User.objects.filter(tenant__isnull=True, username=STAFF_USERNAME).exists():
-            user_create(tenant=None, username=STAFF_USERNAME, password=result.staff["password"],
-                        display_name="オペレーター管理者", is_staff=True, is_superuser=True)
+                _demo_user(tenant, u["username"], c["password"], display_name=u["display_name"],
+                           is_root=u["is_root"], email=spec["contact_email"] if u["is_root"] else "")
+        _demo_user(None, STAFF_USERNAME, result.staff["password"], display_name="オペレーター管理者",
+                   is_staff=True, is_superuser=True)
         factory = _LineFactory(seed, today, plans)
 
         def rows() -> Iterator[tuple[Any, ...]]:

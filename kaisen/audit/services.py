@@ -5,7 +5,7 @@ from typing import Any
 from django.db import models
 
 from kaisen.audit.models import AuditEvent
-from kaisen.core.middleware import client_ip
+from kaisen.core.middleware import client_ip, client_user_agent
 
 
 def _jsonable(value: Any) -> Any:
@@ -30,8 +30,11 @@ def audit_record(
     changes: dict[str, Any] | None = None,
     success: bool = True,
     ip_address: str | None = None,
+    user_agent: str | None = None,
+    reason: str = "",
 ) -> AuditEvent:
-    """Write one audit entry. ``changes`` maps a field to ``[before, after]``."""
+    """Write one audit entry. ``changes`` maps a field to ``[before, after]``; ``reason`` is the user's
+    own words for a destructive action (optional). Entries are append-only (see the model)."""
     if actor is None:
         actor = user.audit_label if user is not None and getattr(user, "pk", None) else ""
     return AuditEvent.objects.create(
@@ -39,12 +42,14 @@ def audit_record(
         user=user if user is not None and getattr(user, "pk", None) else None,
         actor=actor[:100],
         ip_address=ip_address or client_ip(),
+        user_agent=(client_user_agent() if user_agent is None else user_agent)[:300],
         action=action,
         target_type=target._meta.label_lower if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
         target_label=str(target)[:200] if target is not None else "",
         changes=_jsonable(changes or {}),
         success=success,
+        reason=(reason or "").strip()[:500],
     )
 
 

@@ -11,10 +11,16 @@ from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
 _client_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("kaisen_client_ip", default=None)
+_user_agent: contextvars.ContextVar[str] = contextvars.ContextVar("kaisen_user_agent", default="")
 
 
 def client_ip() -> str | None:
     return _client_ip.get()
+
+
+def client_user_agent() -> str:
+    """The User-Agent header of the current request ("" outside a request), for the audit log."""
+    return _user_agent.get()
 
 
 def ip_from_request(request: HttpRequest) -> str | None:
@@ -34,9 +40,11 @@ class RequestContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> Any:
         token = _client_ip.set(ip_from_request(request))
+        ua_token = _user_agent.set(request.META.get("HTTP_USER_AGENT", "")[:300])
         try:
             return self.get_response(request)
         finally:
+            _user_agent.reset(ua_token)
             _client_ip.reset(token)
 
 
