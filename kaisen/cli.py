@@ -18,6 +18,7 @@ import httpx
 import typer
 
 from kaisen.bench_orders import bench_orders_command
+from kaisen.cli_audit import audit_app
 from kaisen.cli_procedures import bulk_app, mnp_app, orders_app
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ app.add_typer(apikeys_app, name="apikeys")
 app.add_typer(orders_app, name="orders")
 app.add_typer(mnp_app, name="mnp")
 app.add_typer(bulk_app, name="bulk")
+app.add_typer(audit_app, name="audit")
 
 
 def _django() -> None:
