@@ -216,6 +216,8 @@ KAISEN_CARRIER_PORT_OUT_DELAY = float(os.environ["KAISEN_CARRIER_PORT_OUT_DELAY"
     "KAISEN_CARRIER_PORT_OUT_DELAY") else None
 # How often the scheduler inside `kaisen serve` / `kaisen worker` looks for due work (seconds).
 KAISEN_SCHEDULER_INTERVAL = float(os.environ.get("KAISEN_SCHEDULER_INTERVAL", "5"))
+KAISEN_BULK_INLINE_ROWS = int(os.environ.get("KAISEN_BULK_INLINE_ROWS", "200"))
+KAISEN_BULK_STALE_SECONDS = int(os.environ.get("KAISEN_BULK_STALE_SECONDS", "60"))
 
 # --- Security -------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -126,8 +126,13 @@ class OrderEvent(models.Model):
 
 
 class BulkJobStatus(models.TextChoices):
-    DRY_RUN = "dry_run", _("Dry run")
+    """A bulk job's run: queued → running → done | failed. The API shows a finished dry run as ``dry_run``."""
+
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
     DONE = "done", _("Submitted")
+    FAILED = "failed", _("Failed")
+    DRY_RUN = "dry_run", _("Dry run")
 
 
 class BulkJob(models.Model):
@@ -143,12 +148,30 @@ class BulkJob(models.Model):
     rows_failed = models.PositiveIntegerField(default=0)
     # One entry per CSV row: {"row": n, "line": "...", "ok": bool, "order_id": id|None, "code": "", "message": ""}
     results = models.JSONField(default=list, blank=True)
+    # The background run (large files): status, progress, the file itself (kept on the job row, so it is
+    # only ever read through the tenant's job), a heartbeat (updated_at) and who holds the run (run_token).
+    status = models.CharField(_("status"), max_length=12, choices=BulkJobStatus.choices,
+                              default=BulkJobStatus.QUEUED)
+    rows_done = models.PositiveIntegerField(default=0)
+    csv_data = models.BinaryField(default=b"", blank=True, editable=False)
+    csv_sha256 = models.CharField(max_length=64, blank=True)
+    idempotency_key = models.CharField(max_length=100, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    run_token = models.CharField(max_length=32, blank=True)
+    error_message = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("bulk upload")
         verbose_name_plural = _("bulk uploads")
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "idempotency_key"], condition=~models.Q(idempotency_key=""),
+                                    name="bulkjob_tenant_idempotency_key"),
+        ]
+        indexes = [models.Index(fields=["status", "updated_at"], name="bulkjob_status_updated")]
 
     def __str__(self) -> str:
         return f"bulk {self.pk} {self.kind}"

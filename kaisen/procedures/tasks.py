@@ -17,3 +17,15 @@ def order_kick(*, order_id: int) -> dict[str, Any]:
     from kaisen.procedures.engine import orders_tick
 
     return orders_tick(order_id=order_id, limit=1).as_dict()
+
+
+@task()
+def bulk_job_run(job_id: int) -> str:
+    """Run a large bulk upload row by row (X-BULK), enqueued on commit by ``bulk_start``.
+
+    Safe to run twice or after a crash: only one run holds the job, it resumes after the rows it saved, and
+    every row of a real run has its own idempotency key. Lost runs are enqueued again by the scheduler.
+    """
+    from kaisen.procedures.bulk import bulk_process
+
+    return bulk_process(job_id)

@@ -1,7 +1,8 @@
 """The scheduler loop (a thread of ``kaisen serve``) and the ``kaisen worker`` process.
 
 The scheduler calls ``orders_tick`` every ``KAISEN_SCHEDULER_INTERVAL`` seconds (at once again while a tick
-reports more due work), logs and survives every error, and closes its database connection when it stops.
+reports more due work) and, every ~10 s, ``bulk_requeue_stale`` (bulk jobs whose run was lost), logs and
+survives every error, and closes its database connection when it stops.
 ``run_worker`` runs the django-tasks database worker and the scheduler in one process and stops both
 cleanly on SIGTERM / SIGINT. Any number of these can run against one database (0004).
 """
@@ -28,6 +29,7 @@ class Scheduler:
         self.limit = limit
         self.stop_event = threading.Event()
         self.ticks = 0
+        self.bulk_checked = 0.0
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -44,9 +46,20 @@ class Scheduler:
                     log.debug("tick: %s", report.as_dict())
                 if not report.more:
                     break
+            self.requeue_lost_bulk_jobs()
         except Exception:
             log.exception("scheduler tick failed; next try in %.1f s", self.interval)
             connection.close()  # a broken connection is reopened on the next tick
+
+    def requeue_lost_bulk_jobs(self) -> None:
+        """Every ~10 s: enqueue again the bulk jobs whose run was lost with its worker (X-BULK)."""
+        from kaisen.procedures.bulk import bulk_requeue_stale
+
+        if time.monotonic() - self.bulk_checked < 10:
+            return
+        self.bulk_checked = time.monotonic()
+        if requeued := bulk_requeue_stale():
+            log.info("bulk: %d lost job(s) enqueued again", requeued)
 
     def run(self) -> None:
         log.info("scheduler started (every %.1f s)", self.interval)
