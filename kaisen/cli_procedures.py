@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -40,10 +41,16 @@ def _print_json(data: Any) -> None:
     print_json(data)
 
 
+class _TransportRetry(Exception):
+    """The request never got an answer and may be sent again (``retry_transport``)."""
+
+
 def _request(method: str, path: str, *, url: str | None, params: dict[str, Any] | None = None,
              body: dict[str, Any] | None = None, files: dict[str, Any] | None = None,
-             data: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
-    """One API call with the bearer token; an error answer prints ``{status, code, message}`` and exits 1."""
+             data: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+             retry_transport: bool = False) -> httpx.Response:
+    """One API call with the bearer token; an error answer prints ``{status, code, message}`` and exits 1.
+    With ``retry_transport`` a lost connection raises ``_TransportRetry`` instead of exiting."""
     from kaisen.cli import _base_url, _fail, _token
 
     base = _base_url(url)
@@ -52,6 +59,9 @@ def _request(method: str, path: str, *, url: str | None, params: dict[str, Any] 
         resp = httpx.request(method, f"{base}/api/v1{path}", params=params, json=body, files=files, data=data,
                              headers=all_headers, timeout=600)
     except httpx.HTTPError as exc:
+        if retry_transport:
+            typer.echo(f"No answer from {base} ({exc}); sending again.", err=True)
+            raise _TransportRetry from exc
         typer.echo(f"Cannot reach {base}: {exc}", err=True)
         raise typer.Exit(1) from exc
     if resp.status_code >= 400:
@@ -221,6 +231,35 @@ def _save_result(job_id: int, out: Path, url: str | None) -> None:
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Also save the result CSV (UTF-8 with BOM) here.")]
 
 
+RUNNING = ("queued", "running")
+
+
+def _wait_for(job: dict[str, Any], url: str | None, *, interval: float = 1.0) -> dict[str, Any]:
+    """Poll the job until it is no longer queued or running; progress on stderr."""
+    shown = -1
+    while job.get("status") in RUNNING:
+        if job.get("rows_done", 0) != shown:
+            shown = job.get("rows_done", 0)
+            typer.echo(f"{job['status']}: {shown} of {job['rows_total']} rows", err=True)
+        time.sleep(interval)
+        interval = min(interval * 1.5, 5.0)
+        job = _api("GET", f"/bulk/{job['id']}", url=url)
+    return job
+
+
+def _post_upload(file: Path, kind: str, dry_run: bool, key: str, url: str | None) -> dict[str, Any]:
+    """POST the file with an idempotency key; a lost answer is sent again (the same job comes back)."""
+    files = {"file": (file.name, file.read_bytes(), "text/csv")}
+    data = {"kind": kind, "dry_run": "true" if dry_run else "false"}
+    for attempt in range(3):
+        try:
+            return _api("POST", "/bulk", url=url, files=files, data=data, headers={"Idempotency-Key": key},
+                        retry_transport=attempt < 2)
+        except _TransportRetry:
+            time.sleep(1 + attempt)
+    raise AssertionError("unreachable")
+
+
 @bulk_app.command("upload")
 def bulk_upload(
     file: Annotated[Path, typer.Argument(help="CSV: column `line` (number or serial), then the procedure's "
@@ -228,14 +267,27 @@ def bulk_upload(
                                          dir_okay=False, readable=True)],
     kind: KindOpt,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only check every row; nothing is ordered.")] = False,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until a large file (run in the "
+                                       "background) is done; --no-wait prints the queued job at once.")] = True,
+    idempotency_key: Annotated[str | None, typer.Option(
+        "--idempotency-key", help="Your key for this upload (default: a new UUID): the same key and file "
+        "again return the same job.")] = None,
     out: OutOpt = None,
     url: UrlOpt = None,
 ) -> None:
     """Run one procedure for every row of a CSV and print the job with its per-row results (X-BULK)."""
     _check_kind(kind)
-    job = _api("POST", "/bulk", url=url, files={"file": (file.name, file.read_bytes(), "text/csv")},
-               data={"kind": kind, "dry_run": "true" if dry_run else "false"})
+    job = _post_upload(file, kind, dry_run, idempotency_key or str(uuid.uuid4()), url)
+    if wait:
+        job = _wait_for(job, url)
     _print_json(job)
+    if job.get("status") in RUNNING:
+        typer.echo(f"Job {job['id']} is {job['status']} ({job['rows_done']} of {job['rows_total']} rows): "
+                   f"see it with `kaisen bulk get {job['id']}`.", err=True)
+        return
+    if job.get("status") == "failed":
+        typer.echo(f"Job {job['id']} failed after {job['rows_done']} of {job['rows_total']} rows.", err=True)
+        raise typer.Exit(1)
     typer.echo(f"{'Dry run' if dry_run else 'Submitted'}: {job['rows_ok']} of {job['rows_total']} rows "
                f"{'would be accepted' if dry_run else 'accepted'}, {job['rows_failed']} refused.", err=True)
     if out:
@@ -244,8 +296,12 @@ def bulk_upload(
 
 @bulk_app.command("get")
 def bulk_get(job_id: Annotated[int, typer.Argument(help="The bulk job's ID.")], out: OutOpt = None,
+             wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until the job is done.")] = False,
              url: UrlOpt = None) -> None:
-    """Show a bulk job with its per-row results; --out saves its result CSV."""
-    _print_json(_api("GET", f"/bulk/{job_id}", url=url))
+    """Show a bulk job (status, rows_done of rows_total, per-row results); --out saves its result CSV."""
+    job = _api("GET", f"/bulk/{job_id}", url=url)
+    if wait:
+        job = _wait_for(job, url)
+    _print_json(job)
     if out:
         _save_result(job_id, out, url)

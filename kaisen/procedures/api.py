@@ -19,7 +19,15 @@ from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.lines.selectors import line_get
 from kaisen.procedures import selectors, services
-from kaisen.procedures.bulk import MAX_BYTES, MAX_ROWS, bulk_job_get, bulk_job_status, bulk_result_csv, bulk_run
+from kaisen.procedures.bulk import (
+    MAX_BYTES,
+    MAX_ROWS,
+    bulk_job_finished,
+    bulk_job_get,
+    bulk_job_status,
+    bulk_result_csv,
+    bulk_start,
+)
 from kaisen.procedures.models import BulkJob, Order, OrderEvent, OrderKind
 
 router = Router(tags=["orders"])
@@ -158,12 +166,15 @@ class BulkJobOut(Schema):
     kind: str
     filename: str
     dry_run: bool
-    status: str
+    status: str = Field(description="queued | running | failed; finished: dry_run (a dry run) or done (a real run)")
     rows_total: int
+    rows_done: int = Field(description="Rows processed so far (progress); rows_total when finished.")
     rows_ok: int
     rows_failed: int
+    idempotency_key: str
     created_at: dt.datetime
-    results: list[BulkRowOut]
+    finished_at: dt.datetime | None
+    results: list[BulkRowOut] = Field(description="Per-row results (while running: those saved so far).")
 
 
 class OrderQuery(Schema):
@@ -305,32 +316,48 @@ def mnp_waiting(request: HttpRequest) -> list[dict[str, Any]]:
 
 def _job_out(job: BulkJob) -> dict[str, Any]:
     return {"id": job.pk, "kind": job.kind, "filename": job.filename, "dry_run": job.dry_run,
-            "status": bulk_job_status(job), "rows_total": job.rows_total, "rows_ok": job.rows_ok,
-            "rows_failed": job.rows_failed, "created_at": job.created_at,
+            "status": bulk_job_status(job), "rows_total": job.rows_total, "rows_done": job.rows_done,
+            "rows_ok": job.rows_ok, "rows_failed": job.rows_failed, "idempotency_key": job.idempotency_key,
+            "created_at": job.created_at, "finished_at": job.finished_at,
             "results": [{k: r.get(k) for k in ("row", "line", "ok", "result", "order_id", "effective_date", "code",
                                                "message")} for r in job.results]}
 
 
-@router.post("/bulk", response={201: BulkJobOut, 400: ErrorOut, 422: ErrorOut}, tags=["bulk"],
+@router.post("/bulk", response={200: BulkJobOut, 201: BulkJobOut, 202: BulkJobOut, 400: ErrorOut, 409: ErrorOut,
+                                 422: ErrorOut}, tags=["bulk"],
              summary="Run one procedure on many lines from a CSV (or with dry_run only check it)")
 def bulk_upload(request: HttpRequest, file: File[UploadedFile], kind: Form[Kind],
-                dry_run: Form[bool] = False) -> Status[dict[str, Any]]:
+                dry_run: Form[bool] = False, idempotency_key: Form[str] = "",
+                idempotency_header: str | None = Header(None, alias="Idempotency-Key")) -> Status[dict[str, Any]]:
     """The CSV has a header row: ``line`` (phone number or SIM serial), then the procedure's parameters as
     columns (``voice_options``: the option names; the others: their parameter names). UTF-8 or Shift_JIS,
-    comma or tab separated. Every row gets its own result; a refused row never stops the others."""
+    comma or tab separated. Every row gets its own result; a refused row never stops the others.
+
+    A small file runs at once: 201 with the finished job. A larger one runs in the background: 202 with the
+    job ``queued`` (``rows_done`` / ``rows_total`` is its progress); poll ``GET /bulk/{job_id}`` until its status
+    is no longer queued or running. With an idempotency key (the ``Idempotency-Key`` header or the
+    ``idempotency_key`` field), sending the same upload again returns the same job (200 when finished, else
+    202) and never runs the file twice; the same key with another file is 409 ``IDEMPOTENCY_KEY_REUSED``."""
+    key, header_key = (idempotency_key or "").strip(), (idempotency_header or "").strip()
+    if key and header_key and key != header_key:
+        raise DomainError(ErrorCode.VALIDATION_ERROR,
+                          _("The Idempotency-Key header and the idempotency_key field differ."),
+                          field="idempotency_key")
     if file.size is not None and file.size > MAX_BYTES:
         raise DomainError(ErrorCode.INVALID_CSV, _("The file is larger than %(mb)d MB.")
                           % {"mb": MAX_BYTES // (1024 * 1024)}, field="file")
-    job = bulk_run(tenant=_tenant(request), user=_user(request), kind=kind, csv_bytes=file.read(),
-                   filename=file.name or "", dry_run=dry_run)
-    return Status(201, _job_out(job))
+    job, created = bulk_start(tenant=_tenant(request), user=_user(request), kind=kind, csv_bytes=file.read(),
+                              filename=file.name or "", dry_run=dry_run, idempotency_key=key or header_key)
+    if not bulk_job_finished(job):
+        return Status(202, _job_out(job))
+    return Status(201 if created else 200, _job_out(job))
 
 
 bulk_upload.__doc__ = (bulk_upload.__doc__ or "") + f" At most {MAX_ROWS:,} rows."
 
 
 @router.get("/bulk/{int:job_id}", response={200: BulkJobOut, 404: ErrorOut}, tags=["bulk"],
-            summary="A bulk upload with its per-row results")
+            summary="A bulk upload with its progress (status, rows_done) and per-row results")
 def bulk_detail(request: HttpRequest, job_id: int) -> dict[str, Any]:
     return _job_out(bulk_job_get(tenant=_tenant(request), job_id=job_id))
 

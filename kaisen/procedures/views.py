@@ -9,7 +9,6 @@ same order, and redirects to the order's complete page. A ``DomainError`` is sho
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import uuid
 from typing import Any
@@ -31,7 +30,7 @@ from kaisen.lines.selectors import line_get, line_lookup, plan_list
 from kaisen.procedures import bulk as bulk_api
 from kaisen.procedures.display import KIND_ORDER, KIND_TEXT, mail_labels, param_rows, result_rows, voice_value
 from kaisen.procedures.forms import FORMS, VOICE_LABELS, BulkUploadForm, PlanChangeForm, ProcedureForm
-from kaisen.procedures.models import Order, OrderKind, OrderStatus
+from kaisen.procedures.models import BulkJobStatus, Order, OrderKind, OrderStatus
 from kaisen.procedures.selectors import (
     line_pending_orders,
     mnp_waiting_list,
@@ -387,8 +386,12 @@ _BULK_DONE = "kaisen.bulk.done.{}"
 
 def _bulk_page(request: HttpRequest, form: BulkUploadForm, *, error: Any = None, status: int = 200) -> HttpResponse:
     templates = [(k, OrderKind(k).label, bulk_api.bulk_columns(k)) for k in KIND_ORDER]
+    # A new key per page: the same form sent twice (a lost answer, a reload) gives the first job.
+    key = request.POST.get("idempotency_key", "") if request.method == "POST" else ""
     return render(request, "procedures/bulk.html", {"form": form, "error": error, "templates": templates,
-                                                    "max_rows": bulk_api.MAX_ROWS}, status=status)
+                                                    "max_rows": bulk_api.MAX_ROWS,
+                                                    "idempotency_key": key or f"web-{uuid.uuid4().hex}"},
+                  status=status)
 
 
 @tenant_user_required
@@ -402,15 +405,26 @@ def bulk_view(request: HttpRequest) -> HttpResponse:
     upload = form.cleaned_data["file"]
     data = upload.read()
     dry_run = request.POST.get("mode", "dry_run") != "submit"
+    key = request.POST.get("idempotency_key", "")[:100]
     try:
-        job = bulk_api.bulk_run(tenant=request_tenant(request), user=request_user(request),
-                                kind=form.cleaned_data["kind"], csv_bytes=data, filename=upload.name or "",
-                                dry_run=dry_run)
+        try:
+            job, _created = bulk_api.bulk_start(tenant=request_tenant(request), user=request_user(request),
+                                                kind=form.cleaned_data["kind"], csv_bytes=data,
+                                                filename=upload.name or "", dry_run=dry_run, idempotency_key=key)
+        except DomainError as exc:
+            if exc.code != ErrorCode.IDEMPOTENCY_KEY_REUSED:
+                raise
+            # The page was used again (the back button) for another file: that is a new upload.
+            job, _created = bulk_api.bulk_start(tenant=request_tenant(request), user=request_user(request),
+                                                kind=form.cleaned_data["kind"], csv_bytes=data,
+                                                filename=upload.name or "", dry_run=dry_run,
+                                                idempotency_key=f"web-{uuid.uuid4().hex}")
     except DomainError as exc:
         return _bulk_page(request, form, error=exc.message, status=exc.http_status)
     if dry_run:
-        # The real run after a dry run uses the same file without asking for it again.
-        request.session[_BULK_SESSION.format(job.pk)] = base64.b64encode(data).decode()
+        # The real run after a dry run uses the file kept on the job, without asking for it again; only the
+        # session that made the dry run is offered to submit it.
+        request.session[_BULK_SESSION.format(job.pk)] = True
     return redirect("procedures:bulk_job", job_id=job.pk)
 
 
@@ -423,12 +437,21 @@ def _bulk_job_or_404(request: HttpRequest, job_id: int) -> Any:
 
 @tenant_user_required
 def bulk_job_view(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The job: its progress while it runs (the panel polls itself), then its per-row results."""
     job = _bulk_job_or_404(request, job_id)
-    can_submit = job.dry_run and job.rows_ok > 0 and _BULK_SESSION.format(job.pk) in request.session
+    finished = bulk_api.bulk_job_finished(job)
+    if request.headers.get("HX-Request"):
+        if finished:  # the whole page changes (results, actions): reload it
+            response = HttpResponse(status=204)
+            response["HX-Refresh"] = "true"
+            return response
+        return render(request, "procedures/_bulk_progress.html", {"job": job})
+    can_submit = (job.dry_run and job.status == BulkJobStatus.DONE and job.rows_ok > 0
+                  and _BULK_SESSION.format(job.pk) in request.session)
     submitted = request.session.get(_BULK_DONE.format(job.pk))
     return render(request, "procedures/bulk_job.html", {
         "job": job, "kind_label": OrderKind(job.kind).label if job.kind in OrderKind.values else job.kind,
-        "can_submit": can_submit and not submitted, "submitted_job": submitted,
+        "can_submit": can_submit and not submitted, "submitted_job": submitted, "finished": finished,
     })
 
 
@@ -440,16 +463,19 @@ def bulk_submit_view(request: HttpRequest, job_id: int) -> HttpResponse:
     done = request.session.get(_BULK_DONE.format(job.pk))
     if done:
         return redirect("procedures:bulk_job", job_id=done)
-    encoded = request.session.get(_BULK_SESSION.format(job.pk))
-    if not job.dry_run or not encoded:
+    data = bytes(job.csv_data or b"")
+    if not job.dry_run or job.status != BulkJobStatus.DONE or not data \
+            or _BULK_SESSION.format(job.pk) not in request.session:
         messages.error(request, _("The file of this dry run is no longer available: upload it again."))
         return redirect("procedures:bulk")
-    # Mark it first, so that a second click in flight finds it done rather than running the file twice.
+    # Mark it first, so that a second click in flight finds it done rather than running the file twice; the
+    # idempotency key makes the real run of one dry run unique even across sessions.
     request.session[_BULK_DONE.format(job.pk)] = job.pk
     request.session.save()
     try:
-        real = bulk_api.bulk_run(tenant=request_tenant(request), user=request_user(request), kind=job.kind,
-                                 csv_bytes=base64.b64decode(encoded), filename=job.filename, dry_run=False)
+        real, _created = bulk_api.bulk_start(tenant=request_tenant(request), user=request_user(request),
+                                             kind=job.kind, csv_bytes=data, filename=job.filename, dry_run=False,
+                                             idempotency_key=f"dry-run-{job.pk}")
     except DomainError as exc:
         request.session.pop(_BULK_DONE.format(job.pk), None)
         messages.error(request, str(exc.message))
