@@ -167,6 +167,51 @@ def test_bulk_upload_dry_run_then_real_run_with_result_file(cli_env: dict[str, s
     assert res.exit_code == 1 and _err(res)["code"] == "INVALID_CSV"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_bulk_upload_of_a_large_file_waits_for_the_job_or_not(cli_env: dict[str, str], tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               settings: Any) -> None:
+    """X-BULK: a file above the inline limit is a background job: --no-wait prints it queued, the default
+    polls until it is done; `kaisen bulk get` shows it; a re-sent upload with the same key is the same job."""
+    from kaisen import cli_procedures
+    from kaisen.procedures.tasks import bulk_job_run
+
+    settings.KAISEN_BULK_INLINE_ROWS = 1
+    a = make_world(n_lines=3)
+    env = {**cli_env, "KAISEN_TOKEN": a.token}
+    src = tmp_path / "suspend.csv"
+    src.write_text("line\n" + "".join(f"{line.msisdn}\n" for line in a.lines))
+
+    res = _run(["bulk", "upload", str(src), "--kind", "suspend", "--dry-run", "--no-wait",
+                "--idempotency-key", "cli-1"], env)
+    assert res.exit_code == 0, res.output
+    queued = json.loads(res.stdout)
+    assert (queued["status"], queued["rows_total"], queued["rows_done"]) == ("queued", 3, 0)
+    assert "kaisen bulk get" in res.stderr
+    again = json.loads(_run(["bulk", "upload", str(src), "--kind", "suspend", "--dry-run", "--no-wait",
+                             "--idempotency-key", "cli-1"], env).stdout)
+    assert again["id"] == queued["id"]
+
+    ran: list[int] = []
+
+    def sleep_runs_the_worker(_seconds: float) -> None:  # the worker does the job while the CLI waits
+        for job_id in (queued["id"], queued["id"] + 1):
+            if bulk_job_run.call(job_id) != "skipped":
+                ran.append(job_id)
+
+    monkeypatch.setattr(cli_procedures.time, "sleep", sleep_runs_the_worker)
+    res = _run(["bulk", "get", str(queued["id"]), "--wait"], env)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["status"] == "dry_run" and ran == [queued["id"]]
+
+    res = _run(["bulk", "upload", str(src), "--kind", "suspend"], env)
+    assert res.exit_code == 0, res.output
+    job = json.loads(res.stdout)
+    assert (job["status"], job["rows_done"], job["rows_ok"]) == ("done", 3, 3)
+    assert "queued: 0 of 3 rows" in res.stderr
+    assert Order.objects.filter(bulk_job_id=job["id"]).count() == 3
+
+
 def test_param_parsing() -> None:
     assert build_params("voice_options", ["effective=next_month", "voicemail=true", "international_call_cap=5000",
                                           "network_pin=0123"], None) == {
