@@ -78,6 +78,7 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 api.add_router("/", "kaisen.accounts.api.router")
+api.add_router("/", "kaisen.mfa.api.router")
 api.add_router("/lines", "kaisen.lines.api.router")
 api.add_router("/", "kaisen.procedures.api.router")
 api.add_router("/", "kaisen.audit.api.router")

@@ -262,9 +262,17 @@ def _fail(resp: httpx.Response) -> None:
     raise typer.Exit(1)
 
 
-def _post_auth(base: str, payload: dict[str, Any]) -> dict[str, Any]:
+def _post_auth(base: str, payload: dict[str, Any], *, mfa_code: str | None = None) -> dict[str, Any]:
     try:
         resp = httpx.post(f"{base}/api/v1/auth", json=payload, timeout=30)
+        if resp.status_code == 401 and resp.json().get("code") == "MFA_REQUIRED":
+            body = resp.json()
+            if mfa_code is None:
+                where = ("from your authenticator app (or a recovery code)" if "totp" in body["methods"]
+                         else "from the email (認証コード), within 90 seconds")
+                mfa_code = typer.prompt(f"Two-step login code {where}")
+            resp = httpx.post(f"{base}/api/v1/auth/mfa", json={"challenge_id": body["challenge_id"],
+                                                               "code": mfa_code}, timeout=30)
     except httpx.HTTPError as exc:
         typer.echo(f"Cannot reach {base}: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -328,9 +336,14 @@ def login(
     password: Annotated[str | None, typer.Option(help="Password (prompted when omitted).")] = None,
     api_key_id: Annotated[str | None, typer.Option(help="Log in with an API key ID instead.")] = None,
     api_key_secret: Annotated[str | None, typer.Option(help="The API key's secret (prompted when omitted).")] = None,
+    code: Annotated[str | None, typer.Option(help="Two-step login code (prompted when asked for).")] = None,
     url: UrlOpt = None,
 ) -> None:
-    """Get a bearer token and keep it (in ~/.config/kaisen/credentials.json) for the client commands."""
+    """Get a bearer token and keep it (in ~/.config/kaisen/credentials.json) for the client commands.
+
+    For a user with two-step login, the command then asks for the emailed code (認証コード) or the code of
+    the authenticator app (or a recovery code).
+    """
     base = _base_url(url)
     if api_key_id:
         secret = api_key_secret or typer.prompt("API key secret", hide_input=True)
@@ -339,7 +352,8 @@ def login(
         operator_id = operator_id or typer.prompt("Operator ID")
         username = username or typer.prompt("Username")
         pw = password if password is not None else typer.prompt("Password", hide_input=True)
-        data = _post_auth(base, {"operator_id": operator_id, "username": username, "password": pw})
+        data = _post_auth(base, {"operator_id": operator_id, "username": username, "password": pw},
+                          mfa_code=code)
     _save_config({"url": base, "token": data["token"], "expires_at": data["expires_at"]})
     _print_json({"operator_id": data["operator_id"], "username": data["username"], "expires_at": data["expires_at"]})
 

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "kaisen.audit",
     "kaisen.procedures",
     "kaisen.notifications",
+    "kaisen.mfa",
 ]
 
 MIDDLEWARE = [

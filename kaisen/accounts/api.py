@@ -8,10 +8,11 @@ from ninja import Router, Schema, Status
 
 from kaisen.accounts.models import ApiKey, User
 from kaisen.accounts.services import (
+    IssuedToken,
     api_key_create,
     api_key_revoke,
+    login_check,
     token_issue_for_api_key,
-    token_issue_for_password,
     token_revoke,
 )
 from kaisen.core.errors import DomainError, ErrorCode
@@ -73,21 +74,52 @@ class NewApiKeyOut(ApiKeyOut):
     secret: str
 
 
-@router.post("/auth", auth=None, response={200: TokenOut, 401: ErrorOut, 422: ErrorOut}, summary="Get a bearer token")
-def auth(request: HttpRequest, payload: AuthIn) -> TokenOut:
-    if payload.key_id or payload.secret:
-        if not (payload.key_id and payload.secret):
-            raise DomainError(ErrorCode.VALIDATION_ERROR, _("Give both key_id and secret."))
-        issued = token_issue_for_api_key(key_id=payload.key_id, secret=payload.secret)
-    elif payload.operator_id and payload.username and payload.password is not None:
-        issued = token_issue_for_password(request=request, operator_id=payload.operator_id,
-                                          username=payload.username, password=payload.password)
-    else:
-        raise DomainError(ErrorCode.VALIDATION_ERROR,
-                          _("Give key_id and secret, or operator_id, username and password."))
+class MfaRequiredOut(Schema):
+    """A password login of a user with two-step login: answer at ``POST /api/v1/auth/mfa``."""
+
+    code: str
+    message: str
+    challenge_id: str | None = None
+    methods: list[str] = []
+
+
+def token_out(issued: IssuedToken) -> TokenOut:
     assert issued.user.tenant is not None
     return TokenOut(token=issued.token, expires_at=issued.expires_at, operator_id=issued.user.tenant.public_id,
                     username=issued.user.username)
+
+
+def token_for(user: User) -> TokenOut:
+    """Issue a bearer token to ``user`` whose password (and second step, if any) has been checked."""
+    from kaisen.accounts.services import _issue
+
+    return token_out(_issue(user, None))
+
+
+@router.post("/auth", auth=None, response={200: TokenOut, 401: MfaRequiredOut, 403: ErrorOut, 422: ErrorOut},
+             summary="Get a bearer token")
+def auth(request: HttpRequest, payload: AuthIn) -> TokenOut | Status[MfaRequiredOut]:
+    if payload.key_id or payload.secret:
+        if not (payload.key_id and payload.secret):
+            raise DomainError(ErrorCode.VALIDATION_ERROR, _("Give both key_id and secret."))
+        # API keys are for programs: no second step.
+        return token_out(token_issue_for_api_key(key_id=payload.key_id, secret=payload.secret))
+    if not (payload.operator_id and payload.username and payload.password is not None):
+        raise DomainError(ErrorCode.VALIDATION_ERROR,
+                          _("Give key_id and secret, or operator_id, username and password."))
+    from kaisen.mfa.services import login_begin, methods_of
+
+    user = login_check(request=request, operator_id=payload.operator_id, username=payload.username,
+                       password=payload.password, channel="api")
+    step = login_begin(user=user, channel="api")
+    if step.challenge is not None:
+        err = DomainError(ErrorCode.MFA_REQUIRED)
+        return Status(401, MfaRequiredOut(code=str(err.code), message=str(err.message),
+                                          challenge_id=step.challenge.challenge_id,
+                                          methods=methods_of(step.challenge)))
+    if step.enrol:
+        raise DomainError(ErrorCode.MFA_ENROLMENT_REQUIRED)
+    return token_for(user)
 
 
 @router.delete("/auth", response={204: None, 401: ErrorOut}, summary="Revoke the token of this request")

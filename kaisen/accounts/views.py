@@ -18,6 +18,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kaisen.accounts.forms import ApiKeyCreateForm, LoginForm
+from kaisen.accounts.models import User
 from kaisen.accounts.selectors import api_key_list
 from kaisen.accounts.services import api_key_create, api_key_revoke, login_check
 from kaisen.core import clock
@@ -33,6 +34,19 @@ def _safe_next(request: HttpRequest) -> str:
     ):
         return candidate
     return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def login_complete(request: HttpRequest, user: User, *, next_url: str) -> HttpResponse:
+    """The one place a web login completes: the session is authenticated (its key rotated) and registered."""
+    auth_login(request, user, backend="kaisen.accounts.backends.TenantUserBackend")
+    # SESSION-REGISTER: kaisen.security (sessions, issue 5 §5) records the new session here.
+    try:
+        from kaisen.security.services import session_register
+    except ImportError:  # pragma: no cover - the sessions app is not there yet
+        pass
+    else:
+        session_register(request, user)
+    return redirect(next_url)
 
 
 @sensitive_post_parameters("password")
@@ -51,8 +65,14 @@ def login_view(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             error = exc.message
         else:
-            auth_login(request, user)
-            return redirect(_safe_next(request))
+            from kaisen.mfa.views import login_second_step
+
+            try:
+                second = login_second_step(request, user, next_url=_safe_next(request))
+            except DomainError as exc:
+                error = exc.message
+            else:
+                return second or login_complete(request, user, next_url=_safe_next(request))
     return render(request, "accounts/login.html", {
         "form": form, "error": error, "next": request.POST.get("next") or request.GET.get("next", ""),
     }, status=401 if error else 200)

@@ -41,6 +41,14 @@ class ErrorCode(StrEnum):
     METHOD_NOT_OFFERED = "METHOD_NOT_OFFERED"
     INVALID_PLAN = "INVALID_PLAN"
     INVALID_CSV = "INVALID_CSV"
+    # Two-step login (issue 5)
+    MFA_REQUIRED = "MFA_REQUIRED"
+    MFA_CHALLENGE_INVALID = "MFA_CHALLENGE_INVALID"
+    MFA_CODE_INVALID = "MFA_CODE_INVALID"
+    MFA_RESEND_TOO_SOON = "MFA_RESEND_TOO_SOON"
+    MFA_LINK_INVALID = "MFA_LINK_INVALID"
+    MFA_ENROLMENT_REQUIRED = "MFA_ENROLMENT_REQUIRED"
+    MFA_TOO_MANY_ATTEMPTS = "MFA_TOO_MANY_ATTEMPTS"
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -54,6 +62,12 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.ORDER_CONFLICT: 409,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 409,
     ErrorCode.ORDER_NOT_CANCELLABLE: 409,
+    ErrorCode.MFA_REQUIRED: 401,
+    ErrorCode.MFA_CHALLENGE_INVALID: 401,
+    ErrorCode.MFA_CODE_INVALID: 401,
+    ErrorCode.MFA_RESEND_TOO_SOON: 429,
+    ErrorCode.MFA_ENROLMENT_REQUIRED: 403,
+    ErrorCode.MFA_TOO_MANY_ATTEMPTS: 429,
 }
 
 DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {
@@ -63,6 +77,14 @@ DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {
     ErrorCode.NOT_AUTHENTICATED: _("Authentication is required."),
     ErrorCode.TOKEN_INVALID: _("The access token is invalid, expired or revoked."),
     ErrorCode.PERMISSION_DENIED: _("You do not have permission to do this."),
+    ErrorCode.MFA_REQUIRED: _("Enter the code of your two-step login."),
+    ErrorCode.MFA_CHALLENGE_INVALID: _("This login has ended or expired. Log in again from the start."),
+    ErrorCode.MFA_CODE_INVALID: _("The code is incorrect or has expired. Log in again from the start."),
+    ErrorCode.MFA_LINK_INVALID: _("This link is invalid, already used, withdrawn or expired."),
+    ErrorCode.MFA_TOO_MANY_ATTEMPTS: _(
+        "Too many wrong codes. Two-step login is paused for this user; try again in an hour."),
+    ErrorCode.MFA_ENROLMENT_REQUIRED: _(
+        "Your company requires two-step login. Set it up on the web portal first, then log in again."),
 }
 
 
