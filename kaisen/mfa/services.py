@@ -109,7 +109,7 @@ def _send_code(challenge: LoginChallenge, to: str) -> None:
     challenge.sends += 1
     challenge.save(update_fields=["code_hash", "code_sent_at", "code_expires_at", "sends"])
     mail_after_commit(
-        to=[to], subject=f"[Kaisen] {_('Your login code')}",
+        to=[to], subject="[Kaisen] " + _("Your login code"),
         body=_("Your login code is %(code)s.\n\nEnter it on the login page within 90 seconds. It can be used "
                "once. If you did not try to log in, change your password and tell your administrator.")
         % {"code": code},
@@ -358,7 +358,7 @@ def email_change_request(*, user: User, email: str, link_base: str) -> EmailChan
     change = EmailChange.objects.create(user=user, email=email, token_hash=_keyed_hash("email-link", token),
                                         created_at=now, expires_at=now + LINK_TTL)
     mail_after_commit(
-        to=[email], subject=f"[Kaisen] {_('Confirm your two-step login email address')}",
+        to=[email], subject="[Kaisen] " + _("Confirm your two-step login email address"),
         body=_("Open this link within 24 hours to use this address for login codes (二段階認証):\n\n%(link)s\n\n"
                "You will be asked for your operator ID, username and password. Until then your current "
                "login method stays in force. If you did not ask for this, ignore this mail.")
@@ -413,7 +413,7 @@ def email_change_confirm(*, token: str, request: HttpRequest | None, operator_id
         audit_record(action="mfa.email.confirm", tenant=user.tenant, user=user, target=mfa,
                      changes={"method": [before[0], MfaMethod.EMAIL], "email": [before[1] or None, change.email]})
         mail_after_commit(
-            to=[change.email], subject=f"[Kaisen] {_('Two-step login setup complete')}",
+            to=[change.email], subject="[Kaisen] " + _("Two-step login setup complete"),
             body=_("From your next login, user %(user)s receives login codes (認証コード) at this address.")
             % {"user": user.audit_label},
         )
