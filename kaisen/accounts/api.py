@@ -4,7 +4,7 @@ import datetime as dt
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 
 from kaisen.accounts.models import ApiKey, User
 from kaisen.accounts.services import (
@@ -157,5 +157,7 @@ def api_key_new(request: HttpRequest, payload: ApiKeyIn) -> Status[NewApiKeyOut]
 
 @router.delete("/api-keys/{key_id}", response={200: ApiKeyOut, 404: ErrorOut}, tags=["api keys"],
                summary="Revoke an API key and every token issued for it")
-def api_key_delete(request: HttpRequest, key_id: str) -> ApiKeyOut:
-    return _key_out(api_key_revoke(user=_user(request), key_id=key_id))
+def api_key_delete(request: HttpRequest, key_id: str,
+                   reason: str = Query("", max_length=500, description="Why (optional; kept in the audit log).")
+                   ) -> ApiKeyOut:
+    return _key_out(api_key_revoke(user=_user(request), key_id=key_id, reason=reason))

@@ -128,7 +128,7 @@ def _security_notice(user: User, subject: str, body: str) -> None:
 
 
 @transaction.atomic
-def api_key_revoke(*, user: User, key_id: str) -> ApiKey:
+def api_key_revoke(*, user: User, key_id: str, reason: str = "") -> ApiKey:
     try:
         api_key = ApiKey.objects.select_for_update().get(tenant=user.tenant, user=user, key_id=key_id)
     except ApiKey.DoesNotExist as exc:
@@ -138,7 +138,7 @@ def api_key_revoke(*, user: User, key_id: str) -> ApiKey:
         api_key.save(update_fields=["revoked_at"])
         ApiToken.objects.filter(api_key=api_key, revoked_at__isnull=True).update(revoked_at=api_key.revoked_at)
         audit_record(action="apikey.revoke", tenant=user.tenant, user=user, target=api_key,
-                     changes={"revoked_at": [None, api_key.revoked_at]})
+                     changes={"revoked_at": [None, api_key.revoked_at]}, reason=reason)
         _security_notice(user, _("An API key was revoked"),
                          _("The API key %(key_id)s of user %(user)s was revoked; it can no longer be used.")
                          % {"key_id": api_key.key_id, "user": user.audit_label})

@@ -118,7 +118,7 @@ def api_key_revoke_view(request: HttpRequest, key_id: str) -> HttpResponse:
     user = request_user(request)
     if request.method == "POST":
         try:
-            key = api_key_revoke(user=user, key_id=key_id)
+            key = api_key_revoke(user=user, key_id=key_id, reason=request.POST.get("reason", "")[:500])
         except NotFound as exc:
             raise Http404 from exc
         messages.success(request, _("API key %(key_id)s has been revoked.") % {"key_id": key.key_id})

@@ -300,8 +300,10 @@ def order_detail(request: HttpRequest, order_id: int) -> dict[str, Any]:
 @router.post("/orders/{int:order_id}/cancel", response={200: OrderDetailOut, 400: ErrorOut, 404: ErrorOut,
                                                         409: ErrorOut},
              summary="Cancel (withdraw) an order while it may still be cancelled")
-def order_cancel(request: HttpRequest, order_id: int) -> dict[str, Any]:
-    order = services.order_cancel(tenant=_tenant(request), user=_user(request), order_id=order_id)
+def order_cancel(request: HttpRequest, order_id: int,
+                 reason: str = Query("", max_length=500, description="Why (optional; kept in the audit log).")
+                 ) -> dict[str, Any]:
+    order = services.order_cancel(tenant=_tenant(request), user=_user(request), order_id=order_id, reason=reason)
     return _order_detail(request, order)
 
 

@@ -228,8 +228,9 @@ def order_submit(*, tenant: Tenant, user: Any, line_id: int, kind: str, params: 
     return order
 
 
-def order_cancel(*, tenant: Tenant, user: Any, order_id: int) -> Order:
-    """Withdraw a pending order before ``cancellable_until`` (and within reception hours)."""
+def order_cancel(*, tenant: Tenant, user: Any, order_id: int, reason: str = "") -> Order:
+    """Withdraw a pending order before ``cancellable_until`` (and within reception hours). ``reason``, the
+    user's own words, goes into the audit log (X-AUDIT)."""
     with transaction.atomic():
         order = (Order.objects.select_for_update().select_related("line", "tenant")
                  .filter(tenant=tenant, pk=order_id).first())
@@ -249,7 +250,8 @@ def order_cancel(*, tenant: Tenant, user: Any, order_id: int) -> Order:
             raise DomainError(ErrorCode.ORDER_NOT_CANCELLABLE, message, details={"order_id": order.pk})
         line = Line.objects.select_for_update().get(pk=order.line_id)
         actor = _actor(user)
-        workflow.order_transition(order, OrderStatus.CANCELLED, actor=actor, user=user, note="withdrawn by customer")
+        workflow.order_transition(order, OrderStatus.CANCELLED, actor=actor, user=user, note="withdrawn by customer",
+                                  reason=reason)
         _save_line(line, rule_for(order.kind).on_withdrawn(order, line))
         order.line = line
         outbox_withdraw(order=order, topics=[rules.REMINDER])

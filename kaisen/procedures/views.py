@@ -216,7 +216,8 @@ def order_cancel_view(request: HttpRequest, order_id: int) -> HttpResponse:
         if order.status == OrderStatus.CANCELLED:  # a resubmitted form: it is done already
             return redirect("procedures:cancelled", order_id=order.pk)
         try:
-            order_cancel(tenant=request_tenant(request), user=request_user(request), order_id=order.pk)
+            order_cancel(tenant=request_tenant(request), user=request_user(request), order_id=order.pk,
+                         reason=request.POST.get("reason", "")[:500])
         except DomainError as exc:
             error, status = exc.message, exc.http_status
             order.refresh_from_db()

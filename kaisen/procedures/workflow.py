@@ -21,7 +21,8 @@ def can_transition(order: Order, to: str) -> bool:
 
 
 def order_transition(order: Order, to: str, *, actor: str = "system", user: Any = None, note: str = "",
-                     data: dict[str, Any] | None = None, update_fields: list[str] | None = None) -> Order:
+                     data: dict[str, Any] | None = None, update_fields: list[str] | None = None,
+                     reason: str = "") -> Order:
     """Move ``order`` to ``to`` and record it. The caller holds the row lock (select_for_update)."""
     if to not in TRANSITIONS[order.status]:
         raise IllegalTransition(f"order {order.pk}: {order.status} -> {to}")
@@ -35,7 +36,7 @@ def order_transition(order: Order, to: str, *, actor: str = "system", user: Any 
     OrderEvent.objects.create(order=order, tenant_id=order.tenant_id, from_status=before, to_status=to,
                               actor=actor[:100], note=note[:500], data=data or {})
     audit_record(action=f"order.{to}", tenant=order.tenant, user=user, actor=None if user else actor,
-                 target=order, changes={"status": [before, to], "kind": [order.kind, order.kind]})
+                 target=order, changes={"status": [before, to], "kind": [order.kind, order.kind]}, reason=reason)
     return order
 
 
