@@ -13,6 +13,7 @@ from kaisen.accounts.models import User
 from kaisen.audit.export import csv_chunks
 from kaisen.audit.forms import FAMILIES
 from kaisen.audit.selectors import audit_event_list
+from kaisen.audit.services import audit_export_record
 from kaisen.core.errors import DomainError, ErrorCode
 
 router = Router(tags=["audit"])
@@ -94,7 +95,9 @@ def audit_list(request: HttpRequest, query: Query[AuditQuery]) -> dict[str, Any]
             openapi_extra={"responses": {"200": {"description": "CSV",
                                                  "content": {"text/csv": {"schema": {"type": "string"}}}}}})
 def audit_export(request: HttpRequest, query: Query[AuditFilterQuery]) -> StreamingHttpResponse:
-    events = _events(audit_root_user(request), query)
+    user = audit_root_user(request)
+    events = _events(user, query)
+    audit_export_record(user=user, channel="api", filters=query.dict())
     response = StreamingHttpResponse((chunk.encode("utf-8") for chunk in csv_chunks(events)),
                                      content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="audit.csv"'

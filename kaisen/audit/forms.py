@@ -19,6 +19,7 @@ ACTION_PREFIXES = [
     ("bulk.", _("Bulk uploads")),
     ("tenant.", _("Contract")),
     ("admin.", _("Operator back office")),
+    ("audit.", _("Audit log exports")),
     ("demo.", _("Demo data")),
 ]
 FAMILIES = [value for value, _label in ACTION_PREFIXES if value]

@@ -53,5 +53,12 @@ def audit_record(
     )
 
 
+def audit_export_record(*, user, channel: str, filters: dict[str, Any]) -> AuditEvent:
+    """Exporting the audit log is itself recorded (who took a copy of the history, with which filter)."""
+    used = {k: v for k, v in filters.items() if v not in (None, "")}
+    return audit_record(action=f"audit.export.{channel}", tenant=user.tenant, user=user,
+                        changes={"filters": [None, used]} if used else {})
+
+
 def model_diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     return {k: [before.get(k), after.get(k)] for k in after if before.get(k) != after.get(k)}

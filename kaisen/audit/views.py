@@ -10,8 +10,9 @@ from django.shortcuts import render
 from kaisen.audit.export import csv_chunks
 from kaisen.audit.forms import AuditFilterForm
 from kaisen.audit.selectors import audit_event_list, audit_user_choices
+from kaisen.audit.services import audit_export_record
 from kaisen.core import clock
-from kaisen.core.web import request_tenant, root_user_required
+from kaisen.core.web import request_tenant, request_user, root_user_required
 
 PAGE_SIZE = 50
 
@@ -40,6 +41,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return HttpResponse(status=400)
     events = audit_event_list(tenant=request_tenant(request), **form.filters())
+    audit_export_record(user=request_user(request), channel="web", filters=form.filters())
     response = StreamingHttpResponse((chunk.encode("utf-8") for chunk in csv_chunks(events)),
                                      content_type="text/csv; charset=utf-8")
     name = f"audit-{request_tenant(request).public_id}-{clock.now_jst():%Y%m%d-%H%M%S}.csv"
