@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "kaisen.audit",
     "kaisen.procedures",
     "kaisen.notifications",
+    "kaisen.security",
     "kaisen.mfa",
 ]
 
@@ -84,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kaisen.security.sessions.SessionGuardMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "kaisen.core.middleware.RequestContextMiddleware",
@@ -223,6 +225,14 @@ KAISEN_BULK_INLINE_ROWS = int(os.environ.get("KAISEN_BULK_INLINE_ROWS", "200"))
 KAISEN_BULK_STALE_SECONDS = int(os.environ.get("KAISEN_BULK_STALE_SECONDS", "60"))
 
 # --- Security -------------------------------------------------------------------------------------
+# Failed-login limiting (kaisen.security.throttle): after N failures in a row an account is locked until the
+# operator unlocks it or KAISEN_LOCKOUT_MINUTES pass; a client address gets N failures per window.
+KAISEN_LOCKOUT_ACCOUNT_FAILURES = int(os.environ.get("KAISEN_LOCKOUT_ACCOUNT_FAILURES", "5"))
+KAISEN_LOCKOUT_MINUTES = int(os.environ.get("KAISEN_LOCKOUT_MINUTES", "30"))
+KAISEN_LOCKOUT_IP_FAILURES = int(os.environ.get("KAISEN_LOCKOUT_IP_FAILURES", "20"))
+KAISEN_LOCKOUT_IP_WINDOW_MINUTES = int(os.environ.get("KAISEN_LOCKOUT_IP_WINDOW_MINUTES", "10"))
+# Password reset links work once and for this many seconds.
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("KAISEN_PASSWORD_RESET_SECONDS", "3600"))
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

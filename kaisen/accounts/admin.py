@@ -16,6 +16,7 @@ from kaisen.accounts.services import api_key_revoke
 from kaisen.audit.services import audit_record
 from kaisen.core.admin import HIDDEN, AuditedAdminMixin, ReadOnlyAdminMixin
 from kaisen.core.errors import DomainError
+from kaisen.security.throttle import account_key, throttle_clear
 
 
 def _check_staff_or_tenant(form: forms.ModelForm) -> None:
@@ -101,6 +102,8 @@ class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
             user.locked_at = None
             user.failed_login_count = 0
             user.save(update_fields=["is_locked", "locked_at", "failed_login_count"])
+            # The failed-login limiter's counter of the account starts afresh too (kaisen.security.throttle).
+            throttle_clear(account_key(user.tenant.public_id if user.tenant else "", user.username))
             self.audit(request, user, "update", {"is_locked": [True, False]})
             count += 1
         self.message_user(request, ngettext("%(count)d user unlocked.", "%(count)d users unlocked.", count)

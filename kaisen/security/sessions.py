@@ -1,0 +1,125 @@
+"""The user's web sessions (issue 5 §5): registered at login, listed on "My sessions", revocable.
+
+Revoking deletes the session from Django's session store (so it is gone server-side at once) and marks
+the :class:`UserSession` ended; :class:`SessionGuardMiddleware` also refuses a session whose record was
+ended, whatever session backend is configured.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from importlib import import_module
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, logout
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+
+from kaisen.accounts.models import User
+from kaisen.audit.services import audit_record
+from kaisen.core import clock
+from kaisen.core.errors import NotFound
+from kaisen.core.middleware import ip_from_request
+from kaisen.security.models import UserSession
+
+#: "last seen" is written at most this often per session.
+TOUCH_EVERY = dt.timedelta(seconds=60)
+
+
+def _store(session_key: str) -> Any:
+    return import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
+
+
+def session_register(request: HttpRequest, user: User) -> UserSession | None:
+    """Record the session of a login; call after ``django.contrib.auth.login`` (which rotates the key).
+
+    Idempotent: a second call for the same session changes nothing.
+    """
+    session = getattr(request, "session", None)
+    if session is None:
+        return None
+    if session.session_key is None:
+        session.save()
+    key = session.session_key
+    existing = UserSession.objects.filter(session_key=key).first()
+    if existing is not None:
+        return existing
+    now = clock.now()
+    try:
+        with transaction.atomic():
+            return UserSession.objects.create(
+                user=user, session_key=key, ip_address=ip_from_request(request) or None,
+                user_agent=request.META.get("HTTP_USER_AGENT", "")[:300], created_at=now, last_seen_at=now)
+    except IntegrityError:
+        return UserSession.objects.filter(session_key=key).first()
+
+
+def session_list(*, user: User) -> QuerySet[UserSession]:
+    return UserSession.objects.filter(user=user, ended_at__isnull=True)
+
+
+def _end(rows: QuerySet[UserSession], reason: str) -> int:
+    count = 0
+    for row in rows:
+        _store(row.session_key).delete()
+        count += UserSession.objects.filter(pk=row.pk, ended_at__isnull=True).update(ended_at=clock.now(),
+                                                                                    end_reason=reason)
+    return count
+
+
+def session_revoke(*, user: User, session_id: int) -> UserSession:
+    """End one of the user's own sessions (another user's is "not found")."""
+    row = UserSession.objects.filter(user=user, pk=session_id, ended_at__isnull=True).first()
+    if row is None:
+        raise NotFound()
+    _end(UserSession.objects.filter(pk=row.pk), "revoked")
+    audit_record(action="session.revoke", tenant=user.tenant, user=user, target=row)
+    return row
+
+
+def sessions_end_all(*, user: User, except_key: str | None, reason: str) -> int:
+    rows = session_list(user=user)
+    if except_key:
+        rows = rows.exclude(session_key=except_key)
+    return _end(rows, reason)
+
+
+def sessions_keep_after_password_change(*, user: User, except_key: str | None) -> None:
+    """Keep the user's other sessions valid after a password change (the user chose so)."""
+    for row in session_list(user=user).exclude(session_key=except_key or ""):
+        store = _store(row.session_key)
+        if store.exists(row.session_key):
+            store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+            store.save()
+
+
+def session_ended(session_key: str | None, reason: str) -> None:
+    if session_key:
+        UserSession.objects.filter(session_key=session_key, ended_at__isnull=True).update(ended_at=clock.now(),
+                                                                                         end_reason=reason)
+
+
+class SessionGuardMiddleware:
+    """After AuthenticationMiddleware: signs out a session whose record was ended, keeps "last seen" fresh,
+    and records sessions that began without ``session_register`` (e.g. before this existed)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        key = request.session.session_key if hasattr(request, "session") else None
+        if isinstance(user, User) and key:
+            row = UserSession.objects.filter(session_key=key).only("id", "ended_at", "last_seen_at",
+                                                                   "user_id").first()
+            if row is None:
+                session_register(request, user)
+            elif row.ended_at is not None or row.user_id != user.pk:
+                logout(request)
+            elif clock.now() - row.last_seen_at >= TOUCH_EVERY:
+                UserSession.objects.filter(pk=row.pk).update(last_seen_at=clock.now(),
+                                                             ip_address=ip_from_request(request) or None)
+        return self.get_response(request)
