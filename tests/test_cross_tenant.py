@@ -54,11 +54,17 @@ EXCLUDED_PREFIXES = {
 EXCLUDED_NAMES = {
     "accounts:login": "the login form itself (tests/test_pages.py)",
     "accounts:logout": "ends the session the sweep is using",
+    "mfa:confirm": "the token is a 256-bit secret mailed to the new 2FA address, not an object ID; the page asks for "
+                   "the user's own ID + password (tests/security/test_mfa.py)",
 }
 #: API operations left out, each with the reason.
 EXCLUDED_API = {
     ("POST", "/api/v1/auth"): "authentication: exchanges credentials, reads no tenant data (tests/test_auth.py)",
     ("DELETE", "/api/v1/auth"): "revokes the sweep's own token (tests/test_auth.py)",
+    ("POST", "/api/v1/auth/mfa"): "second step of POST /auth: answers a challenge, reads no tenant data "
+                                  "(tests/security/test_mfa.py)",
+    ("POST", "/api/v1/auth/mfa/resend"): "mails a new code for a challenge, reads no tenant data "
+                                         "(tests/security/test_mfa.py)",
 }
 #: API documents served by Django Ninja, checked for B's data like any other route.
 NINJA_DOC_ROUTES = {"api/v1/openapi.json", "api/v1/docs", "api/v1/"}
