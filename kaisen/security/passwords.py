@@ -8,6 +8,7 @@ need the old behaviour. See docs/security.md.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -31,6 +32,8 @@ from kaisen.core.mail import mail_after_commit
 from kaisen.tenancy.models import PasswordProfile, Tenant
 
 K3_CHARS = re.compile(r"^[A-Za-z0-9]+$")
+#: Reset mails one user can be sent per hour (the form cannot be used to flood a mailbox).
+RESET_MAILS_PER_HOUR = 3
 
 
 class LegacyK3Validator:
@@ -131,6 +134,13 @@ def password_reset_request(*, request: HttpRequest, operator_id: str, username: 
     ).first() if operator_id else None
     if user is None or not user.email or not user.has_usable_password():
         audit_record(action="user.password_reset_request", actor=f"{operator_id}:{username}"[:100], success=False)
+        return
+    from kaisen.security import throttle
+
+    hour = dt.timedelta(hours=1)
+    if throttle.throttle_reserve({"reset": (f"reset:{user.pk}", throttle.Rule(RESET_MAILS_PER_HOUR, hour, hour))}):
+        audit_record(action="user.password_reset_request", tenant=user.tenant, user=user, target=user,
+                     success=False, changes={"reason": "throttled"})
         return
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = reset_tokens.make_token(user)

@@ -170,3 +170,18 @@ def test_reset_follows_the_tenant_profile(sent_mail: list[dict[str, Any]]) -> No
     link = _reset_link(sent_mail)
     assert Client().post(link, {"new_password1": "abcdefgh9", "new_password2": "abcdefgh9"}).status_code == 200
     assert Client().post(link, {"new_password1": "abcd1234", "new_password2": "abcd1234"}).status_code == 302
+
+
+@pytest.mark.django_db
+def test_reset_mails_are_limited_per_user(sent_mail: list[dict[str, Any]]) -> None:
+    user = _user(PasswordProfile.SECURE)
+    assert user.tenant is not None
+    with time_machine.travel(clock.now(), tick=False) as traveller:
+        for _ in range(5):
+            response = Client().post("/password-reset/", {"operator_id": user.tenant.public_id,
+                                                          "username": user.username})
+            assert response.status_code == 200
+        assert len(sent_mail) == 3
+        traveller.shift(dt.timedelta(hours=1, seconds=1))
+        Client().post("/password-reset/", {"operator_id": user.tenant.public_id, "username": user.username})
+        assert len(sent_mail) == 4
