@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
@@ -68,23 +69,80 @@ def user_create(
 
 def login_check(*, request: HttpRequest | None, operator_id: str, username: str, password: str,
                 channel: str = "web") -> User:
-    """Check credentials and audit the attempt. Every failure is the same generic error."""
+    """Check credentials and audit the attempt. Every failure is the same generic error.
+
+    The failed-login limiter (kaisen.security.throttle) is asked first: once an account or a client address
+    has reached its limit, the attempt is refused without the password being checked at all.
+    """
+    from kaisen.core.middleware import client_ip, ip_from_request
+    from kaisen.security import throttle
+
     operator_id = (operator_id or "").strip().upper()
+    username = username or ""
+    ip = ip_from_request(request) if request is not None else client_ip()
+    keys = throttle.login_keys(operator_id, username, ip)
+    tenant = Tenant.objects.filter(public_id=operator_id).first() if operator_id else None
+    known = User.objects.filter(tenant=tenant, username=username).first() if (tenant or not operator_id) else None
+    actor = f"{operator_id or 'staff'}:{username}"[:100]
+
+    if known is not None and known.is_locked and throttle.throttle_lock_over(keys[throttle.ACCOUNT][0],
+                                                                               known.locked_at):
+        user_unlock(user=known, actor=None, reason="time")
+        known.refresh_from_db()
+
+    refused = throttle.throttle_reserve(keys)
+    if refused is not None:
+        audit_record(action=f"auth.login.{channel}", tenant=tenant, user=known, actor=actor, success=False,
+                     changes={"reason": "throttled", "limit": refused})
+        raise DomainError(ErrorCode.AUTHENTICATION_FAILED)
+
     user = authenticate(request, operator_id=operator_id or None, username=username, password=password)
     if user is None:
-        tenant = Tenant.objects.filter(public_id=operator_id).first() if operator_id else None
-        known = User.objects.filter(tenant=tenant, username=username).first() if (tenant or not operator_id) else None
+        reached = throttle.throttle_failed(keys)
         if known is not None:
-            User.objects.filter(pk=known.pk).update(failed_login_count=known.failed_login_count + 1)
-        audit_record(action=f"auth.login.{channel}", tenant=tenant, user=known,
-                     actor=f"{operator_id or 'staff'}:{username}"[:100], success=False,
+            User.objects.filter(pk=known.pk).update(failed_login_count=F("failed_login_count") + 1)
+        audit_record(action=f"auth.login.{channel}", tenant=tenant, user=known, actor=actor, success=False,
                      changes={"reason": "locked" if known is not None and known.is_locked else "invalid"})
+        if throttle.ACCOUNT in reached and known is not None:
+            _user_lock_after_failures(known)
         raise DomainError(ErrorCode.AUTHENTICATION_FAILED)
     assert isinstance(user, User)
+    throttle.throttle_succeeded(keys)
     if user.failed_login_count:
         User.objects.filter(pk=user.pk).update(failed_login_count=0)
     audit_record(action=f"auth.login.{channel}", tenant=user.tenant, user=user)
     return user
+
+
+def _user_lock_after_failures(user: User) -> None:
+    now = clock.now()
+    with transaction.atomic():
+        if not User.objects.filter(pk=user.pk, is_locked=False).update(is_locked=True, locked_at=now):
+            return
+        audit_record(action="user.lock", tenant=user.tenant, user=user, actor="system", target=user,
+                     changes={"is_locked": [False, True], "reason": "failed_logins"})
+        _security_notice(user, _("Your account was locked"),
+                         _("User %(user)s was locked after %(count)d failed logins in a row. It is unlocked "
+                           "automatically after %(minutes)d minutes, or by the operator. If these attempts "
+                           "were not yours, change your password after the lock ends.")
+                         % {"user": user.audit_label, "count": settings.KAISEN_LOCKOUT_ACCOUNT_FAILURES,
+                            "minutes": settings.KAISEN_LOCKOUT_MINUTES})
+
+
+def user_unlock(*, user: User, actor: User | None, reason: str = "operator") -> bool:
+    """End a lock (by the operator, or by time); clears the failed-login counter of the account."""
+    from kaisen.security import throttle
+
+    with transaction.atomic():
+        changed = User.objects.filter(pk=user.pk, is_locked=True).update(is_locked=False, locked_at=None,
+                                                                         failed_login_count=0)
+        operator_id = user.tenant.public_id if user.tenant else ""
+        throttle.throttle_clear(throttle.account_key(operator_id, user.username))
+        if changed:
+            audit_record(action="user.unlock", tenant=user.tenant, user=actor,
+                         actor=None if actor is not None else "system", target=user,
+                         changes={"is_locked": [True, False], "reason": reason})
+    return bool(changed)
 
 
 # --- API keys ------------------------------------------------------------------------------------
