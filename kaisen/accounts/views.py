@@ -39,13 +39,8 @@ def _safe_next(request: HttpRequest) -> str:
 def login_complete(request: HttpRequest, user: User, *, next_url: str) -> HttpResponse:
     """The one place a web login completes: the session is authenticated (its key rotated) and registered."""
     auth_login(request, user, backend="kaisen.accounts.backends.TenantUserBackend")
-    # SESSION-REGISTER: kaisen.security (sessions, issue 5 §5) records the new session here.
-    try:
-        from kaisen.security.services import session_register
-    except ImportError:  # pragma: no cover - the sessions app is not there yet
-        pass
-    else:
-        session_register(request, user)
+    # The session is recorded by kaisen.security.signals (Django's user_logged_in), which also covers the
+    # back-office login at /admin/.
     return redirect(next_url)
 
 

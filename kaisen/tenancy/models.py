@@ -18,7 +18,7 @@ class TenantKind(models.TextChoices):
 
 
 class PasswordProfile(models.TextChoices):
-    SECURE = "secure", _("Secure (recommended): 10+ characters, common and breached passwords refused")
+    SECURE = "secure", _("Secure (recommended): 10+ characters, common passwords refused")
     LEGACY_K3 = "legacy_k3", _("Legacy (seed K-3, weaker): 4-8 characters mixing letters and digits")
 
 
