@@ -145,7 +145,7 @@ def login_begin(*, user: User, channel: str) -> LoginStep:
 
 def _open_challenge(challenge_id: str, channel: str) -> LoginChallenge | None:
     ch = (
-        LoginChallenge.objects.select_for_update().select_related("user", "user__tenant")
+        LoginChallenge.objects.select_for_update(of=("self",)).select_related("user", "user__tenant")
         .filter(challenge_id=challenge_id or "-", channel=channel).first()
     )
     if ch is None or ch.ended_at is not None or ch.expires_at <= clock.now():
