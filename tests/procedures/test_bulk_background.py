@@ -157,6 +157,7 @@ def test_a_run_lost_with_its_worker_resumes_without_a_second_order(
     assert sorted(r["order_id"] for r in job.results) == sorted(orders.values_list("pk", flat=True))
 
 
+@pytest.mark.django_db(transaction=True)  # the scheduler closes stale connections, as in production
 def test_the_scheduler_enqueues_lost_jobs_again_and_gives_up_after_max_attempts(
         tenant_a: TenantWorld, _small_inline_limit: Any) -> None:
     job, _ = _start(tenant_a, _csv(_lines(tenant_a)))
