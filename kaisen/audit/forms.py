@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 #: The action families an audit entry can belong to (the part of ``action`` before the first dot).
 ACTION_PREFIXES = [
@@ -29,8 +30,8 @@ SUCCESS_CHOICES = [("", _("Any result")), ("1", _("Success")), ("0", _("Failure"
 
 class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(label=_("Action"), required=False, choices=ACTION_PREFIXES)
-    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(label=pgettext_lazy("date range", "From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=pgettext_lazy("date range", "To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     user = forms.TypedChoiceField(label=_("User"), required=False, coerce=int, empty_value=None)
     success = forms.ChoiceField(label=_("Result"), required=False, choices=SUCCESS_CHOICES)
     page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
