@@ -20,6 +20,7 @@ import typer
 from kaisen.bench_orders import bench_orders_command
 from kaisen.cli_audit import audit_app
 from kaisen.cli_procedures import bulk_app, mnp_app, orders_app
+from kaisen.cli_users import users_app
 
 app = typer.Typer(
     help="Kaisen (回線) — self-service portal for corporate mobile lines.",
@@ -35,6 +36,7 @@ app.add_typer(orders_app, name="orders")
 app.add_typer(mnp_app, name="mnp")
 app.add_typer(bulk_app, name="bulk")
 app.add_typer(audit_app, name="audit")
+app.add_typer(users_app, name="users")
 
 
 def _django() -> None:

@@ -11,3 +11,13 @@ def api_key_list(*, user: User) -> QuerySet[ApiKey]:
 
 def user_list(*, tenant) -> QuerySet[User]:
     return User.objects.filter(tenant=tenant).order_by("username")
+
+
+def user_get(*, tenant, user_id: int) -> User:
+    """A user of ``tenant``; another tenant's user is NotFound, like one that does not exist."""
+    from kaisen.core.errors import NotFound
+
+    user = User.objects.select_related("tenant").filter(tenant=tenant, pk=user_id).first() if tenant else None
+    if user is None:
+        raise NotFound()
+    return user

@@ -282,3 +282,143 @@ def token_revoke(*, token: str) -> None:
     )
     if not updated:
         raise DomainError(ErrorCode.TOKEN_INVALID)
+
+
+# --- user management by the tenant's root user (issue 5 §2, M-USER-1, M-USER-2) -------------------
+
+def _require_root(actor: User, message: str) -> None:
+    if actor.tenant_id is None or not actor.is_root:
+        raise DomainError(ErrorCode.PERMISSION_DENIED, message)
+
+
+def _managed_user(actor: User, user_id: int, *, lock: bool = False) -> User:
+    """A user of the actor's own tenant; another tenant's user (or none) is NotFound."""
+    qs = User.objects.select_related("tenant").filter(tenant=actor.tenant)
+    if lock:
+        qs = qs.select_for_update(of=("self",))
+    user = qs.filter(pk=user_id).first() if actor.tenant_id is not None else None
+    if user is None:
+        raise NotFound()
+    return user
+
+
+@transaction.atomic
+def user_create_limited(*, actor: User, username: str, display_name: str = "", email: str = "",
+                        password: str) -> User:
+    """A root user adds a limited ("user" role) user to their tenant; the initial password must meet the
+    tenant's password profile (kaisen.security.passwords)."""
+    from kaisen.security.passwords import password_validate
+
+    _require_root(actor, _("Only the tenant's root user can create users."))
+    _check_username(username)
+    if User.objects.filter(tenant=actor.tenant, username=username).exists():
+        raise DomainError(ErrorCode.DUPLICATE, _("This username is already taken."), field="username")
+    display_name, email = (display_name or "").strip(), (email or "").strip()
+    if len(display_name) > 100:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("The name is at most 100 characters."),
+                          field="display_name")
+    _check_email(email)
+    candidate = User(tenant=actor.tenant, username=username, display_name=display_name, email=email)
+    try:
+        password_validate(password or "", candidate)
+    except ValidationError as exc:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, " ".join(exc.messages), field="password") from exc
+    user = user_create(tenant=actor.tenant, username=username, password=password, display_name=display_name,
+                       email=email, is_root=False, actor=actor)
+    audit_record(action="user.update", tenant=actor.tenant, user=actor, target=user,
+                 changes={"display_name": [None, display_name], "email": [None, email], "is_active": [None, True],
+                          "password": [None, "********"]})
+    return user
+
+
+def _check_email(email: str) -> None:
+    from django.core.validators import validate_email
+
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise DomainError(ErrorCode.VALIDATION_ERROR, _("Enter a valid email address."), field="email") from exc
+
+
+@transaction.atomic
+def user_update(*, actor: User, user_id: int, display_name: str | None = None, email: str | None = None,
+                is_active: bool | None = None) -> User:
+    """Root user only. A root user cannot deactivate themselves (nor another root user)."""
+    from kaisen.security.sessions import sessions_end_all
+
+    _require_root(actor, _("Only the tenant's root user can change users."))
+    user = _managed_user(actor, user_id, lock=True)
+    changes: dict[str, list[object]] = {}
+    if display_name is not None:
+        display_name = display_name.strip()
+        if len(display_name) > 100:
+            raise DomainError(ErrorCode.VALIDATION_ERROR, _("The name is at most 100 characters."),
+                              field="display_name")
+        if display_name != user.display_name:
+            changes["display_name"] = [user.display_name, display_name]
+            user.display_name = display_name
+    if email is not None:
+        email = email.strip()
+        _check_email(email)
+        if email != user.email:
+            changes["email"] = [user.email, email]
+            user.email = email
+    if is_active is not None and is_active != user.is_active:
+        if not is_active and (user.pk == actor.pk or user.is_root):
+            raise DomainError(ErrorCode.PERMISSION_DENIED, _("A root user cannot be deactivated."),
+                              field="is_active")
+        changes["is_active"] = [user.is_active, is_active]
+        user.is_active = is_active
+    if changes:
+        user.save(update_fields=[f for f in ("display_name", "email", "is_active") if f in changes])
+        audit_record(action="user.update", tenant=actor.tenant, user=actor, target=user, changes=changes)
+        if changes.get("is_active") == [True, False]:
+            sessions_end_all(user=user, except_key=None, reason="deactivated")
+            ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=clock.now())
+    return user
+
+
+def user_deactivate(*, actor: User, user_id: int) -> User:
+    """Root user only: the user can no longer log in; their sessions and tokens end."""
+    return user_update(actor=actor, user_id=user_id, is_active=False)
+
+
+@transaction.atomic
+def username_change(*, actor: User, user_id: int, new_username: str) -> User:
+    """M-USER-2: 6-32 of [A-Za-z0-9_], unique in the tenant. The root user may rename any user of the
+    tenant; any user may rename themselves."""
+    if actor.tenant_id is None or (user_id != actor.pk and not actor.is_root):
+        raise DomainError(ErrorCode.PERMISSION_DENIED,
+                          _("Only the tenant's root user can change another user's username."))
+    user = _managed_user(actor, user_id, lock=True)
+    _check_username(new_username)
+    if new_username == user.username:
+        return user
+    if User.objects.filter(tenant=user.tenant, username=new_username).exclude(pk=user.pk).exists():
+        raise DomainError(ErrorCode.DUPLICATE, _("This username is already taken."), field="username")
+    from kaisen.security import throttle
+
+    old = user.username
+    user.username = new_username
+    try:
+        with transaction.atomic():
+            user.save(update_fields=["username"])
+    except IntegrityError as exc:
+        raise DomainError(ErrorCode.DUPLICATE, _("This username is already taken."), field="username") from exc
+    assert user.tenant is not None
+    # The failed-login counter follows the account to its new name.
+    throttle.throttle_clear(throttle.account_key(user.tenant.public_id, old))
+    audit_record(action="user.username_change", tenant=user.tenant, user=actor, target=user,
+                 changes={"username": [old, new_username]})
+    return user
+
+
+def user_unlock_by_root(*, actor: User, user_id: int) -> User:
+    """Root user only: end a user's lock and clear the failed-login counter (``user_unlock`` above, which
+    also clears the security app's LoginThrottle row). Unlocking an unlocked user changes nothing."""
+    _require_root(actor, _("Only the tenant's root user can unlock users."))
+    user = _managed_user(actor, user_id)
+    user_unlock(user=user, actor=actor, reason="root_user")
+    user.refresh_from_db()
+    return user

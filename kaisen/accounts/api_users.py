@@ -1,0 +1,102 @@
+"""``/api/v1/users``: the tenant's users, managed by its root user (issue 5 §2, M-USER-1, M-USER-2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Router, Schema, Status
+
+from kaisen.accounts.api import ErrorOut
+from kaisen.accounts.models import User
+from kaisen.accounts.selectors import user_get, user_list
+from kaisen.accounts.services import user_create_limited, user_unlock_by_root, user_update, username_change
+from kaisen.core.errors import DomainError, ErrorCode
+
+router = Router(tags=["users"])
+
+
+class UserOut(Schema):
+    user_id: int
+    username: str
+    display_name: str
+    email: str
+    role: str  # "root" or "user"
+    is_active: bool
+    is_locked: bool
+    locked_at: dt.datetime | None
+    last_login: dt.datetime | None
+    created_at: dt.datetime
+
+
+class UserIn(Schema):
+    username: str
+    password: str
+    display_name: str = ""
+    email: str = ""
+
+
+class UserPatch(Schema):
+    """Only the fields given change. ``username`` follows M-USER-2."""
+
+    username: str | None = None
+    display_name: str | None = None
+    email: str | None = None
+    is_active: bool | None = None
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(user_id=user.pk, username=user.username, display_name=user.display_name, email=user.email,
+                   role="root" if user.is_root else "user", is_active=user.is_active, is_locked=user.is_locked,
+                   locked_at=user.locked_at, last_login=user.last_login, created_at=user.date_joined)
+
+
+def _root(request: HttpRequest) -> User:
+    user = request.auth  # type: ignore[attr-defined]
+    if not isinstance(user, User) or user.tenant_id is None or not user.is_root:
+        raise DomainError(ErrorCode.PERMISSION_DENIED,
+                          _("User management needs the root user: this token belongs to a limited user."))
+    return user
+
+
+@router.get("/users", response={200: list[UserOut], 403: ErrorOut}, summary="The tenant's users (root user only)")
+def users(request: HttpRequest) -> list[UserOut]:
+    actor = _root(request)
+    return [user_out(u) for u in user_list(tenant=actor.tenant)]
+
+
+@router.post("/users", response={201: UserOut, 403: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+             summary="Create a limited user (root user only)")
+def user_new(request: HttpRequest, payload: UserIn) -> Status[UserOut]:
+    user = user_create_limited(actor=_root(request), username=payload.username, password=payload.password,
+                               display_name=payload.display_name, email=payload.email)
+    return Status(201, user_out(user))
+
+
+@router.get("/users/{user_id}", response={200: UserOut, 403: ErrorOut, 404: ErrorOut},
+            summary="One user of the tenant (root user only)")
+def user_detail(request: HttpRequest, user_id: int) -> UserOut:
+    actor = _root(request)
+    return user_out(user_get(tenant=actor.tenant, user_id=user_id))
+
+
+@router.patch("/users/{user_id}", response={200: UserOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut,
+                                             422: ErrorOut},
+              summary="Change a user's name, email, active flag or username (root user only)")
+def user_patch(request: HttpRequest, user_id: int, payload: UserPatch) -> UserOut:
+    actor = _root(request)
+    user_get(tenant=actor.tenant, user_id=user_id)  # 404 before any validation
+    with transaction.atomic():  # all of the change or none of it
+        if payload.username is not None:
+            username_change(actor=actor, user_id=user_id, new_username=payload.username)
+        user = user_update(actor=actor, user_id=user_id, display_name=payload.display_name, email=payload.email,
+                           is_active=payload.is_active)
+    return user_out(user)
+
+
+@router.post("/users/{user_id}/unlock", response={200: UserOut, 403: ErrorOut, 404: ErrorOut},
+             summary="End a user's lock and clear the failed-login counter (root user only)")
+def user_unlock(request: HttpRequest, user_id: int) -> UserOut:
+    return user_out(user_unlock_by_root(actor=_root(request), user_id=user_id))
