@@ -30,8 +30,10 @@ SUCCESS_CHOICES = [("", _("Any result")), ("1", _("Success")), ("0", _("Failure"
 
 class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(label=_("Action"), required=False, choices=ACTION_PREFIXES)
-    date_from = forms.DateField(label=pgettext_lazy("date range", "From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=pgettext_lazy("date range", "To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(label=pgettext_lazy("date range", "From"), required=False,
+                                widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=pgettext_lazy("date range", "To"), required=False,
+                              widget=forms.DateInput(attrs={"type": "date"}))
     user = forms.TypedChoiceField(label=_("User"), required=False, coerce=int, empty_value=None)
     success = forms.ChoiceField(label=_("Result"), required=False, choices=SUCCESS_CHOICES)
     page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
