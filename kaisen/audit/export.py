@@ -16,20 +16,13 @@ from django.db.models import QuerySet
 
 from kaisen.audit.models import AuditEvent
 from kaisen.core.clock import JST
+from kaisen.core.csvsafe import csv_safe
 
 BOM = "\ufeff"
 HEADER = ["time_jst", "user", "user_id", "ip_address", "user_agent", "action", "target_type", "target_id",
           "target", "changes", "reason", "success"]
-_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_DANGEROUS) else text
-
-
 def event_row(event: AuditEvent) -> list[str]:
-    return [neutralise(v) for v in (
+    return [csv_safe(v) for v in (
         event.at.astimezone(JST).isoformat(timespec="seconds"), event.actor, event.user_id or "",
         event.ip_address or "", event.user_agent, event.action, event.target_type, event.target_id,
         event.target_label, json.dumps(event.changes, ensure_ascii=False, sort_keys=True) if event.changes else "",

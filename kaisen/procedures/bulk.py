@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 
 from kaisen.audit.services import audit_record
 from kaisen.core import clock
+from kaisen.core.csvsafe import csv_safe
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.lines.selectors import line_lookup
 from kaisen.procedures.models import BulkJob, BulkJobStatus, OrderKind
@@ -466,15 +467,6 @@ def bulk_job_get(*, tenant: Any, job_id: int) -> BulkJob:
     if job is None:
         raise NotFound(_("No such bulk upload."))
     return job
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: Any) -> str:
-    """A cell a spreadsheet will not run as a formula (CSV injection): prefix ``'`` to = + - @ TAB CR."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def bulk_result_csv(*, tenant: Any, job_id: int) -> bytes:
