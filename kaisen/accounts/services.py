@@ -21,7 +21,7 @@ from kaisen.accounts.validators import validate_username
 from kaisen.audit.services import audit_record
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
-from kaisen.core.mail import mail_after_commit
+from kaisen.core.mail import security_notice
 from kaisen.tenancy.models import Tenant
 
 
@@ -121,7 +121,7 @@ def _user_lock_after_failures(user: User) -> None:
             return
         audit_record(action="user.lock", tenant=user.tenant, user=user, actor="system", target=user,
                      changes={"is_locked": [False, True], "reason": "failed_logins"})
-        _security_notice(user, _("Your account was locked"),
+        security_notice(user, _("Your account was locked"),
                          _("User %(user)s was locked after %(count)d failed logins in a row. It is unlocked "
                            "automatically after %(minutes)d minutes, or by the operator. If these attempts "
                            "were not yours, change your password after the lock ends.")
@@ -168,21 +168,11 @@ def api_key_create(*, user: User, name: str, expires_at: dt.datetime | None = No
                                     secret_hash=_sha256(secret), expires_at=expires_at)
     audit_record(action="apikey.create", tenant=user.tenant, user=user, target=api_key,
                  changes={"key_id": [None, key_id], "name": [None, name]})
-    _security_notice(user, _("A new API key was created"),
+    security_notice(user, _("A new API key was created"),
                      _("An API key named \"%(name)s\" (key ID %(key_id)s) was created for user %(user)s. "
                        "If you did not do this, revoke the key and contact your administrator.")
                      % {"name": name, "key_id": key_id, "user": user.audit_label})
     return NewApiKey(api_key=api_key, secret=secret)
-
-
-def _security_notice(user: User, subject: str, body: str) -> None:
-    """Tell the user (or, without an address, the tenant's notification address) about a credential change.
-
-    The notice never contains a secret.
-    """
-    to = user.email or (user.tenant.notification_email if user.tenant else "")
-    if to:
-        mail_after_commit(to=[to], subject=f"[Kaisen] {subject}", body=str(body))
 
 
 @transaction.atomic
@@ -197,7 +187,7 @@ def api_key_revoke(*, user: User, key_id: str, reason: str = "") -> ApiKey:
         ApiToken.objects.filter(api_key=api_key, revoked_at__isnull=True).update(revoked_at=api_key.revoked_at)
         audit_record(action="apikey.revoke", tenant=user.tenant, user=user, target=api_key,
                      changes={"revoked_at": [None, api_key.revoked_at]}, reason=reason)
-        _security_notice(user, _("An API key was revoked"),
+        security_notice(user, _("An API key was revoked"),
                          _("The API key %(key_id)s of user %(user)s was revoked; it can no longer be used.")
                          % {"key_id": api_key.key_id, "user": user.audit_label})
     return api_key

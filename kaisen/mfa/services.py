@@ -34,7 +34,7 @@ from kaisen.accounts.services import login_check
 from kaisen.audit.services import audit_record
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode
-from kaisen.core.mail import mail_after_commit
+from kaisen.core.mail import mail_after_commit, security_notice
 from kaisen.mfa.models import EmailChange, LoginChallenge, MfaMethod, RecoveryCode, UserMfa
 from kaisen.tenancy.models import MfaPolicy
 
@@ -57,13 +57,6 @@ def _keyed_hash(*parts: str) -> str:
 def _normalize_code(code: str) -> str:
     # Full-width digits (１２３４５６) and stray spaces or dashes are accepted.
     return "".join(ch for ch in unicodedata.normalize("NFKC", code or "") if ch.isalnum()).lower()
-
-
-def _notice(user: User, subject: str, body: str) -> None:
-    """A security notice: to the user's email, else the tenant's notification address. Never a secret."""
-    to = user.email or (user.tenant.notification_email if user.tenant else "")
-    if to:
-        mail_after_commit(to=[to], subject=f"[Kaisen] {subject}", body=body)
 
 
 def user_mfa(user: User) -> UserMfa:
@@ -232,7 +225,7 @@ def login_verify(*, challenge_id: str, code: str, channel: str) -> User:
     audit_record(action=f"auth.mfa.{channel}", tenant=user.tenant, user=user, changes={"method": [None, used]})
     if used == "recovery_code":
         left = RecoveryCode.objects.filter(user=user, used_at__isnull=True).count()
-        _notice(user, _("A recovery code was used"),
+        security_notice(user, _("A recovery code was used"),
                 _("A recovery code was used to log in as user %(user)s. %(left)s recovery codes are left. "
                   "If this was not you, change your password and tell your administrator.")
                 % {"user": user.audit_label, "left": left})
@@ -276,7 +269,7 @@ def totp_enable(*, user: User, secret: str, code: str) -> list[str]:
     codes = _new_recovery_codes(user)
     audit_record(action="mfa.totp.enable", tenant=user.tenant, user=user, target=mfa,
                  changes={"method": [before, MfaMethod.TOTP]})
-    _notice(user, _("Two-step login: authenticator app enabled"),
+    security_notice(user, _("Two-step login: authenticator app enabled"),
             _("User %(user)s now logs in with an authenticator app (二段階認証). If you did not do this, "
               "tell your administrator at once.") % {"user": user.audit_label})
     return codes
@@ -287,7 +280,7 @@ def recovery_codes_regenerate(*, user: User, password: str, code: str) -> list[s
     _check_password_and_code(user, password, code)
     codes = _new_recovery_codes(user)
     audit_record(action="mfa.recovery.regenerate", tenant=user.tenant, user=user)
-    _notice(user, _("Two-step login: new recovery codes"),
+    security_notice(user, _("Two-step login: new recovery codes"),
             _("New recovery codes were made for user %(user)s; the old ones no longer work.")
             % {"user": user.audit_label})
     return codes
@@ -323,7 +316,7 @@ def mfa_disable(*, user: User, password: str, code: str = "") -> None:
         RecoveryCode.objects.filter(user=user).delete()
         audit_record(action="mfa.disable", tenant=user.tenant, user=user, target=mfa,
                      changes={"method": [before, MfaMethod.NONE]})
-        _notice(user, _("Two-step login switched off"),
+        security_notice(user, _("Two-step login switched off"),
                 _("User %(user)s now logs in with the password only. If you did not do this, tell your "
                   "administrator at once.") % {"user": user.audit_label})
 
@@ -417,7 +410,7 @@ def email_change_confirm(*, token: str, request: HttpRequest | None, operator_id
             body=_("From your next login, user %(user)s receives login codes (認証コード) at this address.")
             % {"user": user.audit_label},
         )
-        _notice(user, _("Two-step login: email address changed"),
+        security_notice(user, _("Two-step login: email address changed"),
                 _("Login codes for user %(user)s are now sent to a new address (%(email)s). If you did not do "
                   "this, tell your administrator at once.") % {"user": user.audit_label, "email": change.email})
         return change

@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy
 from kaisen.accounts.models import User
 from kaisen.audit.services import audit_record
 from kaisen.core.errors import DomainError, ErrorCode
-from kaisen.core.mail import mail_after_commit
+from kaisen.core.mail import mail_after_commit, security_notice
 from kaisen.tenancy.models import PasswordProfile, Tenant
 
 K3_CHARS = re.compile(r"^[A-Za-z0-9]+$")
@@ -79,12 +79,6 @@ def password_help_texts(user: User) -> list[str]:
     return [str(v.get_help_text()) for v in password_validators(user.tenant)]
 
 
-def _notice(user: User, subject: str, body: str) -> None:
-    to = user.email or (user.tenant.notification_email if user.tenant else "")
-    if to:
-        mail_after_commit(to=[to], subject=f"[Kaisen] {subject}", body=body)
-
-
 def _set_password(user: User, new: str, repeat: str) -> None:
     if new != repeat:
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("The two new passwords do not match."), field="new_password2")
@@ -113,7 +107,7 @@ def password_change(*, user: User, current: str, new: str, repeat: str) -> None:
         _set_password(user, new, repeat)
         audit_record(action="user.password_change", tenant=user.tenant, user=user, target=user,
                      changes={"password": ["********", "********"]})
-        _notice(user, _("Your password was changed"),
+        security_notice(user, _("Your password was changed"),
                 _("The password of user %(user)s was changed. If you did not do this, contact your "
                   "administrator at once.") % {"user": user.audit_label})
 
@@ -178,7 +172,7 @@ def password_reset_confirm(*, uidb64: str, token: str, new: str, repeat: str) ->
         sessions_end_all(user=user, except_key=None, reason="password_reset")
         audit_record(action="user.password_reset", tenant=user.tenant, user=user, target=user,
                      changes={"password": ["********", "********"]})
-        _notice(user, _("Your password was reset"),
+        security_notice(user, _("Your password was reset"),
                 _("The password of user %(user)s was reset with an emailed link, and every session was "
                   "signed out. If you did not do this, contact your administrator at once.")
                 % {"user": user.audit_label})

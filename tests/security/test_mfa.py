@@ -36,6 +36,7 @@ def mails(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         sent.append(kwargs)
 
     monkeypatch.setattr("kaisen.mfa.services.mail_after_commit", record)
+    monkeypatch.setattr("kaisen.core.mail.mail_after_commit", record)  # security notices (security_notice)
     return sent
 
 

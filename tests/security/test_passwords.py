@@ -28,7 +28,7 @@ def sent_mail(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     def record(**kwargs: Any) -> None:
         sent.append(kwargs)
 
-    for module in ("kaisen.accounts.services", "kaisen.security.passwords"):
+    for module in ("kaisen.core.mail", "kaisen.security.passwords"):
         monkeypatch.setattr(f"{module}.mail_after_commit", record)
     return sent
 

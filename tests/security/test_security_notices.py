@@ -28,7 +28,7 @@ class _Mail:
 def outbox(monkeypatch: pytest.MonkeyPatch) -> list[_Mail]:
     """The notices as handed to the mail queue (``mail_after_commit``: sent only if the write commits)."""
     sent: list[_Mail] = []
-    monkeypatch.setattr("kaisen.accounts.services.mail_after_commit",
+    monkeypatch.setattr("kaisen.core.mail.mail_after_commit",
                         lambda **kw: sent.append(_Mail(kw["to"], kw["subject"], kw["body"])))
     return sent
 
