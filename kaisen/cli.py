@@ -18,8 +18,13 @@ import httpx
 import typer
 
 from kaisen.bench_orders import bench_orders_command
+from kaisen.cli_access import access_app
 from kaisen.cli_audit import audit_app
+from kaisen.cli_billing import billing_app
+from kaisen.cli_payments import payments_app
 from kaisen.cli_procedures import bulk_app, mnp_app, orders_app
+from kaisen.cli_statements import statements_app
+from kaisen.cli_usage import usage_app
 from kaisen.cli_users import users_app
 
 app = typer.Typer(
@@ -37,6 +42,11 @@ app.add_typer(mnp_app, name="mnp")
 app.add_typer(bulk_app, name="bulk")
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
+app.add_typer(access_app, name="roles")
+app.add_typer(usage_app, name="usage")
+app.add_typer(billing_app, name="bills")
+app.add_typer(payments_app, name="payments")
+app.add_typer(statements_app, name="statements")
 
 
 def _django() -> None:

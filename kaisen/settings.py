@@ -74,6 +74,11 @@ INSTALLED_APPS = [
     "kaisen.notifications",
     "kaisen.security",
     "kaisen.mfa",
+    "kaisen.access",
+    "kaisen.usage",
+    "kaisen.billing",
+    "kaisen.payments",
+    "kaisen.statements",
 ]
 
 MIDDLEWARE = [

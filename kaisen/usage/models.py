@@ -1,0 +1,115 @@
+"""Usage records imported from the carrier's usage files (issue 4 §1; M-DL-3, M-DL-5, K-4, K-7).
+
+``CallRecord`` and ``DataUsageDaily`` are the shared contract of the usage, billing (rating) and
+statements apps: billing reads and rates them, statements stream them. Their fields are the union of
+what the call-detail layouts of seeds 000 (M-DL-3) and 002 (K-7) show.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class CallType(models.TextChoices):
+    """How a call is classified and rated. International and roaming are tax-exempt (M-DL-1..3)."""
+
+    DOMESTIC = "domestic", _("Domestic call")  # 国内呼 (fixed lines; 117/171 count as ordinary calls)
+    MOBILE = "mobile", _("Mobile call")  # 携帯呼 (other mobile networks)
+    MOBILE_AU = "mobile_au", _("Mobile call (au)")  # 携帯呼(au) — K-6 has its own au column
+    IP = "ip", _("IP phone call")  # IP間呼 (050 numbers)
+    OTHER_CARRIER_SERVICE = "other_carrier", _("Other carrier service")  # 他社接続サービス: 188, 189, 0570
+    DIRECTORY_ASSISTANCE = "directory", _("Directory assistance")  # 番号案内 104: counted (N件), not timed
+    INTERNATIONAL = "international", _("International call")  # 国際電話
+    ROAMING_OUTGOING = "roaming_out", _("International roaming (outgoing)")  # 発信
+    ROAMING_INCOMING = "roaming_in", _("International roaming (incoming)")  # 着信
+    SMS = "sms", _("SMS")
+    SMS_INTERNATIONAL = "sms_international", _("International SMS")
+
+
+TAX_EXEMPT_CALL_TYPES = frozenset(
+    {CallType.INTERNATIONAL, CallType.ROAMING_OUTGOING, CallType.ROAMING_INCOMING, CallType.SMS_INTERNATIONAL}
+)
+
+
+class CallRecord(models.Model):
+    """One call or SMS of a tenant's line, as the carrier reported it.
+
+    ``billing_month`` is the first day of the month the call is billed in: the month its *end* falls in,
+    so a call spanning a month end is billed in the next month (K-4). ``charge`` is the standard-rate
+    charge computed by rating (M-DL-3: "may differ from the bill"); NULL until rated.
+    """
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    line = models.ForeignKey("lines.Line", on_delete=models.PROTECT, related_name="+")
+    msisdn = models.CharField(_("phone number"), max_length=11)
+    started_at = models.DateTimeField(_("start"))
+    duration_ds = models.PositiveIntegerField(_("duration (tenths of a second)"), default=0)
+    units = models.PositiveIntegerField(_("count"), default=1, help_text=_("Messages or directory-assistance calls."))
+    billing_month = models.DateField(_("billing month"))
+    destination_number = models.CharField(_("destination number"), max_length=32)
+    destination_area = models.CharField(_("destination"), max_length=64, blank=True)
+    call_type = models.CharField(_("call type"), max_length=20, choices=CallType.choices)
+    is_internal = models.BooleanField(_("internal (内線)"), default=False)
+    tax_exempt = models.BooleanField(_("tax-exempt"), default=False)
+    charge = models.DecimalField(_("charge (standard rate)"), max_digits=12, decimal_places=2, null=True, blank=True)
+    record_id = models.CharField(_("carrier record ID"), max_length=40)
+    source_file = models.ForeignKey("usage.UsageFile", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("call record")
+        verbose_name_plural = _("call records")
+        constraints = [models.UniqueConstraint(fields=["record_id"], name="callrecord_record_id_unique")]
+        indexes = [
+            models.Index(fields=["tenant", "billing_month", "msisdn", "started_at"], name="cdr_tenant_month"),
+            models.Index(fields=["line", "billing_month", "started_at"], name="cdr_line_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.msisdn} {self.started_at:%Y-%m-%d %H:%M} {self.destination_number}"
+
+
+class DataUsageDaily(models.Model):
+    """Bytes a line used on one day (M-DL-5)."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    line = models.ForeignKey("lines.Line", on_delete=models.PROTECT, related_name="+")
+    msisdn = models.CharField(_("phone number"), max_length=11, blank=True)
+    day = models.DateField(_("date"))
+    bytes_used = models.BigIntegerField(_("bytes used"))
+    source_file = models.ForeignKey("usage.UsageFile", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("daily data usage")
+        verbose_name_plural = _("daily data usage")
+        constraints = [models.UniqueConstraint(fields=["line", "day"], name="datausage_line_day_unique")]
+        indexes = [models.Index(fields=["tenant", "day", "line"], name="datausage_tenant_day")]
+
+    def __str__(self) -> str:
+        return f"{self.msisdn} {self.day}: {self.bytes_used} B"
+
+
+class UsageFileKind(models.TextChoices):
+    CALLS = "calls", _("Call and SMS detail records")
+    DATA = "data", _("Daily data usage")
+
+
+class UsageFile(models.Model):
+    """One imported carrier usage file; its SHA-256 makes re-importing the same file a no-op."""
+
+    kind = models.CharField(_("kind"), max_length=8, choices=UsageFileKind.choices)
+    name = models.CharField(_("file name"), max_length=255)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, unique=True)
+    imported_at = models.DateTimeField(_("imported at"), auto_now_add=True)
+    rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    rows_loaded = models.PositiveIntegerField(_("rows loaded"), default=0)
+    rows_rejected = models.PositiveIntegerField(_("rows rejected"), default=0)
+    rows_unmatched = models.PositiveIntegerField(_("rows for unknown lines"), default=0)
+
+    class Meta:
+        verbose_name = _("usage file")
+        verbose_name_plural = _("usage files")
+        ordering = ["-imported_at"]
+
+    def __str__(self) -> str:
+        return self.name
