@@ -1,7 +1,8 @@
 """The scheduler loop (a thread of ``kaisen serve``) and the ``kaisen worker`` process.
 
 The scheduler calls ``orders_tick`` every ``KAISEN_SCHEDULER_INTERVAL`` seconds (at once again while a tick
-reports more due work) and, every ~10 s, ``bulk_requeue_stale`` (bulk jobs whose run was lost), logs and
+reports more due work), every ~10 s ``bulk_requeue_stale`` (bulk jobs whose run was lost) and the
+housekeeping jobs of ``kaisen.core.periodic`` when they are due; it logs and
 survives every error, and closes its database connection when it stops.
 ``run_worker`` runs the django-tasks database worker and the scheduler in one process and stops both
 cleanly on SIGTERM / SIGINT. Any number of these can run against one database (0004).
@@ -30,6 +31,9 @@ class Scheduler:
         self.stop_event = threading.Event()
         self.ticks = 0
         self.bulk_checked = 0.0
+        from kaisen.core.periodic import PeriodicRunner
+
+        self.periodic = PeriodicRunner()
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -47,6 +51,7 @@ class Scheduler:
                 if not report.more:
                     break
             self.requeue_lost_bulk_jobs()
+            self.periodic.run_due()
         except Exception:
             log.exception("scheduler tick failed; next try in %.1f s", self.interval)
             connection.close()  # a broken connection is reopened on the next tick

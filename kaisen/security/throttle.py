@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 
 from kaisen.core import clock
 from kaisen.security.models import LoginThrottle
@@ -121,3 +121,17 @@ def throttle_lock_over(key: str, locked_at: dt.datetime | None) -> bool:
 
 def throttle_clear(key: str) -> None:
     LoginThrottle.objects.filter(key=key).update(failures=0, window_start=clock.now(), locked_until=None)
+
+
+def throttle_purge() -> int:
+    """Delete counters that no longer hold anything back: no lock in force and the longest window over.
+
+    Every failed login with a new username or from a new address adds a row; without this the table only
+    grows. Run hourly by the scheduler (``kaisen.core.periodic``). Returns the number of rows deleted.
+    """
+    now = clock.now()
+    longest = max(account_rule().window, address_rule().window)
+    stale = LoginThrottle.objects.filter(window_start__lt=now - longest).filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+    deleted, _ = stale.delete()
+    return deleted

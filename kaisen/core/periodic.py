@@ -1,0 +1,52 @@
+"""Periodic housekeeping run by the scheduler (``kaisen serve``'s scheduler thread and ``kaisen worker``).
+
+Each job is a dotted path to a function taking no arguments and returning a count (rows handled), and an
+interval in seconds. Apps add their line to ``JOBS``. Every scheduler runs the jobs that are due; jobs must
+therefore be safe to run concurrently from several processes (delete/update by condition, row locks).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.utils.module_loading import import_string
+
+log = logging.getLogger("kaisen.scheduler")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    func: str
+    every_seconds: float
+
+
+JOBS: list[Job] = [
+    Job("purge stale login counters", "kaisen.security.throttle.throttle_purge", 3600),
+]
+
+
+@dataclass
+class PeriodicRunner:
+    jobs: list[Job] = field(default_factory=lambda: list(JOBS))
+    last_run: dict[str, float] = field(default_factory=dict)
+
+    def run_due(self, *, now: float | None = None) -> dict[str, int]:
+        """Run every job whose interval has passed since its last run here (all of them the first time)."""
+        now = time.monotonic() if now is None else now
+        done: dict[str, int] = {}
+        for job in self.jobs:
+            last = self.last_run.get(job.name)
+            if last is not None and now - last < job.every_seconds:
+                continue
+            self.last_run[job.name] = now
+            try:
+                done[job.name] = int(import_string(job.func)() or 0)
+            except Exception:
+                log.exception("periodic job %r failed; next try in %.0f s", job.name, job.every_seconds)
+                continue
+            if done[job.name]:
+                log.info("%s: %d", job.name, done[job.name])
+        return done
