@@ -49,6 +49,8 @@ class ErrorCode(StrEnum):
     MFA_LINK_INVALID = "MFA_LINK_INVALID"
     MFA_ENROLMENT_REQUIRED = "MFA_ENROLMENT_REQUIRED"
     MFA_TOO_MANY_ATTEMPTS = "MFA_TOO_MANY_ATTEMPTS"
+    # Usage ingestion and usage views (issue 4 §1, §7, §8 — usage)
+    INVALID_USAGE_FILE = "INVALID_USAGE_FILE"
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {

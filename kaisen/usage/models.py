@@ -105,6 +105,11 @@ class UsageFile(models.Model):
     rows_loaded = models.PositiveIntegerField(_("rows loaded"), default=0)
     rows_rejected = models.PositiveIntegerField(_("rows rejected"), default=0)
     rows_unmatched = models.PositiveIntegerField(_("rows for unknown lines"), default=0)
+    # Added by the usage app (issue 4 §1): records already present (same carrier record ID), the import's
+    # duration, and who imported it.
+    rows_duplicate = models.PositiveIntegerField(_("rows already imported"), default=0)
+    seconds = models.FloatField(_("import time (s)"), default=0)
+    imported_by = models.CharField(_("imported by"), max_length=150, blank=True)
 
     class Meta:
         verbose_name = _("usage file")
@@ -113,3 +118,71 @@ class UsageFile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# ------------------------------------------------------------------------------------------------
+# Import bookkeeping (owned by the usage app; not part of the shared contract above).
+# ------------------------------------------------------------------------------------------------
+
+class UnmatchedCall(models.Model):
+    """A call record whose phone number matched no line at import time: kept aside, never dropped, and
+    moved into ``CallRecord`` by ``kaisen usage rematch`` once the line exists (issue 4 §1)."""
+
+    source_file = models.ForeignKey(UsageFile, on_delete=models.CASCADE, related_name="unmatched_calls")
+    row_no = models.PositiveIntegerField(_("row"))
+    record_id = models.CharField(_("carrier record ID"), max_length=40, unique=True)
+    msisdn = models.CharField(_("phone number"), max_length=11)
+    started_at = models.DateTimeField(_("start"))
+    duration_ds = models.PositiveIntegerField(_("duration (tenths of a second)"), default=0)
+    units = models.PositiveIntegerField(_("count"), default=1)
+    billing_month = models.DateField(_("billing month"))
+    destination_number = models.CharField(_("destination number"), max_length=32)
+    destination_area = models.CharField(_("destination"), max_length=64, blank=True)
+    call_type = models.CharField(_("call type"), max_length=20, choices=CallType.choices)
+    is_internal = models.BooleanField(_("internal (内線)"), default=False)
+    tax_exempt = models.BooleanField(_("tax-exempt"), default=False)
+
+    class Meta:
+        verbose_name = _("call record for an unknown line")
+        verbose_name_plural = _("call records for unknown lines")
+        indexes = [models.Index(fields=["msisdn"], name="unmatchedcall_msisdn")]
+
+    def __str__(self) -> str:
+        return f"{self.msisdn} {self.record_id}"
+
+
+class UnmatchedDataUsage(models.Model):
+    """A daily data-usage row for a phone number / ICCID that matched no line (kept aside, rematchable)."""
+
+    source_file = models.ForeignKey(UsageFile, on_delete=models.CASCADE, related_name="unmatched_data")
+    row_no = models.PositiveIntegerField(_("row"))
+    msisdn = models.CharField(_("phone number"), max_length=11, blank=True)
+    iccid = models.CharField(_("SIM serial number (ICCID)"), max_length=20, blank=True)
+    day = models.DateField(_("date"))
+    bytes_used = models.BigIntegerField(_("bytes used"))
+
+    class Meta:
+        verbose_name = _("data usage for an unknown line")
+        verbose_name_plural = _("data usage for unknown lines")
+
+    def __str__(self) -> str:
+        return f"{self.msisdn or self.iccid} {self.day}"
+
+
+class UsageRowError(models.Model):
+    """One rejected row of an imported file: its row number (the header is row 1) and why."""
+
+    source_file = models.ForeignKey(UsageFile, on_delete=models.CASCADE, related_name="row_errors")
+    row_no = models.PositiveIntegerField(_("row"))
+    code = models.CharField(_("reason code"), max_length=32)
+    message = models.CharField(_("reason"), max_length=300)
+    raw = models.TextField(_("row as read"), blank=True)
+
+    class Meta:
+        verbose_name = _("rejected row")
+        verbose_name_plural = _("rejected rows")
+        ordering = ["source_file", "row_no"]
+        indexes = [models.Index(fields=["source_file", "row_no"], name="usagerowerror_file_row")]
+
+    def __str__(self) -> str:
+        return f"{self.source_file_id}:{self.row_no} {self.code}"

@@ -1,0 +1,380 @@
+"""Importing the carrier's usage files (issue 4 §1): bulk, idempotent, bad rows reported, unknown lines kept.
+
+How a file is loaded, in one transaction:
+
+1. Its SHA-256 is computed; a file already imported (same bytes) is not read again: the answer says so
+   and nothing changes (idempotent per file).
+2. Rows are read and checked in Python (``formats``; calls classified by ``classify``). A bad row goes to
+   ``UsageRowError`` with its line number and reason; the good rows go to a temporary staging table —
+   PostgreSQL: one ``COPY … FROM STDIN`` (psycopg 3 ``cursor.copy``); SQLite: ``executemany`` in batches.
+3. One ``INSERT … SELECT`` moves the staged rows joined to their line into ``CallRecord`` /
+   ``DataUsageDaily`` (``ON CONFLICT DO NOTHING`` on the carrier record ID: idempotent per record), and a
+   second one moves the rows whose number matched no line into ``UnmatchedCall`` / ``UnmatchedDataUsage``.
+   ``usage_rematch`` moves those into the usage tables once the line exists, set-wise too.
+
+A phone number is matched to the line that holds it: the live one (not cancelled) first, then the most
+recent (highest ID) — the rule of ``lines.selectors.line_get``, because a number can be reissued. Daily
+data rows carrying an ICCID are matched by ICCID (unique) first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils.translation import gettext_lazy as _
+
+from kaisen.core import clock
+from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.lines.models import Line
+from kaisen.usage.formats import CallRow, DataRow, FileFormatError, Rejected, open_text, read_rows
+from kaisen.usage.models import (
+    CallRecord,
+    DataUsageDaily,
+    UnmatchedCall,
+    UnmatchedDataUsage,
+    UsageFile,
+    UsageFileKind,
+    UsageRowError,
+)
+
+BATCH = 50_000
+CALL_STAGE = "usage_stage_calls"
+DATA_STAGE = "usage_stage_data"
+PICK = "usage_stage_pick"
+CALL_STAGE_COLUMNS = ("row_no", "record_id", "msisdn", "started_at", "duration_ds", "units", "billing_month",
+                      "destination_number", "destination_area", "call_type", "is_internal", "tax_exempt")
+DATA_STAGE_COLUMNS = ("row_no", "msisdn", "iccid", "day", "bytes_used")
+
+
+@dataclass
+class ImportResult:
+    file: UsageFile
+    already_imported: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        f = self.file
+        return {"id": f.pk, "name": f.name, "kind": f.kind, "sha256": f.sha256, "already_imported":
+                self.already_imported, "rows_total": f.rows_total, "rows_loaded": f.rows_loaded,
+                "rows_duplicate": f.rows_duplicate, "rows_rejected": f.rows_rejected,
+                "rows_unmatched": f.rows_unmatched, "seconds": round(f.seconds, 3)}
+
+
+def file_sha256(fileobj: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    fileobj.seek(0)
+    while chunk := fileobj.read(1 << 20):
+        digest.update(chunk)
+    fileobj.seek(0)
+    return digest.hexdigest()
+
+
+def usage_file_import_path(*, path: Path, kind: str | None = None, imported_by: str = "",
+                           now: dt.datetime | None = None) -> ImportResult:
+    with path.open("rb") as fh:
+        return usage_file_import(fileobj=fh, name=path.name, kind=kind, imported_by=imported_by, now=now)
+
+
+def usage_file_import(*, fileobj: IO[bytes], name: str, kind: str | None = None, imported_by: str = "",
+                      now: dt.datetime | None = None) -> ImportResult:
+    """Import one usage file (calls or data; ``kind`` None: told by its header). See the module docstring."""
+    if kind not in (None, "", *UsageFileKind.values):
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Kind must be 'calls' or 'data'."), field="kind")
+    started = time.perf_counter()
+    now = now or clock.now()
+    sha = file_sha256(fileobj)
+    existing = UsageFile.objects.filter(sha256=sha).first()
+    if existing is not None:
+        return ImportResult(file=existing, already_imported=True)
+    try:
+        with transaction.atomic():
+            text = open_text(fileobj, name)
+            try:
+                found, rows = read_rows(text, kind=kind or None, now=now)
+            except FileFormatError as exc:
+                raise _invalid(name, exc) from exc
+            record = UsageFile.objects.create(kind=found, name=name[:255], sha256=sha, imported_by=imported_by[:150])
+            try:
+                if found == UsageFileKind.CALLS:
+                    _load_calls(record, rows)
+                else:
+                    _load_data(record, rows)
+            except FileFormatError as exc:
+                raise _invalid(name, exc) from exc
+            record.seconds = time.perf_counter() - started
+            record.save()
+    except IntegrityError:
+        # The same file imported at the same moment by someone else: theirs won, ours changed nothing.
+        existing = UsageFile.objects.filter(sha256=sha).first()
+        if existing is None:
+            raise
+        return ImportResult(file=existing, already_imported=True)
+    if connection.vendor == "postgresql" and record.rows_loaded > 100_000:
+        table = CallRecord._meta.db_table if found == UsageFileKind.CALLS else DataUsageDaily._meta.db_table
+        with connection.cursor() as cur:
+            cur.execute(f"ANALYZE {table}")
+    return ImportResult(file=record)
+
+
+def _invalid(name: str, exc: Exception) -> DomainError:
+    return DomainError(ErrorCode.INVALID_USAGE_FILE,
+                       _("The usage file %(name)s cannot be read: %(reason)s. Nothing was imported.")
+                       % {"name": name, "reason": exc})
+
+
+# ------------------------------------------------------------------------------------------------
+# Staging
+# ------------------------------------------------------------------------------------------------
+
+_PG_TYPES = {"row_no": "integer", "record_id": "text", "msisdn": "text", "started_at": "timestamptz",
+             "duration_ds": "integer", "units": "integer", "billing_month": "date", "destination_number": "text",
+             "destination_area": "text", "call_type": "text", "is_internal": "boolean", "tax_exempt": "boolean",
+             "iccid": "text", "day": "date", "bytes_used": "bigint", "line_id": "bigint", "tenant_id": "bigint",
+             "id": "bigint", "source_file_id": "bigint"}
+
+
+def _create_stage(cur: Any, table: str, columns: tuple[str, ...]) -> None:
+    pg = connection.vendor == "postgresql"
+    cur.execute(f"DROP TABLE IF EXISTS {table}")
+    cols = ", ".join(f"{c} {_PG_TYPES[c] if pg else ''}".strip() for c in columns)
+    suffix = " ON COMMIT DROP" if pg else ""
+    cur.execute(f"CREATE TEMP TABLE {table} ({cols}){suffix}")
+
+
+def _create_pick(cur: Any) -> None:
+    """One line per phone number: the live line first, then the highest ID (``line_get``'s rule)."""
+    pg = connection.vendor == "postgresql"
+    cur.execute(f"DROP TABLE IF EXISTS {PICK}")
+    if pg:
+        cur.execute(f"CREATE TEMP TABLE {PICK} (msisdn text PRIMARY KEY, line_id bigint, tenant_id bigint) "
+                    "ON COMMIT DROP")
+    else:
+        cur.execute(f"CREATE TEMP TABLE {PICK} (msisdn text PRIMARY KEY, line_id integer, tenant_id integer)")
+    lines = Line._meta.db_table
+    cur.execute(
+        f"INSERT INTO {PICK} (msisdn, line_id, tenant_id) "  # noqa: S608
+        f"SELECT msisdn, id, tenant_id FROM (SELECT msisdn, id, tenant_id, ROW_NUMBER() OVER ("
+        f"PARTITION BY msisdn ORDER BY CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END, id DESC) AS rn "
+        f"FROM {lines} WHERE msisdn IS NOT NULL) ranked WHERE rn = 1"
+    )
+
+
+def _drop(cur: Any, *tables: str) -> None:
+    if connection.vendor != "postgresql":  # PostgreSQL drops them at commit
+        for table in tables:
+            cur.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _stage(cur: Any, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> int:
+    """Write ``rows`` into the staging table with the database's bulk path; returns how many."""
+    count = 0
+    if connection.vendor == "postgresql":
+        with cur.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        return count
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
+    raw = cur.cursor  # Django's SQLite cursor wrapper rewrites %s per statement; the sqlite3 cursor takes ? as is
+    batch: list[tuple[Any, ...]] = []
+    for row in rows:
+        batch.append(tuple(_sqlite_value(v) for v in row))
+        if len(batch) >= BATCH:
+            raw.executemany(sql, batch)
+            count += len(batch)
+            batch.clear()
+    if batch:
+        raw.executemany(sql, batch)
+        count += len(batch)
+    return count
+
+
+class _Split:
+    """Passes the good rows through and keeps the rejected ones aside (written after staging)."""
+
+    def __init__(self, rows: Iterator[Any]) -> None:
+        self.rows = rows
+        self.rejected: list[Rejected] = []
+        self.total = 0
+
+    def good(self, fields: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
+        for row in self.rows:
+            self.total += 1
+            if isinstance(row, Rejected):
+                self.rejected.append(row)
+                continue
+            yield tuple(getattr(row, f) for f in fields)
+
+
+def _write_errors(record: UsageFile, rejected: list[Rejected]) -> None:
+    UsageRowError.objects.bulk_create(
+        [UsageRowError(source_file=record, row_no=r.row_no, code=r.code, message=r.message[:300], raw=r.raw)
+         for r in rejected], batch_size=5000)
+
+
+# ------------------------------------------------------------------------------------------------
+# Calls
+# ------------------------------------------------------------------------------------------------
+
+_CALL_FIELDS = ("started_at", "duration_ds", "units", "billing_month", "destination_number", "destination_area",
+                "call_type", "is_internal", "tax_exempt", "record_id")
+
+
+def _move_calls(cur: Any, *, source: str, file_id: int | None, where: str = "") -> tuple[int, int]:
+    """Stage → CallRecord (joined to lines) and → UnmatchedCall (no line). Returns (loaded, unmatched)."""
+    calls = CallRecord._meta.db_table
+    cols = ", ".join(_CALL_FIELDS)
+    s_cols = ", ".join(f"s.{c}" for c in _CALL_FIELDS)
+    file_expr = "%s" if file_id is not None else "s.source_file_id"
+    params = [file_id] if file_id is not None else []
+    cur.execute(
+        f"INSERT INTO {calls} (tenant_id, line_id, msisdn, {cols}, source_file_id) "  # noqa: S608
+        f"SELECT p.tenant_id, p.line_id, s.msisdn, {s_cols}, {file_expr} FROM {source} s "
+        f"JOIN {PICK} p ON p.msisdn = s.msisdn WHERE 1 = 1 {where} "
+        f"ON CONFLICT (record_id) DO NOTHING", params)
+    loaded = cur.rowcount
+    unmatched = 0
+    if file_id is not None:
+        um = UnmatchedCall._meta.db_table
+        cur.execute(
+            f"INSERT INTO {um} (source_file_id, row_no, msisdn, {cols}) "  # noqa: S608
+            f"SELECT %s, s.row_no, s.msisdn, {s_cols} FROM {source} s "
+            f"LEFT JOIN {PICK} p ON p.msisdn = s.msisdn WHERE p.line_id IS NULL "
+            f"ON CONFLICT (record_id) DO NOTHING", [file_id])
+        unmatched = cur.rowcount
+    return loaded, unmatched
+
+
+def _load_calls(record: UsageFile, rows: Iterator[CallRow | Rejected]) -> None:
+    split = _Split(rows)
+    with connection.cursor() as cur:
+        _create_stage(cur, CALL_STAGE, CALL_STAGE_COLUMNS)
+        staged = _stage(cur, CALL_STAGE, CALL_STAGE_COLUMNS, split.good(CALL_STAGE_COLUMNS))
+        _create_pick(cur)
+        loaded, unmatched = _move_calls(cur, source=CALL_STAGE, file_id=record.pk)
+        _drop(cur, CALL_STAGE, PICK)
+    _write_errors(record, split.rejected)
+    record.rows_total = split.total
+    record.rows_loaded = loaded
+    record.rows_unmatched = unmatched
+    record.rows_rejected = len(split.rejected)
+    record.rows_duplicate = staged - loaded - unmatched
+
+
+# ------------------------------------------------------------------------------------------------
+# Daily data usage
+# ------------------------------------------------------------------------------------------------
+
+def _resolve_data_lines(cur: Any, table: str) -> None:
+    """Set line_id/tenant_id of staged data rows: by ICCID when given, else by phone number."""
+    lines = Line._meta.db_table
+    cur.execute(
+        f"UPDATE {table} SET line_id = (SELECT l.id FROM {lines} l WHERE l.iccid = {table}.iccid), "  # noqa: S608
+        f"tenant_id = (SELECT l.tenant_id FROM {lines} l WHERE l.iccid = {table}.iccid) WHERE iccid <> ''")
+    cur.execute(
+        f"UPDATE {table} SET line_id = (SELECT p.line_id FROM {PICK} p WHERE p.msisdn = {table}.msisdn), "  # noqa: S608
+        f"tenant_id = (SELECT p.tenant_id FROM {PICK} p WHERE p.msisdn = {table}.msisdn) "
+        f"WHERE line_id IS NULL AND msisdn <> ''")
+
+
+def _move_data(cur: Any, *, source: str, file_id: int | None) -> int:
+    """Matched staged data rows → DataUsageDaily; a later value for the same line and day replaces the
+    earlier one (a carrier's correction), an identical one changes nothing. Returns rows changed."""
+    usage = DataUsageDaily._meta.db_table
+    lines = Line._meta.db_table
+    file_expr = "%s" if file_id is not None else "s.source_file_id"
+    params = [file_id] if file_id is not None else []
+    cur.execute(
+        f"INSERT INTO {usage} (tenant_id, line_id, msisdn, day, bytes_used, source_file_id) "  # noqa: S608
+        f"SELECT tenant_id, line_id, msisdn, day, bytes_used, fid FROM ("
+        f"SELECT s.tenant_id, s.line_id, COALESCE(NULLIF(s.msisdn, ''), l.msisdn, '') AS msisdn, s.day, "
+        f"s.bytes_used, {file_expr} AS fid, "
+        f"ROW_NUMBER() OVER (PARTITION BY s.line_id, s.day ORDER BY s.row_no DESC) AS rn "
+        f"FROM {source} s JOIN {lines} l ON l.id = s.line_id) x WHERE rn = 1 "
+        f"ON CONFLICT (line_id, day) DO UPDATE SET bytes_used = excluded.bytes_used, "
+        f"source_file_id = excluded.source_file_id WHERE {usage}.bytes_used <> excluded.bytes_used", params)
+    return cur.rowcount
+
+
+def _load_data(record: UsageFile, rows: Iterator[DataRow | Rejected]) -> None:
+    split = _Split(rows)
+    columns = (*DATA_STAGE_COLUMNS, "line_id", "tenant_id")
+    with connection.cursor() as cur:
+        _create_stage(cur, DATA_STAGE, columns)
+        staged = _stage(cur, DATA_STAGE, DATA_STAGE_COLUMNS, split.good(DATA_STAGE_COLUMNS))
+        _create_pick(cur)
+        _resolve_data_lines(cur, DATA_STAGE)
+        loaded = _move_data(cur, source=DATA_STAGE, file_id=record.pk)
+        um = UnmatchedDataUsage._meta.db_table
+        cur.execute(f"INSERT INTO {um} (source_file_id, row_no, msisdn, iccid, day, bytes_used) "  # noqa: S608
+                    f"SELECT %s, row_no, msisdn, iccid, day, bytes_used FROM {DATA_STAGE} WHERE line_id IS NULL",
+                    [record.pk])
+        unmatched = cur.rowcount
+        _drop(cur, DATA_STAGE, PICK)
+    _write_errors(record, split.rejected)
+    record.rows_total = split.total
+    record.rows_loaded = loaded
+    record.rows_unmatched = unmatched
+    record.rows_rejected = len(split.rejected)
+    record.rows_duplicate = staged - loaded - unmatched
+
+
+# ------------------------------------------------------------------------------------------------
+# Rematch
+# ------------------------------------------------------------------------------------------------
+
+@dataclass
+class RematchResult:
+    calls_matched: int
+    calls_left: int
+    data_matched: int
+    data_left: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"calls_matched": self.calls_matched, "calls_still_unknown": self.calls_left,
+                "data_matched": self.data_matched, "data_still_unknown": self.data_left}
+
+
+def usage_rematch() -> RematchResult:
+    """Move records kept aside for unknown lines into the usage tables, now that their lines may exist.
+
+    Set-wise: one INSERT … SELECT joined to the lines and one DELETE per kind. A call whose record ID is
+    already in ``CallRecord`` (imported again from another file meanwhile) is dropped from the side table.
+    """
+    calls = CallRecord._meta.db_table
+    um_calls = UnmatchedCall._meta.db_table
+    um_data = UnmatchedDataUsage._meta.db_table
+    with transaction.atomic(), connection.cursor() as cur:
+        _create_pick(cur)
+        before_calls = UnmatchedCall.objects.count()
+        _move_calls(cur, source=um_calls, file_id=None)
+        cur.execute(f"DELETE FROM {um_calls} WHERE EXISTS (SELECT 1 FROM {calls} c "  # noqa: S608
+                    f"WHERE c.record_id = {um_calls}.record_id)")
+        calls_left = UnmatchedCall.objects.count()
+
+        before_data = UnmatchedDataUsage.objects.count()
+        _create_stage(cur, DATA_STAGE, ("id", *DATA_STAGE_COLUMNS, "line_id", "tenant_id", "source_file_id"))
+        cur.execute(f"INSERT INTO {DATA_STAGE} (id, row_no, msisdn, iccid, day, bytes_used, source_file_id) "  # noqa: S608
+                    f"SELECT id, row_no, msisdn, iccid, day, bytes_used, source_file_id FROM {um_data}")
+        _resolve_data_lines(cur, DATA_STAGE)
+        _move_data(cur, source=DATA_STAGE, file_id=None)
+        cur.execute(f"DELETE FROM {um_data} WHERE id IN (SELECT id FROM {DATA_STAGE} "  # noqa: S608
+                    f"WHERE line_id IS NOT NULL)")
+        data_left = UnmatchedDataUsage.objects.count()
+        _drop(cur, DATA_STAGE, PICK)
+    return RematchResult(calls_matched=before_calls - calls_left, calls_left=calls_left,
+                         data_matched=before_data - data_left, data_left=data_left)
