@@ -51,6 +51,19 @@ class ErrorCode(StrEnum):
     MFA_TOO_MANY_ATTEMPTS = "MFA_TOO_MANY_ATTEMPTS"
     # Usage ingestion and usage views (issue 4 §1, §7, §8 — usage)
     INVALID_USAGE_FILE = "INVALID_USAGE_FILE"
+    # Payments and billing contacts (issue 4 §5, helper "pay": S-PAY-1..3)
+    CARD_REFUSED = "CARD_REFUSED"
+    CARD_EXPIRED = "CARD_EXPIRED"
+    CARD_BRAND_NOT_ACCEPTED = "CARD_BRAND_NOT_ACCEPTED"
+    CARD_TYPE_NOT_ACCEPTED = "CARD_TYPE_NOT_ACCEPTED"
+    PAYMENT_METHOD_NOT_ALLOWED = "PAYMENT_METHOD_NOT_ALLOWED"
+    FREE_MAIL_NOT_ACCEPTED = "FREE_MAIL_NOT_ACCEPTED"
+    EMAIL_DOMAIN_MISMATCH = "EMAIL_DOMAIN_MISMATCH"
+    INVALID_POSTAL_ADDRESS = "INVALID_POSTAL_ADDRESS"
+    APPLICATION_PENDING = "APPLICATION_PENDING"
+    INVOICE_NOT_PAYABLE = "INVOICE_NOT_PAYABLE"
+    NO_CARD_ON_FILE = "NO_CARD_ON_FILE"
+    BILLING_EMAIL_LIMIT = "BILLING_EMAIL_LIMIT"
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -70,6 +83,12 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.MFA_RESEND_TOO_SOON: 429,
     ErrorCode.MFA_ENROLMENT_REQUIRED: 403,
     ErrorCode.MFA_TOO_MANY_ATTEMPTS: 429,
+    # Payments (helper "pay")
+    ErrorCode.PAYMENT_METHOD_NOT_ALLOWED: 409,
+    ErrorCode.APPLICATION_PENDING: 409,
+    ErrorCode.INVOICE_NOT_PAYABLE: 409,
+    ErrorCode.NO_CARD_ON_FILE: 409,
+    ErrorCode.BILLING_EMAIL_LIMIT: 409,
 }
 
 DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {
@@ -87,6 +106,20 @@ DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {
         "Too many wrong codes. Two-step login is paused for this user; try again in an hour."),
     ErrorCode.MFA_ENROLMENT_REQUIRED: _(
         "Your company requires two-step login. Set it up on the web portal first, then log in again."),
+    # Payments (helper "pay")
+    ErrorCode.CARD_REFUSED: _("The card could not be registered: check the number, the expiry date and the "
+                              "security code."),
+    ErrorCode.CARD_EXPIRED: _("The card has expired. Register a valid card."),
+    ErrorCode.CARD_BRAND_NOT_ACCEPTED: _("This card brand is not accepted for this coverage."),
+    ErrorCode.CARD_TYPE_NOT_ACCEPTED: _("Debit and prepaid cards are not accepted. Register a credit card."),
+    ErrorCode.PAYMENT_METHOD_NOT_ALLOWED: _("This payment method is not available to your account."),
+    ErrorCode.FREE_MAIL_NOT_ACCEPTED: _("Free email addresses (Gmail etc.) cannot be used for invoice payment."),
+    ErrorCode.EMAIL_DOMAIN_MISMATCH: _("The email address must be on your company's domain."),
+    ErrorCode.INVALID_POSTAL_ADDRESS: _("The postal code and address cannot be registered."),
+    ErrorCode.APPLICATION_PENDING: _("An application for invoice payment is already under review."),
+    ErrorCode.INVOICE_NOT_PAYABLE: _("This invoice cannot be paid now."),
+    ErrorCode.NO_CARD_ON_FILE: _("No valid credit card is registered for this coverage."),
+    ErrorCode.BILLING_EMAIL_LIMIT: _("Up to 5 billing email addresses can be registered."),
 }
 
 

@@ -63,6 +63,15 @@ def billing_email_list(*, tenant: Tenant) -> QuerySet[BillingEmail]:
     return BillingEmail.objects.filter(tenant=tenant).order_by("id")
 
 
+def primary_email(*, tenant: Tenant) -> str:
+    """The primary address (プライマリ, S-PAY-3): the login email of the tenant's root user (S-ACC-1)."""
+    from kaisen.accounts.models import User
+
+    email = (User.objects.filter(tenant=tenant, is_root=True, is_active=True).exclude(email="")
+             .order_by("pk").values_list("email", flat=True).first())
+    return email or ""
+
+
 def recovery_email(*, tenant: Tenant) -> str:
     row = AccountEmails.objects.filter(tenant=tenant).first()
     return row.recovery_email if row else ""
