@@ -64,6 +64,13 @@ class ErrorCode(StrEnum):
     INVOICE_NOT_PAYABLE = "INVOICE_NOT_PAYABLE"
     NO_CARD_ON_FILE = "NO_CARD_ON_FILE"
     BILLING_EMAIL_LIMIT = "BILLING_EMAIL_LIMIT"
+    # Statements (issue 4 §6, helper "stmt": M-DL-1..5, K-5..K-7, S-BILL-2)
+    STATEMENT_UNAVAILABLE_TODAY = "STATEMENT_UNAVAILABLE_TODAY"
+    STATEMENT_OUT_OF_WINDOW = "STATEMENT_OUT_OF_WINDOW"
+    STATEMENT_NOT_YET_AVAILABLE = "STATEMENT_NOT_YET_AVAILABLE"
+    STATEMENT_ENCODING_NOT_ALLOWED = "STATEMENT_ENCODING_NOT_ALLOWED"
+    STATEMENT_NOT_READY = "STATEMENT_NOT_READY"
+    STATEMENT_EXPIRED = "STATEMENT_EXPIRED"
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -89,6 +96,10 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVOICE_NOT_PAYABLE: 409,
     ErrorCode.NO_CARD_ON_FILE: 409,
     ErrorCode.BILLING_EMAIL_LIMIT: 409,
+    # Statements (helper "stmt")
+    ErrorCode.STATEMENT_UNAVAILABLE_TODAY: 409,
+    ErrorCode.STATEMENT_NOT_READY: 409,
+    ErrorCode.STATEMENT_EXPIRED: 410,
 }
 
 DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {
@@ -120,6 +131,15 @@ DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {
     ErrorCode.INVOICE_NOT_PAYABLE: _("This invoice cannot be paid now."),
     ErrorCode.NO_CARD_ON_FILE: _("No valid credit card is registered for this coverage."),
     ErrorCode.BILLING_EMAIL_LIMIT: _("Up to 5 billing email addresses can be registered."),
+    # Statements (helper "stmt")
+    ErrorCode.STATEMENT_UNAVAILABLE_TODAY: _(
+        "Statements cannot be created or downloaded on the 1st and the last day of a month. Try again tomorrow."),
+    ErrorCode.STATEMENT_OUT_OF_WINDOW: _("This month is no longer available for this statement."),
+    ErrorCode.STATEMENT_NOT_YET_AVAILABLE: _("This statement is not published yet for this month."),
+    ErrorCode.STATEMENT_ENCODING_NOT_ALLOWED: _("This statement is only available in UTF-8."),
+    ErrorCode.STATEMENT_NOT_READY: _("This statement is still being created. Please wait."),
+    ErrorCode.STATEMENT_EXPIRED: _(
+        "This file was kept for 48 hours and has been deleted. Request the statement again."),
 }
 
 

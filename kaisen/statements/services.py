@@ -1,0 +1,260 @@
+"""Statements: request, generate, download, expire (issue 4 §6; K-5, M-DL-1..5, K-6, K-7, S-BILL-2).
+
+``statement_request`` checks the rules (permission ``Statement:request``, layout, encoding, publication
+day and window, K-5's blackout days), records the request and counts its rows. A statement of at most
+``KAISEN_STATEMENT_INLINE_ROWS`` rows (default 5,000) is written at once, inside the request; a larger one
+is written by the task ``statement_generate_task`` (enqueued on commit), which reports its progress in
+``rows_done``. The file goes under ``KAISEN_DATA_DIR/statements/<tenant>/`` and is kept 48 hours
+(``KAISEN_STATEMENT_KEEP_HOURS``); the periodic job ``statements_purge`` deletes it afterwards and marks the
+statement ``expired`` (the row stays; a download answers 410 STATEMENT_EXPIRED).
+
+All dates are Japan time (``kaisen.core.clock``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from kaisen.access import actions
+from kaisen.access.services import authorize, line_scope
+from kaisen.audit.services import audit_record
+from kaisen.core import clock
+from kaisen.core.calendar import last_day_of_month
+from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.statements.encoding import ENCODINGS
+from kaisen.statements.layouts import (
+    MONTH,
+    Context,
+    Layout,
+    available_months,
+    latest_month,
+    layout_get,
+    next_publication,
+)
+from kaisen.statements.models import Statement, StatementStatus
+from kaisen.statements.selectors import statement_get
+from kaisen.statements.writers import write_rows
+
+logger = logging.getLogger(__name__)
+
+
+def inline_max_rows() -> int:
+    return int(getattr(settings, "KAISEN_STATEMENT_INLINE_ROWS", os.environ.get("KAISEN_STATEMENT_INLINE_ROWS", 5000)))
+
+
+def keep_hours() -> int:
+    return int(getattr(settings, "KAISEN_STATEMENT_KEEP_HOURS", os.environ.get("KAISEN_STATEMENT_KEEP_HOURS", 48)))
+
+
+#: A queued or running statement not heard of for this long is taken to be lost and is started again.
+STALE_SECONDS = 120
+PROGRESS_EVERY_ROWS = 5000
+
+
+def storage_dir() -> Path:
+    return Path(settings.DATA_DIR) / "statements"
+
+
+# --- rules ------------------------------------------------------------------------------------------------------
+
+def check_blackout(layout: Layout, today: dt.date) -> None:
+    """K-5: no generation and no download on the 1st and on the last day of a month."""
+    if layout.k5_blackout and (today.day == 1 or today == last_day_of_month(today)):
+        raise DomainError(ErrorCode.STATEMENT_UNAVAILABLE_TODAY)
+
+
+def resolve_period(layout: Layout, month: dt.date | None, today: dt.date) -> dt.date:
+    """The period of the file: the chosen month (checked against the window and publication day) or,
+    for a daily file, today."""
+    if layout.period != MONTH:
+        if month is not None and month != today.replace(day=1) and month != today:
+            raise DomainError(ErrorCode.STATEMENT_OUT_OF_WINDOW,
+                              _("This file is made for today only; no month can be chosen."), field="month")
+        return today
+    if month is None:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Choose a month."), field="month")
+    month = month.replace(day=1)
+    allowed = available_months(layout, today)
+    if month in allowed:
+        return month
+    if month > latest_month(layout, today):
+        raise DomainError(
+            ErrorCode.STATEMENT_NOT_YET_AVAILABLE,
+            _("The %(name)s of %(month)s is published on %(date)s.") % {
+                "name": layout.label, "month": f"{month:%Y-%m}", "date": next_publication(layout, month).isoformat()},
+            field="month")
+    raise DomainError(
+        ErrorCode.STATEMENT_OUT_OF_WINDOW,
+        _("The %(name)s can be made for the last %(n)d months only (from %(oldest)s).") % {
+            "name": layout.label, "n": layout.window_months, "oldest": f"{allowed[-1]:%Y-%m}"},
+        field="month")
+
+
+def _layout_or_error(kind: str) -> Layout:
+    layout = layout_get(kind)
+    if layout is None:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Unknown statement."), field="kind")
+    return layout
+
+
+def _context(statement: Statement, layout: Layout) -> Context:
+    user = statement.requested_by
+    if statement.scoped:
+        if user is None:  # the limited user who asked is gone: nothing of theirs to show
+            scope = line = Q(pk__in=[])
+        else:
+            scope, line = line_scope(user=user, prefix="line__"), line_scope(user=user)
+    else:
+        scope = line = Q()
+    return Context(tenant=statement.tenant, scope=scope, line_scope=line, period=statement.period,
+                   partner_id=statement.tenant.public_id)
+
+
+# --- request ----------------------------------------------------------------------------------------------------
+
+def statement_request(*, tenant: Any, user: Any, kind: str, month: dt.date | None = None,
+                      encoding: str = "utf-8") -> Statement:
+    """Accept a request for one statement and write it now (small) or in the background (large)."""
+    authorize(user=user, action=actions.STATEMENT_REQUEST)
+    layout = _layout_or_error(kind)
+    encoding = (encoding or "utf-8").lower().replace("_", "-")
+    if encoding in ("shift-jis", "sjis", "shift_jis", "windows-31j", "ms932"):
+        encoding = "cp932"
+    if encoding not in ENCODINGS:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Choose UTF-8 or Shift-JIS."), field="encoding")
+    if encoding not in layout.encodings:
+        raise DomainError(ErrorCode.STATEMENT_ENCODING_NOT_ALLOWED, field="encoding")
+    today = clock.today_jst()
+    check_blackout(layout, today)
+    period = resolve_period(layout, month, today)
+    scoped = user is not None and line_scope(user=user) != Q()
+    with transaction.atomic():
+        statement = Statement.objects.create(
+            tenant=tenant, requested_by=user if getattr(user, "pk", None) else None, kind=kind, period=period,
+            encoding=encoding, scoped=scoped, file_name=layout.file_name(tenant.public_id, period))
+        statement.rows_total = layout.count(_context(statement, layout))
+        statement.save(update_fields=["rows_total"])
+        audit_record(action="statement.request", tenant=tenant, user=user, target=statement,
+                     changes={"kind": [None, kind], "period": [None, period.isoformat()],
+                              "encoding": [None, encoding], "rows": [None, statement.rows_total]})
+        if statement.rows_total > inline_max_rows():
+            statement_id = statement.pk
+            transaction.on_commit(lambda: statement_enqueue(statement_id))
+    if statement.rows_total <= inline_max_rows():
+        statement_generate(statement.pk)
+        statement.refresh_from_db()
+    return statement
+
+
+def statement_enqueue(statement_id: int) -> None:
+    from kaisen.statements.tasks import statement_generate_task
+
+    try:
+        statement_generate_task.enqueue(statement_id)
+    except Exception:  # the periodic job starts lost statements again
+        logger.exception("could not enqueue statement %s", statement_id)
+
+
+# --- generation --------------------------------------------------------------------------------------------------
+
+def _claim(statement_id: int) -> bool:
+    """Take the statement for this run: queued, or running but silent for STALE_SECONDS (a lost run)."""
+    now = clock.now()
+    stale = now - dt.timedelta(seconds=STALE_SECONDS)
+    claimable = Q(status=StatementStatus.QUEUED) | Q(status=StatementStatus.RUNNING, heartbeat_at__lt=stale)
+    return bool(Statement.objects.filter(claimable, pk=statement_id).update(
+        status=StatementStatus.RUNNING, started_at=now, heartbeat_at=now, rows_done=0))
+
+
+def statement_generate(statement_id: int) -> str:
+    """Write the file of one statement, streaming its rows; returns the final status."""
+    if not _claim(statement_id):
+        return Statement.objects.filter(pk=statement_id).values_list("status", flat=True).first() or "missing"
+    statement = Statement.objects.select_related("tenant", "requested_by").get(pk=statement_id)
+    layout = _layout_or_error(statement.kind)
+    folder = storage_dir() / str(statement.tenant_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"{statement.pk}-{uuid.uuid4().hex}.csv"
+    partial = final.with_suffix(".part")
+
+    def progress(done: int) -> None:
+        Statement.objects.filter(pk=statement_id).update(rows_done=done, heartbeat_at=clock.now())
+
+    try:
+        ctx = _context(statement, layout)
+        with open(partial, "wb") as out:
+            rows, size = write_rows(out, layout=layout, rows=layout.rows(ctx), encoding=statement.encoding,
+                                    progress=progress, flush_rows=PROGRESS_EVERY_ROWS)
+        partial.replace(final)
+    except Exception as exc:
+        logger.exception("statement %s failed", statement_id)
+        partial.unlink(missing_ok=True)
+        Statement.objects.filter(pk=statement_id).update(status=StatementStatus.FAILED, error=str(exc)[:300],
+                                                         finished_at=clock.now())
+        return StatementStatus.FAILED
+    finished = clock.now()
+    Statement.objects.filter(pk=statement_id).update(
+        status=StatementStatus.DONE, rows_done=rows, rows_total=rows, size_bytes=size,
+        file_path=str(final.relative_to(storage_dir())), finished_at=finished, heartbeat_at=finished,
+        expires_at=finished + dt.timedelta(hours=keep_hours()))
+    return StatementStatus.DONE
+
+
+# --- download -----------------------------------------------------------------------------------------------------
+
+def statement_file(statement: Statement) -> Path:
+    return storage_dir() / statement.file_path
+
+
+def statement_open(*, tenant: Any, user: Any, statement_id: int) -> tuple[Statement, Path]:
+    """The statement and its file, for a download: 404 for another tenant's (or, for a limited user,
+    another user's) statement, STATEMENT_EXPIRED (410) after 48 hours, STATEMENT_NOT_READY (409) while it is
+    being written, STATEMENT_UNAVAILABLE_TODAY (409) on a K-5 blackout day."""
+    statement = statement_get(tenant=tenant, user=user, statement_id=statement_id)
+    authorize(user=user, action=actions.STATEMENT_DOWNLOAD)
+    layout = _layout_or_error(statement.kind)
+    check_blackout(layout, clock.today_jst())
+    if statement.status == StatementStatus.EXPIRED or (
+            statement.expires_at is not None and statement.expires_at <= clock.now()):
+        raise DomainError(ErrorCode.STATEMENT_EXPIRED)
+    if statement.status == StatementStatus.FAILED:
+        raise DomainError(ErrorCode.STATEMENT_NOT_READY, _("This statement could not be created. Request it again."))
+    if statement.status != StatementStatus.DONE:
+        raise DomainError(ErrorCode.STATEMENT_NOT_READY)
+    path = statement_file(statement)
+    if not path.is_file():
+        raise DomainError(ErrorCode.STATEMENT_EXPIRED)
+    audit_record(action="statement.download", tenant=tenant, user=user, target=statement)
+    return statement, path
+
+
+# --- housekeeping ---------------------------------------------------------------------------------------------------
+
+def statements_purge() -> int:
+    """Delete the files kept past their 48 hours (the rows stay, status ``expired``) and start lost runs
+    again. Safe to run from several schedulers at once. Returns the number of files deleted."""
+    now = clock.now()
+    deleted = 0
+    for pk, rel in Statement.objects.filter(status=StatementStatus.DONE, expires_at__lte=now).values_list(
+            "pk", "file_path"):
+        if rel:
+            (storage_dir() / rel).unlink(missing_ok=True)
+        deleted += Statement.objects.filter(pk=pk, status=StatementStatus.DONE).update(
+            status=StatementStatus.EXPIRED, file_path="")
+    stale = now - dt.timedelta(seconds=STALE_SECONDS)
+    lost = Statement.objects.filter(
+        Q(status=StatementStatus.QUEUED, created_at__lt=stale, heartbeat_at__isnull=True)
+        | Q(status=StatementStatus.RUNNING, heartbeat_at__lt=stale)).values_list("pk", flat=True)[:20]
+    for pk in lost:
+        statement_enqueue(pk)
+    return deleted
