@@ -229,6 +229,14 @@ KAISEN_SCHEDULER_INTERVAL = float(os.environ.get("KAISEN_SCHEDULER_INTERVAL", "5
 KAISEN_BULK_INLINE_ROWS = int(os.environ.get("KAISEN_BULK_INLINE_ROWS", "200"))
 KAISEN_BULK_STALE_SECONDS = int(os.environ.get("KAISEN_BULK_STALE_SECONDS", "60"))
 
+# Qualified invoices (X-INVOICE-JP, issue 4 §3): the issuer printed on every invoice. The registration
+# number is "T" + 13 digits with the check digit of the corporate number; the monthly close refuses to
+# issue without a valid one. The defaults are demo values (fictional) and are empty in production.
+KAISEN_INVOICE_ISSUER_NAME = os.environ.get(
+    "KAISEN_INVOICE_ISSUER_NAME", "" if PRODUCTION else "カイセン・デモ通信株式会社")
+KAISEN_INVOICE_REGISTRATION_NUMBER = os.environ.get(
+    "KAISEN_INVOICE_REGISTRATION_NUMBER", "" if PRODUCTION else "T3010001999994")
+
 # --- Security -------------------------------------------------------------------------------------
 # Failed-login limiting (kaisen.security.throttle): after N failures in a row an account is locked until the
 # operator unlocks it or KAISEN_LOCKOUT_MINUTES pass; a client address gets N failures per window.

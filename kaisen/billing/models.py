@@ -125,3 +125,195 @@ class InvoiceItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.msisdn or '-'} {self.label} {self.amount}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Tariff catalogue, TTS rates, coupons and long-term discounts (issue 4 §2-§3; part `rate`).
+# Rates are in the coverage's currency: yen for Japan, US dollars for Global (S-COV-1). Everything
+# here is operator data (back office, ``kaisen billing``), not tenant data — except coupons and
+# long-term discounts, which belong to one tenant.
+# ------------------------------------------------------------------------------------------------
+
+
+class FeeCode(models.TextChoices):
+    """Monthly fees other than the plan's base fee, and the data overage price."""
+
+    UNIVERSAL_SERVICE = "universal_service", "ﾕﾆﾊﾞｰｻﾙｻｰﾋﾞｽ料金"
+    VOICEMAIL = "voicemail", _("Voicemail")
+    CALL_WAITING = "call_waiting", _("Call waiting")
+    FLAT_RATE_CALLING = "flat_rate_calling", _("Flat-rate calling")
+    DATA_OVERAGE = "data_overage", _("Data beyond the allowance (per unit)")
+
+
+#: Fees that are voice options (Line.voice_options keys); billed together as 付加機能使用料 (M-DL-2).
+OPTION_FEE_CODES = (FeeCode.VOICEMAIL, FeeCode.CALL_WAITING, FeeCode.FLAT_RATE_CALLING)
+
+
+class FeeRate(models.Model):
+    """A monthly fee of the catalogue. ``plan`` empty: the default for the coverage; a row with a plan
+    overrides it for that plan (e.g. flat-rate calling priced per plan)."""
+
+    coverage = models.CharField(_("coverage"), max_length=16, choices=Coverage.choices, default=Coverage.JAPAN)
+    code = models.CharField(_("fee"), max_length=24, choices=FeeCode.choices)
+    plan = models.ForeignKey("lines.Plan", verbose_name=_("plan"), on_delete=models.CASCADE, null=True, blank=True,
+                             related_name="+")
+    amount = models.DecimalField(_("amount (tax excluded)"), max_digits=12, decimal_places=4,
+                                 help_text=_("Yen for Japan, US dollars for Global; per month, or per unit."))
+    unit_mb = models.PositiveIntegerField(_("unit (MB)"), default=0,
+                                          help_text=_("Data overage only: the size of one charged unit."))
+
+    class Meta:
+        verbose_name = _("fee rate")
+        verbose_name_plural = _("fee rates")
+        ordering = ["coverage", "code", "plan"]
+        constraints = [
+            models.UniqueConstraint(fields=["coverage", "code", "plan"], name="feerate_unique"),
+            models.UniqueConstraint(fields=["coverage", "code"], condition=models.Q(plan__isnull=True),
+                                    name="feerate_default_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.coverage} {self.code} {self.plan_id or '*'}: {self.amount}"
+
+
+class CallRate(models.Model):
+    """The charge of one call type (K-4, M-DL-2/3): per started ``unit_seconds`` of duration, or per count
+    (SMS, directory assistance) when ``unit_seconds`` is 0. Tax class follows the call type (international
+    and roaming are tax-exempt)."""
+
+    coverage = models.CharField(_("coverage"), max_length=16, choices=Coverage.choices, default=Coverage.JAPAN)
+    call_type = models.CharField(_("call type"), max_length=20)
+    unit_seconds = models.PositiveIntegerField(_("unit (seconds)"), default=30,
+                                               help_text=_("0: charged per count (messages, directory assistance)."))
+    rate = models.DecimalField(_("rate per unit (tax excluded)"), max_digits=12, decimal_places=4)
+    cost_type = models.CharField(_("cost type code"), max_length=40)
+    label = models.CharField(_("cost type"), max_length=100, help_text=_("As printed on the voice charge detail."))
+    category = models.CharField(_("category"), max_length=16, choices=ChargeCategory.choices)
+    flat_rate_covered = models.BooleanField(
+        _("covered by flat-rate calling"), default=False,
+        help_text=_("Free on the invoice for a line with flat-rate calling (the call detail keeps the standard rate)."))
+
+    class Meta:
+        verbose_name = _("call rate")
+        verbose_name_plural = _("call rates")
+        ordering = ["coverage", "call_type"]
+        constraints = [models.UniqueConstraint(fields=["coverage", "call_type"], name="callrate_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.coverage} {self.call_type}: {self.rate}/{self.unit_seconds or 'count'}"
+
+
+class PlanTariff(models.Model):
+    """What the plan catalogue (``lines.Plan``) does not say: the USD fee of a Global plan and whether the
+    plan includes flat-rate calling. A Japan plan without a row is billed ``Plan.monthly_fee`` yen."""
+
+    plan = models.OneToOneField("lines.Plan", verbose_name=_("plan"), on_delete=models.CASCADE,
+                                related_name="tariff")
+    usd_monthly_fee = models.DecimalField(_("monthly fee (USD)"), max_digits=10, decimal_places=4, null=True,
+                                          blank=True, help_text=_("Global plans only."))
+    includes_flat_rate_calling = models.BooleanField(_("includes flat-rate calling"), default=False)
+
+    class Meta:
+        verbose_name = _("plan tariff")
+        verbose_name_plural = _("plan tariffs")
+
+    def __str__(self) -> str:
+        return f"{self.plan_id}"
+
+
+class LongTermRate(models.Model):
+    """S-BILL-4: the lower base fee of a Japan plan for a committed term."""
+
+    plan = models.ForeignKey("lines.Plan", verbose_name=_("plan"), on_delete=models.CASCADE, related_name="+")
+    term_months = models.PositiveIntegerField(_("committed term (months)"))
+    monthly_fee = models.PositiveIntegerField(_("discounted monthly fee (yen, tax excluded)"))
+
+    class Meta:
+        verbose_name = _("long-term discount rate")
+        verbose_name_plural = _("long-term discount rates")
+        ordering = ["plan", "term_months"]
+        constraints = [models.UniqueConstraint(fields=["plan", "term_months"], name="longtermrate_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.plan_id} {self.term_months}m: {self.monthly_fee}"
+
+
+class LongTermDiscount(models.Model):
+    """One line's committed term (S-BILL-4): months from ``starts_on`` to ``ends_on`` bill the lower fee."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", verbose_name=_("tenant"), on_delete=models.PROTECT,
+                               related_name="+")
+    line = models.ForeignKey("lines.Line", verbose_name=_("line"), on_delete=models.PROTECT, related_name="+")
+    rate = models.ForeignKey(LongTermRate, verbose_name=_("rate"), on_delete=models.PROTECT, related_name="+")
+    starts_on = models.DateField(_("first month"))
+    ends_on = models.DateField(_("last month"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("long-term discount")
+        verbose_name_plural = _("long-term discounts")
+        ordering = ["tenant", "line", "starts_on"]
+        indexes = [models.Index(fields=["tenant", "line", "starts_on"], name="ltd_tenant_line")]
+
+    def __str__(self) -> str:
+        return f"{self.line_id} {self.starts_on:%Y-%m}..{self.ends_on:%Y-%m}"
+
+
+class TtsRate(models.Model):
+    """The month's average TTS rate (JPY per USD) the operator enters; Global invoices use it (S-COV-1)."""
+
+    month = models.DateField(_("month"), unique=True, help_text=_("First day of the month."))
+    jpy_per_usd = models.DecimalField(_("JPY per USD"), max_digits=10, decimal_places=4)
+    entered_by = models.CharField(_("entered by"), max_length=150, blank=True)
+    entered_at = models.DateTimeField(_("entered at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("TTS rate")
+        verbose_name_plural = _("TTS rates")
+        ordering = ["-month"]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}: {self.jpy_per_usd}"
+
+
+class Coupon(models.Model):
+    """A prepaid coupon (S-BILL-3): consumed by monthly charges, oldest expiry first."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", verbose_name=_("tenant"), on_delete=models.PROTECT,
+                               related_name="+")
+    coverage = models.CharField(_("coverage"), max_length=16, choices=Coverage.choices, default=Coverage.JAPAN)
+    code = models.CharField(_("coupon code"), max_length=40, unique=True)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    balance = models.DecimalField(_("balance"), max_digits=14, decimal_places=2)
+    purchased_on = models.DateField(_("purchased on"))
+    expires_on = models.DateField(_("expires on"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("coupon")
+        verbose_name_plural = _("coupons")
+        ordering = ["tenant", "purchased_on", "id"]
+        indexes = [models.Index(fields=["tenant", "coverage"], name="coupon_tenant_coverage")]
+        constraints = [models.CheckConstraint(
+            condition=models.Q(balance__gte=0) & models.Q(balance__lte=models.F("amount")),
+            name="coupon_balance_within_amount")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.balance}/{self.amount}"
+
+
+class CouponUse(models.Model):
+    """What one close took from one coupon; unique per coupon and invoice, so closing twice takes nothing."""
+
+    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="uses")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="coupon_uses")
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("coupon use")
+        verbose_name_plural = _("coupon uses")
+        constraints = [models.UniqueConstraint(fields=["coupon", "invoice"], name="couponuse_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.coupon_id} → {self.invoice_id}: {self.amount}"

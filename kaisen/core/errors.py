@@ -49,6 +49,11 @@ class ErrorCode(StrEnum):
     MFA_LINK_INVALID = "MFA_LINK_INVALID"
     MFA_ENROLMENT_REQUIRED = "MFA_ENROLMENT_REQUIRED"
     MFA_TOO_MANY_ATTEMPTS = "MFA_TOO_MANY_ATTEMPTS"
+    # Rating and monthly close (issue 4 §2-§4, part `rate`)
+    INVOICE_CLOSED = "INVOICE_CLOSED"
+    MONTH_NOT_ENDED = "MONTH_NOT_ENDED"
+    TTS_RATE_MISSING = "TTS_RATE_MISSING"
+    INVOICE_ISSUER_INVALID = "INVOICE_ISSUER_INVALID"
     # Usage ingestion and usage views (issue 4 §1, §7, §8 — usage)
     INVALID_USAGE_FILE = "INVALID_USAGE_FILE"
     # Payments and billing contacts (issue 4 §5, helper "pay": S-PAY-1..3)
@@ -90,6 +95,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.MFA_RESEND_TOO_SOON: 429,
     ErrorCode.MFA_ENROLMENT_REQUIRED: 403,
     ErrorCode.MFA_TOO_MANY_ATTEMPTS: 429,
+    ErrorCode.INVOICE_CLOSED: 409,  # part `rate`
     # Payments (helper "pay")
     ErrorCode.PAYMENT_METHOD_NOT_ALLOWED: 409,
     ErrorCode.APPLICATION_PENDING: 409,

@@ -1,0 +1,257 @@
+"""Reading invoices and charges (issue 4 §3, §7; S-BILL-2, K-4, K-6). Stable API for the bill pages,
+the invoice PDF, the bills API and the statements (part `view` and others read these).
+
+Every function takes the tenant and the user: another tenant's invoice is ``NotFound``; the user needs
+``Billing:read`` (``kaisen.access``); per-number figures are limited to the lines the user may see
+(``line_scope``). Amounts are ``Decimal`` in the invoice currency (JPY for Japan, USD for Global),
+tax excluded unless a name says otherwise.
+
+Functions:
+
+* ``invoice_list(tenant=, user=, months=4, coverage=None)`` → ``list[Invoice]``, newest month first: the
+  invoices (any status, ``accumulating`` included) of the last ``months`` months counting the current one.
+* ``invoice_get(tenant=, user=, invoice_id=)`` → ``Invoice`` or ``NotFound``.
+* ``invoice_items(tenant=, user=, invoice=)`` → ``list[InvoiceItem]`` ordered by number, then cost type.
+* ``invoice_tax_lines(invoice)`` → ``TaxSummary`` (per-rate base and tax, exempt total) for the PDF.
+* ``provisional(tenant=, user=, coverage=, month=None)`` → ``Provisional``: the month's amounts so far
+  per ``ChargeCategory`` from the last rating, tax, total, and ``daily`` (``{date: amount}``, every day of
+  the month up to today: call and SMS charges as billed, by Japan-time start date; monthly fees and data
+  overage are month-level and appear in ``categories`` only).
+* ``number_charges(tenant=, user=, invoice=)`` → ``list[NumberCharges]``: per number, the call charges
+  at the standard rate (K-4, K-6: the 通常料金, tax excluded; a flat-rate line's free calls still show):
+  ``domestic`` (fixed, IP, 117/171, 188/189, 104), ``international`` (incl. roaming), ``au``,
+  ``other_mobile``, ``total`` = their sum. SMS is not a call and is not in these columns.
+* ``call_charge_months(tenant=, user=, coverage="japan", months=4)`` → ``list[MonthCalls]`` (K-4 overview).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import BooleanField, Case, CharField, DecimalField, Q, Sum, Value, When
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils.translation import gettext as _
+
+from kaisen.access import actions
+from kaisen.access.services import authorize, line_scope
+from kaisen.billing.models import CallRate, ChargeCategory, Invoice, InvoiceItem, InvoiceStatus
+from kaisen.billing.rating import currency_of, month_start
+from kaisen.billing.tax import TaxSummary, compute_tax
+from kaisen.carriers.models import Coverage
+from kaisen.core import clock
+from kaisen.core.calendar import first_of_next_month, last_day_of_month
+from kaisen.core.errors import DomainError, ErrorCode, NotFound
+from kaisen.tenancy.models import Tenant
+from kaisen.usage.models import CallRecord, CallType
+
+ZERO = Decimal(0)
+
+#: The K-4 / K-6 column of each call type (SMS has none).
+CALL_COLUMN: dict[str, str] = {
+    CallType.DOMESTIC: "domestic", CallType.IP: "domestic", CallType.OTHER_CARRIER_SERVICE: "domestic",
+    CallType.DIRECTORY_ASSISTANCE: "domestic",
+    CallType.INTERNATIONAL: "international", CallType.ROAMING_OUTGOING: "international",
+    CallType.ROAMING_INCOMING: "international",
+    CallType.MOBILE_AU: "au", CallType.MOBILE: "other_mobile",
+}
+
+
+def _months_back(today: dt.date, months: int) -> dt.date:
+    first = today.replace(day=1)
+    for _i in range(max(months, 1) - 1):
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    return first
+
+
+def _check_coverage(coverage: str) -> None:
+    if coverage not in Coverage.values:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("'%(value)s' is not a coverage.") % {"value": coverage},
+                          field="coverage")
+
+
+def invoice_list(*, tenant: Tenant, user: Any, months: int = 4, coverage: str | None = None) -> list[Invoice]:
+    authorize(user=user, action=actions.BILLING_READ)
+    qs = Invoice.objects.filter(tenant=tenant, month__gte=_months_back(clock.today_jst(), months))
+    if coverage:
+        _check_coverage(coverage)
+        qs = qs.filter(coverage=coverage)
+    return list(qs.order_by("-month", "coverage"))
+
+
+def invoice_get(*, tenant: Tenant, user: Any, invoice_id: int) -> Invoice:
+    authorize(user=user, action=actions.BILLING_READ)
+    invoice = Invoice.objects.filter(tenant=tenant, pk=invoice_id).select_related("tenant").first()
+    if invoice is None:
+        raise NotFound(_("No such invoice."))
+    return invoice
+
+
+def invoice_items(*, tenant: Tenant, user: Any, invoice: Invoice) -> list[InvoiceItem]:
+    authorize(user=user, action=actions.BILLING_READ)
+    if invoice.tenant_id != tenant.pk:
+        raise NotFound(_("No such invoice."))
+    scope = line_scope(user=user, prefix="line__")
+    qs = InvoiceItem.objects.filter(tenant=tenant, invoice=invoice)
+    if scope:
+        qs = qs.filter(scope | Q(line__isnull=True))
+    return list(qs.order_by("msisdn", "cost_type", "id"))
+
+
+def invoice_tax_lines(invoice: Invoice) -> TaxSummary:
+    """The per-rate tax of the invoice as stored items give it (the qualified-invoice block of the PDF)."""
+    from kaisen.billing.rating import invoice_tax
+
+    return invoice_tax(invoice)
+
+
+@dataclass(frozen=True)
+class Provisional:
+    month: dt.date
+    coverage: str
+    currency: str
+    status: str
+    categories: dict[str, Decimal]
+    subtotal: Decimal  # tax excluded
+    tax: Decimal
+    total: Decimal  # tax included, before coupons
+    daily: dict[dt.date, Decimal] = field(default_factory=dict)
+    invoice_id: int | None = None
+    rated_at: dt.datetime | None = None
+
+
+def _flat_rate_free() -> Q:
+    flat_types = list(CallRate.objects.filter(flat_rate_covered=True).values_list("call_type", flat=True).distinct())
+    return Q(call_type__in=flat_types) & (Q(line__voice_options__flat_rate_calling=True)
+                                          | Q(line__plan__tariff__includes_flat_rate_calling=True))
+
+
+def provisional(*, tenant: Tenant, user: Any, coverage: str, month: dt.date | None = None) -> Provisional:
+    authorize(user=user, action=actions.BILLING_READ)
+    _check_coverage(coverage)
+    today = clock.today_jst()
+    start = month_start(month or today)
+    invoice = Invoice.objects.filter(tenant=tenant, coverage=coverage, month=start).first()
+    scope = line_scope(user=user, prefix="line__")
+    categories: dict[str, Decimal] = {c: ZERO for c in ChargeCategory.values}
+    currency = currency_of(coverage)
+    if invoice is not None:
+        items = InvoiceItem.objects.filter(tenant=tenant, invoice=invoice)
+        if scope:
+            items = items.filter(scope | Q(line__isnull=True))
+        for row in items.values("category").annotate(s=Sum("amount")):
+            categories[row["category"]] = row["s"] or ZERO
+        currency = invoice.currency
+    summary = compute_tax(
+        ((row["tax_class"], row["s"] or ZERO) for row in (
+            InvoiceItem.objects.filter(tenant=tenant, invoice=invoice).filter(scope | Q(line__isnull=True))
+            if scope else InvoiceItem.objects.filter(tenant=tenant, invoice=invoice))
+         .values("tax_class").annotate(s=Sum("amount"))),
+        currency=currency) if invoice is not None else compute_tax([], currency=currency)
+    last = min(last_day_of_month(start), today) if start <= today else start
+    daily: dict[dt.date, Decimal] = {}
+    day = start
+    while day <= last:
+        daily[day] = ZERO
+        day += dt.timedelta(days=1)
+    calls = (CallRecord.objects.filter(tenant=tenant, billing_month=start, line__plan__coverage=coverage,
+                                       charge__isnull=False)
+             .annotate(free=Case(When(_flat_rate_free(), then=Value(True)), default=Value(False),
+                                 output_field=BooleanField()))
+             .filter(free=False))
+    if scope:
+        calls = calls.filter(scope)
+    per_day = (calls.annotate(day=TruncDate("started_at", tzinfo=clock.JST)).values("day")
+               .annotate(s=Sum("charge")).order_by("day"))
+    for row in per_day:
+        key = max(row["day"], start)  # a call begun on the previous month's last day, billed in this one
+        daily[key] = daily.get(key, ZERO) + (row["s"] or ZERO)
+    return Provisional(
+        month=start, coverage=coverage, currency=currency,
+        status=invoice.status if invoice is not None else InvoiceStatus.ACCUMULATING,
+        categories=categories, subtotal=summary.taxable_total + summary.exempt_total, tax=summary.tax_total,
+        total=summary.total, daily=dict(sorted(daily.items())),
+        invoice_id=invoice.pk if invoice is not None else None,
+        rated_at=invoice.updated_at if invoice is not None else None)
+
+
+@dataclass(frozen=True)
+class NumberCharges:
+    msisdn: str
+    domestic: Decimal
+    international: Decimal
+    au: Decimal
+    other_mobile: Decimal
+    total: Decimal
+
+
+def _column_case() -> Case:
+    return Case(*[When(call_type=ct, then=Value(col)) for ct, col in CALL_COLUMN.items()],
+                default=Value(""), output_field=CharField())
+
+
+def _call_charges(*, tenant: Tenant, user: Any, coverage: str, month_from: dt.date, month_to: dt.date) -> Any:
+    qs = CallRecord.objects.filter(tenant=tenant, billing_month__gte=month_from, billing_month__lte=month_to,
+                                   line__plan__coverage=coverage, call_type__in=list(CALL_COLUMN))
+    scope = line_scope(user=user, prefix="line__")
+    if scope:
+        qs = qs.filter(scope)
+    return qs.annotate(col=_column_case())
+
+
+def number_charges(*, tenant: Tenant, user: Any, invoice: Invoice) -> list[NumberCharges]:
+    """K-4 / K-6 per-number call charges of the invoice's month and coverage (see the module docstring)."""
+    authorize(user=user, action=actions.BILLING_READ)
+    if invoice.tenant_id != tenant.pk:
+        raise NotFound(_("No such invoice."))
+    rows = (_call_charges(tenant=tenant, user=user, coverage=invoice.coverage, month_from=invoice.month,
+                          month_to=invoice.month)
+            .values("msisdn", "col").annotate(s=Coalesce(Sum("charge"), ZERO, output_field=DecimalField()))
+            .order_by("msisdn", "col"))
+    per: dict[str, dict[str, Decimal]] = {}
+    for row in rows:
+        per.setdefault(row["msisdn"], {})[row["col"]] = row["s"]
+    out = []
+    for msisdn, cols in per.items():
+        values = {k: cols.get(k, ZERO) for k in ("domestic", "international", "au", "other_mobile")}
+        out.append(NumberCharges(msisdn=msisdn, total=sum(values.values(), ZERO), **values))
+    return out
+
+
+@dataclass(frozen=True)
+class MonthCalls:
+    month: dt.date
+    domestic: Decimal
+    international: Decimal
+    mobile: Decimal  # au + other mobile
+    total: Decimal
+
+
+def call_charge_months(*, tenant: Tenant, user: Any, coverage: str = Coverage.JAPAN,
+                       months: int = 4) -> list[MonthCalls]:
+    """K-4: the call charges (standard rate, tax excluded) of the last ``months`` months, newest first."""
+    authorize(user=user, action=actions.BILLING_READ)
+    _check_coverage(coverage)
+    today = clock.today_jst()
+    first = _months_back(today, months)
+    rows = (_call_charges(tenant=tenant, user=user, coverage=coverage, month_from=first, month_to=today)
+            .values("billing_month", "col").annotate(s=Coalesce(Sum("charge"), ZERO, output_field=DecimalField())))
+    per: dict[dt.date, dict[str, Decimal]] = {}
+    for row in rows:
+        per.setdefault(row["billing_month"], {})[row["col"]] = row["s"]
+    out = []
+    m = today.replace(day=1)
+    while m >= first:
+        cols = per.get(m, {})
+        mobile = cols.get("au", ZERO) + cols.get("other_mobile", ZERO)
+        dom, intl = cols.get("domestic", ZERO), cols.get("international", ZERO)
+        out.append(MonthCalls(month=m, domestic=dom, international=intl, mobile=mobile, total=dom + intl + mobile))
+        m = (m - dt.timedelta(days=1)).replace(day=1)
+    return out
+
+
+def month_is_open(month: dt.date) -> bool:
+    """True while the month has not ended (its invoice is still accumulating)."""
+    return clock.today_jst() < first_of_next_month(month_start(month))
