@@ -21,6 +21,7 @@ from kaisen.bench_orders import bench_orders_command
 from kaisen.cli_access import access_app
 from kaisen.cli_audit import audit_app
 from kaisen.cli_billing import billing_app
+from kaisen.cli_billing_ops import billing_ops_app
 from kaisen.cli_payments import payments_app
 from kaisen.cli_procedures import bulk_app, mnp_app, orders_app
 from kaisen.cli_statements import statements_app
@@ -45,6 +46,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(access_app, name="roles")
 app.add_typer(usage_app, name="usage")
 app.add_typer(billing_app, name="bills")
+app.add_typer(billing_ops_app, name="billing")
 app.add_typer(payments_app, name="payments")
 app.add_typer(statements_app, name="statements")
 

@@ -140,6 +140,9 @@ def demo_delete() -> None:
         BulkJob.objects.filter(tenant__in=tenants).delete()
         ApiToken.objects.filter(tenant__in=tenants).delete()
         ApiKey.objects.filter(tenant__in=tenants).delete()
+        from kaisen.billing.demo import demo_billing_delete
+
+        demo_billing_delete(tenants=tenants)  # invoice items reference the lines
         Line.objects.filter(tenant__in=tenants).delete()
         for tenant in tenants:
             audit_record(action="demo.reset", tenant=tenant, actor="kaisen demo --reset")
@@ -379,5 +382,9 @@ def demo_create(*, lines: int = DEFAULT_LINES, seed: int = DEFAULT_SEED, today: 
     else:
         with connection.cursor() as cur:
             cur.execute("ANALYZE")
+    # Billing (issue 4 §2-§3): the past months rated and closed, the current month provisional.
+    from kaisen.billing.demo import demo_billing_create
+
+    demo_billing_create(tenants=tenants, today=today, seed=seed)
     result.seconds = time.perf_counter() - started
     return result

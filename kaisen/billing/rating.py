@@ -228,6 +228,11 @@ def _extra_fees(invoice: Invoice, *, coverage: str, month: dt.date) -> list[Invo
     out = []
     for fee in fn(tenant=invoice.tenant, coverage=coverage, month=month_start(month)):
         amount = Decimal(str(fee["amount"]))
+        if fee.get("currency", invoice.currency) != invoice.currency:
+            converted = _convert(amount, frm=str(fee["currency"]), to=invoice.currency, month=month_start(month))
+            if converted is None:
+                continue  # no TTS rate yet (provisional only: the close refuses a Global month without it)
+            amount = converted
         if amount == 0:
             continue
         out.append(InvoiceItem(invoice=invoice, tenant_id=invoice.tenant_id, line=None, msisdn="",
@@ -235,6 +240,22 @@ def _extra_fees(invoice: Invoice, *, coverage: str, month: dt.date) -> list[Invo
                                category=ChargeCategory.FEE, is_voice=False, quantity=Decimal(1), amount=amount,
                                tax_class=str(fee.get("tax_class") or TaxClass.TAXABLE_10)))
     return out
+
+
+def _convert(amount: Decimal, *, frm: str, to: str, month: dt.date) -> Decimal | None:
+    """A yen fee on a USD invoice: divided by the month's TTS rate (the latest earlier one while the month's
+    is not entered), rounded down to the cent. ``None`` when no rate exists at all."""
+    from kaisen.billing.models import TtsRate
+    from kaisen.billing.tax import floor_to
+
+    tts = TtsRate.objects.filter(month__lte=month).order_by("-month").first()
+    if tts is None:
+        return None
+    if frm == Currency.JPY and to == Currency.USD:
+        return floor_to(amount / tts.jpy_per_usd, Currency.USD)
+    if frm == Currency.USD and to == Currency.JPY:
+        return floor_to(amount * tts.jpy_per_usd, Currency.JPY)
+    return None
 
 
 def invoice_tax(invoice: Invoice) -> TaxSummary:

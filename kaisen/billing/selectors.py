@@ -165,9 +165,9 @@ def provisional(*, tenant: Tenant, user: Any, coverage: str, month: dt.date | No
         calls = calls.filter(scope)
     per_day = (calls.annotate(day=TruncDate("started_at", tzinfo=clock.JST)).values("day")
                .annotate(s=Sum("charge")).order_by("day"))
-    for row in per_day:
-        key = max(row["day"], start)  # a call begun on the previous month's last day, billed in this one
-        daily[key] = daily.get(key, ZERO) + (row["s"] or ZERO)
+    for day_row in per_day:
+        key = max(day_row["day"], start)  # a call begun on the previous month's last day, billed in this one
+        daily[key] = daily.get(key, ZERO) + (day_row["s"] or ZERO)
     return Provisional(
         month=start, coverage=coverage, currency=currency,
         status=invoice.status if invoice is not None else InvoiceStatus.ACCUMULATING,
