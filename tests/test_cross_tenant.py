@@ -81,6 +81,17 @@ class Victim:
     order: Order
     bulk_job: BulkJob
 
+    def payments_params(self) -> dict[str, Any]:
+        """Payments (issue 4 §5): B's invoice in payment error, B's billing email, and the Global coverage,
+        which only B holds (tenant A holds Japan only), so ``coverage=global`` names B's payment setting."""
+        from kaisen.billing.models import Invoice
+        from kaisen.payments.models import BillingEmail
+
+        tenant = self.world.tenant
+        return {"invoice_id": Invoice.objects.filter(tenant=tenant).values_list("pk", flat=True).first(),
+                "email_id": BillingEmail.objects.filter(tenant=tenant).values_list("pk", flat=True).first(),
+                "coverage": "global"}
+
     @property
     def markers(self) -> list[str]:
         """Strings that must never appear in an answer to tenant A."""
@@ -93,6 +104,7 @@ class Victim:
         """How to fill a page route's parameter with B's object, by name (and app for a bare ``pk``)."""
         by_app_pk = {"lines": self.line.pk, "audit": self.audit_event.pk}
         params: dict[str, Any] = {
+            **self.payments_params(),  # first: a later key of the same name wins
             "line_id": self.line.pk,
             "msisdn": self.line.msisdn,
             "iccid": self.line.iccid,
@@ -109,6 +121,7 @@ class Victim:
 
     def api_params(self) -> dict[str, Any]:
         return {
+            **self.payments_params(),  # first: a later key of the same name wins
             "line_id": self.line.pk,
             "msisdn": self.line.msisdn,
             "iccid": self.line.iccid,
@@ -159,6 +172,27 @@ def swept_page_routes() -> list[PageRoute]:
             if not any(r.route.startswith(p) for p in EXCLUDED_PREFIXES) and r.name not in EXCLUDED_NAMES]
 
 
+def _payments_victim(world: TenantWorld) -> None:
+    """B's payment objects (issue 4 §5), made directly: Global coverage paid by card, an issued Global invoice
+    in payment error with a declined attempt, a billing email address."""
+    from decimal import Decimal
+
+    from kaisen.billing.models import Invoice
+    from kaisen.payments.models import BillingEmail, Payment, PaymentSetting
+
+    tenant = world.tenant
+    tenant.coverage_global = True
+    tenant.save(update_fields=["coverage_global"])
+    PaymentSetting.objects.create(tenant=tenant, coverage="global", method="card", card_token="tok_sweep",
+                                  card_brand="visa", card_last4="4242", card_exp_month=12, card_exp_year=2099)
+    invoice = Invoice.objects.create(tenant=tenant, coverage="global", month=dt.date(2026, 1, 1), currency="USD",
+                                     status="payment_error", number=f"SWEEP-{tenant.public_id}",
+                                     total=Decimal("10.00"), total_jpy=1500)
+    Payment.objects.create(tenant=tenant, invoice=invoice, channel="card", method="card", status="declined",
+                           amount=Decimal(1500), currency="JPY", failure_code="card_declined")
+    BillingEmail.objects.create(tenant=tenant, email="sweep-billing@example.co.jp")
+
+
 @pytest.fixture
 def victim(tenant_b: TenantWorld) -> Iterator[Victim]:
     event = audit_record(action="line.update", tenant=tenant_b.tenant, user=tenant_b.user, target=tenant_b.line,
@@ -178,6 +212,7 @@ def victim(tenant_b: TenantWorld) -> Iterator[Victim]:
                                  results=[{"row": 1, "line": tenant_b.line.msisdn, "ok": True, "result": "accepted",
                                            "order_id": order.pk, "effective_date": None, "code": "", "message": "",
                                            "input": [["line", tenant_b.line.msisdn]]}])
+    _payments_victim(tenant_b)
     yield Victim(world=tenant_b, line=tenant_b.line, audit_event=event, mail_name=mail.name, order=order,
                  bulk_job=job)
     mail.unlink(missing_ok=True)
