@@ -19,6 +19,7 @@ import typer
 
 from kaisen.bench_orders import bench_orders_command
 from kaisen.cli_access import access_app
+from kaisen.cli_account import account_app
 from kaisen.cli_audit import audit_app
 from kaisen.cli_billing import billing_app
 from kaisen.cli_billing_ops import billing_ops_app
@@ -49,6 +50,7 @@ app.add_typer(billing_app, name="bills")
 app.add_typer(billing_ops_app, name="billing")
 app.add_typer(payments_app, name="payments")
 app.add_typer(statements_app, name="statements")
+app.add_typer(account_app, name="account")
 
 
 def _django() -> None:
@@ -351,6 +353,7 @@ def login(
     api_key_id: Annotated[str | None, typer.Option(help="Log in with an API key ID instead.")] = None,
     api_key_secret: Annotated[str | None, typer.Option(help="The API key's secret (prompted when omitted).")] = None,
     code: Annotated[str | None, typer.Option(help="Two-step login code (prompted when asked for).")] = None,
+    email: Annotated[str | None, typer.Option(help="Root user: log in with the login email instead (S-ACC-1).")] = None,
     url: UrlOpt = None,
 ) -> None:
     """Get a bearer token and keep it (in ~/.config/kaisen/credentials.json) for the client commands.
@@ -362,6 +365,9 @@ def login(
     if api_key_id:
         secret = api_key_secret or typer.prompt("API key secret", hide_input=True)
         data = _post_auth(base, {"key_id": api_key_id, "secret": secret})
+    elif email:
+        pw = password if password is not None else typer.prompt("Password", hide_input=True)
+        data = _post_auth(base, {"email": email, "password": pw}, mfa_code=code)
     else:
         operator_id = operator_id or typer.prompt("Operator ID")
         username = username or typer.prompt("Username")

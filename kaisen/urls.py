@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("kaisen.core.urls")),
     path("", include("kaisen.accounts.urls")),
     path("", include("kaisen.mfa.urls")),
+    path("", include("kaisen.tenancy.urls")),
     path("lines/", include("kaisen.lines.urls")),
     path("procedures/", include("kaisen.procedures.urls")),
     path("audit/", include("kaisen.audit.urls")),

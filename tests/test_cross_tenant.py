@@ -32,6 +32,7 @@ from kaisen.core.errors import NotFound
 from kaisen.lines.models import Line
 from kaisen.lines.validators import msisdn_format
 from kaisen.procedures.models import BulkJob, Order
+from kaisen.tenancy.models import SimTransfer, SimTransferLine
 from tests.conftest import TenantWorld
 from tests.factories import make_iccid
 
@@ -80,17 +81,7 @@ class Victim:
     mail_name: str
     order: Order
     bulk_job: BulkJob
-
-    def payments_params(self) -> dict[str, Any]:
-        """Payments (issue 4 §5): B's invoice in payment error, B's billing email, and the Global coverage,
-        which only B holds (tenant A holds Japan only), so ``coverage=global`` names B's payment setting."""
-        from kaisen.billing.models import Invoice
-        from kaisen.payments.models import BillingEmail
-
-        tenant = self.world.tenant
-        return {"invoice_id": Invoice.objects.filter(tenant=tenant).values_list("pk", flat=True).first(),
-                "email_id": BillingEmail.objects.filter(tenant=tenant).values_list("pk", flat=True).first(),
-                "coverage": "global"}
+    transfer: Any = None  # an open SIM transfer B sent (S-ACC-4)
 
     @property
     def markers(self) -> list[str]:
@@ -104,7 +95,6 @@ class Victim:
         """How to fill a page route's parameter with B's object, by name (and app for a bare ``pk``)."""
         by_app_pk = {"lines": self.line.pk, "audit": self.audit_event.pk}
         params: dict[str, Any] = {
-            **self.payments_params(),  # first: a later key of the same name wins
             "line_id": self.line.pk,
             "msisdn": self.line.msisdn,
             "iccid": self.line.iccid,
@@ -114,6 +104,7 @@ class Victim:
             "name": self.mail_name,  # core:dev_mail_detail: a mail file about B
             "order_id": self.order.pk,
             "job_id": self.bulk_job.pk,
+            "transfer_id": self.transfer.pk,
         }
         if namespace in by_app_pk:
             params["pk"] = by_app_pk[namespace]
@@ -121,7 +112,6 @@ class Victim:
 
     def api_params(self) -> dict[str, Any]:
         return {
-            **self.payments_params(),  # first: a later key of the same name wins
             "line_id": self.line.pk,
             "msisdn": self.line.msisdn,
             "iccid": self.line.iccid,
@@ -130,6 +120,7 @@ class Victim:
             "user_id": self.world.user.pk,
             "order_id": self.order.pk,
             "job_id": self.bulk_job.pk,
+            "transfer_id": self.transfer.pk,
             "kind": "suspend",  # request bodies: a valid procedure, so the answer is about B's object
         }
 
@@ -172,27 +163,6 @@ def swept_page_routes() -> list[PageRoute]:
             if not any(r.route.startswith(p) for p in EXCLUDED_PREFIXES) and r.name not in EXCLUDED_NAMES]
 
 
-def _payments_victim(world: TenantWorld) -> None:
-    """B's payment objects (issue 4 §5), made directly: Global coverage paid by card, an issued Global invoice
-    in payment error with a declined attempt, a billing email address."""
-    from decimal import Decimal
-
-    from kaisen.billing.models import Invoice
-    from kaisen.payments.models import BillingEmail, Payment, PaymentSetting
-
-    tenant = world.tenant
-    tenant.coverage_global = True
-    tenant.save(update_fields=["coverage_global"])
-    PaymentSetting.objects.create(tenant=tenant, coverage="global", method="card", card_token="tok_sweep",
-                                  card_brand="visa", card_last4="4242", card_exp_month=12, card_exp_year=2099)
-    invoice = Invoice.objects.create(tenant=tenant, coverage="global", month=dt.date(2026, 1, 1), currency="USD",
-                                     status="payment_error", number=f"SWEEP-{tenant.public_id}",
-                                     total=Decimal("10.00"), total_jpy=1500)
-    Payment.objects.create(tenant=tenant, invoice=invoice, channel="card", method="card", status="declined",
-                           amount=Decimal(1500), currency="JPY", failure_code="card_declined")
-    BillingEmail.objects.create(tenant=tenant, email="sweep-billing@example.co.jp")
-
-
 @pytest.fixture
 def victim(tenant_b: TenantWorld) -> Iterator[Victim]:
     event = audit_record(action="line.update", tenant=tenant_b.tenant, user=tenant_b.user, target=tenant_b.line,
@@ -212,9 +182,14 @@ def victim(tenant_b: TenantWorld) -> Iterator[Victim]:
                                  results=[{"row": 1, "line": tenant_b.line.msisdn, "ok": True, "result": "accepted",
                                            "order_id": order.pk, "effective_date": None, "code": "", "message": "",
                                            "input": [["line", tenant_b.line.msisdn]]}])
-    _payments_victim(tenant_b)
+    # An open SIM transfer of B's (S-ACC-4), made directly: the sweep needs the object, not the rules.
+    transfer = SimTransfer.objects.create(from_tenant=tenant_b.tenant, to_public_id="OP0000000001",
+                                          token_hash=uuid.uuid4().hex, created_by=tenant_b.user, created_at=now,
+                                          expires_at=now + dt.timedelta(days=7))
+    SimTransferLine.objects.create(transfer=transfer, line=tenant_b.line, iccid=tenant_b.line.iccid,
+                                   msisdn=tenant_b.line.msisdn or "")
     yield Victim(world=tenant_b, line=tenant_b.line, audit_event=event, mail_name=mail.name, order=order,
-                 bulk_job=job)
+                 bulk_job=job, transfer=transfer)
     mail.unlink(missing_ok=True)
 
 
@@ -230,7 +205,9 @@ def _b_state(victim: Victim) -> tuple[Any, ...]:
     line = Line.objects.get(pk=victim.line.pk)
     key = ApiKey.objects.get(pk=victim.world.api_key.pk)
     order = Order.objects.get(pk=victim.order.pk)
-    return (line.status, line.updated_at, line.msisdn, line.plan_id, key.revoked_at, key.name,
+    transfer = SimTransfer.objects.get(pk=victim.transfer.pk) if victim.transfer else None
+    return (line.status, line.updated_at, line.msisdn, line.plan_id, line.tenant_id, key.revoked_at, key.name,
+            transfer and (transfer.status, transfer.to_tenant_id),
             AuditEvent.objects.filter(tenant=victim.world.tenant).count(), order.status, order.updated_at,
             Order.objects.filter(line=victim.line).count())
 
@@ -446,3 +423,25 @@ def test_the_sweep_catches_a_forgotten_tenant_check_on_orders_and_bulk_jobs(monk
         monkeypatch.setattr(procedures_api, "bulk_job_get", lambda *, tenant, job_id: BulkJob.objects.get(pk=job_id))
     with pytest.raises(AssertionError, match=r"tenant B|expected 404"):
         test_no_api_route_shows_or_changes_another_tenants_data_t_2(tenant_a, victim)
+
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("surface", ["pages", "api"])
+def test_the_sweep_catches_a_forgotten_tenant_check_on_transfers(
+        monkeypatch: pytest.MonkeyPatch, tenant_a: TenantWorld, victim: Victim, surface: str) -> None:
+    """The sweep fills ``transfer_id`` (S-ACC-4) with B's transfer: a lookup without the tenant fails it."""
+    from kaisen.tenancy import selectors as account_selectors
+    from kaisen.tenancy.models import SimTransfer as Transfer
+
+    def leaky_transfer_get(*, user: Any, transfer_id: int) -> Transfer:
+        transfer = Transfer.objects.filter(pk=transfer_id).first()
+        if transfer is None:
+            raise NotFound()
+        return transfer
+
+    monkeypatch.setattr(account_selectors, "transfer_get", leaky_transfer_get)
+    sweep = (test_no_page_shows_or_changes_another_tenants_data_t_2 if surface == "pages"
+             else test_no_api_route_shows_or_changes_another_tenants_data_t_2)
+    with pytest.raises(AssertionError, match=r"tenant B|expected 404"):
+        sweep(tenant_a, victim)

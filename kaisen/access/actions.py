@@ -12,3 +12,8 @@ BILLING_READ = "Billing:read"
 PAYMENT_MANAGE = "Payment:manage"
 STATEMENT_REQUEST = "Statement:request"
 STATEMENT_DOWNLOAD = "Statement:download"
+
+# Account pages (issue 5 §7; S-ACC-3..5, K-1, K-2; helper "acct").
+ACCOUNT_READ = "Account:read"
+ACCOUNT_MANAGE = "Account:manage"
+LINE_TRANSFER = "Line:transfer"

@@ -26,10 +26,12 @@ def _user(request: HttpRequest) -> User:
 
 
 class AuthIn(Schema):
-    """Either ``key_id`` + ``secret`` (an API key), or ``operator_id`` + ``username`` + ``password``."""
+    """Either ``key_id`` + ``secret`` (an API key), or ``operator_id`` + ``username`` + ``password``, or — for
+    the account's root user (S-ACC-1) — ``email`` + ``password``."""
 
     key_id: str | None = None
     secret: str | None = None
+    email: str | None = None
     operator_id: str | None = None
     username: str | None = None
     password: str | None = None
@@ -104,13 +106,20 @@ def auth(request: HttpRequest, payload: AuthIn) -> TokenOut | Status[MfaRequired
             raise DomainError(ErrorCode.VALIDATION_ERROR, _("Give both key_id and secret."))
         # API keys are for programs: no second step.
         return token_out(token_issue_for_api_key(key_id=payload.key_id, secret=payload.secret))
-    if not (payload.operator_id and payload.username and payload.password is not None):
-        raise DomainError(ErrorCode.VALIDATION_ERROR,
-                          _("Give key_id and secret, or operator_id, username and password."))
     from kaisen.mfa.services import login_begin, methods_of
 
-    user = login_check(request=request, operator_id=payload.operator_id, username=payload.username,
-                       password=payload.password, channel="api")
+    if payload.email is not None and not (payload.operator_id or payload.username):
+        if payload.password is None:
+            raise DomainError(ErrorCode.VALIDATION_ERROR, _("Give email and password."))
+        from kaisen.accounts.email_login import login_check_email
+
+        user = login_check_email(request=request, email=payload.email, password=payload.password, channel="api")
+    elif not (payload.operator_id and payload.username and payload.password is not None):
+        raise DomainError(ErrorCode.VALIDATION_ERROR,
+                          _("Give key_id and secret, operator_id, username and password, or email and password."))
+    else:
+        user = login_check(request=request, operator_id=payload.operator_id, username=payload.username,
+                           password=payload.password, channel="api")
     step = login_begin(user=user, channel="api")
     if step.challenge is not None:
         err = DomainError(ErrorCode.MFA_REQUIRED)

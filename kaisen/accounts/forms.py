@@ -24,6 +24,19 @@ class LoginForm(forms.Form):
     )
 
 
+class EmailLoginForm(forms.Form):
+    """S-ACC-1: the root user (the account's owner) logs in with the login email and password."""
+
+    email = forms.EmailField(
+        label=_("Email address"), max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false", "autofocus": True}),
+    )
+    password = forms.CharField(
+        label=_("Password"), strip=False, max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
 class ApiKeyCreateForm(forms.Form):
     name = forms.CharField(
         label=_("Name"), max_length=100,

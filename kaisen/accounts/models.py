@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from kaisen.accounts.validators import validate_username
@@ -66,6 +67,10 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.CheckConstraint(
                 condition=models.Q(tenant__isnull=False) | models.Q(is_root=False), name="root_user_has_tenant",
             ),
+            # S-ACC-1: the root user logs in by email, so no two root users share one (case-insensitive).
+            models.UniqueConstraint(
+                Lower("email"), condition=models.Q(is_root=True) & ~models.Q(email=""), name="root_email_unique",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -121,3 +126,25 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"token {self.pk} of {self.user_id}"
+
+
+class LoginEmailChange(models.Model):
+    """S-ACC-3: a pending change of the root user's login email; it takes effect only when the single-use
+    link mailed to the new address is opened (before ``expires_at``). Only the token's SHA-256 is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="login_email_changes")
+    old_email = models.EmailField(_("old email"), blank=True)
+    new_email = models.EmailField(_("new email"))
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("requested at"))
+    expires_at = models.DateTimeField(_("expires at"))
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("login email change")
+        verbose_name_plural = _("login email changes")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} -> {self.new_email}"

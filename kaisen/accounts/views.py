@@ -17,7 +17,8 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from kaisen.accounts.forms import ApiKeyCreateForm, LoginForm
+from kaisen.accounts.email_login import login_check_email
+from kaisen.accounts.forms import ApiKeyCreateForm, EmailLoginForm, LoginForm
 from kaisen.accounts.models import User
 from kaisen.accounts.selectors import api_key_list
 from kaisen.accounts.services import api_key_create, api_key_revoke, login_check
@@ -51,14 +52,23 @@ def login_complete(request: HttpRequest, user: User, *, next_url: str) -> HttpRe
 def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.method == "GET":
         return redirect(_safe_next(request))
-    form = LoginForm(request.POST or None)
+    # S-ACC-1: the root user logs in by email ("root"), limited users by operator ID + username ("user").
+    mode = request.POST.get("mode") or request.GET.get("mode") or "user"
+    mode = mode if mode in ("root", "user") else "user"
+    form: LoginForm | EmailLoginForm = (EmailLoginForm if mode == "root" else LoginForm)(request.POST or None)
     error = None
     if request.method == "POST" and form.is_valid():
         try:
-            user = login_check(request=request, operator_id=form.cleaned_data["operator_id"],
-                               username=form.cleaned_data["username"], password=form.cleaned_data["password"])
+            if isinstance(form, EmailLoginForm):
+                user = login_check_email(request=request, email=form.cleaned_data["email"],
+                                         password=form.cleaned_data["password"])
+            else:
+                user = login_check(request=request, operator_id=form.cleaned_data["operator_id"],
+                                   username=form.cleaned_data["username"], password=form.cleaned_data["password"])
         except DomainError as exc:
             error = exc.message
+            if mode == "root":
+                error = _("The email address or password is incorrect, or the account is locked.")
         else:
             from kaisen.mfa.views import login_second_step
 
@@ -69,7 +79,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             else:
                 return second or login_complete(request, user, next_url=_safe_next(request))
     return render(request, "accounts/login.html", {
-        "form": form, "error": error, "next": request.POST.get("next") or request.GET.get("next", ""),
+        "form": form, "error": error, "mode": mode, "next": request.POST.get("next") or request.GET.get("next", ""),
     }, status=401 if error else 200)
 
 

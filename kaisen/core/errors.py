@@ -49,6 +49,14 @@ class ErrorCode(StrEnum):
     MFA_LINK_INVALID = "MFA_LINK_INVALID"
     MFA_ENROLMENT_REQUIRED = "MFA_ENROLMENT_REQUIRED"
     MFA_TOO_MANY_ATTEMPTS = "MFA_TOO_MANY_ATTEMPTS"
+    # Account pages (issue 5 §2 and §7, helper "acct": S-ACC-1, S-ACC-3..5, K-1, K-2)
+    EMAIL_IN_USE = "EMAIL_IN_USE"
+    EMAIL_LINK_INVALID = "EMAIL_LINK_INVALID"
+    LINE_NOT_TRANSFERABLE = "LINE_NOT_TRANSFERABLE"
+    TRANSFER_TOKEN_INVALID = "TRANSFER_TOKEN_INVALID"  # noqa: S105
+    TRANSFER_NOT_OPEN = "TRANSFER_NOT_OPEN"
+    ACCOUNT_NOT_DELETABLE = "ACCOUNT_NOT_DELETABLE"
+    DELETION_CONFIRMATION_INVALID = "DELETION_CONFIRMATION_INVALID"
     # Rating and monthly close (issue 4 §2-§4, part `rate`)
     INVOICE_CLOSED = "INVOICE_CLOSED"
     MONTH_NOT_ENDED = "MONTH_NOT_ENDED"
@@ -95,6 +103,11 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.MFA_RESEND_TOO_SOON: 429,
     ErrorCode.MFA_ENROLMENT_REQUIRED: 403,
     ErrorCode.MFA_TOO_MANY_ATTEMPTS: 429,
+    # Account pages (helper "acct")
+    ErrorCode.EMAIL_IN_USE: 409,
+    ErrorCode.LINE_NOT_TRANSFERABLE: 409,
+    ErrorCode.TRANSFER_NOT_OPEN: 409,
+    ErrorCode.ACCOUNT_NOT_DELETABLE: 409,
     ErrorCode.INVOICE_CLOSED: 409,  # part `rate`
     # Payments (helper "pay")
     ErrorCode.PAYMENT_METHOD_NOT_ALLOWED: 409,
@@ -123,6 +136,17 @@ DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {
         "Too many wrong codes. Two-step login is paused for this user; try again in an hour."),
     ErrorCode.MFA_ENROLMENT_REQUIRED: _(
         "Your company requires two-step login. Set it up on the web portal first, then log in again."),
+    # Account pages (helper "acct")
+    ErrorCode.EMAIL_IN_USE: _("This email address cannot be used as a login email. Choose another one."),
+    ErrorCode.EMAIL_LINK_INVALID: _("This confirmation link is invalid, already used, withdrawn or expired."),
+    ErrorCode.LINE_NOT_TRANSFERABLE: _(
+        "Only SIMs that have never been used can be transferred: not activated, never started, no usage and "
+        "no open procedure."),
+    ErrorCode.TRANSFER_TOKEN_INVALID: _(
+        "This transfer code is invalid, already used, cancelled, expired or meant for another account."),
+    ErrorCode.TRANSFER_NOT_OPEN: _("This transfer is no longer open."),
+    ErrorCode.ACCOUNT_NOT_DELETABLE: _("The account cannot be deleted yet: see what still blocks it."),
+    ErrorCode.DELETION_CONFIRMATION_INVALID: _("The operator ID or the password you typed is not correct."),
     # Payments (helper "pay")
     ErrorCode.CARD_REFUSED: _("The card could not be registered: check the number, the expiry date and the "
                               "security code."),
