@@ -25,6 +25,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from kaisen.access.models import ApprovalRequest, LineTag, LineTagging, Role
 from kaisen.accounts.models import ApiKey
 from kaisen.audit.models import AuditEvent
 from kaisen.audit.services import audit_record
@@ -84,6 +85,19 @@ class Victim:
     transfer: Any = None  # an open SIM transfer B sent (S-ACC-4)
 
     @property
+    def role(self) -> Role:
+        """B's custom role, line tag and approval request (issue 5 §1), made by the ``victim`` fixture."""
+        return Role.objects.get(tenant=self.world.tenant, name="sweep role")
+
+    @property
+    def tag(self) -> LineTag:
+        return LineTag.objects.get(tenant=self.world.tenant, name="sweep-dept")
+
+    @property
+    def approval(self) -> ApprovalRequest:
+        return ApprovalRequest.objects.get(tenant=self.world.tenant, idempotency_key="sweep")
+
+    @property
     def markers(self) -> list[str]:
         """Strings that must never appear in an answer to tenant A."""
         return [
@@ -104,6 +118,9 @@ class Victim:
             "name": self.mail_name,  # core:dev_mail_detail: a mail file about B
             "order_id": self.order.pk,
             "job_id": self.bulk_job.pk,
+            "role_id": self.role.pk,
+            "tag_id": self.tag.pk,
+            "approval_id": self.approval.pk,
             "transfer_id": self.transfer.pk,
         }
         if namespace in by_app_pk:
@@ -120,6 +137,9 @@ class Victim:
             "user_id": self.world.user.pk,
             "order_id": self.order.pk,
             "job_id": self.bulk_job.pk,
+            "role_id": self.role.pk,
+            "tag_id": self.tag.pk,
+            "approval_id": self.approval.pk,
             "transfer_id": self.transfer.pk,
             "kind": "suspend",  # request bodies: a valid procedure, so the answer is about B's object
         }
@@ -188,6 +208,13 @@ def victim(tenant_b: TenantWorld) -> Iterator[Victim]:
                                           expires_at=now + dt.timedelta(days=7))
     SimTransferLine.objects.create(transfer=transfer, line=tenant_b.line, iccid=tenant_b.line.iccid,
                                    msisdn=tenant_b.line.msisdn or "")
+    # B's custom role, line tag (on B's line) and approval request (issue 5 §1), made directly.
+    tag = LineTag.objects.create(tenant=tenant_b.tenant, kind="department", name="sweep-dept")
+    LineTagging.objects.create(tenant=tenant_b.tenant, line=tenant_b.line, tag=tag)
+    Role.objects.create(tenant=tenant_b.tenant, name="sweep role")
+    ApprovalRequest.objects.create(tenant=tenant_b.tenant, line=tenant_b.line, kind="cancellation",
+                                   params={"end_date": "2099-12-31"}, requested_by=tenant_b.user,
+                                   idempotency_key="sweep")
     yield Victim(world=tenant_b, line=tenant_b.line, audit_event=event, mail_name=mail.name, order=order,
                  bulk_job=job, transfer=transfer)
     mail.unlink(missing_ok=True)
@@ -379,7 +406,7 @@ def test_api_get_other_tenants_line_is_404_like_a_missing_one_t_2(tenant_a: Tena
 
 
 def _leaky_line_get(*, tenant: Any, line_id: int | None = None, msisdn: str | None = None,
-                    iccid: str | None = None) -> Line:
+                    iccid: str | None = None, **_: Any) -> Line:
     """``line_get`` with the tenant check forgotten: the bug the sweep exists to catch."""
     lookup = {"pk": line_id} if line_id is not None else {"msisdn": msisdn} if msisdn else {"iccid": iccid}
     line = Line.objects.filter(**lookup).first()
@@ -417,10 +444,12 @@ def test_the_sweep_catches_a_forgotten_tenant_check_on_orders_and_bulk_jobs(monk
     from kaisen.procedures import selectors as order_selectors
 
     if what == "order":
-        monkeypatch.setattr(order_selectors, "order_get", lambda *, tenant, order_id: Order.objects.get(pk=order_id))
+        monkeypatch.setattr(order_selectors, "order_get",
+                            lambda *, tenant, order_id, **_: Order.objects.get(pk=order_id))
         monkeypatch.setattr(order_selectors, "order_events", lambda *, tenant, order: list(order.events.all()))
     else:
-        monkeypatch.setattr(procedures_api, "bulk_job_get", lambda *, tenant, job_id: BulkJob.objects.get(pk=job_id))
+        monkeypatch.setattr(procedures_api, "bulk_job_get",
+                            lambda *, tenant, job_id, **_: BulkJob.objects.get(pk=job_id))
     with pytest.raises(AssertionError, match=r"tenant B|expected 404"):
         test_no_api_route_shows_or_changes_another_tenants_data_t_2(tenant_a, victim)
 

@@ -54,10 +54,15 @@ def user_out(user: User) -> UserOut:
 
 
 def _root(request: HttpRequest) -> User:
+    """A user who may manage users (``User:manage``, issue 5 §1; the root user always may)."""
+    from kaisen.access import actions
+    from kaisen.access.services import authorize
+
     user = request.auth  # type: ignore[attr-defined]
-    if not isinstance(user, User) or user.tenant_id is None or not user.is_root:
+    if not isinstance(user, User) or user.tenant_id is None:
         raise DomainError(ErrorCode.PERMISSION_DENIED,
                           _("User management needs the root user: this token belongs to a limited user."))
+    authorize(user=user, action=actions.USER_MANAGE)
     return user
 
 

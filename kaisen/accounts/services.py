@@ -155,8 +155,12 @@ class NewApiKey:
 
 @transaction.atomic
 def api_key_create(*, user: User, name: str, expires_at: dt.datetime | None = None) -> NewApiKey:
+    from kaisen.access import actions
+    from kaisen.access.services import authorize
+
     if user.tenant is None:
         raise DomainError(ErrorCode.PERMISSION_DENIED, _("Operator staff use the back office, not API keys."))
+    authorize(user=user, action=actions.APIKEY_MANAGE)  # issue 5 §6: a narrowed key cannot mint a wider one
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("Give the key a name of 1 to 100 characters."), field="name")
@@ -177,6 +181,10 @@ def api_key_create(*, user: User, name: str, expires_at: dt.datetime | None = No
 
 @transaction.atomic
 def api_key_revoke(*, user: User, key_id: str, reason: str = "") -> ApiKey:
+    from kaisen.access import actions
+    from kaisen.access.services import authorize
+
+    authorize(user=user, action=actions.APIKEY_MANAGE)
     try:
         api_key = ApiKey.objects.select_for_update().get(tenant=user.tenant, user=user, key_id=key_id)
     except ApiKey.DoesNotExist as exc:
@@ -262,6 +270,13 @@ def token_authenticate(*, token: str) -> User | None:
     user = row.user
     if not user.is_active or user.is_locked or user.tenant is None or not user.tenant.is_active:
         return None
+    if row.api_key is not None:
+        # issue 5 §6: the request is limited to the key's action list too (kaisen.access.services), and the
+        # key's last use is kept to the minute.
+        user._kaisen_api_key_id = row.api_key.pk  # type: ignore[attr-defined]
+        now = clock.now()
+        if row.api_key.last_used_at is None or now - row.api_key.last_used_at > dt.timedelta(minutes=1):
+            ApiKey.objects.filter(pk=row.api_key.pk).update(last_used_at=now)
     return user
 
 
@@ -277,8 +292,19 @@ def token_revoke(*, token: str) -> None:
 # --- user management by the tenant's root user (issue 5 §2, M-USER-1, M-USER-2) -------------------
 
 def _require_root(actor: User, message: str) -> None:
-    if actor.tenant_id is None or not actor.is_root:
+    """User management needs ``User:manage`` (issue 5 §1; the root user always has it)."""
+    from kaisen.access import actions
+    from kaisen.access.services import authorize
+
+    if actor.tenant_id is None:
         raise DomainError(ErrorCode.PERMISSION_DENIED, message)
+    authorize(user=actor, action=actions.USER_MANAGE)
+
+
+def _protect_root(actor: User, user: User) -> None:
+    """Only a root user changes a root user (its email is the owner's login)."""
+    if user.is_root and not actor.is_root:
+        raise DomainError(ErrorCode.PERMISSION_DENIED, _("Only the root user can change the root user."))
 
 
 def _managed_user(actor: User, user_id: int, *, lock: bool = False) -> User:
@@ -339,6 +365,7 @@ def user_update(*, actor: User, user_id: int, display_name: str | None = None, e
 
     _require_root(actor, _("Only the tenant's root user can change users."))
     user = _managed_user(actor, user_id, lock=True)
+    _protect_root(actor, user)
     changes: dict[str, list[object]] = {}
     if display_name is not None:
         display_name = display_name.strip()
@@ -378,10 +405,14 @@ def user_deactivate(*, actor: User, user_id: int) -> User:
 def username_change(*, actor: User, user_id: int, new_username: str) -> User:
     """M-USER-2: 6-32 of [A-Za-z0-9_], unique in the tenant. The root user may rename any user of the
     tenant; any user may rename themselves."""
-    if actor.tenant_id is None or (user_id != actor.pk and not actor.is_root):
+    if actor.tenant_id is None:
         raise DomainError(ErrorCode.PERMISSION_DENIED,
                           _("Only the tenant's root user can change another user's username."))
+    if user_id != actor.pk:
+        _require_root(actor, _("Only the tenant's root user can change another user's username."))
     user = _managed_user(actor, user_id, lock=True)
+    if user_id != actor.pk:
+        _protect_root(actor, user)
     _check_username(new_username)
     if new_username == user.username:
         return user

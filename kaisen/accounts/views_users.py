@@ -21,8 +21,11 @@ from kaisen.accounts.services import (
     username_change,
 )
 from kaisen.core.errors import DomainError, NotFound
-from kaisen.core.web import request_tenant, request_user, root_user_required, tenant_user_required
+from kaisen.core.web import action_required, request_tenant, request_user, tenant_user_required
 from kaisen.security.passwords import password_help_texts
+
+#: User management needs ``User:manage`` (issue 5 §1); the root user always has it.
+root_user_required = action_required("User:manage")
 
 
 def _get(request: HttpRequest, user_id: int) -> User:

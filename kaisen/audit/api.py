@@ -62,9 +62,14 @@ class AuditQuery(AuditFilterQuery):
 
 
 def audit_root_user(request: HttpRequest) -> User:
+    """A user who may read the audit log (``Audit:read``, issue 5 §1; the root user always may)."""
+    from kaisen.access import actions
+    from kaisen.access.services import authorize
+
     user = request.auth  # type: ignore[attr-defined]
-    if not isinstance(user, User) or user.tenant_id is None or not user.is_root:
+    if not isinstance(user, User) or user.tenant_id is None:
         raise DomainError(ErrorCode.PERMISSION_DENIED, _("Only the root user can read the audit log."))
+    authorize(user=user, action=actions.AUDIT_READ)
     return user
 
 

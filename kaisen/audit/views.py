@@ -12,7 +12,7 @@ from kaisen.audit.forms import AuditFilterForm
 from kaisen.audit.selectors import audit_event_list, audit_user_choices
 from kaisen.audit.services import audit_export_record
 from kaisen.core import clock
-from kaisen.core.web import request_tenant, request_user, root_user_required
+from kaisen.core.web import action_required, request_tenant, request_user
 
 PAGE_SIZE = 50
 
@@ -21,7 +21,7 @@ def _form(request: HttpRequest) -> AuditFilterForm:
     return AuditFilterForm(request.GET, users=audit_user_choices(tenant=request_tenant(request)))
 
 
-@root_user_required
+@action_required("Audit:read")
 def audit_list(request: HttpRequest) -> HttpResponse:
     form = _form(request)
     valid = form.is_valid()
@@ -35,7 +35,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
                   status=200 if valid else 400)
 
 
-@root_user_required
+@action_required("Audit:read")
 def audit_export(request: HttpRequest) -> HttpResponse:
     form = _form(request)
     if not form.is_valid():

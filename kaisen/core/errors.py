@@ -49,6 +49,11 @@ class ErrorCode(StrEnum):
     MFA_LINK_INVALID = "MFA_LINK_INVALID"
     MFA_ENROLMENT_REQUIRED = "MFA_ENROLMENT_REQUIRED"
     MFA_TOO_MANY_ATTEMPTS = "MFA_TOO_MANY_ATTEMPTS"
+    # Permissions, line tags and approvals (issue 5 §1, access app)
+    INVALID_ACTION = "INVALID_ACTION"
+    TAG_IN_USE = "TAG_IN_USE"
+    APPROVAL_REQUIRED = "APPROVAL_REQUIRED"
+    APPROVAL_NOT_PENDING = "APPROVAL_NOT_PENDING"
     # Account pages (issue 5 §2 and §7, helper "acct": S-ACC-1, S-ACC-3..5, K-1, K-2)
     EMAIL_IN_USE = "EMAIL_IN_USE"
     EMAIL_LINK_INVALID = "EMAIL_LINK_INVALID"
@@ -103,6 +108,10 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.MFA_RESEND_TOO_SOON: 429,
     ErrorCode.MFA_ENROLMENT_REQUIRED: 403,
     ErrorCode.MFA_TOO_MANY_ATTEMPTS: 429,
+    # Permissions, line tags and approvals (issue 5 §1, access app)
+    ErrorCode.TAG_IN_USE: 409,
+    ErrorCode.APPROVAL_REQUIRED: 409,
+    ErrorCode.APPROVAL_NOT_PENDING: 409,
     # Account pages (helper "acct")
     ErrorCode.EMAIL_IN_USE: 409,
     ErrorCode.LINE_NOT_TRANSFERABLE: 409,
@@ -136,6 +145,9 @@ DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {
         "Too many wrong codes. Two-step login is paused for this user; try again in an hour."),
     ErrorCode.MFA_ENROLMENT_REQUIRED: _(
         "Your company requires two-step login. Set it up on the web portal first, then log in again."),
+    # Permissions and approvals (issue 5 §1, access app)
+    ErrorCode.APPROVAL_REQUIRED: _(
+        "This procedure needs a second user's approval: request it, and it is submitted when approved."),
     # Account pages (helper "acct")
     ErrorCode.EMAIL_IN_USE: _("This email address cannot be used as a login email. Choose another one."),
     ErrorCode.EMAIL_LINK_INVALID: _("This confirmation link is invalid, already used, withdrawn or expired."),

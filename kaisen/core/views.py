@@ -21,7 +21,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if tenant is None:
         # Operator staff signed in through the back office: nothing of a tenant to show here.
         return render(request, "core/home_staff.html")
-    summary = line_summary(tenant=tenant)
+    summary = line_summary(tenant=tenant, user=request.user)
     statuses = [(value, label, summary.by_status.get(value, 0)) for value, label in LineStatus.choices]
     carriers = [(value, label, summary.by_carrier[value]) for value, label in Carrier.choices
                 if summary.by_carrier.get(value)]

@@ -50,5 +50,15 @@ def _guard(check: Callable[[Any], bool]) -> Callable[[View], View]:
 tenant_user_required = _guard(lambda user: user.tenant_id is not None)
 #: The tenant's root user (X-AUDIT: the audit log is theirs).
 root_user_required = _guard(lambda user: user.tenant_id is not None and user.is_root)
+
+
+def action_required(action: str) -> Callable[[View], View]:
+    """A tenant user who may perform ``action`` (issue 5 §1; the root user always may): else the 403 page."""
+    def check(user: Any) -> bool:
+        from kaisen.access.services import can
+
+        return user.tenant_id is not None and can(user=user, action=action)
+
+    return _guard(check)
 #: The operator's own staff.
 staff_required = _guard(lambda user: user.is_staff and user.tenant_id is None)

@@ -70,31 +70,36 @@ def _tenant(request: HttpRequest):
     return user.tenant
 
 
-@router.get("", response={200: LinePageOut, 400: ErrorOut, 422: ErrorOut},
+def _user(request: HttpRequest) -> User:
+    return request.auth  # type: ignore[attr-defined,no-any-return]
+
+
+@router.get("", response={200: LinePageOut, 400: ErrorOut, 403: ErrorOut, 422: ErrorOut},
             summary="List lines (filter, search, sort, cursor paging)")
 def lines_list(request: HttpRequest, query: Query[LineQuery]) -> dict[str, Any]:
     tenant = _tenant(request)
     filters = LineFilters(status=query.status, carrier=query.carrier, sim_type=query.sim_type, plan=query.plan,
                           q=query.q)
-    page = line_list(tenant=tenant, filters=filters, sort=query.sort, cursor=query.cursor, size=query.limit)
+    page = line_list(tenant=tenant, filters=filters, sort=query.sort, cursor=query.cursor, size=query.limit,
+                     user=_user(request))
     body: dict[str, Any] = {"items": page.items, "next_cursor": page.next_cursor, "prev_cursor": page.prev_cursor}
     if query.with_count:
-        body["count"] = line_count(tenant=tenant, filters=filters)
+        body["count"] = line_count(tenant=tenant, filters=filters, user=_user(request))
     return body
 
 
-@router.get("/by-msisdn/{msisdn}", response={200: LineOut, 400: ErrorOut, 404: ErrorOut},
+@router.get("/by-msisdn/{msisdn}", response={200: LineOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
             summary="Get a line by phone number")
 def line_by_msisdn(request: HttpRequest, msisdn: str) -> Line:
-    return line_get(tenant=_tenant(request), msisdn=msisdn)
+    return line_get(tenant=_tenant(request), msisdn=msisdn, user=_user(request))
 
 
-@router.get("/by-iccid/{iccid}", response={200: LineOut, 400: ErrorOut, 404: ErrorOut},
+@router.get("/by-iccid/{iccid}", response={200: LineOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
             summary="Get a line by SIM serial number (ICCID)")
 def line_by_iccid(request: HttpRequest, iccid: str) -> Line:
-    return line_get(tenant=_tenant(request), iccid=iccid)
+    return line_get(tenant=_tenant(request), iccid=iccid, user=_user(request))
 
 
-@router.get("/{int:line_id}", response={200: LineOut, 404: ErrorOut}, summary="Get a line by ID")
+@router.get("/{int:line_id}", response={200: LineOut, 403: ErrorOut, 404: ErrorOut}, summary="Get a line by ID")
 def line_by_id(request: HttpRequest, line_id: int) -> Line:
-    return line_get(tenant=_tenant(request), line_id=line_id)
+    return line_get(tenant=_tenant(request), line_id=line_id, user=_user(request))

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
 
+from kaisen.access import actions
+from kaisen.access.services import authorize, line_scope
 from kaisen.carriers.models import Carrier
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.paging import Page, SortKey, keyset_page
@@ -42,8 +45,12 @@ def _prefix_range(field: str, prefix: str) -> Q:
     return Q(**{f"{field}__gte": prefix, f"{field}__lt": prefix + ":"})
 
 
-def line_filter_qs(*, tenant: Tenant, filters: LineFilters) -> QuerySet[Line]:
-    qs = Line.objects.filter(tenant=tenant)
+def line_filter_qs(*, tenant: Tenant, filters: LineFilters, user: Any = None) -> QuerySet[Line]:
+    """The tenant's lines matching ``filters``; with ``user``, only the lines they may see (issue 5 §1), and
+    ``Line:read`` is required."""
+    if user is not None:
+        authorize(user=user, action=actions.LINE_READ)
+    qs = Line.objects.filter(tenant=tenant).filter(line_scope(user=user))
     checks = (
         ("status", filters.status, LineStatus.values),
         ("carrier", filters.carrier, Carrier.values),
@@ -70,23 +77,28 @@ def line_filter_qs(*, tenant: Tenant, filters: LineFilters) -> QuerySet[Line]:
 
 
 def line_list(*, tenant: Tenant, filters: LineFilters, sort: str = DEFAULT_SORT, cursor: str | None = None,
-              size: int = 50) -> Page[Line]:
+              size: int = 50, user: Any = None) -> Page[Line]:
     if sort not in SORTS:
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("Unknown sort order '%(sort)s'.") % {"sort": sort},
                           field="sort")
     size = max(1, min(size, MAX_PAGE_SIZE))
-    qs = line_filter_qs(tenant=tenant, filters=filters).select_related("plan")
+    qs = line_filter_qs(tenant=tenant, filters=filters, user=user).select_related("plan")
     return keyset_page(qs, key=SORTS[sort], size=size, cursor=cursor)
 
 
-def line_count(*, tenant: Tenant, filters: LineFilters) -> int:
-    return line_filter_qs(tenant=tenant, filters=filters).count()
+def line_count(*, tenant: Tenant, filters: LineFilters, user: Any = None) -> int:
+    return line_filter_qs(tenant=tenant, filters=filters, user=user).count()
 
 
 def line_get(*, tenant: Tenant, line_id: int | None = None, msisdn: str | None = None,
-             iccid: str | None = None) -> Line:
-    """One line of ``tenant`` by ID, phone number or SIM serial; another tenant's line is NotFound."""
-    qs = Line.objects.filter(tenant=tenant).select_related("plan", "tenant")
+             iccid: str | None = None, user: Any = None, action: str | None = actions.LINE_READ) -> Line:
+    """One line of ``tenant`` by ID, phone number or SIM serial; another tenant's line is NotFound.
+
+    With ``user`` (every interface passes it): ``action`` is required (``Line:read`` unless the caller checks
+    its own, e.g. a procedure's), and a line outside the user's lines is NotFound too (issue 5 §1)."""
+    if user is not None and action is not None:
+        authorize(user=user, action=action)
+    qs = Line.objects.filter(tenant=tenant).filter(line_scope(user=user)).select_related("plan", "tenant")
     if line_id is not None:
         qs = qs.filter(pk=line_id)
     elif msisdn is not None:
@@ -104,11 +116,11 @@ def line_get(*, tenant: Tenant, line_id: int | None = None, msisdn: str | None =
     return line
 
 
-def line_lookup(*, tenant: Tenant, query: str) -> Line:
+def line_lookup(*, tenant: Tenant, query: str, user: Any = None, action: str | None = actions.LINE_READ) -> Line:
     """Status lookup (M-LINE-1): the search box takes either a phone number or a SIM serial."""
     if looks_like_iccid(query):
-        return line_get(tenant=tenant, iccid=query)
-    return line_get(tenant=tenant, msisdn=query)
+        return line_get(tenant=tenant, iccid=query, user=user, action=action)
+    return line_get(tenant=tenant, msisdn=query, user=user, action=action)
 
 
 def plan_list(*, carrier: str = "") -> QuerySet[Plan]:
@@ -127,10 +139,16 @@ class LineSummary:
     by_carrier: dict[str, int]
 
 
-def line_summary(*, tenant: Tenant) -> LineSummary:
-    """One GROUP BY (status, carrier) query, an index-only scan of (tenant, status, carrier)."""
+def line_summary(*, tenant: Tenant, user: Any = None) -> LineSummary:
+    """One GROUP BY (status, carrier) query, an index-only scan of (tenant, status, carrier); with ``user``,
+    only the lines they may see (none without ``Line:read``)."""
+    from kaisen.access.services import can
+
+    if user is not None and not can(user=user, action=actions.LINE_READ):
+        return LineSummary(total=0, by_status=dict.fromkeys(LineStatus.values, 0), by_carrier={})
     rows = (
-        Line.objects.filter(tenant=tenant).order_by().values_list("status", "carrier").annotate(n=Count("*"))
+        Line.objects.filter(tenant=tenant).filter(line_scope(user=user)).order_by()
+        .values_list("status", "carrier").annotate(n=Count("*"))
     )
     by_status = dict.fromkeys(LineStatus.values, 0)
     by_carrier: dict[str, int] = {}

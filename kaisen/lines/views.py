@@ -11,9 +11,11 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from kaisen.core.errors import DomainError, NotFound
+from kaisen.access import actions
+from kaisen.access.services import authorize
+from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.templatetags.kaisen_ui import yen
-from kaisen.core.web import request_tenant, tenant_user_required
+from kaisen.core.web import request_tenant, request_user, tenant_user_required
 from kaisen.lines.forms import LineFilterForm, LineLookupForm
 from kaisen.lines.selectors import DEFAULT_SORT, LineFilters, line_count, line_get, line_list, line_lookup, plan_list
 
@@ -41,6 +43,7 @@ def _sort_links(current: str) -> dict[str, SortLink]:
 @tenant_user_required
 def line_list_view(request: HttpRequest) -> HttpResponse:
     tenant = request_tenant(request)
+    authorize(user=request_user(request), action=actions.LINE_READ)
     form = LineFilterForm(request.GET, plans=plan_list())
     context: dict[str, Any] = {"form": form, "page": None, "total": None, "error": None,
                                "sort_links": _sort_links(DEFAULT_SORT)}
@@ -55,9 +58,11 @@ def line_list_view(request: HttpRequest) -> HttpResponse:
     context["sort_links"] = _sort_links(data["sort"])
     try:
         context["page"] = line_list(tenant=tenant, filters=filters, sort=data["sort"],
-                                    cursor=data["cursor"] or None, size=data["size"])
-        context["total"] = line_count(tenant=tenant, filters=filters)
+                                    cursor=data["cursor"] or None, size=data["size"], user=request_user(request))
+        context["total"] = line_count(tenant=tenant, filters=filters, user=request_user(request))
     except DomainError as exc:
+        if exc.code == ErrorCode.PERMISSION_DENIED:
+            raise
         context["error"] = exc.message
         return render(request, "lines/list.html", context, status=400)
     context["filtered"] = any((filters.status, filters.carrier, filters.sim_type, filters.plan, filters.q))
@@ -66,11 +71,13 @@ def line_list_view(request: HttpRequest) -> HttpResponse:
 
 @tenant_user_required
 def line_lookup_view(request: HttpRequest) -> HttpResponse:
+    authorize(user=request_user(request), action=actions.LINE_READ)
     form = LineLookupForm(request.GET if "q" in request.GET else None)
     error: str | Promise | None = None
     if form.is_bound and form.is_valid():
         try:
-            line = line_lookup(tenant=request_tenant(request), query=form.cleaned_data["q"])
+            line = line_lookup(tenant=request_tenant(request), query=form.cleaned_data["q"],
+                               user=request_user(request))
         except NotFound:
             error = _("No line with this phone number or SIM serial number was found in your contract.")
         except DomainError as exc:
@@ -114,7 +121,7 @@ def _voice_option_rows(options: dict[str, Any]) -> list[tuple[str, str]]:
 @tenant_user_required
 def line_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        line = line_get(tenant=request_tenant(request), line_id=pk)
+        line = line_get(tenant=request_tenant(request), line_id=pk, user=request_user(request))
     except NotFound as exc:
         raise Http404 from exc
     return render(request, "lines/detail.html", {

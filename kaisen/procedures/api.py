@@ -14,6 +14,9 @@ from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Header, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
+from kaisen.access.api import ApprovalOut, approval_out
+from kaisen.access.models import ApprovalRequest
+from kaisen.access.services import procedure_request
 from kaisen.accounts.models import User
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode
@@ -219,13 +222,13 @@ def _order_detail(request: HttpRequest, order: Order) -> dict[str, Any]:
 
 
 @router.post("/lines/{int:line_id}/orders/preview",
-             response={200: PreviewOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+             response={200: PreviewOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
              summary="Check a procedure without ordering it (the confirm step)")
 def order_preview(request: HttpRequest, line_id: int, payload: PreviewIn) -> dict[str, Any]:
     """Everything the order would be checked for (rules, reception hours, conflicts), nothing written:
     the effective date, when it is carried out, until when it can be cancelled, and the warnings."""
     tenant = _tenant(request)
-    line = line_get(tenant=tenant, line_id=line_id)
+    line = line_get(tenant=tenant, line_id=line_id, user=_user(request), action=None)
     preview = services.order_preview(tenant=tenant, user=_user(request), line_id=line.pk, kind=payload.kind,
                                      params=payload.params)
     return {"line_id": line.pk, "kind": preview.kind, "params": preview.params,
@@ -235,14 +238,17 @@ def order_preview(request: HttpRequest, line_id: int, payload: PreviewIn) -> dic
 
 
 @router.post("/lines/{int:line_id}/orders",
-             response={200: OrderOut, 201: OrderOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+             response={200: OrderOut, 201: OrderOut, 202: ApprovalOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut,
+                       409: ErrorOut, 422: ErrorOut},
              summary="Order a procedure on a line (idempotent)")
 def order_create(request: HttpRequest, line_id: int, payload: OrderIn,
-                 idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Status[dict[str, Any]]:
+                 idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Status[Any]:
     """201 with the new order; 200 with the first order when the same idempotency key comes again with the
-    same parameters; 409 ``IDEMPOTENCY_KEY_REUSED`` when it comes with other parameters."""
+    same parameters; 409 ``IDEMPOTENCY_KEY_REUSED`` when it comes with other parameters. 202 with an approval
+    request when an approval policy holds the procedure for a second user (``/approvals``); approving it
+    submits the order. 403 ``PERMISSION_DENIED`` names the missing ``action``."""
     tenant, user = _tenant(request), _user(request)
-    line = line_get(tenant=tenant, line_id=line_id)
+    line = line_get(tenant=tenant, line_id=line_id, user=user, action=None)
     key = (payload.idempotency_key or "").strip()
     header_key = (idempotency_key or "").strip()
     if key and header_key and key != header_key:
@@ -260,16 +266,18 @@ def order_create(request: HttpRequest, line_id: int, payload: OrderIn,
                           field="idempotency_key")
     # Only to choose 200 over 201: order_submit itself decides replay vs. conflict under the line lock.
     replay = Order.objects.filter(tenant=tenant, idempotency_key=key).exists()
-    order = services.order_submit(tenant=tenant, user=user, line_id=line.pk, kind=payload.kind,
-                                  params=payload.params, idempotency_key=key)
-    return Status(200 if replay else 201, order_out(order))
+    result = procedure_request(tenant=tenant, user=user, line_id=line.pk, kind=payload.kind,
+                               params=payload.params, idempotency_key=key)
+    if isinstance(result, ApprovalRequest):
+        return Status(202, approval_out(result))
+    return Status(200 if replay else 201, order_out(result))
 
 
-@router.get("/lines/{int:line_id}/procedures", response={200: ProceduresOut, 404: ErrorOut},
+@router.get("/lines/{int:line_id}/procedures", response={200: ProceduresOut, 403: ErrorOut, 404: ErrorOut},
             summary="The procedures possible on a line now, and its pending orders (M-LINE-1)")
 def line_procedures(request: HttpRequest, line_id: int) -> dict[str, Any]:
     tenant, user = _tenant(request), _user(request)
-    line = line_get(tenant=tenant, line_id=line_id)
+    line = line_get(tenant=tenant, line_id=line_id, user=user)
     options = services.procedures_for_line(tenant=tenant, user=user, line=line)
     pending = selectors.line_pending_orders(tenant=tenant, line=line)
     for order in pending:
@@ -282,23 +290,24 @@ def line_procedures(request: HttpRequest, line_id: int) -> dict[str, Any]:
     }
 
 
-@router.get("/orders", response={200: OrderPageOut, 400: ErrorOut, 422: ErrorOut},
+@router.get("/orders", response={200: OrderPageOut, 400: ErrorOut, 403: ErrorOut, 422: ErrorOut},
             summary="List orders (filter by line, status, procedure; cursor paging, newest first)")
 def orders_list(request: HttpRequest, query: Query[OrderQuery]) -> dict[str, Any]:
     page = selectors.order_list(tenant=_tenant(request), line_id=query.line_id, status=query.status,
-                                kind=query.kind, cursor=query.cursor, size=query.limit)
+                                kind=query.kind, cursor=query.cursor, size=query.limit, user=_user(request))
     return {"items": [order_out(o) for o in page.items], "next_cursor": page.next_cursor,
             "prev_cursor": page.prev_cursor}
 
 
-@router.get("/orders/{int:order_id}", response={200: OrderDetailOut, 404: ErrorOut},
+@router.get("/orders/{int:order_id}", response={200: OrderDetailOut, 403: ErrorOut, 404: ErrorOut},
             summary="One order with its history")
 def order_detail(request: HttpRequest, order_id: int) -> dict[str, Any]:
-    return _order_detail(request, selectors.order_get(tenant=_tenant(request), order_id=order_id))
+    return _order_detail(request, selectors.order_get(tenant=_tenant(request), order_id=order_id,
+                                                      user=_user(request)))
 
 
-@router.post("/orders/{int:order_id}/cancel", response={200: OrderDetailOut, 400: ErrorOut, 404: ErrorOut,
-                                                        409: ErrorOut},
+@router.post("/orders/{int:order_id}/cancel", response={200: OrderDetailOut, 400: ErrorOut, 403: ErrorOut,
+                                                        404: ErrorOut, 409: ErrorOut},
              summary="Cancel (withdraw) an order while it may still be cancelled")
 def order_cancel(request: HttpRequest, order_id: int,
                  reason: str = Query("", max_length=500, description="Why (optional; kept in the audit log).")
@@ -307,13 +316,13 @@ def order_cancel(request: HttpRequest, order_id: int,
     return _order_detail(request, order)
 
 
-@router.get("/mnp/waiting", response=list[MnpWaitingOut], tags=["mnp"],
+@router.get("/mnp/waiting", response={200: list[MnpWaitingOut], 403: ErrorOut}, tags=["mnp"],
             summary="Lines waiting for MNP port-in activation (M-MNP-1)")
 def mnp_waiting(request: HttpRequest) -> list[dict[str, Any]]:
     return [{"line_id": line.pk, "msisdn": line.msisdn, "iccid": line.iccid,
              "shipped": line.shipped_on is not None and line.shipped_on <= clock.today_jst(),
              "shipped_on": line.shipped_on, "reservation_expires_on": line.mnp_port_in_expires_on}
-            for line in selectors.mnp_waiting_list(tenant=_tenant(request))]
+            for line in selectors.mnp_waiting_list(tenant=_tenant(request), user=_user(request))]
 
 
 def _job_out(job: BulkJob) -> dict[str, Any]:
@@ -325,8 +334,8 @@ def _job_out(job: BulkJob) -> dict[str, Any]:
                                                "message")} for r in job.results]}
 
 
-@router.post("/bulk", response={200: BulkJobOut, 201: BulkJobOut, 202: BulkJobOut, 400: ErrorOut, 409: ErrorOut,
-                                 422: ErrorOut}, tags=["bulk"],
+@router.post("/bulk", response={200: BulkJobOut, 201: BulkJobOut, 202: BulkJobOut, 400: ErrorOut, 403: ErrorOut,
+                                 409: ErrorOut, 422: ErrorOut}, tags=["bulk"],
              summary="Run one procedure on many lines from a CSV (or with dry_run only check it)")
 def bulk_upload(request: HttpRequest, file: File[UploadedFile], kind: Form[Kind],
                 dry_run: Form[bool] = False, idempotency_key: Form[str] = "",
@@ -358,18 +367,18 @@ def bulk_upload(request: HttpRequest, file: File[UploadedFile], kind: Form[Kind]
 bulk_upload.__doc__ = (bulk_upload.__doc__ or "") + f" At most {MAX_ROWS:,} rows."
 
 
-@router.get("/bulk/{int:job_id}", response={200: BulkJobOut, 404: ErrorOut}, tags=["bulk"],
+@router.get("/bulk/{int:job_id}", response={200: BulkJobOut, 403: ErrorOut, 404: ErrorOut}, tags=["bulk"],
             summary="A bulk upload with its progress (status, rows_done) and per-row results")
 def bulk_detail(request: HttpRequest, job_id: int) -> dict[str, Any]:
-    return _job_out(bulk_job_get(tenant=_tenant(request), job_id=job_id))
+    return _job_out(bulk_job_get(tenant=_tenant(request), job_id=job_id, user=_user(request)))
 
 
-@router.get("/bulk/{int:job_id}/result.csv", response={200: None, 404: ErrorOut}, tags=["bulk"],
+@router.get("/bulk/{int:job_id}/result.csv", response={200: None, 403: ErrorOut, 404: ErrorOut}, tags=["bulk"],
             summary="The bulk upload's result file: the uploaded columns plus the per-row result (CSV)",
             openapi_extra={"responses": {"200": {"description": "UTF-8 CSV with a BOM, CRLF",
                                                  "content": {"text/csv": {"schema": {"type": "string"}}}}}})
 def bulk_result(request: HttpRequest, job_id: int) -> HttpResponse:
-    data = bulk_result_csv(tenant=_tenant(request), job_id=job_id)
+    data = bulk_result_csv(tenant=_tenant(request), job_id=job_id, user=_user(request))
     response = HttpResponse(data, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="bulk-{job_id}-result.csv"'
     return response

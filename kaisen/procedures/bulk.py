@@ -265,6 +265,12 @@ def bulk_start(*, tenant: Any, user: Any, kind: str, csv_bytes: bytes, filename:
     if len(key) > 100:
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("Give an idempotency key of 1 to 100 characters."),
                           field="idempotency_key")
+    from kaisen.access import actions
+    from kaisen.access.services import authorize
+
+    authorize(user=user, action=actions.BULK_SUBMIT)
+    if kind in actions.ORDER_KIND_ACTIONS:
+        authorize(user=user, action=actions.order_kind_action(kind))
     digest = _file_digest(kind, dry_run, csv_bytes)
     if key:
         existing = BulkJob.objects.filter(tenant=tenant, idempotency_key=key).first()
@@ -385,6 +391,7 @@ def _process_rows(job: BulkJob, token: str) -> str:
 def _bulk_row(job: BulkJob, tenant: Any, user: Any, kind: str, dry_run: bool, header: list[str], row: list[str],
               row_no: int, seen: dict[int, int]) -> dict[str, Any]:
     """One row: previewed (dry run) or submitted in its own transaction; a refusal or a bug is its result."""
+    from kaisen.access.services import approval_needed
     from kaisen.procedures.services import order_preview, order_submit
 
     cells = [*row, *[""] * (len(header) - len(row))]
@@ -397,13 +404,18 @@ def _bulk_row(job: BulkJob, tenant: Any, user: Any, kind: str, dry_run: bool, he
                               _("The row has more cells than the header has columns."))
         if not line_ref:
             raise DomainError(ErrorCode.VALIDATION_ERROR, _("The column “line” is empty."), field=LINE_COLUMN)
-        line = line_lookup(tenant=tenant, query=_cell(line_ref))
+        # A line outside the requester's lines (issue 5 §1) is "not found" for this row, like a missing one.
+        line = line_lookup(tenant=tenant, query=_cell(line_ref), user=user, action=None)
         params = row_params(kind, header, cells)
         if line.pk in seen:
             raise DomainError(ErrorCode.ORDER_CONFLICT,
                               _("The same line is already in row %(row)d of this file.") % {"row": seen[line.pk]})
         seen[line.pk] = row_no
         line_id = line.pk
+        if approval_needed(user=user, kind=kind):
+            raise DomainError(ErrorCode.APPROVAL_REQUIRED,
+                              _("This procedure needs a second user's approval: request it on the line's page, "
+                                "not in a bulk upload."))
         if dry_run:
             preview = order_preview(tenant=tenant, user=user, line_id=line.pk, kind=kind, params=params)
             return {"row": row_no, "line": line_ref, "ok": True, "result": WOULD_ACCEPT, "order_id": None,
@@ -461,17 +473,26 @@ def bulk_job_finished(job: BulkJob) -> bool:
     return job.status in (BulkJobStatus.DONE, BulkJobStatus.FAILED)
 
 
-def bulk_job_get(*, tenant: Any, job_id: int) -> BulkJob:
-    """One bulk job of ``tenant``; another tenant's job is NotFound."""
-    job = BulkJob.objects.filter(tenant=tenant, pk=job_id).first()
+def bulk_job_get(*, tenant: Any, job_id: int, user: Any = None) -> BulkJob:
+    """One bulk job of ``tenant``; another tenant's job is NotFound. With ``user``: ``Order:read``, and a
+    line-limited user (issue 5 §1) sees only their own jobs (another's rows name lines outside theirs)."""
+    from kaisen.access import actions
+    from kaisen.access.services import authorize, is_line_limited
+
+    qs = BulkJob.objects.filter(tenant=tenant, pk=job_id)
+    if user is not None:
+        authorize(user=user, action=actions.ORDER_READ)
+        if is_line_limited(user=user):
+            qs = qs.filter(requested_by=user)
+    job = qs.first()
     if job is None:
         raise NotFound(_("No such bulk upload."))
     return job
 
 
-def bulk_result_csv(*, tenant: Any, job_id: int) -> bytes:
+def bulk_result_csv(*, tenant: Any, job_id: int, user: Any = None) -> bytes:
     """The job's rows as uploaded plus the result columns: UTF-8 with BOM (Excel opens it), CRLF."""
-    job = bulk_job_get(tenant=tenant, job_id=job_id)
+    job = bulk_job_get(tenant=tenant, job_id=job_id, user=user)
     header: list[str] = [c for c, _v in job.results[0]["input"]] if job.results else bulk_columns(job.kind)
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")

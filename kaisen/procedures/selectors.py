@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from kaisen.access import actions
+from kaisen.access.services import authorize, line_scope
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.paging import Page, SortKey, keyset_page
 from kaisen.lines.models import Line, LineStatus
@@ -16,8 +20,11 @@ MAX_PAGE_SIZE = 500
 ORDER_SORT = SortKey("id", descending=True)
 
 
-def order_get(*, tenant: Tenant, order_id: int) -> Order:
-    order = (Order.objects.filter(tenant=tenant, pk=order_id)
+def order_get(*, tenant: Tenant, order_id: int, user: Any = None) -> Order:
+    """With ``user``: ``Order:read``, and an order on a line outside the user's lines is NotFound."""
+    if user is not None:
+        authorize(user=user, action=actions.ORDER_READ)
+    order = (Order.objects.filter(tenant=tenant, pk=order_id).filter(line_scope(user=user, prefix="line__"))
              .select_related("line", "line__plan", "tenant", "requested_by").first())
     if order is None:
         raise NotFound(_("No such order."))
@@ -25,8 +32,11 @@ def order_get(*, tenant: Tenant, order_id: int) -> Order:
 
 
 def order_list(*, tenant: Tenant, line_id: int | None = None, status: str = "", kind: str = "",
-               cursor: str | None = None, size: int = 50) -> Page[Order]:
-    qs = Order.objects.filter(tenant=tenant).select_related("line", "requested_by")
+               cursor: str | None = None, size: int = 50, user: Any = None) -> Page[Order]:
+    if user is not None:
+        authorize(user=user, action=actions.ORDER_READ)
+    qs = (Order.objects.filter(tenant=tenant).filter(line_scope(user=user, prefix="line__"))
+          .select_related("line", "requested_by"))
     if line_id is not None:
         qs = qs.filter(line_id=line_id)
     if status:
@@ -58,8 +68,11 @@ def order_events(*, tenant: Tenant, order: Order) -> list[OrderEvent]:
     return list(OrderEvent.objects.filter(tenant=tenant, order=order).order_by("at", "id"))
 
 
-def mnp_waiting_list(*, tenant: Tenant) -> QuerySet[Line]:
+def mnp_waiting_list(*, tenant: Tenant, user: Any = None) -> QuerySet[Line]:
     """Lines waiting for an MNP port-in activation (M-MNP-1): docomo half-black SIMs not activated yet,
     with the phone number, ship date and reservation expiry; the soonest expiry first."""
+    if user is not None:
+        authorize(user=user, action=actions.LINE_READ)
     return (Line.objects.filter(tenant=tenant, mnp_port_in_pending=True, status=LineStatus.NOT_ACTIVATED)
+            .filter(line_scope(user=user))
             .select_related("plan").order_by("mnp_port_in_expires_on", "msisdn", "id"))

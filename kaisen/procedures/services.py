@@ -17,6 +17,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from kaisen.access import actions
+from kaisen.access.services import approval_needed, authorize, can, line_scope
 from kaisen.audit.services import audit_record
 from kaisen.carriers.adapters import CarrierState, CarrierStatus
 from kaisen.core import calendar, clock
@@ -169,9 +171,16 @@ def _kick(order_id: int) -> None:
 
 # --- the services ---------------------------------------------------------------------------------
 
+def _authorize_kind(user: Any, kind: str) -> None:
+    if kind not in actions.ORDER_KIND_ACTIONS:
+        rule_for(kind)  # the procedure's own "unknown procedure" refusal
+    authorize(user=user, action=actions.order_kind_action(kind))
+
+
 def order_preview(*, tenant: Tenant, user: Any, line_id: int, kind: str, params: dict[str, Any]) -> OrderPreview:
     """Validate everything ``order_submit`` would, without writing anything."""
-    line = line_get(tenant=tenant, line_id=line_id)
+    _authorize_kind(user, kind)
+    line = line_get(tenant=tenant, line_id=line_id, user=user, action=None)
     decision = _decide(line=line, kind=kind, params=params, now=clock.now(), pending=_pending(line))
     return OrderPreview(kind=kind, line=line, params=decision.params, effective_date=decision.effective_date,
                         due_at=decision.due_at, cancellable_until=decision.cancellable_until,
@@ -179,14 +188,21 @@ def order_preview(*, tenant: Tenant, user: Any, line_id: int, kind: str, params:
 
 
 def order_submit(*, tenant: Tenant, user: Any, line_id: int, kind: str, params: dict[str, Any],
-                 idempotency_key: str, bulk_job: BulkJob | None = None) -> Order:
-    """Accept an order (RECEIVED → SCHEDULED) and mail the customer. Idempotent per (tenant, key)."""
+                 idempotency_key: str, bulk_job: BulkJob | None = None, approved_by: Any = None) -> Order:
+    """Accept an order (RECEIVED → SCHEDULED) and mail the customer. Idempotent per (tenant, key).
+
+    ``user`` needs the procedure's action and must see the line (issue 5 §1). When an approval policy holds
+    this procedure for ``user``, only ``kaisen.access.services.approval_decide`` submits it (``approved_by``);
+    anything else is refused with ``APPROVAL_REQUIRED`` (interfaces call ``procedure_request``)."""
     rule = rule_for(kind)
+    _authorize_kind(user, kind)
+    if approved_by is None and approval_needed(user=user, kind=kind):
+        raise DomainError(ErrorCode.APPROVAL_REQUIRED)
     key = (idempotency_key or "").strip()
     if not key or len(key) > 100:
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("Give an idempotency key of 1 to 100 characters."),
                           field="idempotency_key")
-    line = line_get(tenant=tenant, line_id=line_id)
+    line = line_get(tenant=tenant, line_id=line_id, user=user, action=None)
     params = {} if params is None else params
     digest = params_hash(kind, line.pk, params if isinstance(params, dict) else {"_": str(params)})
     existing = _existing(tenant, key, digest)
@@ -231,9 +247,10 @@ def order_submit(*, tenant: Tenant, user: Any, line_id: int, kind: str, params: 
 def order_cancel(*, tenant: Tenant, user: Any, order_id: int, reason: str = "") -> Order:
     """Withdraw a pending order before ``cancellable_until`` (and within reception hours). ``reason``, the
     user's own words, goes into the audit log (X-AUDIT)."""
+    authorize(user=user, action=actions.ORDER_CANCEL)
     with transaction.atomic():
         order = (Order.objects.select_for_update().select_related("line", "tenant")
-                 .filter(tenant=tenant, pk=order_id).first())
+                 .filter(tenant=tenant, pk=order_id).filter(line_scope(user=user, prefix="line__")).first())
         if order is None:
             raise NotFound(_("No such order."))
         now = clock.now()
@@ -335,12 +352,17 @@ def procedures_for_line(*, tenant: Tenant, user: Any, line: Line) -> list[Proced
     pending = _pending(line)
     options: list[ProcedureOption] = []
     for kind in OrderKind.values:
+        if not can(user=user, action=actions.order_kind_action(kind)):
+            continue  # a procedure the user may not start is not offered at all (issue 5 §1)
         rule = rule_for(kind)
         refusal = rule.line_refusal(line, today) or conflict_refusal(kind, pending) or reception_refusal(kind, now)
         options.append(ProcedureOption(kind=kind, label=_kind_label(kind), available=refusal is None,
                                        reason=str(refusal.message) if refusal else "", url_name=URL_NAMES[kind],
                                        code=str(refusal.code) if refusal else ""))
+    may_withdraw = can(user=user, action=actions.ORDER_CANCEL)
     for order in pending:
+        if not may_withdraw:
+            break
         refusal = None
         if not order_is_cancellable(order, now):
             refusal = DomainError(ErrorCode.ORDER_NOT_CANCELLABLE, _("This order can no longer be withdrawn."))

@@ -21,6 +21,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from kaisen.access import actions
+from kaisen.access.models import ApprovalRequest
+from kaisen.access.services import authorize, can, procedure_request
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.web import request_tenant, request_user, tenant_user_required
@@ -43,7 +46,6 @@ from kaisen.procedures.services import (
     order_cancel,
     order_is_cancellable,
     order_preview,
-    order_submit,
     procedures_for_line,
 )
 from kaisen.tenancy.models import Tenant
@@ -51,16 +53,17 @@ from kaisen.tenancy.models import Tenant
 ORDER_PAGE_SIZE = 50
 
 
-def _line_or_404(request: HttpRequest, line_id: int) -> Line:
+def _line_or_404(request: HttpRequest, line_id: int, action: str | None = actions.LINE_READ) -> Line:
+    """The line, if the user may see it (a line outside their lines is 404, issue 5 §1), and ``action``."""
     try:
-        return line_get(tenant=request_tenant(request), line_id=line_id)
+        return line_get(tenant=request_tenant(request), line_id=line_id, user=request_user(request), action=action)
     except NotFound as exc:
         raise Http404 from exc
 
 
 def _order_or_404(request: HttpRequest, order_id: int) -> Order:
     try:
-        return order_get(tenant=request_tenant(request), order_id=order_id)
+        return order_get(tenant=request_tenant(request), order_id=order_id, user=request_user(request))
     except NotFound as exc:
         raise Http404 from exc
 
@@ -128,9 +131,10 @@ def _reception_label(kind: str) -> str:
 @tenant_user_required
 @require_http_methods(["GET", "POST"])
 def procedure_view(request: HttpRequest, line_id: int, kind: str) -> HttpResponse:
-    line = _line_or_404(request, line_id)
+    line = _line_or_404(request, line_id, action=None)
     kind = _kind_or_404(kind)
     tenant, user = request_tenant(request), request_user(request)
+    authorize(user=user, action=actions.order_kind_action(kind))  # the 403 page when forced
     if request.method == "GET":
         form = _make_form(kind, line, initial={"idempotency_key": new_idempotency_key()})
         option = _start_option(tenant, user, line, kind)
@@ -150,8 +154,8 @@ def procedure_view(request: HttpRequest, line_id: int, kind: str) -> HttpRespons
     params = form.params()
     if step == "submit":
         try:
-            order = order_submit(tenant=tenant, user=user, line_id=line.pk, kind=kind, params=params,
-                                 idempotency_key=form.cleaned_data["idempotency_key"])
+            result = procedure_request(tenant=tenant, user=user, line_id=line.pk, kind=kind, params=params,
+                                       idempotency_key=form.cleaned_data["idempotency_key"])
         except DomainError as exc:
             if exc.code == ErrorCode.IDEMPOTENCY_KEY_REUSED:
                 # The form was submitted already with other values (e.g. the browser's back button after the
@@ -161,7 +165,11 @@ def procedure_view(request: HttpRequest, line_id: int, kind: str) -> HttpRespons
                     "This form was already submitted with other values. Check the order history of the line, "
                     "then enter the procedure again if you still need it."))
             return _confirm_page(request, line, kind, form, params, error=exc.message, status=exc.http_status)
-        return redirect("procedures:complete", order_id=order.pk)
+        if isinstance(result, ApprovalRequest):
+            messages.success(request, _("Your request waits for another user's approval; it is submitted when "
+                                        "approved."))
+            return redirect("access:approval_detail", approval_id=result.pk)
+        return redirect("procedures:complete", order_id=result.pk)
     return _confirm_page(request, line, kind, form, params)
 
 
@@ -210,6 +218,7 @@ def _order_emails(order: Order) -> list[str]:
 @require_http_methods(["GET", "POST"])
 def order_cancel_view(request: HttpRequest, order_id: int) -> HttpResponse:
     order = _order_or_404(request, order_id)
+    authorize(user=request_user(request), action=actions.ORDER_CANCEL)
     error: Any = None
     status = 200
     if request.method == "POST":
@@ -262,7 +271,8 @@ def line_card_context(*, tenant: Tenant, user: Any, line: Line) -> dict[str, Any
     pending_rows = [{"order": o, "text": KIND_TEXT.get(o.kind), "withdraw": withdraws.get(o.pk),
                      "cancellable": order_is_cancellable(o, now), "rows": param_rows(o.kind, o.params, None)}
                     for o in pending]
-    history = order_list(tenant=tenant, line_id=line.pk, size=10).items
+    history = (order_list(tenant=tenant, line_id=line.pk, size=10, user=user).items
+               if can(user=user, action=actions.ORDER_READ) else [])
     return {"line": line, "buttons": buttons, "pending": pending_rows, "history": history,
             "signature": _pending_signature(pending), "pending_ids": ",".join(str(o.pk) for o in pending),
             "any_unavailable": any(not starts[k].available for k in starts)}
@@ -310,10 +320,12 @@ def index_view(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         tenant = request_tenant(request)
         try:
-            line = line_lookup(tenant=tenant, query=form.cleaned_data["q"])
+            line = line_lookup(tenant=tenant, query=form.cleaned_data["q"], user=request_user(request))
         except NotFound:
             error = _("No line with this phone number or SIM serial number was found in your contract.")
         except DomainError as exc:
+            if exc.code == ErrorCode.PERMISSION_DENIED:
+                raise
             error = exc.message
         else:
             if kind:
@@ -324,7 +336,8 @@ def index_view(request: HttpRequest) -> HttpResponse:
                     "procedure": OrderKind(kind).label,
                     "reason": (option.reason if option is not None else "") or _("see the line's status")})
             return redirect("lines:detail", pk=line.pk)
-    kinds = [(k, OrderKind(k).label, KIND_TEXT[k]) for k in KIND_ORDER]
+    kinds = [(k, OrderKind(k).label, KIND_TEXT[k]) for k in KIND_ORDER
+             if can(user=request_user(request), action=actions.order_kind_action(k))]
     return render(request, "procedures/index.html", {"form": form, "error": error, "kind": kind, "kinds": kinds,
                                                      "kind_label": OrderKind(kind).label if kind else "",
                                                      "reception": _reception_label("")},
@@ -334,7 +347,7 @@ def index_view(request: HttpRequest) -> HttpResponse:
 @tenant_user_required
 def mnp_waiting_view(request: HttpRequest) -> HttpResponse:
     """M-MNP-1: lines waiting for port-in activation, each with the activation request (M-MNP-2)."""
-    lines = mnp_waiting_list(tenant=request_tenant(request))
+    lines = mnp_waiting_list(tenant=request_tenant(request), user=request_user(request))
     paginator = Paginator(lines, 50)
     page = paginator.get_page(request.GET.get("page"))
     today = clock.today_jst()
@@ -347,6 +360,8 @@ def mnp_waiting_view(request: HttpRequest) -> HttpResponse:
 @tenant_user_required
 def order_list_view(request: HttpRequest) -> HttpResponse:
     tenant = request_tenant(request)
+    user = request_user(request)
+    authorize(user=user, action=actions.ORDER_READ)
     kind = request.GET.get("kind", "")
     kind = kind if kind in OrderKind.values else ""
     status = request.GET.get("status", "")
@@ -356,9 +371,9 @@ def order_list_view(request: HttpRequest) -> HttpResponse:
     line_filter: Line | None = None
     try:
         if request.GET.get("line", "").isdigit():
-            line_filter = line_get(tenant=tenant, line_id=int(request.GET["line"]))
+            line_filter = line_get(tenant=tenant, line_id=int(request.GET["line"]), user=user, action=None)
         page = order_list(tenant=tenant, line_id=line_filter.pk if line_filter else None, status=status, kind=kind,
-                          cursor=request.GET.get("cursor") or None, size=ORDER_PAGE_SIZE)
+                          cursor=request.GET.get("cursor") or None, size=ORDER_PAGE_SIZE, user=user)
     except NotFound:
         error = _("No such line in your contract.")
     except DomainError as exc:
@@ -398,6 +413,7 @@ def _bulk_page(request: HttpRequest, form: BulkUploadForm, *, error: Any = None,
 @tenant_user_required
 @require_http_methods(["GET", "POST"])
 def bulk_view(request: HttpRequest) -> HttpResponse:
+    authorize(user=request_user(request), action=actions.BULK_SUBMIT)
     if request.method == "GET":
         return _bulk_page(request, BulkUploadForm(initial={"kind": request.GET.get("kind", "")}))
     form = BulkUploadForm(request.POST, request.FILES)
@@ -431,7 +447,7 @@ def bulk_view(request: HttpRequest) -> HttpResponse:
 
 def _bulk_job_or_404(request: HttpRequest, job_id: int) -> Any:
     try:
-        return bulk_api.bulk_job_get(tenant=request_tenant(request), job_id=job_id)
+        return bulk_api.bulk_job_get(tenant=request_tenant(request), job_id=job_id, user=request_user(request))
     except NotFound as exc:
         raise Http404 from exc
 
@@ -489,7 +505,7 @@ def bulk_submit_view(request: HttpRequest, job_id: int) -> HttpResponse:
 @tenant_user_required
 def bulk_result_view(request: HttpRequest, job_id: int) -> HttpResponse:
     try:
-        data = bulk_api.bulk_result_csv(tenant=request_tenant(request), job_id=job_id)
+        data = bulk_api.bulk_result_csv(tenant=request_tenant(request), job_id=job_id, user=request_user(request))
     except NotFound as exc:
         raise Http404 from exc
     response = HttpResponse(data, content_type="text/csv; charset=utf-8")

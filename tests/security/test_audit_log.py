@@ -28,10 +28,10 @@ def _web(user) -> Client:  # type: ignore[no-untyped-def]
 
 
 def _token(user) -> str:  # type: ignore[no-untyped-def]
-    from kaisen.accounts.services import api_key_create, token_issue_for_api_key
+    from kaisen.accounts.services import _issue
 
-    new = api_key_create(user=user, name="t")
-    return token_issue_for_api_key(key_id=new.api_key.key_id, secret=new.secret).token
+    # A bearer token as after a password login (a user without a role may not create API keys, issue 5 §6).
+    return _issue(user, None).token
 
 
 def _csv(body: bytes) -> list[list[str]]:
@@ -55,6 +55,7 @@ def test_page_export_and_api_are_for_root_users_only_x_audit(tenant_a: TenantWor
     assert tenant_a.api().get("/api/v1/audit/export").status_code == 200
     forbidden = ApiClient(_token(clerk), Client()).get("/api/v1/audit")
     assert forbidden.status_code == 403 and forbidden.json()["code"] == "PERMISSION_DENIED"
+    assert forbidden.json()["action"] == "Audit:read"  # issue 5 §1: the missing action is named
     assert ApiClient(_token(clerk), Client()).get("/api/v1/audit/export").status_code == 403
     for path in ("/api/v1/audit", "/api/v1/audit/export"):
         assert ApiClient(None, Client()).get(path).status_code == 401
