@@ -140,6 +140,9 @@ def demo_delete() -> None:
         BulkJob.objects.filter(tenant__in=tenants).delete()
         ApiToken.objects.filter(tenant__in=tenants).delete()
         ApiKey.objects.filter(tenant__in=tenants).delete()
+        from kaisen.payments.demo import demo_payments_delete
+
+        demo_payments_delete(tenants=tenants)  # payments reference the invoices
         from kaisen.billing.demo import demo_billing_delete
 
         demo_billing_delete(tenants=tenants)  # invoice items reference the lines
@@ -386,5 +389,9 @@ def demo_create(*, lines: int = DEFAULT_LINES, seed: int = DEFAULT_SEED, today: 
     from kaisen.billing.demo import demo_billing_create
 
     demo_billing_create(tenants=tenants, today=today, seed=seed)
+    # Payments (issue 4 §5): a method per tenant, past invoices collected, one payment error.
+    from kaisen.payments.demo import demo_payments_create
+
+    demo_payments_create(tenants=tenants, today=today)
     result.seconds = time.perf_counter() - started
     return result

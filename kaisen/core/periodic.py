@@ -28,6 +28,8 @@ JOBS: list[Job] = [
     # Billing (issue 4 §2-§3, part `rate`): provisional rating, then the close from the 2nd business day.
     Job("rate open billing months", "kaisen.billing.services.rate_open_months", 3600),
     Job("close due billing months", "kaisen.billing.services.close_due", 3600),
+    # Payments (issue 4 §5): charge issued card invoices not charged yet (S-BILL-1, S-PAY-2).
+    Job("charge issued card invoices", "kaisen.payments.services.charge_due_job", 3600),
 ]
 
 

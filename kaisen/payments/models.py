@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from kaisen.billing.models import Invoice
 from kaisen.carriers.models import Coverage
 
 MAX_BILLING_EMAILS = 5  # S-PAY-3
@@ -292,3 +293,13 @@ class AccountEmails(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id}: {self.recovery_email or '-'}"
+
+
+class UnpaidInvoice(Invoice):
+    """Back-office view of the issued, unpaid invoices, where the operator records a received payment
+    (invoice, bank debit, convenience-store slip). A proxy: the invoice itself belongs to billing."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("invoice awaiting payment")
+        verbose_name_plural = _("invoices awaiting payment")

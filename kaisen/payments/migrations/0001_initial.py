@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('billing', '0001_initial'),
-        ('tenancy', '0004_contract_transfer_deletion'),
+        ('tenancy', '0003_password_profile_label'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
