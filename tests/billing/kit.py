@@ -10,6 +10,7 @@ from typing import Any
 from kaisen.carriers.models import Coverage
 from kaisen.lines.models import Line, LineStatus, Plan, SimType
 from kaisen.tenancy.models import Tenant
+from kaisen.usage.classify import billing_month, classify
 from kaisen.usage.models import TAX_EXEMPT_CALL_TYPES, CallRecord, DataUsageDaily, UsageFile
 from tests.factories import LineFactory, PlanFactory, TenantFactory
 
@@ -32,10 +33,14 @@ def line(tenant: Tenant, plan_: Plan, *, status: str = LineStatus.ACTIVE, voice:
                        else SimType.DATA, voice_options=voice or {}, **kw)
 
 
-def call(ln: Line, *, start: dt.datetime, seconds: float, call_type: str = "domestic", dest: str = "0312345678",
-         units: int = 1, billing_month: dt.date | None = None, src: UsageFile | None = None) -> CallRecord:
-    end = start + dt.timedelta(seconds=seconds)
-    month = billing_month or end.astimezone(JST).date().replace(day=1)
+def call(ln: Line, *, start: dt.datetime, seconds: float, call_type: str | None = None, dest: str = "0312345678",
+         units: int = 1, service: str = "voice", roaming: str = "", network: str = "",
+         src: UsageFile | None = None) -> CallRecord:
+    """A call record as the importer writes it: call type from the usage app's classification (unless
+    given), billing month = the month the call ends in (``kaisen.usage.classify.billing_month``)."""
+    if call_type is None:
+        call_type = classify(destination=dest, service=service, roaming=roaming, network=network).call_type
+    month = billing_month(started_at=start, duration_ds=round(seconds * 10), tz=JST)
     return CallRecord.objects.create(
         tenant=ln.tenant, line=ln, msisdn=ln.msisdn, started_at=start, duration_ds=round(seconds * 10),
         units=units, billing_month=month, destination_number=dest, call_type=call_type,
