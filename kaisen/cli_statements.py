@@ -1,7 +1,139 @@
-"""``kaisen statements``: CSV statements: request, status, download (issue 4 §6)."""
+"""``kaisen statements``: CSV statements: request, list, status, download (issue 4 §6, §8; K-5).
+
+Client commands: they call a running portal's API with the token of ``kaisen login`` (or ``KAISEN_TOKEN`` /
+an API key from the environment) and print JSON; ``download`` writes the file's bytes unchanged (UTF-8 or
+Shift-JIS, CRLF). Django is not loaded here.
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
 import typer
 
-statements_app = typer.Typer(help="CSV statements: request, status, download (issue 4 §6).", no_args_is_help=True)
+statements_app = typer.Typer(help="CSV statements: request, list, status, download (issue 4 §6).",
+                             no_args_is_help=True)
+
+UrlOpt = Annotated[str | None, typer.Option("--url", help="Portal address (default $KAISEN_URL or the saved one).")]
+KINDS = ("invoice", "invoice_voice", "cdr", "line_daily", "line_monthly", "datausage", "number_charges",
+         "call_detail", "billing_detail")
+
+
+def _print(data: Any) -> None:
+    from kaisen.cli import _print_json
+
+    _print_json(data)
+
+
+def _api(method: str, path: str, *, url: str | None, body: dict[str, Any] | None = None,
+         params: dict[str, Any] | None = None) -> Any:
+    from kaisen.cli import _base_url, _fail, _token
+
+    base = _base_url(url)
+    try:
+        resp = httpx.request(method, f"{base}/api/v1{path}", json=body, params=params,
+                             headers={"Authorization": f"Bearer {_token(base)}"}, timeout=120)
+    except httpx.HTTPError as exc:
+        typer.echo(f"Cannot reach {base}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if resp.status_code >= 400:
+        _fail(resp)
+    return resp.json() if resp.content else None
+
+
+def _wait(statement_id: int, url: str | None, timeout: float, interval: float = 1.0) -> dict[str, Any]:
+    """Poll until the statement is no longer queued or running; progress goes to stderr."""
+    deadline = time.monotonic() + timeout
+    while True:
+        data: dict[str, Any] = _api("GET", f"/statements/{statement_id}", url=url)
+        if data["status"] not in ("queued", "running"):
+            return data
+        typer.echo(f"{data['status']}: {data['rows_done']:,} / {data['rows_total']:,} rows "
+                   f"({data['progress_percent']}%)", err=True)
+        if time.monotonic() > deadline:
+            typer.echo(f"Still {data['status']} after {timeout:.0f} s; check later with "
+                       f"`kaisen statements status {statement_id}`.", err=True)
+            raise typer.Exit(2)
+        time.sleep(interval)
+
+
+@statements_app.command("kinds")
+def statements_kinds(url: UrlOpt = None) -> None:
+    """The statements that can be requested today, with their encodings and the months open now."""
+    _print(_api("GET", "/statements/kinds", url=url))
+
+
+@statements_app.command("request")
+def statements_request(
+    kind: Annotated[str, typer.Argument(help="One of: " + ", ".join(KINDS) + ".")],
+    month: Annotated[str | None, typer.Option(help="YYYY-MM (monthly statements).")] = None,
+    encoding: Annotated[str, typer.Option(help="utf-8 or cp932 (Shift-JIS), where the file allows it.")] = "utf-8",
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until the statement is ready.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait at most with --wait.")] = 1800,
+    url: UrlOpt = None,
+) -> None:
+    """Request a statement; prints it (its id, status, progress). Refused on K-5 days, outside the window or
+    before publication with the error code."""
+    body: dict[str, Any] = {"kind": kind, "encoding": encoding}
+    if month:
+        body["month"] = month
+    data = _api("POST", "/statements", url=url, body=body)
+    if wait and data["status"] in ("queued", "running"):
+        data = _wait(int(data["id"]), url, timeout)
+    _print(data)
+
+
+@statements_app.command("list")
+def statements_list(limit: Annotated[int, typer.Option(help="At most this many (newest first).")] = 50,
+                    url: UrlOpt = None) -> None:
+    """The statements requested recently, with status and expiry."""
+    _print(_api("GET", "/statements", url=url, params={"limit": limit}))
+
+
+@statements_app.command("status")
+def statements_status(statement_id: Annotated[int, typer.Argument(help="The statement's id.")],
+                      wait: Annotated[bool, typer.Option("--wait", help="Wait until it is ready.")] = False,
+                      timeout: Annotated[float, typer.Option(help="Seconds to wait at most.")] = 1800,
+                      url: UrlOpt = None) -> None:
+    """One statement: status, rows done / total, expiry."""
+    data = _wait(statement_id, url, timeout) if wait else _api("GET", f"/statements/{statement_id}", url=url)
+    _print(data)
+
+
+@statements_app.command("download")
+def statements_download(
+    statement_id: Annotated[int, typer.Argument(help="The statement's id.")],
+    out: Annotated[Path | None, typer.Option("--out", help="File to write (default: the statement's file name).")]
+    = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until it is ready first.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait at most with --wait.")] = 1800,
+    url: UrlOpt = None,
+) -> None:
+    """Write the statement's file (streamed, bytes unchanged). 410 STATEMENT_EXPIRED after 48 hours."""
+    from kaisen.cli import _base_url, _fail, _token
+
+    info = _wait(statement_id, url, timeout) if wait else _api("GET", f"/statements/{statement_id}", url=url)
+    target = out or Path(info["file_name"])
+    base = _base_url(url)
+    headers = {"Authorization": f"Bearer {_token(base)}"}
+    try:
+        with httpx.stream("GET", f"{base}/api/v1/statements/{statement_id}/download", headers=headers,
+                          timeout=600) as resp:
+            if resp.status_code >= 400:
+                resp.read()
+                _fail(resp)
+            size = 0
+            partial = target.with_name(target.name + ".part")
+            with open(partial, "wb") as fh:
+                for chunk in resp.iter_bytes(1 << 16):
+                    fh.write(chunk)
+                    size += len(chunk)
+            partial.replace(target)
+    except httpx.HTTPError as exc:
+        typer.echo(f"Cannot reach {base}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(json.dumps({"id": statement_id, "file": str(target), "bytes": size}, ensure_ascii=False))

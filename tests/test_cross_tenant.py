@@ -84,6 +84,17 @@ class Victim:
     bulk_job: BulkJob
     transfer: Any = None  # an open SIM transfer B sent (S-ACC-4)
 
+    def payments_params(self) -> dict[str, Any]:
+        """Payments (issue 4 §5): B's invoice in payment error, B's billing email, and the Global coverage,
+        which only B holds (tenant A holds Japan only), so ``coverage=global`` names B's payment setting."""
+        from kaisen.billing.models import Invoice
+        from kaisen.payments.models import BillingEmail
+
+        tenant = self.world.tenant
+        return {"invoice_id": Invoice.objects.filter(tenant=tenant).values_list("pk", flat=True).first(),
+                "email_id": BillingEmail.objects.filter(tenant=tenant).values_list("pk", flat=True).first(),
+                "coverage": "global"}
+
     @property
     def role(self) -> Role:
         """B's custom role, line tag and approval request (issue 5 §1), made by the ``victim`` fixture."""
@@ -109,6 +120,7 @@ class Victim:
         """How to fill a page route's parameter with B's object, by name (and app for a bare ``pk``)."""
         by_app_pk = {"lines": self.line.pk, "audit": self.audit_event.pk}
         params: dict[str, Any] = {
+            **self.payments_params(),  # first: a later key of the same name wins
             "line_id": self.line.pk,
             "msisdn": self.line.msisdn,
             "iccid": self.line.iccid,
@@ -129,6 +141,7 @@ class Victim:
 
     def api_params(self) -> dict[str, Any]:
         return {
+            **self.payments_params(),  # first: a later key of the same name wins
             "line_id": self.line.pk,
             "msisdn": self.line.msisdn,
             "iccid": self.line.iccid,
@@ -183,6 +196,27 @@ def swept_page_routes() -> list[PageRoute]:
             if not any(r.route.startswith(p) for p in EXCLUDED_PREFIXES) and r.name not in EXCLUDED_NAMES]
 
 
+def _payments_victim(world: TenantWorld) -> None:
+    """B's payment objects (issue 4 §5), made directly: Global coverage paid by card, an issued Global invoice
+    in payment error with a declined attempt, a billing email address."""
+    from decimal import Decimal
+
+    from kaisen.billing.models import Invoice
+    from kaisen.payments.models import BillingEmail, Payment, PaymentSetting
+
+    tenant = world.tenant
+    tenant.coverage_global = True
+    tenant.save(update_fields=["coverage_global"])
+    PaymentSetting.objects.create(tenant=tenant, coverage="global", method="card", card_token="tok_sweep",
+                                  card_brand="visa", card_last4="4242", card_exp_month=12, card_exp_year=2099)
+    invoice = Invoice.objects.create(tenant=tenant, coverage="global", month=dt.date(2026, 1, 1), currency="USD",
+                                     status="payment_error", number=f"SWEEP-{tenant.public_id}",
+                                     total=Decimal("10.00"), total_jpy=1500)
+    Payment.objects.create(tenant=tenant, invoice=invoice, channel="card", method="card", status="declined",
+                           amount=Decimal(1500), currency="JPY", failure_code="card_declined")
+    BillingEmail.objects.create(tenant=tenant, email="sweep-billing@example.co.jp")
+
+
 @pytest.fixture
 def victim(tenant_b: TenantWorld) -> Iterator[Victim]:
     event = audit_record(action="line.update", tenant=tenant_b.tenant, user=tenant_b.user, target=tenant_b.line,
@@ -202,6 +236,7 @@ def victim(tenant_b: TenantWorld) -> Iterator[Victim]:
                                  results=[{"row": 1, "line": tenant_b.line.msisdn, "ok": True, "result": "accepted",
                                            "order_id": order.pk, "effective_date": None, "code": "", "message": "",
                                            "input": [["line", tenant_b.line.msisdn]]}])
+    _payments_victim(tenant_b)
     # An open SIM transfer of B's (S-ACC-4), made directly: the sweep needs the object, not the rules.
     transfer = SimTransfer.objects.create(from_tenant=tenant_b.tenant, to_public_id="OP0000000001",
                                           token_hash=uuid.uuid4().hex, created_by=tenant_b.user, created_at=now,

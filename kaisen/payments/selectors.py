@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from kaisen.billing.models import Invoice, InvoiceStatus, TaxClass
-from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.core.errors import NotFound
 from kaisen.payments.models import (
     AccountEmails,
     BillingEmail,
@@ -89,7 +89,7 @@ def invoice_get(*, tenant: Tenant, invoice_id: int) -> Invoice:
     inv = (Invoice.objects.filter(tenant=tenant, pk=invoice_id)
            .exclude(status=InvoiceStatus.ACCUMULATING).first())
     if inv is None:
-        raise DomainError(ErrorCode.NOT_FOUND, _("No such invoice."))
+        raise NotFound(_("No such invoice."))
     return inv
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -127,6 +128,74 @@ def _normalise_email(email: str) -> str:
     if not local or not re.fullmatch(r"[^@\s]+", local) or not re.fullmatch(r"[A-Za-z0-9.-]+\.[A-Za-z]{2,}", domain):
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("Enter a valid email address."), field="email")
     return f"{local}@{domain.lower()}"
+
+
+# --- reading (Billing:read) ------------------------------------------------------------------------------
+
+def viewer_tenant(*, user: Any) -> Tenant:
+    """The user's tenant, if they may see billing and payments (``Billing:read``)."""
+    authorize(user=user, action=actions.BILLING_READ)
+    return _tenant(user)
+
+
+@dataclass
+class MethodView:
+    coverage: str
+    setting: PaymentSetting
+    application: InvoiceApplication | None
+    accepted_brands: tuple[str, ...]
+    card_usable: bool
+    provider_name: str
+    simulator: bool
+
+
+def method_view(*, user: Any, coverage: str) -> MethodView:
+    tenant = viewer_tenant(user=user)
+    coverage_check(tenant=tenant, coverage=coverage)
+    setting = selectors.payment_setting_get(tenant=tenant, coverage=coverage) or PaymentSetting(
+        tenant=tenant, coverage=coverage)
+    provider = get_provider()
+    return MethodView(coverage=coverage, setting=setting,
+                      application=selectors.invoice_application_list(tenant=tenant, coverage=coverage).first(),
+                      accepted_brands=BRANDS_BY_COVERAGE[coverage], card_usable=card_usable(setting),
+                      provider_name=provider.name, simulator=provider.is_simulator)
+
+
+def _can_retry(invoice: Invoice, setting: PaymentSetting | None) -> bool:
+    return invoice.status == InvoiceStatus.PAYMENT_ERROR and setting is not None and setting.method == M.CARD
+
+
+def payment_history(*, user: Any, coverage: str | None = None) -> list[tuple[Invoice, bool]]:
+    """Issued invoices (newest first) with whether the user can retry their payment."""
+    tenant = viewer_tenant(user=user)
+    if coverage:
+        coverage_check(tenant=tenant, coverage=coverage)
+    by_coverage = {s.coverage: s for s in PaymentSetting.objects.filter(tenant=tenant)}
+    invoices = selectors.billed_invoices(tenant=tenant, coverage=coverage).prefetch_related("payments")
+    return [(inv, _can_retry(inv, by_coverage.get(inv.coverage))) for inv in invoices]
+
+
+def invoice_payments(*, user: Any, invoice_id: int) -> tuple[Invoice, bool]:
+    tenant = viewer_tenant(user=user)
+    inv = selectors.invoice_get(tenant=tenant, invoice_id=invoice_id)
+    return inv, _can_retry(inv, selectors.payment_setting_get(tenant=tenant, coverage=inv.coverage))
+
+
+@dataclass
+class ContactsView:
+    primary_email: str
+    recovery_email: str
+    billing_emails: list[str]
+    billing_email_rows: list[BillingEmail]
+    max_billing_emails: int = MAX_BILLING_EMAILS
+
+
+def contacts_view(*, user: Any) -> ContactsView:
+    tenant = viewer_tenant(user=user)
+    rows = list(selectors.billing_email_list(tenant=tenant))
+    return ContactsView(primary_email=selectors.primary_email(tenant=tenant),
+                        recovery_email=selectors.recovery_email(tenant=tenant),
+                        billing_emails=[r.email for r in rows], billing_email_rows=rows)
 
 
 # --- S-PAY-1: the card -----------------------------------------------------------------------------------

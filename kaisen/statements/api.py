@@ -1,5 +1,150 @@
+"""Statements over the API (issue 4 §6, §8; K-5, M-DL-1..5, K-6, K-7, S-BILL-2).
+
+``POST /statements`` asks for one statement: 201 with the finished statement when it was small enough to
+write at once, else 202 with its ``id`` (status ``queued``/``running``; ``rows_done`` / ``rows_total`` is the
+progress). ``GET /statements/{id}`` to poll, ``GET /statements/{id}/download`` streams the file (410
+``STATEMENT_EXPIRED`` 48 hours after it was finished). Another tenant's statement answers 404 like a missing one.
+"""
+
 from __future__ import annotations
 
-from ninja import Router
+import datetime as dt
+from typing import Any, Literal
+
+from django.http import FileResponse, HttpRequest
+from ninja import Field, Router, Schema, Status
+
+from kaisen.accounts.models import User
+from kaisen.core import clock
+from kaisen.statements.layouts import LAYOUTS, MONTH, available_months
+from kaisen.statements.models import Statement, StatementStatus
+from kaisen.statements.selectors import statement_get, statement_list
+from kaisen.statements.services import statement_open, statement_request
 
 router = Router(tags=["statements"])
+
+Kind = Literal["invoice", "invoice_voice", "cdr", "line_daily", "line_monthly", "datausage", "number_charges",
+               "call_detail", "billing_detail"]
+assert set(Kind.__args__) == set(LAYOUTS)  # type: ignore[attr-defined]
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+
+
+class StatementIn(Schema):
+    kind: Kind = Field(..., description="invoice (M-DL-1), invoice_voice (M-DL-2), cdr (M-DL-3), line_daily / "
+                                        "line_monthly (M-DL-4), datausage (M-DL-5), number_charges (K-6), "
+                                        "call_detail (K-7), billing_detail (S-BILL-2).")
+    month: str | None = Field(None, pattern=r"^\d{4}-\d{2}$", description="YYYY-MM for a monthly statement; "
+                                                                          "omit for a daily file.")
+    encoding: Literal["utf-8", "cp932"] = Field("utf-8", description="cp932 = Shift-JIS as Windows writes it; "
+                                                                     "only where the seed allows it.")
+
+
+class StatementOut(Schema):
+    id: int
+    kind: str
+    requirement: str
+    period: dt.date
+    encoding: str
+    status: str
+    rows_total: int
+    rows_done: int
+    progress_percent: int
+    file_name: str
+    size_bytes: int
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    expires_at: dt.datetime | None
+    download_url: str | None
+    error: str
+
+
+class KindOut(Schema):
+    kind: str
+    requirement: str
+    label: str
+    encodings: list[str]
+    period: str
+    months: list[str]
+
+
+def _user(request: HttpRequest) -> User:
+    return request.auth  # type: ignore[attr-defined,no-any-return]
+
+
+def statement_out(statement: Statement) -> dict[str, Any]:
+    layout = LAYOUTS.get(statement.kind)
+    expired = statement.status == StatementStatus.EXPIRED or (
+        statement.expires_at is not None and statement.expires_at <= clock.now())
+    status = StatementStatus.EXPIRED.value if expired else statement.status
+    total = statement.rows_total
+    percent = 100 if status in (StatementStatus.DONE, StatementStatus.EXPIRED) else (
+        min(99, statement.rows_done * 100 // total) if total else 0)
+    return {"id": statement.pk, "kind": statement.kind, "requirement": layout.requirement if layout else "",
+            "period": statement.period, "encoding": statement.encoding, "status": status,
+            "rows_total": total, "rows_done": statement.rows_done, "progress_percent": percent,
+            "file_name": statement.file_name, "size_bytes": statement.size_bytes, "created_at": statement.created_at,
+            "finished_at": statement.finished_at, "expires_at": statement.expires_at,
+            "download_url": f"/api/v1/statements/{statement.pk}/download" if status == StatementStatus.DONE else None,
+            "error": statement.error}
+
+
+@router.get("/statements/kinds", response={200: list[KindOut]},
+            summary="The statements that can be requested, their encodings and the months open today")
+def statement_kinds(request: HttpRequest) -> list[dict[str, Any]]:
+    today = clock.today_jst()
+    return [{"kind": k, "requirement": layout.requirement, "label": str(layout.label),
+             "encodings": list(layout.encodings), "period": layout.period,
+             "months": [f"{m:%Y-%m}" for m in available_months(layout, today)] if layout.period == MONTH else []}
+            for k, layout in LAYOUTS.items()]
+
+
+@router.post("/statements", response={201: StatementOut, 202: StatementOut, 400: ErrorOut, 403: ErrorOut,
+                                      409: ErrorOut, 422: ErrorOut},
+             summary="Request a statement (CSV); small ones are ready at once (201), large ones are written in "
+                     "the background (202)")
+def statement_create(request: HttpRequest, payload: StatementIn) -> Status[dict[str, Any]]:
+    """Errors: ``STATEMENT_UNAVAILABLE_TODAY`` (409, K-6/K-7 on the 1st and the last day of a month),
+    ``STATEMENT_OUT_OF_WINDOW`` (month older than the statement's window), ``STATEMENT_NOT_YET_AVAILABLE``
+    (month not published yet), ``STATEMENT_ENCODING_NOT_ALLOWED`` (cp932 for a UTF-8-only file)."""
+    month = dt.date.fromisoformat(payload.month + "-01") if payload.month else None
+    user = _user(request)
+    statement = statement_request(tenant=user.tenant, user=user, kind=payload.kind, month=month,
+                                  encoding=payload.encoding)
+    return Status(201 if statement.status == StatementStatus.DONE else 202, statement_out(statement))
+
+
+@router.get("/statements", response={200: list[StatementOut]},
+            summary="The statements requested recently (newest first), with their status and expiry")
+def statement_index(request: HttpRequest, limit: int = 50) -> list[dict[str, Any]]:
+    user = _user(request)
+    return [statement_out(s) for s in statement_list(tenant=user.tenant, user=user, limit=max(1, min(limit, 200)))]
+
+
+@router.get("/statements/{int:statement_id}", response={200: StatementOut, 404: ErrorOut},
+            summary="One statement: status and progress (rows_done / rows_total)")
+def statement_detail(request: HttpRequest, statement_id: int) -> dict[str, Any]:
+    user = _user(request)
+    return statement_out(statement_get(tenant=user.tenant, user=user, statement_id=statement_id))
+
+
+@router.get("/statements/{int:statement_id}/download",
+            response={200: None, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 410: ErrorOut},
+            summary="The statement's file (streamed); 410 STATEMENT_EXPIRED after 48 hours",
+            openapi_extra={"responses": {"200": {"description": "CSV, CRLF, UTF-8 or cp932 as requested",
+                                                 "content": {"text/csv": {"schema": {"type": "string"}}}}}})
+def statement_download(request: HttpRequest, statement_id: int) -> FileResponse:
+    user = _user(request)
+    statement, path = statement_open(tenant=user.tenant, user=user, statement_id=statement_id)
+    return file_response(statement, path)
+
+
+def file_response(statement: Statement, path: Any) -> FileResponse:
+    charset = "shift_jis" if statement.encoding == "cp932" else "utf-8"
+    response = FileResponse(open(path, "rb"), as_attachment=True, filename=statement.file_name,  # noqa: SIM115
+                            content_type=f"text/csv; charset={charset}")
+    response["Cache-Control"] = "no-store"
+    return response

@@ -159,7 +159,7 @@ LINE_STATUS_TEXT = {LineStatus.NOT_ACTIVATED.value: "未開通", LineStatus.ACTI
                     LineStatus.SUSPENDED.value: "中断中", LineStatus.CANCELLED.value: "解約済"}
 
 #: M-DL-3 ⑩: the cost type of the voice charge detail the call is part of (the labels of billing.tariffs).
-CDR_COST_TYPE = {
+CDR_COST_TYPE: dict[str, str] = {
     CallType.DOMESTIC: "Xi通話料", CallType.MOBILE: "他社通話料", CallType.MOBILE_AU: "他社通話料(au)",
     CallType.IP: "IP電話通話料", CallType.OTHER_CARRIER_SERVICE: "他社接続サービス通信料",
     CallType.DIRECTORY_ASSISTANCE: "番号案内料", CallType.INTERNATIONAL: "国際通話料",
@@ -167,12 +167,12 @@ CDR_COST_TYPE = {
     CallType.SMS: "SMS送信料", CallType.SMS_INTERNATIONAL: "国際SMS送信料",
 }
 #: M-DL-3: special numbers whose cost type follows the number, whatever the record's call type says.
-SPECIAL_NUMBERS = {"117": CallType.DOMESTIC, "171": CallType.DOMESTIC,
+SPECIAL_NUMBERS: dict[str, str] = {"117": CallType.DOMESTIC, "171": CallType.DOMESTIC,
                    "188": CallType.OTHER_CARRIER_SERVICE, "189": CallType.OTHER_CARRIER_SERVICE}
 SMS_TYPES = frozenset({CallType.SMS.value, CallType.SMS_INTERNATIONAL.value})
 
 #: K-7 ⑧ 呼種別.
-K7_CALL_TYPE = {
+K7_CALL_TYPE: dict[str, str] = {
     CallType.DOMESTIC: "国内呼", CallType.MOBILE: "携帯呼", CallType.MOBILE_AU: "携帯呼(au)", CallType.IP: "IP間呼",
     CallType.OTHER_CARRIER_SERVICE: "他社接続呼", CallType.DIRECTORY_ASSISTANCE: "番号案内",
     CallType.INTERNATIONAL: "国際呼", CallType.ROAMING_OUTGOING: "国際ローミング発信",
@@ -282,7 +282,7 @@ def _k6_query(ctx: Context) -> QuerySet[Any]:
     return (InvoiceItem.objects.filter(tenant=ctx.tenant, invoice__tenant=ctx.tenant, invoice__month=ctx.period,
                                        category__in=list(_K6.values())).exclude(msisdn="").filter(ctx.scope)
             .values("msisdn").annotate(**sums).order_by("msisdn")
-            .values_list("msisdn", "domestic", "international", "au", "other"))
+            .values_list("msisdn", "domestic", "international", "au", "other"))  # type: ignore[misc]
 
 
 def _k6_row(r: Sequence[Any], ctx: Context) -> list[str]:

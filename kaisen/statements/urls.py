@@ -1,4 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from kaisen.statements import views
 
 app_name = "statements"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index_view, name="index"),
+    path("<int:statement_id>/", views.detail_view, name="detail"),
+    path("<int:statement_id>/download/", views.download_view, name="download"),
+]
