@@ -50,10 +50,10 @@ def set_card(
     (hidden, never on the command line); the provider tokenises the card."""
     from kaisen.cli import _api, _print_json
 
-    number = typer.prompt("Card number", hide_input=True)
-    cvc = typer.prompt("Security code", hide_input=True)
+    number = typer.prompt("Card number", hide_input=True, err=True)
+    cvc = typer.prompt("Security code", hide_input=True, err=True)
     if not exp:
-        exp = typer.prompt("Expiry (MM/YYYY)")
+        exp = typer.prompt("Expiry (MM/YYYY)", err=True)
     try:
         month_s, year_s = exp.split("/")
         month, year = int(month_s), int(year_s)
