@@ -69,6 +69,8 @@ class ErrorCode(StrEnum):
     INVOICE_ISSUER_INVALID = "INVOICE_ISSUER_INVALID"
     # Usage ingestion and usage views (issue 4 §1, §7, §8 — usage)
     INVALID_USAGE_FILE = "INVALID_USAGE_FILE"
+    # Charges pages, bills API and invoice PDF (issue 4 §4, §7, §8 — helper "view")
+    INVOICE_NOT_ISSUED = "INVOICE_NOT_ISSUED"
     # Payments and billing contacts (issue 4 §5, helper "pay": S-PAY-1..3)
     CARD_REFUSED = "CARD_REFUSED"
     CARD_EXPIRED = "CARD_EXPIRED"
@@ -108,6 +110,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.MFA_RESEND_TOO_SOON: 429,
     ErrorCode.MFA_ENROLMENT_REQUIRED: 403,
     ErrorCode.MFA_TOO_MANY_ATTEMPTS: 429,
+    ErrorCode.INVOICE_NOT_ISSUED: 409,  # helper "view"
     # Permissions, line tags and approvals (issue 5 §1, access app)
     ErrorCode.TAG_IN_USE: 409,
     ErrorCode.APPROVAL_REQUIRED: 409,
@@ -145,6 +148,10 @@ DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {
         "Too many wrong codes. Two-step login is paused for this user; try again in an hour."),
     ErrorCode.MFA_ENROLMENT_REQUIRED: _(
         "Your company requires two-step login. Set it up on the web portal first, then log in again."),
+    # Invoice PDF (helper "view")
+    ErrorCode.INVOICE_NOT_ISSUED: _(
+        "The invoice of this month is not issued yet: its PDF exists from the issue date (around the 4th "
+        "business day of the next month)."),
     # Permissions and approvals (issue 5 §1, access app)
     ErrorCode.APPROVAL_REQUIRED: _(
         "This procedure needs a second user's approval: request it, and it is submitted when approved."),
