@@ -28,6 +28,7 @@ from kaisen.cli_procedures import bulk_app, mnp_app, orders_app
 from kaisen.cli_statements import statements_app
 from kaisen.cli_usage import usage_app
 from kaisen.cli_users import users_app
+from kaisen.statements.bench import bench_export_command
 
 app = typer.Typer(
     help="Kaisen (回線) — self-service portal for corporate mobile lines.",
@@ -235,6 +236,7 @@ def bench(
 
 
 app.command("bench-orders")(bench_orders_command)
+app.command("bench-export")(bench_export_command)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -84,6 +84,18 @@ class Victim:
     bulk_job: BulkJob
     transfer: Any = None  # an open SIM transfer B sent (S-ACC-4)
 
+    @property
+    def statement_id(self) -> int:
+        """B's generated statement (issue 4 §6, K-5), made directly the first time it is asked for."""
+        from kaisen.statements.models import Statement
+
+        tenant = self.world.tenant
+        statement, _created = Statement.objects.get_or_create(
+            tenant=tenant, kind="cdr", file_name=f"{tenant.public_id}_CDR_202610.csv",
+            defaults={"period": dt.date(2026, 10, 1), "status": "done", "rows_total": 1, "rows_done": 1,
+                      "requested_by": self.world.user, "file_path": f"{tenant.pk}/sweep.csv"})
+        return statement.pk
+
     def payments_params(self) -> dict[str, Any]:
         """Payments (issue 4 §5): B's invoice in payment error, B's billing email, and the Global coverage,
         which only B holds (tenant A holds Japan only), so ``coverage=global`` names B's payment setting."""
@@ -130,6 +142,7 @@ class Victim:
             "name": self.mail_name,  # core:dev_mail_detail: a mail file about B
             "order_id": self.order.pk,
             "job_id": self.bulk_job.pk,
+            "statement_id": self.statement_id,
             "role_id": self.role.pk,
             "tag_id": self.tag.pk,
             "approval_id": self.approval.pk,
@@ -150,6 +163,7 @@ class Victim:
             "user_id": self.world.user.pk,
             "order_id": self.order.pk,
             "job_id": self.bulk_job.pk,
+            "statement_id": self.statement_id,
             "role_id": self.role.pk,
             "tag_id": self.tag.pk,
             "approval_id": self.approval.pk,

@@ -19,9 +19,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    BigIntegerField,
+    CharField,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce, Round
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -33,8 +45,39 @@ from kaisen.usage.models import TAX_EXEMPT_CALL_TYPES, CallRecord, CallType, Dat
 
 TEXT, NUMBER = "text", "number"
 MONTH, DAY = "month", "day"
-JST_OFFSET = dt.timedelta(hours=9)  # Japan has no daylight saving time
 BYTES_PER_MB = 1024 * 1024
+
+
+class JstText(Func):
+    """A timestamp as ``YYYY/MM/DD HH:MM:SS.mmm`` in Japan time, formatted by the database (no per-row
+    datetime objects in Python: the CDR and call-detail exports stream millions of rows)."""
+
+    output_field = CharField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="strftime('%%Y/%%m/%%d %%H:%%M:%%f', %(expressions)s, "
+                                                          "'+9 hours')", **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="to_char(%(expressions)s AT TIME ZONE 'Asia/Tokyo', "
+                                                          "'YYYY/MM/DD HH24:MI:SS.MS')", **extra)
+
+
+class IntCast(Cast):
+    """``CAST(… AS integer)``; the database answers an int already, so no per-row Python converter."""
+
+    @property
+    def convert_value(self) -> Any:
+        return self._convert_value_noop
+
+
+def cents(field: str) -> Cast:
+    """An amount as integer hundredths, rounded by the database (exact on both SQLite and PostgreSQL)."""
+    return IntCast(Round(F(field) * 100), BigIntegerField())
+
+
+def as_int(field: str) -> Cast:
+    return IntCast(F(field), IntegerField())
 
 
 @dataclass(frozen=True)
@@ -105,22 +148,17 @@ def amount(value: Decimal | int | None) -> str:
     return f"{value.normalize():f}"
 
 
+def amount_cents(value: int | None) -> str:
+    """``amount`` for integer hundredths (``1250`` → ``12.5``, ``4000`` → ``40``, ``-5`` → ``-0.05``)."""
+    if value is None:
+        return ""
+    whole, rest = divmod(abs(value), 100)
+    sign = "-" if value < 0 else ""
+    return f"{sign}{whole}" if not rest else f"{sign}{whole}.{rest:02d}".rstrip("0")
+
+
 def iso_date(value: dt.date | None) -> str:
     return value.isoformat() if value else ""
-
-
-def _jst(value: dt.datetime) -> dt.datetime:
-    return (value + JST_OFFSET).replace(tzinfo=None) if value.utcoffset() == dt.timedelta(0) else value.astimezone(
-        dt.timezone(JST_OFFSET)).replace(tzinfo=None)
-
-
-def slash_date(t: dt.datetime) -> str:
-    return f"{t.year:04d}/{t.month:02d}/{t.day:02d}"
-
-
-def hhmmss_s(t: dt.datetime) -> str:
-    """K-7 ③ ``hhmmss.s``: hours, minutes, seconds and tenths, no separators."""
-    return f"{t.hour:02d}{t.minute:02d}{t.second:02d}.{t.microsecond // 100_000}"
 
 
 def duration_hhmmss_s(ds: int) -> str:
@@ -222,16 +260,23 @@ def _voice_row(r: Sequence[Any], ctx: Context) -> list[str]:
 
 # --- M-DL-3 call detail records and K-7 call detail ---------------------------------------------------------
 
-def _calls_query(ctx: Context) -> QuerySet[Any]:
+_CALL_FIELDS = ("msisdn", "jst", "destination_number", "destination_area", "duration_ds", "units", "charge_cents",
+                "call_type", "exempt", "internal")
+
+
+def _calls_base(ctx: Context) -> QuerySet[Any]:
     return (CallRecord.objects.filter(tenant=ctx.tenant, billing_month=ctx.period).filter(ctx.scope)
             .order_by("msisdn", "started_at", "id")
-            .values_list("msisdn", "started_at", "destination_number", "destination_area", "duration_ds", "units",
-                         "charge", "call_type", "tax_exempt", "is_internal"))
+            .annotate(jst=JstText("started_at"), charge_cents=cents("charge"), exempt=as_int("tax_exempt"),
+                      internal=as_int("is_internal")))
+
+
+def _calls_query(ctx: Context) -> QuerySet[Any]:
+    return _calls_base(ctx).values_list(*_CALL_FIELDS)
 
 
 def _cdr_row(r: Sequence[Any], ctx: Context) -> list[str]:
-    msisdn, started, dest, area, ds, units, charge, call_type, exempt, _internal = r
-    t = _jst(started)
+    msisdn, t, dest, area, ds, units, charge, call_type, exempt, _internal = r
     effective = _effective_call_type(call_type, dest)
     if call_type in SMS_TYPES or call_type == CallType.DIRECTORY_ASSISTANCE:
         duration = _count_text(call_type, units)
@@ -240,22 +285,20 @@ def _cdr_row(r: Sequence[Any], ctx: Context) -> list[str]:
     service = "SMS" if call_type in SMS_TYPES else "音声"
     direction = ("発信" if call_type == CallType.ROAMING_OUTGOING
                  else "着信" if call_type == CallType.ROAMING_INCOMING else "")
-    return [msisdn, slash_date(t), f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}", dest, area, duration,
-            amount(charge), _tax_text(call_type, exempt), service, CDR_COST_TYPE.get(effective, effective), direction]
+    return [msisdn, t[:10], t[11:19], dest, area, duration, amount_cents(charge), _tax_text(call_type, exempt),
+            service, CDR_COST_TYPE.get(effective, effective), direction]
 
 
 def _k7_query(ctx: Context) -> QuerySet[Any]:
-    return _calls_query(ctx).annotate(flat=KeyTextTransform("flat_rate_calling", "line__voice_options")).values_list(
-        "msisdn", "started_at", "destination_number", "destination_area", "duration_ds", "units", "charge",
-        "call_type", "tax_exempt", "is_internal", "flat")
+    return _calls_base(ctx).annotate(flat=KeyTextTransform("flat_rate_calling", "line__voice_options")).values_list(
+        *_CALL_FIELDS, "flat")
 
 
 _TRUE_TEXT = frozenset({"true", "1", "True"})
 
 
 def _k7_row(r: Sequence[Any], ctx: Context) -> list[str]:
-    msisdn, started, dest, area, ds, units, charge, call_type, _exempt, internal, flat = r
-    t = _jst(started)
+    msisdn, t, dest, area, ds, units, charge, call_type, _exempt, internal, flat = r
     effective = _effective_call_type(call_type, dest)
     if call_type == CallType.DIRECTORY_ASSISTANCE or call_type in SMS_TYPES:
         duration = _count_text(call_type, units)
@@ -266,8 +309,8 @@ def _k7_row(r: Sequence[Any], ctx: Context) -> list[str]:
     else:
         kind = K7_CALL_TYPE.get(effective, effective)
     domestic = not dest.startswith(("+", "010")) and call_type not in TAX_EXEMPT_CALL_TYPES
-    return [phone(msisdn), slash_date(t), hhmmss_s(t), phone(dest) if domestic else dest, area, duration,
-            "内線" if internal else "外線", kind, amount(charge)]
+    return [phone(msisdn), t[:10], f"{t[11:13]}{t[14:16]}{t[17:19]}.{t[20]}", phone(dest) if domestic else dest,
+            area, duration, "内線" if internal else "外線", kind, amount_cents(charge)]
 
 
 # --- K-6 per-number charges ---------------------------------------------------------------------------------

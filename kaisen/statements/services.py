@@ -194,7 +194,8 @@ def statement_generate(statement_id: int) -> str:
         ctx = _context(statement, layout)
         with open(partial, "wb") as out:
             rows, size = write_rows(out, layout=layout, rows=layout.rows(ctx), encoding=statement.encoding,
-                                    progress=progress, flush_rows=PROGRESS_EVERY_ROWS)
+                                    progress=progress, progress_rows=PROGRESS_EVERY_ROWS,
+                                    flush_rows=min(1000, PROGRESS_EVERY_ROWS))
         partial.replace(final)
     except Exception as exc:
         logger.exception("statement %s failed", statement_id)

@@ -40,9 +40,10 @@ def neutralise(cell: str) -> str:
 
 
 def write_rows(out: BinaryIO, *, layout: Layout, rows: Iterable[Sequence[str]], encoding: str,
-               progress: Callable[[int], None] | None = None, flush_rows: int = 5000) -> tuple[int, int]:
-    """Write the header and ``rows`` to ``out``; ``(rows written, bytes written)``. ``progress(n)`` is called
-    after every ``flush_rows`` rows."""
+               progress: Callable[[int], None] | None = None, progress_rows: int = 5000,
+               flush_rows: int = 1000) -> tuple[int, int]:
+    """Write the header and ``rows`` to ``out``; ``(rows written, bytes written)``. The text is encoded and
+    written every ``flush_rows`` rows; ``progress(n)`` is called every ``progress_rows`` rows and at the end."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     text_columns = layout.text_columns
@@ -73,7 +74,7 @@ def write_rows(out: BinaryIO, *, layout: Layout, rows: Iterable[Sequence[str]], 
         written += 1
         if written % flush_rows == 0:
             flush()
-            if progress is not None:
+            if progress is not None and written % progress_rows == 0:
                 progress(written)
     flush()
     if progress is not None:
