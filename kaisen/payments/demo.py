@@ -1,6 +1,6 @@
 """The demo's payments (issue 4 §5): one tenant pays by card, one by invoice (with a bank-debit switch
 pending), one by convenience-store slip; billing and recovery addresses; the past invoices paid, with one
-payment error (an expired card) waiting for the demo user to update the card and retry.
+payment error (a card over its limit) waiting for the demo user to update the card and retry.
 
 Runs at the end of ``kaisen.demo.demo_create``, after the billing close (``kaisen.billing.demo``). Every step
 goes through the services, so the demo's history (payments, audit entries, the failure mail) is what real
@@ -28,7 +28,7 @@ from kaisen.payments.models import (
 from kaisen.tenancy.models import Tenant
 
 CARD_OK = {"japan": "4242424242424242", "global": "378282246310005"}
-CARD_EXPIRED_AT_CHARGE = "4000000000000069"  # the simulator answers "expired card"
+CARD_OVER_LIMIT = "4000000000009995"  # the simulator declines: insufficient funds (limit exceeded)
 
 #: Per demo tenant: the method, and for invoice payment the application's address (checked like any other).
 PLAN: dict[str, dict[str, Any]] = {
@@ -83,9 +83,10 @@ def demo_payments_create(*, tenants: Sequence[Tenant], today: dt.date) -> dict[s
         for invoice in issued:
             if plan["method"] == "card":
                 if invoice == latest[invoice.coverage] and invoice.coverage == "japan":
-                    # The last Japan invoice is charged on a card that has expired: a payment error, the
-                    # failure mail to the billing addresses, and a card the demo user updates before retrying.
-                    _card(user, "japan", CARD_EXPIRED_AT_CHARGE)
+                    # The last Japan invoice is charged on a card over its limit (seed 001 §3.8.1 ①): a payment
+                    # error, the failure mail to the billing addresses, and a card the demo user replaces
+                    # before pressing "Retry payment".
+                    _card(user, "japan", CARD_OVER_LIMIT)
                 payment = services.invoice_charge(invoice_id=invoice.pk, trigger="run")
                 counts["paid" if payment.status == "succeeded" else "payment_error"] += 1
             elif invoice == latest[invoice.coverage]:

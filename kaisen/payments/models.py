@@ -30,7 +30,7 @@ POSTAL_INVOICE_FEE_JPY = 200  # seed 001 §3.3.1 / §3.6: 郵送（別途送料 
 
 class PaymentMethodKind(models.TextChoices):
     CARD = "card", _("Credit card")
-    INVOICE = "invoice", _("Invoice")
+    INVOICE = "invoice", _("Invoice payment")
     BANK_DEBIT = "bank_debit", _("Bank direct debit")
     KONBINI = "konbini", _("Convenience-store slip")
 
@@ -59,7 +59,7 @@ class CardFunding(models.TextChoices):
 
 
 class InvoiceDelivery(models.TextChoices):
-    EMAIL = "email", _("Email")
+    EMAIL = "email", _("By email")
     POST = "post", _("Post (¥200 per mailing)")
 
 

@@ -18,11 +18,12 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 
 from kaisen.payments.models import CardBrand, CardFunding, SimulatedCard, SimulatedCharge
 
@@ -82,13 +83,14 @@ TEST_CARDS: dict[str, tuple[str, str, str]] = {
     "5105105105105100": (CardBrand.MASTERCARD, CardFunding.PREPAID, "succeed"),
 }
 #: What the card form shows in simulator mode.
-TEST_CARD_HINTS: list[tuple[str, str]] = [
-    ("4242 4242 4242 4242", "VISA — charges succeed"),
-    ("3566 0020 2036 0505", "JCB — charges succeed (Japan coverage only)"),
-    ("4000 0000 0000 0002", "VISA — charges are declined"),
-    ("4000 0000 0000 0069", "VISA — charges fail: card expired"),
-    ("4000 0566 5566 5556", "VISA debit — refused at registration"),
-    ("5105 1051 0510 5100", "Mastercard prepaid — refused at registration"),
+TEST_CARD_HINTS: list[tuple[str, Any]] = [
+    ("4242 4242 4242 4242", _("VISA — charges succeed")),
+    ("3566 0020 2036 0505", _("JCB — charges succeed (Japan coverage only)")),
+    ("4000 0000 0000 0002", _("VISA — charges are declined")),
+    ("4000 0000 0000 9995", _("VISA — declined: limit exceeded")),
+    ("4000 0000 0000 0069", _("VISA — charges fail: card expired")),
+    ("4000 0566 5566 5556", _("VISA debit — refused at registration")),
+    ("5105 1051 0510 5100", _("Mastercard prepaid — refused at registration")),
 ]
 
 
