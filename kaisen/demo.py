@@ -146,6 +146,9 @@ def demo_delete() -> None:
         from kaisen.billing.demo import demo_billing_delete
 
         demo_billing_delete(tenants=tenants)  # invoice items reference the lines
+        from kaisen.statements.demo import demo_statements_delete
+
+        demo_statements_delete(tenants=tenants)  # generated statements and their files
         Line.objects.filter(tenant__in=tenants).delete()
         for tenant in tenants:
             audit_record(action="demo.reset", tenant=tenant, actor="kaisen demo --reset")

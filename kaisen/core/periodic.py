@@ -30,6 +30,8 @@ JOBS: list[Job] = [
     Job("close due billing months", "kaisen.billing.services.close_due", 3600),
     # Payments (issue 4 §5): charge issued card invoices not charged yet (S-BILL-1, S-PAY-2).
     Job("charge issued card invoices", "kaisen.payments.services.charge_due_job", 3600),
+    # Statements (issue 4 §6, K-5): delete files kept past 48 hours; start lost generations again.
+    Job("purge expired statements", "kaisen.statements.services.statements_purge", 300),
 ]
 
 

@@ -1,8 +1,8 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class StatementsConfig(AppConfig):
     name = "kaisen.statements"
     label = "statements"
-    verbose_name = _("Statements")
+    verbose_name = pgettext_lazy("CSV statement", "Statements")

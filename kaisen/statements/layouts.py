@@ -68,7 +68,7 @@ class IntCast(Cast):
 
     @property
     def convert_value(self) -> Any:
-        return self._convert_value_noop
+        return self._convert_value_noop  # type: ignore[attr-defined]
 
 
 def cents(field: str) -> Cast:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class StatementStatus(models.TextChoices):
@@ -27,7 +28,7 @@ class Statement(models.Model):
                                related_name="+")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("requested by"), null=True,
                                      blank=True, on_delete=models.SET_NULL, related_name="+")
-    kind = models.CharField(_("statement"), max_length=32)
+    kind = models.CharField(pgettext_lazy("CSV statement", "statement"), max_length=32)
     period = models.DateField(_("period"), help_text=_("First day of the month, or the file date of a daily file."))
     encoding = models.CharField(_("character encoding"), max_length=8, default="utf-8")
     #: True when the rows were limited to the lines the requesting user may see (a limited user).
@@ -47,8 +48,8 @@ class Statement(models.Model):
     heartbeat_at = models.DateTimeField(_("last progress"), null=True, blank=True)
 
     class Meta:
-        verbose_name = _("statement")
-        verbose_name_plural = _("statements")
+        verbose_name = pgettext_lazy("CSV statement", "statement")
+        verbose_name_plural = pgettext_lazy("CSV statement", "statements")
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["tenant", "-created_at"], name="statement_tenant_created"),
