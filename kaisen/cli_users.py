@@ -31,15 +31,19 @@ def users_create(
     password: Annotated[str | None, typer.Option(help="Initial password (prompted when omitted).")] = None,
     display_name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
     email: Annotated[str, typer.Option(help="Email address.")] = "",
+    role: Annotated[list[str] | None, typer.Option(
+        "--role", help="A role to give (administrator, operations, accounting, read_only, or a custom role's "
+                       "name); repeat for several.")] = None,
     url: UrlOpt = None,
 ) -> None:
-    """Create a limited user (role "user") with an initial password that meets the tenant's password rules."""
+    """Create a limited user with an initial password that meets the tenant's password rules, and roles."""
     from kaisen.cli import _api, _print_json
 
     if password is None:
         password = typer.prompt("Initial password", hide_input=True, confirmation_prompt=True)
     _print_json(_api("POST", "/users", url=url, body={"username": username, "password": password,
-                                                     "display_name": display_name, "email": email}))
+                                                     "display_name": display_name, "email": email,
+                                                     "roles": list(role or [])}))
 
 
 @users_app.command("get")

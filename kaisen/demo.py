@@ -136,6 +136,9 @@ def demo_delete() -> None:
     with transaction.atomic():
         tenants = Tenant.objects.filter(public_id__in=ids)
         OutboxMessage.objects.filter(tenant__in=tenants).delete()
+        from kaisen.access.demo import demo_access_delete
+
+        demo_access_delete(tenants=tenants)  # approval requests reference the orders and lines
         Order.objects.filter(tenant__in=tenants).delete()
         BulkJob.objects.filter(tenant__in=tenants).delete()
         ApiToken.objects.filter(tenant__in=tenants).delete()
@@ -396,5 +399,9 @@ def demo_create(*, lines: int = DEFAULT_LINES, seed: int = DEFAULT_SEED, today: 
     from kaisen.payments.demo import demo_payments_create
 
     demo_payments_create(tenants=tenants, today=today)
+    # Access (issue 5 §1): tanaka_ops holds the operations role; lines carry department tags.
+    from kaisen.access.demo import demo_access_create
+
+    demo_access_create(tenants=tenants)
     result.seconds = time.perf_counter() - started
     return result

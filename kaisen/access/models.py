@@ -202,3 +202,9 @@ class ApprovalRequest(models.Model):
 
     def __str__(self) -> str:
         return f"approval {self.pk} ({self.kind})"
+
+    @property
+    def kind_label(self) -> str:
+        from kaisen.procedures.models import OrderKind
+
+        return str(OrderKind(self.kind).label) if self.kind in OrderKind.values else self.kind

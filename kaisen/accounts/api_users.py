@@ -24,6 +24,7 @@ class UserOut(Schema):
     display_name: str
     email: str
     role: str  # "root" or "user"
+    roles: list[str] = []  # issue 5 §1: the roles given (kaisen.access)
     is_active: bool
     is_locked: bool
     locked_at: dt.datetime | None
@@ -36,6 +37,7 @@ class UserIn(Schema):
     password: str
     display_name: str = ""
     email: str = ""
+    roles: list[int | str] = []  # issue 5 §1: role IDs, built-in keys or custom role names (Role:manage)
 
 
 class UserPatch(Schema):
@@ -48,8 +50,12 @@ class UserPatch(Schema):
 
 
 def user_out(user: User) -> UserOut:
+    from kaisen.access.services import role_label, user_access
+
     return UserOut(user_id=user.pk, username=user.username, display_name=user.display_name, email=user.email,
-                   role="root" if user.is_root else "user", is_active=user.is_active, is_locked=user.is_locked,
+                   role="root" if user.is_root else "user",
+                   roles=[role_label(r) for r in user_access(tenant=user.tenant, user=user)["roles"]],
+                   is_active=user.is_active, is_locked=user.is_locked,
                    locked_at=user.locked_at, last_login=user.last_login, created_at=user.date_joined)
 
 
@@ -75,8 +81,14 @@ def users(request: HttpRequest) -> list[UserOut]:
 @router.post("/users", response={201: UserOut, 403: ErrorOut, 409: ErrorOut, 422: ErrorOut},
              summary="Create a limited user (root user only)")
 def user_new(request: HttpRequest, payload: UserIn) -> Status[UserOut]:
-    user = user_create_limited(actor=_root(request), username=payload.username, password=payload.password,
-                               display_name=payload.display_name, email=payload.email)
+    from kaisen.access.services import user_roles_set
+
+    actor = _root(request)
+    with transaction.atomic():  # the user and their roles, or nothing
+        user = user_create_limited(actor=actor, username=payload.username, password=payload.password,
+                                   display_name=payload.display_name, email=payload.email)
+        if payload.roles:
+            user_roles_set(actor=actor, user_id=user.pk, roles=payload.roles)
     return Status(201, user_out(user))
 
 

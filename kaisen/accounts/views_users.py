@@ -57,15 +57,29 @@ def user_create_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            user = user_create_limited(actor=actor, username=data["username"], display_name=data["display_name"],
-                                       email=data["email"], password=data["password"])
+            from django.db import transaction
+
+            from kaisen.access.services import user_roles_set
+
+            role_ids = [int(r) for r in request.POST.getlist("roles") if r.isdigit()]
+            with transaction.atomic():  # the user and their roles (issue 5 §1), or nothing
+                user = user_create_limited(actor=actor, username=data["username"],
+                                           display_name=data["display_name"], email=data["email"],
+                                           password=data["password"])
+                if role_ids:
+                    user_roles_set(actor=actor, user_id=user.pk, roles=role_ids)
         except DomainError as exc:
             _form_error(form, exc)
         else:
             messages.success(request, _("User %(username)s has been created.") % {"username": user.username})
             return redirect("accounts:user_detail", user_id=user.pk)
+    from kaisen.access import services as access
+
+    roles = ([{"role": r, "label": access.role_label(r), "description": access.role_description(r),
+               "checked": str(r.pk) in request.POST.getlist("roles")}
+              for r in access.role_list(tenant=actor.tenant)] if access.can(user=actor, action="Role:manage") else [])
     return render(request, "accounts/user_create.html",
-                  {"form": form, "rules": password_help_texts(User(tenant=actor.tenant))})
+                  {"form": form, "rules": password_help_texts(User(tenant=actor.tenant)), "roles": roles})
 
 
 @root_user_required
@@ -84,8 +98,11 @@ def user_detail_view(request: HttpRequest, user_id: int) -> HttpResponse:
         else:
             messages.success(request, _("The user has been saved."))
             return redirect("accounts:user_detail", user_id=user.pk)
+    from kaisen.access.services import role_label, user_access
+
     return render(request, "accounts/user_detail.html", {
         "account": user, "me": actor, "edit": edit,
+        "access_roles": [role_label(r) for r in user_access(tenant=user.tenant, user=user)["roles"]],
         "rename": UsernameChangeForm(initial={"new_username": user.username}),
     })
 

@@ -127,7 +127,7 @@ def test_api_key_narrower_than_its_user(tenant_a: TenantWorld) -> None:
 def test_api_key_never_exceeds_its_user(tenant_a: TenantWorld) -> None:
     """A key listing more than its user holds still gets only the user's permissions."""
     ops = member(tenant_a, "operations", "administrator")
-    client, key_id = _key_client(ops, actions=["*"])
+    client, _key_id = _key_client(ops, actions=["*"])
     access.user_roles_set(actor=tenant_a.user, user_id=ops.pk, roles=["read_only"])
     line = tenant_a.line
     assert client.get(f"/api/v1/lines/{line.pk}").status_code == 200

@@ -17,3 +17,15 @@ def can(user: Any, action: str) -> bool:
     if user is None or not getattr(user, "is_authenticated", False) or getattr(user, "tenant_id", None) is None:
         return False
     return _can(user=user, action=action)
+
+
+@register.simple_tag(takes_context=True)
+def line_tags_for(context: dict[str, Any], line: Any) -> list[Any]:
+    """The tags of ``line`` the signed-in user may see (a line-limited user: only theirs)."""
+    from kaisen.access.services import line_tags_of
+
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if line is None or user is None or getattr(user, "tenant_id", None) != line.tenant_id:
+        return []
+    return line_tags_of(tenant=line.tenant, line=line, user=user)
