@@ -152,6 +152,9 @@ def demo_delete() -> None:
         from kaisen.statements.demo import demo_statements_delete
 
         demo_statements_delete(tenants=tenants)  # generated statements and their files
+        from kaisen.tenancy.demo import demo_account_delete
+
+        demo_account_delete(tenants=tenants)  # dial-in numbers and SIM transfers reference the lines
         Line.objects.filter(tenant__in=tenants).delete()
         for tenant in tenants:
             audit_record(action="demo.reset", tenant=tenant, actor="kaisen demo --reset")
@@ -403,5 +406,9 @@ def demo_create(*, lines: int = DEFAULT_LINES, seed: int = DEFAULT_SEED, today: 
     from kaisen.access.demo import demo_access_create
 
     demo_access_create(tenants=tenants)
+    # Account pages (issue 5 §7): contract summary, services, dial-in numbers (K-1, K-2).
+    from kaisen.tenancy.demo import demo_account_create
+
+    demo_account_create(tenants=tenants)
     result.seconds = time.perf_counter() - started
     return result
