@@ -25,8 +25,8 @@ ENCODING_LABELS = {"utf-8": "UTF-8", "cp932": "Shift-JIS"}
 
 
 def _invoice_pdf_url() -> str | None:
-    """The billing app's invoice list/PDF page, when it exists (not this app's)."""
-    for name in ("billing:invoice_list", "billing:index"):
+    """The billing app's charges page, where each invoice's PDF is (not this app's), when it exists."""
+    for name in ("billing:charges",):
         try:
             return reverse(name)
         except NoReverseMatch:
@@ -34,7 +34,7 @@ def _invoice_pdf_url() -> str | None:
     return None
 
 
-def _rows(today: dt.date) -> list[dict[str, Any]]:
+def _rows(today: dt.date, partner_id: str) -> list[dict[str, Any]]:
     rows = []
     for kind, layout in LAYOUTS.items():
         blocked = False
@@ -46,7 +46,8 @@ def _rows(today: dt.date) -> list[dict[str, Any]]:
             "kind": kind, "layout": layout, "monthly": layout.period == MONTH,
             "months": available_months(layout, today),
             "encodings": [(e, ENCODING_LABELS[e]) for e in layout.encodings],
-            "example": layout.file_name("{ID}", today),
+            "example": layout.file_name(partner_id, available_months(layout, today)[0]
+                                        if layout.period == MONTH else today),
             "blocked": blocked,
         })
     return rows
@@ -57,7 +58,8 @@ def _index(request: HttpRequest, *, error: Any = None, status: int = 200, select
     today = clock.today_jst()
     statements = statement_list(tenant=tenant, user=user, limit=30)
     return render(request, "statements/index.html", {
-        "rows": _rows(today), "statements": [(s, statement_out(s)) for s in statements], "error": error,
+        "rows": _rows(today, tenant.public_id), "statements": [(s, statement_out(s)) for s in statements],
+        "error": error,
         "selected": selected, "keep_hours": keep_hours(), "today": today, "invoice_pdf_url": _invoice_pdf_url(),
         "partner_id": tenant.public_id,
     }, status=status)
