@@ -37,6 +37,6 @@ BUILTIN_ROLES: dict[str, BuiltinRole] = {r.key: r for r in (
         allow=(a.BILLING_READ, a.USAGE_READ, a.PAYMENT_MANAGE, a.STATEMENT_REQUEST, a.STATEMENT_DOWNLOAD)),
     BuiltinRole(
         "read_only", _("Read-only"),
-        _("Sees lines, orders, usage, invoices and statements; changes nothing."),
-        allow=(a.LINE_READ, a.ORDER_READ, a.USAGE_READ, a.BILLING_READ, a.STATEMENT_DOWNLOAD)),
+        _("Sees lines, orders, usage, invoices, statements and the contract summary; changes nothing."),
+        allow=(a.LINE_READ, a.ORDER_READ, a.USAGE_READ, a.BILLING_READ, a.STATEMENT_DOWNLOAD, a.ACCOUNT_READ)),
 )}

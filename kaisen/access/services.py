@@ -775,9 +775,9 @@ def approval_decide(*, tenant: Any, user: Any, approval_id: int, approve: bool, 
     the line must be one they may see. The requester must still hold the procedure's action."""
     from kaisen.procedures.services import order_submit
 
+    authorize(user=user, action=a.APPROVAL_DECIDE)  # before the lookup: 403 names the action, leaks nothing
     with transaction.atomic():
         req = approval_get(tenant=tenant, user=user, approval_id=approval_id, lock=True)
-        authorize(user=user, action=a.APPROVAL_DECIDE)
         if req.status != ApprovalStatus.PENDING:
             raise DomainError(ErrorCode.APPROVAL_NOT_PENDING,
                               _("This request was already decided (%(status)s).")

@@ -303,6 +303,8 @@ def approval_detail_view(request: HttpRequest, approval_id: int) -> HttpResponse
     from kaisen.procedures.display import param_rows
 
     tenant, user = request_tenant(request), request_user(request)
+    if request.method == "POST" and request.POST.get("decision") in ("approve", "reject"):
+        s.authorize(user=user, action=a.APPROVAL_DECIDE)  # a forced decision: the 403 page
     try:
         req = s.approval_get(tenant=tenant, user=user, approval_id=approval_id)
     except NotFound as exc:
@@ -345,10 +347,10 @@ def api_key_permissions_view(request: HttpRequest, key_id: str) -> HttpResponse:
     from kaisen.accounts.models import ApiKey
 
     user = request_user(request)
+    s.authorize(user=user, action=a.APIKEY_MANAGE)
     key = ApiKey.objects.filter(tenant=user.tenant, user=user, key_id=key_id).first()
     if key is None:
         raise Http404
-    s.authorize(user=user, action=a.APIKEY_MANAGE)
     if request.method == "POST":
         narrowed = request.POST.get("mode") == "narrow"
         chosen = [name for name in request.POST.getlist("actions") if name in a.ACTIONS]

@@ -106,7 +106,9 @@ def test_approver_needs_decide_and_the_procedures_action(tenant_a: TenantWorld, 
     assert weak.status_code == 403 and weak.json()["action"] == "Line:cancel"
     other_clerk = member(tenant_a, "line clerk", username="clerk_02")
     denied = api(other_clerk).post(f"/api/v1/approvals/{req['id']}/approve", {})
-    assert denied.status_code == 404, "a user who can neither decide nor requested it does not see it"
+    assert denied.status_code == 403 and denied.json()["action"] == "Approval:decide"
+    assert api(other_clerk).get(f"/api/v1/approvals/{req['id']}").status_code == 404, \
+        "a user who can neither decide nor requested it does not see it"
     assert not Order.objects.filter(line=tenant_a.line).exists()
 
 
