@@ -100,7 +100,8 @@ class PaymentOut(Schema):
     card_brand: str
     card_last4: str
     failure_code: str
-    failure_message: str
+    failure_message: str  # in the request's language
+    note: str
     trigger: str
     created_at: dt.datetime
 
@@ -137,7 +138,7 @@ class ContactsIn(Schema):
 def payment_out(p: Payment) -> PaymentOut:
     return PaymentOut(payment_id=p.pk, invoice_id=p.invoice_id, channel=p.channel, method=p.method, status=p.status,
                       amount=p.amount, currency=p.currency, card_brand=p.card_brand, card_last4=p.card_last4,
-                      failure_code=p.failure_code, failure_message=p.failure_message, trigger=p.trigger,
+                      failure_code=p.failure_code, failure_message=p.failure_label, note=p.note, trigger=p.trigger,
                       created_at=p.created_at)
 
 

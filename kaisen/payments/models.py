@@ -171,6 +171,15 @@ class PaymentStatus(models.TextChoices):
     ERROR = "error", _("Provider error")
 
 
+#: What a provider failure code means, shown in the user's language (pages) or in Japanese (mails).
+FAILURE_LABELS = {
+    "card_declined": _("The card was declined."),
+    "insufficient_funds": _("The card's limit is exceeded."),
+    "expired_card": _("The card has expired."),
+    "processing_error": _("The payment provider could not process the charge."),
+}
+
+
 class PaymentChannel(models.TextChoices):
     CARD = "card", _("Card charge")
     RECEIPT = "receipt", _("Receipt recorded by the operator")
@@ -194,7 +203,9 @@ class Payment(models.Model):
     provider_charge_id = models.CharField(_("provider charge ID"), max_length=64, blank=True)
     idempotency_key = models.CharField(_("idempotency key"), max_length=100, blank=True)
     failure_code = models.CharField(_("failure code"), max_length=40, blank=True)
-    failure_message = models.CharField(_("failure message"), max_length=300, blank=True)
+    failure_message = models.CharField(_("failure message"), max_length=300, blank=True,
+                                       help_text=_("The provider's own words, if it gave any."))
+    note = models.CharField(_("note"), max_length=300, blank=True, help_text=_("The operator's note of a receipt."))
     trigger = models.CharField(_("trigger"), max_length=16, blank=True,
                                help_text=_("charge-due run, retry (web/API/CLI) or operator receipt."))
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -213,6 +224,12 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_id} {self.status} {self.amount} {self.currency}"
+
+    @property
+    def failure_label(self) -> str:
+        """The failure in the active language."""
+        label = FAILURE_LABELS.get(self.failure_code)
+        return str(label) if label is not None else self.failure_message
 
 
 class SimulatedCard(models.Model):

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from kaisen.access import actions
@@ -482,17 +483,11 @@ def invoice_charge(*, invoice_id: int, user: Any = None, trigger: str = "run") -
             PaymentStatus.EXPIRED_CARD if result.failure_code == "expired_card" else
             PaymentStatus.DECLINED if result.failure_code in ("card_declined", "insufficient_funds") else
             PaymentStatus.ERROR)
-        messages = {
-            "card_declined": _("The card was declined."),
-            "insufficient_funds": _("The card's limit is exceeded."),
-            "expired_card": _("The card has expired."),
-            "processing_error": _("The payment provider could not process the charge."),
-        }
         payment = Payment.objects.create(
             tenant=tenant, invoice=invoice, channel=PaymentChannel.CARD, method=M.CARD, status=status,
             amount=amount, currency=currency, card_brand=setting.card_brand, card_last4=setting.card_last4,
             provider=provider.name, provider_charge_id=result.charge_id, idempotency_key=key,
-            failure_code=result.failure_code, failure_message=str(messages.get(result.failure_code, ""))[:300],
+            failure_code=result.failure_code,
             trigger=trigger[:16], requested_by=user if getattr(user, "pk", None) else None)
         before = invoice.status
         invoice.status = InvoiceStatus.PAID if result.succeeded else InvoiceStatus.PAYMENT_ERROR
@@ -562,7 +557,7 @@ def receipt_record(*, staff: Any, invoice_id: int, note: str = "") -> Payment:
         payment = Payment.objects.create(
             tenant=invoice.tenant, invoice=invoice, channel=PaymentChannel.RECEIPT,
             method=(setting.method if setting and setting.method else M.INVOICE), status=PaymentStatus.SUCCEEDED,
-            amount=amount, currency=currency, trigger="receipt", failure_message=(note or "")[:300],
+            amount=amount, currency=currency, trigger="receipt", note=(note or "")[:300],
             requested_by=staff if getattr(staff, "pk", None) else None)
         before = invoice.status
         invoice.status = InvoiceStatus.PAID
@@ -578,7 +573,8 @@ def _mail_tenant(tenant: Tenant, topic: str, context: dict[str, Any], *, extra: 
     to = list(dict.fromkeys(selectors.billing_emails(tenant=tenant) + [e for e in (extra or []) if e]))
     if not to:
         return
-    body = render_to_string(f"emails/payments/{topic}.txt", {"tenant": tenant, **context})
+    with translation.override("ja"):  # the mails are written in Japanese (English summary at the end)
+        body = render_to_string(f"emails/payments/{topic}.txt", {"tenant": tenant, **context})
     subject, _sep, text = body.partition("\n")
     outbox_add(tenant=tenant, order=None, topic=f"payment.{topic}", to=to, subject=subject.strip(),
                body=text.lstrip("\n"))

@@ -217,7 +217,7 @@ def retry_view(request: HttpRequest, invoice_id: int) -> HttpResponse:
             messages.success(request, _("The payment succeeded. The invoice is paid."))
         else:
             messages.error(request, _("The payment failed: %(reason)s Update the card and try again.")
-                           % {"reason": payment.failure_message or payment.get_status_display()})
+                           % {"reason": payment.failure_label or payment.get_status_display()})
     return redirect("payments:invoice", invoice_id=invoice_id)
 
 

@@ -8,6 +8,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from kaisen.billing.models import InvoiceStatus, TaxClass
 from kaisen.core.errors import DomainError, ErrorCode
@@ -241,7 +242,8 @@ def test_decline_sets_payment_error_and_mails_every_unpaid_invoice_s_pay_2(tenan
     older = make_invoice(tenant_a.tenant, month=dt.date(2026, 8, 1), total="5500", status=InvoiceStatus.PAYMENT_ERROR)
     paid = make_invoice(tenant_a.tenant, month=dt.date(2026, 7, 1), total="3300", status=InvoiceStatus.PAID)
     inv = make_invoice(tenant_a.tenant, month=dt.date(2026, 9, 1), total="11000")
-    payment = services.invoice_charge(invoice_id=inv.pk)
+    with translation.override("en"):  # the charging run has no user language: the mail is Japanese anyway
+        payment = services.invoice_charge(invoice_id=inv.pk)
     inv.refresh_from_db()
     assert (payment.status, payment.failure_code, inv.status) == (PaymentStatus.DECLINED, "card_declined",
                                                                   InvoiceStatus.PAYMENT_ERROR)
@@ -250,6 +252,7 @@ def test_decline_sets_payment_error_and_mails_every_unpaid_invoice_s_pay_2(tenan
     assert inv.number in mail.body and older.number in mail.body and paid.number not in mail.body
     assert "11,000円" in mail.body and "5,500円" in mail.body and "2件" in mail.body
     assert "決済エラー" in mail.subject
+    assert "理由: カード会社により決済が承認されませんでした。" in mail.body
 
 
 def test_expired_card_at_charge_time_s_pay_2(tenant_a: TenantWorld) -> None:
