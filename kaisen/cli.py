@@ -18,6 +18,7 @@ import httpx
 import typer
 
 from kaisen.bench_orders import bench_orders_command
+from kaisen.bench_usage import bench_usage_command
 from kaisen.billing.bench import bench_close_command
 from kaisen.cli_access import access_app
 from kaisen.cli_account import account_app
@@ -237,6 +238,7 @@ def bench(
 
 
 app.command("bench-orders")(bench_orders_command)
+app.command("bench-usage")(bench_usage_command)
 app.command("bench-close")(bench_close_command)
 app.command("bench-export")(bench_export_command)
 

@@ -1,8 +1,124 @@
-"""``kaisen usage``: Usage: import carrier usage files (operator) and read usage (issue 4)."""
+"""``kaisen usage``: import carrier usage files and re-match kept-aside records (operator, server side: Django
+loaded in this process, like ``kaisen demo``), and read usage through the API (client side, like
+``kaisen lines``) — issue 4 §1, §8.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 usage_app = typer.Typer(help="Usage: import carrier usage files (operator) and read usage (issue 4).",
                         no_args_is_help=True)
+
+UrlOpt = Annotated[str | None, typer.Option("--url", help="Portal address (default $KAISEN_URL or the saved one).")]
+
+
+@usage_app.command("import")
+def usage_import(
+    files: Annotated[list[Path], typer.Argument(help="Usage files (CSV, optionally .gz), see docs/usage.md.",
+                                                exists=True, dir_okay=False, readable=True)],
+    kind: Annotated[str | None, typer.Option(help="calls | data (default: told by the header row).")] = None,
+) -> None:
+    """Import usage files into the database of this environment (operator; DATABASE_URL / KAISEN_DATA_DIR).
+
+    Prints one JSON object per file: rows loaded, already present, rejected (see the error report in the
+    back office, Usage imports) and kept aside for unknown lines. Re-importing a file changes nothing.
+    Exits 1 if a file could not be read at all (nothing of that file is imported).
+    """
+    from kaisen.cli import _django, _print_json
+
+    _django()
+    from kaisen.core.errors import DomainError
+    from kaisen.usage.ingest import usage_file_import_path
+
+    if kind not in (None, "calls", "data"):
+        typer.echo("--kind must be calls or data.", err=True)
+        raise typer.Exit(2)
+    failed = False
+    for path in files:
+        try:
+            result = usage_file_import_path(path=path, kind=kind, imported_by="kaisen usage import")
+        except DomainError as exc:
+            typer.echo(f"{path}: {exc.code}: {exc.message}", err=True)
+            failed = True
+            continue
+        out: dict[str, Any] = result.as_dict()
+        if result.already_imported:
+            out["message"] = "already imported (same SHA-256): nothing changed"
+        _print_json(out)
+    if failed:
+        raise typer.Exit(1)
+
+
+@usage_app.command("rematch")
+def usage_rematch_command() -> None:
+    """Match records kept aside for unknown numbers against the lines again (after lines were registered)."""
+    from kaisen.cli import _django, _print_json
+
+    _django()
+    from kaisen.usage.ingest import usage_rematch
+
+    _print_json(usage_rematch().as_dict())
+
+
+def _line_id(ref: str, url: str | None) -> int:
+    """A line ID as is; a phone number or ICCID through the lines API."""
+    from kaisen.cli import _api
+
+    if ref.isdigit() and len(ref) < 10:
+        return int(ref)
+    digits = "".join(ch for ch in ref if ch.isdigit())
+    path = f"/lines/by-iccid/{digits}" if digits.startswith("89") and len(digits) >= 19 else f"/lines/by-msisdn/{ref}"
+    return int(_api("GET", path, url=url)["id"])
+
+
+@usage_app.command("line")
+def usage_line(
+    ref: Annotated[str, typer.Argument(help="Line ID, phone number or SIM serial (ICCID).")],
+    end: Annotated[str | None, typer.Option(help="Last day of the window, YYYY-MM-DD (default: today − 2).")] = None,
+    days: Annotated[int, typer.Option(help="Days in the window (1-92).")] = 7,
+    url: UrlOpt = None,
+) -> None:
+    """A line's data usage per day (M-DL-5 window by default) and last month's total, as JSON."""
+    from kaisen.cli import _api, _print_json
+
+    params: dict[str, Any] = {"days": days}
+    if end:
+        params["end"] = end
+    _print_json(_api("GET", f"/lines/{_line_id(ref, url)}/usage", url=url, params=params))
+
+
+@usage_app.command("summary")
+def usage_summary(
+    month: Annotated[str, typer.Option(help="YYYY-MM (default: this month).")] = "",
+    url: UrlOpt = None,
+) -> None:
+    """The tenant's usage of a month, day by day (data bytes, calls, call minutes, SMS), as JSON."""
+    from kaisen.cli import _api, _print_json
+
+    _print_json(_api("GET", "/usage/summary", url=url, params={"month": month}))
+
+
+@usage_app.command("calls")
+def usage_calls(
+    ref: Annotated[str, typer.Argument(help="Line ID, phone number or SIM serial (ICCID).")],
+    month: Annotated[str, typer.Option(help="Billing month YYYY-MM (default: this month).")] = "",
+    limit: Annotated[int, typer.Option(help="Calls per page (1-500).")] = 10,
+    cursor: Annotated[str | None, typer.Option(help="Cursor from a previous page's next_cursor.")] = None,
+    all_pages: Annotated[bool, typer.Option("--all", help="Follow the cursors and print every call.")] = False,
+    url: UrlOpt = None,
+) -> None:
+    """A line's calls billed in a month (K-4), one page as JSON, or with --all a JSON array of every call."""
+    from kaisen.cli import _api, _print_json, print_all_pages
+
+    path = f"/lines/{_line_id(ref, url)}/calls"
+    params: dict[str, Any] = {"month": month, "limit": limit}
+    if cursor:
+        params["cursor"] = cursor
+    if all_pages:
+        print_all_pages(path, params=params, url=url)
+        return
+    _print_json(_api("GET", path, url=url, params=params))

@@ -149,6 +149,9 @@ def demo_delete() -> None:
         from kaisen.billing.demo import demo_billing_delete
 
         demo_billing_delete(tenants=tenants)  # invoice items reference the lines
+        from kaisen.usage.demo import demo_usage_delete
+
+        demo_usage_delete(tenants=tenants)  # usage rows reference the lines
         from kaisen.statements.demo import demo_statements_delete
 
         demo_statements_delete(tenants=tenants)  # generated statements and their files
@@ -394,6 +397,10 @@ def demo_create(*, lines: int = DEFAULT_LINES, seed: int = DEFAULT_SEED, today: 
     else:
         with connection.cursor() as cur:
             cur.execute("ANALYZE")
+    # Usage history (issue 4 §1): the simulated carrier's usage files of the last 6 months, imported.
+    from kaisen.usage.demo import demo_usage_create
+
+    demo_usage_create(tenants=tenants, today=today, seed=seed)
     # Billing (issue 4 §2-§3): the past months rated and closed, the current month provisional.
     from kaisen.billing.demo import demo_billing_create
 

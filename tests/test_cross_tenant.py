@@ -121,6 +121,13 @@ class Victim:
         return ApprovalRequest.objects.get(tenant=self.world.tenant, idempotency_key="sweep")
 
     @property
+    def usage_file_id(self) -> int:
+        """The usage file with B's calls and data usage (issue 4 §1), imported by the ``victim`` fixture."""
+        from kaisen.usage.models import UsageFile
+
+        return UsageFile.objects.get(name=f"sweep-usage-{self.world.tenant.pk}.csv").pk
+
+    @property
     def markers(self) -> list[str]:
         """Strings that must never appear in an answer to tenant A."""
         return [
@@ -148,6 +155,7 @@ class Victim:
             "approval_id": self.approval.pk,
             "transfer_id": self.transfer.pk,
         }
+        params["file_id"] = self.usage_file_id  # usage imports (staff pages): B's usage file
         if namespace in by_app_pk:
             params["pk"] = by_app_pk[namespace]
         return params
@@ -231,6 +239,25 @@ def _payments_victim(world: TenantWorld) -> None:
     BillingEmail.objects.create(tenant=tenant, email="sweep-billing@example.co.jp")
 
 
+def _import_usage_of(world: TenantWorld) -> None:
+    """B's line gets calls, an SMS and daily data usage through the real importer (issue 4 §1), so the usage
+    pages and API have B's data to leak if a tenant check were missing."""
+    import io
+
+    from kaisen.core import clock
+    from kaisen.usage.ingest import usage_file_import
+
+    day = f"{clock.now_jst() - dt.timedelta(days=1):%Y-%m-%d}"
+    number, pk = world.line.msisdn, world.tenant.pk
+    calls = ("record_id,msisdn,start,duration_ds,destination,area,network,internal,count,roaming,service\n"
+             f"SWEEP-{pk}-1,{number},{day} 10:00:00.0,600,0312345678,東京,,0,1,,voice\n"
+             f"SWEEP-{pk}-2,{number},{day} 11:00:00.0,0,09012345678,携帯,au,0,1,,sms\n")
+    usage_file_import(fileobj=io.BytesIO(calls.encode()), name=f"sweep-usage-{world.tenant.pk}.csv")
+    days = [clock.today_jst() - dt.timedelta(days=n) for n in range(2, 40)]
+    data = "date,msisdn,bytes\n" + "".join(f"{d},{world.line.msisdn},{123456789 + i}\n" for i, d in enumerate(days))
+    usage_file_import(fileobj=io.BytesIO(data.encode()), name=f"sweep-data-{world.tenant.pk}.csv")
+
+
 @pytest.fixture
 def victim(tenant_b: TenantWorld) -> Iterator[Victim]:
     event = audit_record(action="line.update", tenant=tenant_b.tenant, user=tenant_b.user, target=tenant_b.line,
@@ -264,6 +291,7 @@ def victim(tenant_b: TenantWorld) -> Iterator[Victim]:
     ApprovalRequest.objects.create(tenant=tenant_b.tenant, line=tenant_b.line, kind="cancellation",
                                    params={"end_date": "2099-12-31"}, requested_by=tenant_b.user,
                                    idempotency_key="sweep")
+    _import_usage_of(tenant_b)
     yield Victim(world=tenant_b, line=tenant_b.line, audit_event=event, mail_name=mail.name, order=order,
                  bulk_job=job, transfer=transfer)
     mail.unlink(missing_ok=True)

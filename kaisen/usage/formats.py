@@ -21,16 +21,18 @@ loaded; the other rows are.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import gzip
 import io
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeAlias
 
-from kaisen.usage.classify import ClassifyError, billing_month, classify
+from kaisen.usage.classify import ClassifyError, classify
 from kaisen.usage.models import CallType, UsageFileKind
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
@@ -62,31 +64,28 @@ class RowError(ValueError):
         self.message = message
 
 
-@dataclass(frozen=True)
-class CallRow:
-    """One good call row, as staged (column order of the staging table)."""
-
-    row_no: int
-    record_id: str
-    msisdn: str
-    started_at: dt.datetime
-    duration_ds: int
-    units: int
-    billing_month: dt.date
-    destination_number: str
-    destination_area: str
-    call_type: str
-    is_internal: bool
-    tax_exempt: bool
+#: A good call row as staged, in the column order of ``ingest.CALL_STAGE_COLUMNS``: row_no, record_id,
+#: msisdn, started_at, duration_ds, units, billing_month, destination_number, destination_area, call_type,
+#: is_internal, tax_exempt. Tuples, not objects: a file may have ten million rows.
+CallRow: TypeAlias = tuple[Any, ...]
+#: A good data row as staged: row_no, msisdn, iccid, day, bytes_used.
+DataRow: TypeAlias = tuple[Any, ...]
+#: How a start time is handed to the database: the aware datetime itself (PostgreSQL COPY), or the text
+#: Django's SQLite backend stores (UTC, no offset).
+Stamp = Callable[[dt.datetime], Any]
 
 
-@dataclass(frozen=True)
-class DataRow:
-    row_no: int
-    msisdn: str
-    iccid: str
-    day: dt.date
-    bytes_used: int
+_NINE_HOURS = dt.timedelta(hours=9)
+
+
+def stamp_aware(value: dt.datetime) -> Any:
+    """``value`` is a naive Japan time; PostgreSQL's COPY gets it as text with its offset."""
+    return f"{value}+09:00"
+
+
+def stamp_sqlite(value: dt.datetime) -> Any:
+    """``value`` is a naive Japan time; Django's SQLite backend stores UTC without offset (str of the value)."""
+    return str(value - _NINE_HOURS)
 
 
 def open_text(fileobj: IO[bytes], name: str = "") -> IO[str]:
@@ -96,8 +95,23 @@ def open_text(fileobj: IO[bytes], name: str = "") -> IO[str]:
     raw: IO[bytes] = fileobj
     if head == b"\x1f\x8b" or name.lower().endswith(".gz"):
         raw = gzip.GzipFile(fileobj=fileobj, mode="rb")  # type: ignore[assignment]
-    # Undecodable bytes become U+FFFD and the row is rejected, instead of failing the whole file.
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")  # type: ignore[arg-type]
+    # Undecodable bytes become U+FFFD and the row is rejected, instead of failing the whole file; the
+    # handler notes that it happened, so rows are searched for U+FFFD only in a file that has any.
+    wrapper = io.TextIOWrapper(raw, encoding="utf-8-sig", errors=_REPLACE_AND_NOTE, newline="")  # type: ignore[arg-type]
+    _NOTES.replaced = False  # per thread: a file is decoded and read in the thread that imports it
+    return wrapper
+
+
+_REPLACE_AND_NOTE = "kaisen-replace-and-note"
+_NOTES = threading.local()
+
+
+def _replace_and_note(exc: UnicodeError) -> tuple[str, int]:
+    _NOTES.replaced = True
+    return codecs.replace_errors(exc)  # type: ignore[arg-type,return-value]
+
+
+codecs.register_error(_REPLACE_AND_NOTE, _replace_and_note)
 
 
 def detect_kind(header: list[str]) -> str:
@@ -117,14 +131,18 @@ def _positions(header: list[str], columns: tuple[str, ...], required: tuple[str,
     return {c: names.index(c) for c in columns if c in names}
 
 
-def parse_start(value: str, now: dt.datetime) -> dt.datetime:
+def parse_start(value: str, now_jst: dt.datetime) -> dt.datetime:
+    """The start as a naive Japan time (an offset in the value is honoured and converted)."""
     try:
-        started = dt.datetime.fromisoformat(value.strip().replace("/", "-"))
-    except ValueError as exc:
-        raise RowError("bad_start", f"start {value!r} is not a date-time (YYYY-MM-DD hh:mm:ss.s)") from exc
-    if started.tzinfo is None:
-        started = started.replace(tzinfo=JST)
-    if started > now:
+        started = dt.datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            started = dt.datetime.fromisoformat(value.strip().replace("/", "-"))
+        except ValueError as exc:
+            raise RowError("bad_start", f"start {value!r} is not a date-time (YYYY-MM-DD hh:mm:ss.s)") from exc
+    if started.tzinfo is not None:
+        started = started.astimezone(JST).replace(tzinfo=None)
+    if started > now_jst:
         raise RowError("future_date", f"start {value!r} is in the future")
     if started.year < 2000:
         raise RowError("bad_start", f"start {value!r} is before 2000")
@@ -152,37 +170,82 @@ def _msisdn(value: str, *, required: bool = True) -> str:
     return number
 
 
-def read_call_row(fields: list[str], pos: dict[str, int], row_no: int, now: dt.datetime) -> CallRow:
-    def get(name: str) -> str:
-        i = pos.get(name)
-        return fields[i].strip() if i is not None else ""
+def call_reader(pos: dict[str, int], now: dt.datetime, stamp: Stamp) -> Callable[[list[str], int], CallRow]:
+    """A function reading one call row (fields, line number) → the staged tuple, or raising RowError.
 
-    record_id = get("record_id")
-    if not record_id or len(record_id) > MAX_RECORD_ID:
-        raise RowError("bad_record_id", f"record ID must be 1-{MAX_RECORD_ID} characters")
-    msisdn = _msisdn(get("msisdn"))
-    started = parse_start(get("start"), now)
-    duration = _int(get("duration_ds"), "bad_duration", "duration", maximum=MAX_DURATION_DS)
-    area = get("area")
-    if len(area) > MAX_AREA:
-        raise RowError("bad_area", f"area is longer than {MAX_AREA} characters")
-    internal = get("internal").lower()
-    if internal not in _INTERNAL:
-        raise RowError("bad_internal", f"internal must be 0 or 1, not {internal!r}")
-    count_raw = get("count")
-    count = _int(count_raw, "bad_count", "count", minimum=1) if count_raw else 1
-    try:
-        c = classify(destination=get("destination"), service=get("service").lower() or "voice",
-                     roaming=get("roaming").lower(), network=get("network").lower())
-    except ClassifyError as exc:
-        raise RowError(exc.code, exc.message) from exc
-    if started + dt.timedelta(microseconds=duration * 100_000) > now:
-        raise RowError("future_date", "the call ends in the future")
-    month = billing_month(started_at=started, duration_ds=duration, tz=JST)
-    return CallRow(row_no=row_no, record_id=record_id, msisdn=msisdn, started_at=started, duration_ds=duration,
-                   units=count if c.call_type in COUNTED_TYPES else 1, billing_month=month,
-                   destination_number=c.destination, destination_area=area, call_type=c.call_type.value,
-                   is_internal=_INTERNAL[internal], tax_exempt=c.tax_exempt)
+    Built once per file with everything it needs bound locally: it runs ten million times for a large
+    file, so the common case (digits-only numbers, plain values) takes the short path and the
+    classification is cached by what it depends on (the number's first four digits, or the whole short
+    number, with service, roaming and network)."""
+    i_rid, i_msisdn, i_start, i_dur, i_dest, i_area, i_net, i_int, i_count, i_roam, i_service = (
+        pos.get(c, -1) for c in CALL_COLUMNS)
+    now_jst = now.astimezone(JST).replace(tzinfo=None)
+    types: dict[tuple[str, str, str, str], tuple[str, bool, bool]] = {}
+    months: dict[tuple[int, int], str] = {}
+    tenth = dt.timedelta(microseconds=100_000)
+    tick = dt.timedelta(microseconds=1)
+    fromiso = dt.datetime.fromisoformat
+    counted = {t.value for t in COUNTED_TYPES}
+
+    def read(fields: list[str], row_no: int) -> CallRow:
+        fields.append("")  # a column the file does not have reads as "" (index -1)
+        record_id = fields[i_rid].strip()
+        if not record_id or len(record_id) > MAX_RECORD_ID:
+            raise RowError("bad_record_id", f"record ID must be 1-{MAX_RECORD_ID} characters")
+        msisdn = fields[i_msisdn]
+        if not (len(msisdn) == 11 and msisdn.isdigit() and msisdn[0] == "0"):
+            msisdn = _msisdn(msisdn.strip())
+        raw_start = fields[i_start]
+        try:
+            started = fromiso(raw_start)
+            if started.tzinfo is not None or started > now_jst or started.year < 2000:
+                raise ValueError(raw_start)
+        except ValueError:
+            started = parse_start(raw_start, now_jst)
+        raw_dur = fields[i_dur]
+        duration = int(raw_dur) if raw_dur.isdigit() else _int(raw_dur, "bad_duration", "duration")
+        if duration > MAX_DURATION_DS:
+            raise RowError("bad_duration", f"duration {duration} is above {MAX_DURATION_DS}")
+        area = fields[i_area].strip()
+        if len(area) > MAX_AREA:
+            raise RowError("bad_area", f"area is longer than {MAX_AREA} characters")
+        internal = fields[i_int].strip().lower()
+        if internal not in _INTERNAL:
+            raise RowError("bad_internal", f"internal must be 0 or 1, not {internal!r}")
+        count_raw = fields[i_count].strip()
+        count = 1 if not count_raw or count_raw == "1" else _int(count_raw, "bad_count", "count", minimum=1)
+        destination = fields[i_dest].strip()
+        service = fields[i_service].strip().lower() or "voice"
+        roaming = fields[i_roam].strip().lower()
+        network = fields[i_net].strip().lower()
+        if destination.isdigit() and len(destination) <= 31:
+            key = (destination if len(destination) <= 4 else destination[:4] + "*", service, roaming, network)
+            known = types.get(key)
+            if known is None:
+                try:
+                    c = classify(destination=destination, service=service, roaming=roaming, network=network)
+                except ClassifyError as exc:
+                    raise RowError(exc.code, exc.message) from exc
+                known = types[key] = (c.call_type.value, c.tax_exempt, c.call_type.value in counted)
+            call_type, exempt, is_counted = known
+        else:
+            try:
+                c = classify(destination=destination, service=service, roaming=roaming, network=network)
+            except ClassifyError as exc:
+                raise RowError(exc.code, exc.message) from exc
+            destination, call_type, exempt = c.destination, c.call_type.value, c.tax_exempt
+            is_counted = call_type in counted
+        end = started + tenth * duration
+        if end > now_jst:
+            raise RowError("future_date", "the call ends in the future")
+        last = end - tick if duration else end  # K-4: billed in the month of the call's last instant
+        month = months.get((last.year, last.month))
+        if month is None:
+            month = months[(last.year, last.month)] = f"{last.year:04d}-{last.month:02d}-01"
+        return (row_no, record_id, msisdn, stamp(started), duration, count if is_counted else 1, month,
+                destination, area, call_type, _INTERNAL[internal], exempt)
+
+    return read
 
 
 def read_data_row(fields: list[str], pos: dict[str, int], row_no: int, today: dt.date) -> DataRow:
@@ -203,7 +266,7 @@ def read_data_row(fields: list[str], pos: dict[str, int], row_no: int, today: dt
     if not msisdn and not iccid:
         raise RowError("no_line", "neither a phone number nor an ICCID")
     used = _int(get("bytes"), "bad_bytes", "bytes", maximum=10**15)
-    return DataRow(row_no=row_no, msisdn=msisdn, iccid=iccid, day=day, bytes_used=used)
+    return (row_no, msisdn, iccid, day.isoformat(), used)
 
 
 @dataclass
@@ -214,7 +277,13 @@ class Rejected:
     raw: str
 
 
-def read_rows(text: IO[str], *, kind: str | None, now: dt.datetime) -> tuple[str, Iterator[Any]]:
+def replaced() -> bool:
+    """True once the decoder of the file being read in this thread has met a byte that is not UTF-8."""
+    return bool(getattr(_NOTES, "replaced", False))
+
+
+def read_rows(text: IO[str], *, kind: str | None, now: dt.datetime,
+              stamp: Stamp = stamp_aware) -> tuple[str, Iterator[Any]]:
     """(kind, iterator of CallRow | DataRow | Rejected). Raises FileFormatError for an unreadable header."""
     reader = csv.reader(text)
     try:
@@ -234,6 +303,7 @@ def read_rows(text: IO[str], *, kind: str | None, now: dt.datetime) -> tuple[str
             raise FileFormatError("a data file needs a msisdn or an iccid column")
     width = len(header)
     today = now.astimezone(JST).date()
+    read_call = call_reader(pos, now, stamp) if found == UsageFileKind.CALLS else None
 
     def rows() -> Iterator[Any]:
         # Row numbers are the file's line numbers (the header is line 1), as a spreadsheet shows them.
@@ -250,19 +320,19 @@ def read_rows(text: IO[str], *, kind: str | None, now: dt.datetime) -> tuple[str
             row_no = reader.line_num
             if not fields or (len(fields) == 1 and not fields[0].strip()):
                 continue
-            raw = ",".join(fields)[:500]
             if len(fields) != width:
-                yield Rejected(row_no, "bad_columns", f"{len(fields)} columns, the header has {width}", raw)
+                yield Rejected(row_no, "bad_columns", f"{len(fields)} columns, the header has {width}",
+                               ",".join(fields)[:500])
                 continue
-            if "\ufffd" in raw:
-                yield Rejected(row_no, "bad_encoding", "the row is not valid UTF-8", raw)
+            if replaced() and any("\ufffd" in f for f in fields):
+                yield Rejected(row_no, "bad_encoding", "the row is not valid UTF-8", ",".join(fields)[:500])
                 continue
             try:
-                if found == UsageFileKind.CALLS:
-                    yield read_call_row(fields, pos, row_no, now)
+                if read_call is not None:
+                    yield read_call(fields, row_no)
                 else:
                     yield read_data_row(fields, pos, row_no, today)
             except RowError as exc:
-                yield Rejected(row_no, exc.code, exc.message, raw)
+                yield Rejected(row_no, exc.code, exc.message, ",".join(fields[:width])[:500])
 
     return found, rows()

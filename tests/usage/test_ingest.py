@@ -171,3 +171,18 @@ def test_the_live_line_gets_a_reissued_numbers_calls(line) -> None:
     live = LineFactory(msisdn="09011112222", tenant=TenantFactory())
     _import(HEADER + "R1,09011112222,2026-05-01 20:12:21.5,660,0312345678,東京,,0,1,,voice\n")
     assert CallRecord.objects.get().line_id == live.pk
+
+
+def test_a_record_id_twice_in_one_file_is_loaded_once(line) -> None:
+    row = "R1,09011112222,2026-05-01 20:12:21.5,660,0312345678,東京,,0,1,,voice\n"
+    result = _import(HEADER + row + row.replace("660", "700"))
+    assert (result["rows_loaded"], result["rows_duplicate"]) == (1, 1)
+    assert CallRecord.objects.get().record_id == "R1"
+
+
+def test_undecodable_bytes_reject_only_their_row(line) -> None:
+    body = (HEADER + "R1,09011112222,2026-05-01 20:12:21.5,660,0312345678,東京,,0,1,,voice\n").encode()
+    body += b"R2,09011112222,2026-05-01 20:12:21.5,660,0312345678,\x93\x8c\x8b\x9e,,0,1,,voice\n"  # cp932
+    result = usage_file_import(fileobj=io.BytesIO(body), name="mixed.csv", now=NOW).file
+    assert (result.rows_loaded, result.rows_rejected) == (1, 1)
+    assert UsageRowError.objects.get().code == "bad_encoding"
