@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from kaisen.access.actions import BILLING_READ
 from kaisen.access.services import authorize, line_scope
 from kaisen.billing import selectors
-from kaisen.billing.models import ChargeCategory, Invoice, InvoiceItem, InvoiceStatus, TaxClass
+from kaisen.billing.models import ChargeCategory, Currency, Invoice, InvoiceItem, InvoiceStatus, TaxClass
 from kaisen.carriers.models import Coverage
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
@@ -228,26 +228,29 @@ def tax_class_totals(rows: list[CostTypeRow]) -> dict[str, Decimal]:
     return dict(totals)
 
 
-def bill_trend(*, tenant: Tenant, user: Any, months: int = 12, coverage: str | None = None) -> list[dict[str, Any]]:
-    """Month by month, oldest first: charges by category and the amount billed (X-PLOT).
+def bill_trend(*, tenant: Tenant, user: Any, months: int = 12) -> list[dict[str, Any]]:
+    """Month by month, oldest first (X-PLOT): the yen invoices' charges by category (tax excluded) and the
+    amount billed in yen over every coverage (a USD invoice counts with its stored yen amount, S-COV-1).
 
     Months without an invoice are present with zeros, so the chart's axis has no holes."""
-    bills = bill_list(tenant=tenant, user=user, months=months, coverage=coverage)
+    bills = bill_list(tenant=tenant, user=user, months=months)
     first = month_add(current_month(), -(months - 1))
     series: dict[dt.date, dict[str, Any]] = {}
     for n in range(months):
         m = month_add(first, n)
         series[m] = {"month": m.strftime("%Y-%m"), "domestic": ZERO, "international": ZERO, "mobile": ZERO,
-                     "other": ZERO, "total": ZERO, "status": ""}
+                     "other": ZERO, "billed_jpy": ZERO}
     for bill in bills:
         point = series[bill.month]
-        b = bill.breakdown
-        point["domestic"] += b.domestic
-        point["international"] += b.international
-        point["mobile"] += b.mobile
-        point["other"] += b.subtotal - b.calls
-        point["total"] += bill.invoice.total_jpy if bill.invoice.currency != "JPY" else bill.invoice.total
-        point["status"] = bill.invoice.status
+        inv = bill.invoice
+        if inv.currency == Currency.JPY:
+            b = bill.breakdown
+            point["domestic"] += b.domestic
+            point["international"] += b.international
+            point["mobile"] += b.mobile
+            point["other"] += b.subtotal - b.calls
+        if inv.status != InvoiceStatus.ACCUMULATING:
+            point["billed_jpy"] += inv.total if inv.currency == Currency.JPY else Decimal(inv.total_jpy)
     return list(series.values())
 
 

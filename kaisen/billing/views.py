@@ -68,7 +68,7 @@ def charges_view(request: HttpRequest) -> HttpResponse:
                        key=lambda c: Coverage.values.index(c))
     provisional = [current_get(tenant=tenant, user=user, coverage=c) for c in coverages]
     trend = bill_trend(tenant=tenant, user=user, months=12)
-    has_history = any(p["total"] for p in trend)
+    has_history = any(p["billed_jpy"] or p["domestic"] or p["other"] for p in trend)
     chart = {
         "labels": [p["month"] for p in trend],
         "series": [
@@ -78,7 +78,8 @@ def charges_view(request: HttpRequest) -> HttpResponse:
             {"key": "mobile", "label": _("Mobile calls"), "data": [_float(p["mobile"]) for p in trend]},
             {"key": "other", "label": _("Fees and other charges"), "data": [_float(p["other"]) for p in trend]},
         ],
-        "line": {"label": _("Amount billed (tax incl., yen)"), "data": [_float(p["total"]) for p in trend]},
+        "line": {"label": _("Amount billed (tax incl., yen, all coverages)"),
+                 "data": [_float(p["billed_jpy"]) for p in trend]},
         "currency": "JPY",
     }
     return render(request, "billing/charges.html", {

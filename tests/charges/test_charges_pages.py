@@ -58,6 +58,24 @@ def test_charges_page_lists_the_last_4_months_k_4(billed: Billed) -> None:
     assert len(trend["labels"]) == 12 and trend["labels"][-1] == "2026-11"
     assert trend["line"]["data"][trend["labels"].index("2026-10")] == 3365.0
     assert trend["line"]["data"][trend["labels"].index("2026-07")] == 2156.0
+    assert trend["line"]["data"][-1] == 0.0  # November is still accumulating: nothing billed yet
+
+
+def test_trend_counts_usd_bills_in_yen_s_cov_1(billed: Billed) -> None:
+    """A Global (USD) bill adds its stored yen amount to the billed line, never its dollars to the yen bars."""
+    from tests.charges.factories import item_make
+
+    usd = invoice_make(billed.world.tenant, billed.oct.month, coverage="global", currency="USD", taxable="100.00",
+                       tax="10.00", jpy_rate="150.0000", total_jpy=16_500)
+    item_make(usd, amount="100.00", label="Global base fee", line=billed.world.lines[0])
+    response = _client(billed.world).get(reverse("billing:charges"))
+    trend = json.loads(re.search(r'id="trend-data"[^>]*>(.*?)</script>', response.content.decode(), re.S).group(1))
+    october = trend["labels"].index("2026-10")
+    assert trend["line"]["data"][october] == 3365.0 + 16500.0
+    other = next(s for s in trend["series"] if s["key"] == "other")
+    assert other["data"][october] == 2940.0  # the yen invoice's fees only
+    body = _text(response)
+    assert "US$110.00" in body and "¥16,500" in body  # the USD bill's row shows both amounts
 
 
 def test_charges_page_empty_tenant_reads_well(db: None) -> None:
