@@ -158,3 +158,22 @@ def test_extra_fees_of_the_payments_app_are_billed(monkeypatch: pytest.MonkeyPat
     fee = inv.items.get(cost_type="postal_fee")
     assert (fee.msisdn, fee.line_id, fee.amount) == ("", None, D(200))
     assert inv.total == D(1320)
+
+
+def test_scheduled_jobs_rate_open_months_and_close_from_the_2nd_business_day() -> None:
+    """What runs when (docs/billing.md): hourly rating of open months; the close from the 2nd business day."""
+    from kaisen.billing.services import rate_open_months
+
+    t, lines = _tenant_with_lines(1)
+    kit.call(lines[0], start=kit.at(2026, 3, 30), seconds=30)
+    assert rate_open_months(today=dt.date(2026, 4, 1)) == 1  # March still open on April 1st
+    march = Invoice.objects.get(tenant=t, month=MARCH)
+    assert march.status == InvoiceStatus.ACCUMULATING and march.total == D(1122)
+    assert Invoice.objects.filter(tenant=t, month=APRIL, status=InvoiceStatus.ACCUMULATING).exists()
+    close_due(today=dt.date(2026, 4, 1))  # 1st business day: amounts not final yet
+    march.refresh_from_db()
+    assert march.closed_at is None
+    close_due(today=dt.date(2026, 4, 2))  # 2nd business day
+    march.refresh_from_db()
+    assert march.closed_at is not None and march.status == InvoiceStatus.FINAL
+    assert rate_open_months(today=dt.date(2026, 4, 3)) == 0  # a closed month is not rated again
