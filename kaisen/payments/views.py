@@ -26,6 +26,8 @@ from kaisen.payments.provider import TEST_CARD_HINTS
 
 
 def _form_error(form: forms.Form, exc: DomainError) -> None:
+    if exc.code == "PERMISSION_DENIED":  # a forced form the user may not use: the 403 page (issue 5 §1)
+        raise exc
     field = exc.field if exc.field in form.fields else None
     form.add_error(field, str(exc.message))
 
