@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from kaisen.access import actions
 from kaisen.access.services import can
 from kaisen.carriers.models import Coverage
-from kaisen.core.errors import DomainError, NotFound
+from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.web import request_user, tenant_user_required
 from kaisen.payments import services
 from kaisen.payments.forms import ApplicationForm, CardForm, EmailForm, MethodForm, RecoveryForm
@@ -26,7 +26,7 @@ from kaisen.payments.provider import TEST_CARD_HINTS
 
 
 def _form_error(form: forms.Form, exc: DomainError) -> None:
-    if exc.code == "PERMISSION_DENIED":  # a forced form the user may not use: the 403 page (issue 5 §1)
+    if exc.code == ErrorCode.PERMISSION_DENIED:  # a forced form the user may not use: the 403 page (issue 5 §1)
         raise exc
     field = exc.field if exc.field in form.fields else None
     form.add_error(field, str(exc.message))
@@ -213,6 +213,8 @@ def retry_view(request: HttpRequest, invoice_id: int) -> HttpResponse:
     except NotFound as exc:
         raise Http404 from exc
     except DomainError as exc:
+        if exc.code == ErrorCode.PERMISSION_DENIED:
+            raise  # the 403 page
         messages.error(request, str(exc.message))
     else:
         if payment.status == "succeeded":

@@ -178,3 +178,44 @@ def test_other_tenants_invoice_and_method_are_404_t_2(tenant_a: TenantWorld, ten
     assert BillingEmail.objects.filter(pk=email.pk).exists()
     assert inv.number.encode() not in client.get("/payments/history/").content
     assert api.get("/api/v1/payments").json() == []
+
+
+# --- permissions (issue 5 §1): Billing:read to view, Payment:manage to change ------------------------------
+
+def _limited(world: TenantWorld, role: str | None) -> Client:
+    from kaisen.access.services import user_roles_set
+    from tests.factories import UserFactory
+
+    user = UserFactory(tenant=world.tenant, is_root=False)
+    if role:
+        user_roles_set(actor=world.user, user_id=user.pk, roles=[role])
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_read_only_user_sees_payments_but_cannot_change_them(tenant_a: TenantWorld) -> None:
+    inv = make_invoice(tenant_a.tenant, status=InvoiceStatus.PAYMENT_ERROR)
+    PaymentSetting.objects.create(tenant=tenant_a.tenant, coverage="japan", method="card", card_token="tok_x",
+                                  card_brand="visa", card_last4="4242", card_exp_month=12, card_exp_year=2030)
+    client = _limited(tenant_a, "read_only")
+    page = client.get("/payments/japan/")
+    assert page.status_code == 200
+    assert b'action="/payments/japan/card/"' not in page.content  # no card form
+    history = client.get("/payments/history/")
+    assert history.status_code == 200 and inv.number.encode() in history.content
+    assert f"/payments/invoices/{inv.pk}/retry/".encode() not in history.content  # no retry button
+    assert client.post("/payments/japan/card/", CARD).status_code == 403
+    assert client.post(f"/payments/invoices/{inv.pk}/retry/").status_code == 403
+    assert client.post("/payments/contacts/add/", {"email": "x@kaisen-test.co.jp"}).status_code == 403
+    assert not Payment.objects.filter(invoice=inv).exists()
+    assert not BillingEmail.objects.filter(tenant=tenant_a.tenant).exists()
+
+
+def test_accounting_user_manages_payments_and_user_without_role_sees_nothing(tenant_a: TenantWorld) -> None:
+    accountant = _limited(tenant_a, "accounting")
+    assert accountant.post("/payments/contacts/add/", {"email": "k@kaisen-test.co.jp"}).status_code == 302
+    assert BillingEmail.objects.filter(tenant=tenant_a.tenant).count() == 1
+    nobody = _limited(tenant_a, None)
+    assert nobody.get("/payments/").status_code == 403
+    assert nobody.get("/payments/contacts/").status_code == 403
