@@ -23,8 +23,9 @@ class BuiltinRole:
 BUILTIN_ROLES: dict[str, BuiltinRole] = {r.key: r for r in (
     BuiltinRole(
         "administrator", _("Administrator"),
-        _("Everything in the tenant except closing the account (root user only)."),
-        allow=("*",), deny=(a.ACCOUNT_MANAGE,)),
+        _("Everything in the tenant except closing the account and transferring SIMs to another company (root "
+          "user only)."),
+        allow=("*",), deny=(a.ACCOUNT_MANAGE, a.LINE_TRANSFER)),
     BuiltinRole(
         "operations", _("Operations"),
         _("Sees lines and orders; suspends and resumes lines, changes voice options, reissues SIMs, activates "
