@@ -383,3 +383,17 @@ def test_limited_user_without_permission_cannot_change(tenant_a: TenantWorld) ->
     with pytest.raises(DomainError) as err:
         services.billing_email_add(user=clerk, email="x@kaisen-test.co.jp")
     assert err.value.code == ErrorCode.PERMISSION_DENIED
+
+
+def test_konbini_fee_reaches_the_invoice_through_billing_rating_s_pay_1(tenant_a: TenantWorld) -> None:
+    """The billing side (``kaisen.billing.rating``) asks ``invoice_extra_fees`` and rates the ¥200 into the month."""
+    from kaisen.billing.models import InvoiceItem
+    from kaisen.billing.rating import rate_month
+    from kaisen.core import clock
+
+    approve_invoice_payment(tenant_a)
+    services.method_set(user=tenant_a.user, coverage="japan", method="konbini")
+    month = clock.today_jst().replace(day=1)
+    rate_month(tenant=tenant_a.tenant, coverage="japan", month=month)
+    fee = InvoiceItem.objects.get(tenant=tenant_a.tenant, cost_type="postal_invoice_fee")
+    assert (fee.amount, fee.tax_class, fee.invoice.month) == (Decimal(200), TaxClass.TAXABLE_10, month)
