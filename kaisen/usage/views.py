@@ -15,6 +15,8 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from kaisen.access.actions import USAGE_READ
+from kaisen.access.services import authorize
 from kaisen.core import clock
 from kaisen.core.csvsafe import csv_safe
 from kaisen.core.errors import DomainError, NotFound
@@ -47,12 +49,13 @@ def _month_choices(today: dt.date) -> list[tuple[str, str]]:
 def overview(request: HttpRequest) -> HttpResponse:
     """A month of the tenant's usage: total data per day and call minutes per day, chart and table."""
     tenant, user = request_tenant(request), request_user(request)
+    authorize(user=user, action=USAGE_READ)  # 403 before anything else, even for a malformed month
     try:
         month = parse_month(request.GET.get("month"))
-        summary = usage_summary(user=user, tenant=tenant, month=month)
     except DomainError as exc:
         return render(request, "usage/overview.html", {"error": exc.message,
                                                        "months": _month_choices(clock.today_jst())}, status=400)
+    summary = usage_summary(user=user, tenant=tenant, month=month)
     chart = {
         "labels": [f"{d.day.month}/{d.day.day}" for d in summary.days],
         "bars": {"label": _("Data (GB)"), "data": [round(d.data_bytes / GB, 3) for d in summary.days]},

@@ -204,3 +204,47 @@ def test_cli_client_commands_call_the_api(live_server: Any, tmp_path: Path) -> N
     assert len(json.loads(res.stdout)) == 12
     res = runner.invoke(app, ["usage", "line", str(b.line.pk)], env=env, catch_exceptions=False)
     assert res.exit_code == 1 and '"NOT_FOUND"' in res.stderr
+
+
+def test_a_user_limited_to_tagged_lines_sees_only_their_usage(tenant_a: TenantWorld) -> None:
+    """Usage:read and line_scope (issue 5 §1): an accounting user limited to one department's lines sees
+    that line's usage only; another line of the same tenant is 404, the summary counts only theirs."""
+    from kaisen.access.services import (
+        line_tags_set,
+        tag_create,
+        user_line_limits_set,
+        user_roles_set,
+        user_statements_set,
+    )
+    from tests.conftest import ApiClient
+
+    day = clock.today_jst() - dt.timedelta(days=2)
+    mine, other = tenant_a.lines[0], tenant_a.lines[1]
+    body = "date,msisdn,bytes\n" + f"{day},{mine.msisdn},100\n{day},{other.msisdn},5000\n"
+    usage_file_import(fileobj=io.BytesIO(body.encode()), name="two.csv")
+    root = tenant_a.user
+    tag = tag_create(actor=root, kind="department", name="sales")
+    line_tags_set(actor=root, line_id=mine.pk, tags=[tag.pk])
+    clerk = UserFactory(tenant=tenant_a.tenant, is_root=False)
+    user_roles_set(actor=root, user_id=clerk.pk, roles=["accounting"])
+    user_line_limits_set(actor=root, user_id=clerk.pk, tag_ids=[tag.pk])
+    user_statements_set(actor=root, user_id=clerk.pk, statements=[("allow", "ApiKey:*")])
+    client = Client()
+    client.force_login(clerk)
+    from kaisen.accounts.services import api_key_create, token_issue_for_api_key
+
+    key = api_key_create(user=clerk, name="clerk")
+    api = ApiClient(token_issue_for_api_key(key_id=key.api_key.key_id, secret=key.secret).token, Client())
+    assert api.get(f"/api/v1/lines/{mine.pk}/usage").json()["window_bytes"] == 100
+    assert api.get(f"/api/v1/lines/{other.pk}/usage").status_code == 404
+    assert api.get("/api/v1/usage/summary", {"month": f"{day:%Y-%m}"}).json()["data_bytes"] == 100
+    assert client.get(f"/usage/lines/{other.pk}/").status_code == 404
+
+
+def test_a_user_without_usage_read_gets_403(tenant_a: TenantWorld) -> None:
+    """A tenant user with no role may only change their own sign-in settings (issue 5 §1)."""
+    nobody = UserFactory(tenant=tenant_a.tenant, is_root=False)
+    client = Client()
+    client.force_login(nobody)
+    assert client.get("/usage/").status_code == 403
+    assert client.get(f"/usage/lines/{tenant_a.line.pk}/").status_code == 403
