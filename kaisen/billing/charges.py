@@ -365,7 +365,7 @@ def _number_cursor_decode(cursor: str) -> tuple[str, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         direction, msisdn = raw.split(":", 1)
-        if direction not in ("a", "b") or not msisdn.isdigit():
+        if direction not in ("a", "b") or not (msisdn.isascii() and msisdn.isdigit()):
             raise ValueError(raw)
         return direction, msisdn
     except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
@@ -378,7 +378,7 @@ _NON_DIGITS = re.compile(r"[\s\-‐－()（）]")
 
 def number_query(q: str) -> str:
     digits = _NON_DIGITS.sub("", q or "").translate(str.maketrans("０１２３４５６７８９", "0123456789"))
-    if digits and not digits.isdigit():
+    if digits and not (digits.isascii() and digits.isdigit()):
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("Search by phone number, digits only."), field="q")
     return digits
 

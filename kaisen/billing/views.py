@@ -49,7 +49,7 @@ def _domain_errors(view: View) -> View:
         except DomainError as exc:
             if exc.code == ErrorCode.PERMISSION_DENIED:
                 raise PermissionDenied(str(exc.message)) from exc
-            raise
+            return render(request, "billing/problem.html", {"message": exc.message}, status=exc.http_status)
 
     return wrapper
 

@@ -183,6 +183,11 @@ def test_call_details_10_per_page_k_4(billed: Billed) -> None:
     assert client.get(url, {"page": 99}).context["calls"].page == 1
 
 
+def test_bad_number_in_the_calls_url_is_a_400_page_not_a_500(billed: Billed) -> None:
+    response = _client(billed.world).get(reverse("billing:number_calls", args=[billed.oct.pk, "abc"]))
+    assert response.status_code == 400 and "alert-warning" in _text(response)
+
+
 def test_call_spanning_month_end_is_in_next_months_details_k_4(billed: Billed) -> None:
     client = _client(billed.world)
     l2 = billed.world.lines[2]
