@@ -248,3 +248,13 @@ def test_a_user_without_usage_read_gets_403(tenant_a: TenantWorld) -> None:
     client.force_login(nobody)
     assert client.get("/usage/").status_code == 403
     assert client.get(f"/usage/lines/{tenant_a.line.pk}/").status_code == 403
+
+
+def test_back_office_shows_the_usage_tables_read_only(tenant_a: TenantWorld) -> None:
+    _calls(tenant_a, 1, clock.today_jst() - dt.timedelta(days=1))
+    client = _staff_client()
+    for model in ("usagefile", "callrecord", "datausagedaily", "unmatchedcall", "unmatcheddatausage",
+                  "usagerowerror"):
+        assert client.get(f"/admin/usage/{model}/").status_code == 200, model
+    record = CallRecord.objects.get()
+    assert client.post(f"/admin/usage/callrecord/{record.pk}/delete/").status_code == 403

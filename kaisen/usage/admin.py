@@ -1,0 +1,53 @@
+"""Back office (T-3): the usage tables, read-only. Files are imported on the "Usage imports" page or with
+``kaisen usage import``; nothing here writes usage."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from kaisen.core.admin import ReadOnlyAdminMixin
+from kaisen.usage.models import CallRecord, DataUsageDaily, UnmatchedCall, UnmatchedDataUsage, UsageFile, UsageRowError
+
+
+@admin.register(UsageFile)
+class UsageFileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("imported_at", "name", "kind", "rows_total", "rows_loaded", "rows_duplicate", "rows_rejected",
+                    "rows_unmatched", "imported_by")
+    list_filter = ("kind",)
+    search_fields = ("name", "sha256")
+
+
+@admin.register(CallRecord)
+class CallRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("started_at", "msisdn", "destination_number", "destination_area", "duration_ds", "units",
+                    "call_type", "tax_exempt", "billing_month", "charge", "tenant")
+    list_filter = ("call_type", "tax_exempt", "billing_month")
+    search_fields = ("msisdn", "record_id", "destination_number")
+    list_select_related = ("tenant",)
+    show_full_result_count = False
+
+
+@admin.register(DataUsageDaily)
+class DataUsageDailyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("day", "msisdn", "bytes_used", "tenant")
+    search_fields = ("msisdn",)
+    list_select_related = ("tenant",)
+    show_full_result_count = False
+
+
+@admin.register(UnmatchedCall)
+class UnmatchedCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("msisdn", "started_at", "destination_number", "call_type", "source_file", "row_no")
+    search_fields = ("msisdn", "record_id")
+
+
+@admin.register(UnmatchedDataUsage)
+class UnmatchedDataUsageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("msisdn", "iccid", "day", "bytes_used", "source_file", "row_no")
+    search_fields = ("msisdn", "iccid")
+
+
+@admin.register(UsageRowError)
+class UsageRowErrorAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("source_file", "row_no", "code", "message")
+    list_filter = ("code",)
