@@ -232,14 +232,16 @@ def bill_trend(*, tenant: Tenant, user: Any, months: int = 12) -> list[dict[str,
     """Month by month, oldest first (X-PLOT): the yen invoices' charges by category (tax excluded) and the
     amount billed in yen over every coverage (a USD invoice counts with its stored yen amount, S-COV-1).
 
-    Months without an invoice are present with zeros, so the chart's axis has no holes."""
+    Months without an invoice are present with zero charges, so the chart's axis has no holes; the billed
+    amount is ``None`` for a month with nothing billed yet (the open month, or before the first invoice),
+    so the line stops there instead of dropping to zero."""
     bills = bill_list(tenant=tenant, user=user, months=months)
     first = month_add(current_month(), -(months - 1))
     series: dict[dt.date, dict[str, Any]] = {}
     for n in range(months):
         m = month_add(first, n)
         series[m] = {"month": m.strftime("%Y-%m"), "domestic": ZERO, "international": ZERO, "mobile": ZERO,
-                     "other": ZERO, "billed_jpy": ZERO}
+                     "other": ZERO, "billed_jpy": None}
     for bill in bills:
         point = series[bill.month]
         inv = bill.invoice
@@ -250,7 +252,8 @@ def bill_trend(*, tenant: Tenant, user: Any, months: int = 12) -> list[dict[str,
             point["mobile"] += b.mobile
             point["other"] += b.subtotal - b.calls
         if inv.status != InvoiceStatus.ACCUMULATING:
-            point["billed_jpy"] += inv.total if inv.currency == Currency.JPY else Decimal(inv.total_jpy)
+            billed = inv.total if inv.currency == Currency.JPY else Decimal(inv.total_jpy)
+            point["billed_jpy"] = (point["billed_jpy"] or ZERO) + billed
     return list(series.values())
 
 

@@ -79,7 +79,7 @@ def charges_view(request: HttpRequest) -> HttpResponse:
             {"key": "other", "label": _("Fees and other charges"), "data": [_float(p["other"]) for p in trend]},
         ],
         "line": {"label": _("Amount billed (tax incl., yen, all coverages)"),
-                 "data": [_float(p["billed_jpy"]) for p in trend]},
+                 "data": [None if p["billed_jpy"] is None else _float(p["billed_jpy"]) for p in trend]},
         "currency": "JPY",
     }
     return render(request, "billing/charges.html", {

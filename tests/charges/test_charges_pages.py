@@ -58,7 +58,8 @@ def test_charges_page_lists_the_last_4_months_k_4(billed: Billed) -> None:
     assert len(trend["labels"]) == 12 and trend["labels"][-1] == "2026-11"
     assert trend["line"]["data"][trend["labels"].index("2026-10")] == 3365.0
     assert trend["line"]["data"][trend["labels"].index("2026-07")] == 2156.0
-    assert trend["line"]["data"][-1] == 0.0  # November is still accumulating: nothing billed yet
+    assert trend["line"]["data"][-1] is None  # November is still accumulating: nothing billed yet, no point
+    assert trend["line"]["data"][0] is None  # no bill in December 2025
 
 
 def test_trend_counts_usd_bills_in_yen_s_cov_1(billed: Billed) -> None:

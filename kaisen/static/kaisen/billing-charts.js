@@ -20,7 +20,7 @@
     });
     if (data.line) {
       datasets.push({ type: "line", label: data.line.label, data: data.line.data, borderColor: "#14202e", stack: "line",
-                      backgroundColor: "#14202e", tension: 0.25, pointRadius: 3, order: 1,
+                      backgroundColor: "#14202e", tension: 0, pointRadius: 3, order: 1, spanGaps: false,
                       yAxisID: data.line.axis === "y2" ? "y2" : "y" });
     }
     new window.Chart(canvas, {
