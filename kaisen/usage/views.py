@@ -56,13 +56,17 @@ def overview(request: HttpRequest) -> HttpResponse:
         return render(request, "usage/overview.html", {"error": exc.message,
                                                        "months": _month_choices(clock.today_jst())}, status=400)
     summary = usage_summary(user=user, tenant=tenant, month=month)
+    today = clock.today_jst()
+    past = [d.day <= today for d in summary.days]  # days still to come draw nothing, not zero
     chart = {
         "labels": [f"{d.day.month}/{d.day.day}" for d in summary.days],
-        "bars": {"label": _("Data (GB)"), "data": [round(d.data_bytes / GB, 3) for d in summary.days]},
-        "line": {"label": _("Call minutes"), "data": [round(d.call_seconds / 60, 1) for d in summary.days]},
+        "bars": {"label": _("Data (GB)"),
+                 "data": [round(d.data_bytes / GB, 3) if p else None for d, p in zip(summary.days, past, strict=True)]},
+        "line": {"label": _("Call minutes"),
+                 "data": [round(d.call_seconds / 60, 1) if p else None
+                          for d, p in zip(summary.days, past, strict=True)]},
         "y_bars": _("GB"), "y_line": _("min"),
     }
-    today = clock.today_jst()
     return render(request, "usage/overview.html", {
         "summary": summary, "chart": chart, "month": f"{summary.month:%Y-%m}", "months": _month_choices(today),
         "days": [d for d in summary.days if d.day <= today],
