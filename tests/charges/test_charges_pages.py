@@ -240,3 +240,10 @@ def test_without_billing_read_the_pages_are_403(billed: Billed) -> None:
                 reverse("billing:bill_detail", args=[billed.oct.pk]), reverse("billing:bill_pdf", args=[billed.oct.pk]),
                 reverse("billing:number_calls", args=[billed.oct.pk, l0.msisdn])):
         assert client.get(url).status_code == 403, url
+
+
+def test_payment_error_month_links_to_payment_settings_s_pay_2(billed: Billed) -> None:
+    response = _client(billed.world).get(reverse("billing:bill_detail", args=[billed.aug.pk]))
+    assert response.status_code == 200
+    body = _text(response)
+    assert "alert-danger" in body and reverse("payments:settings") in body
