@@ -458,7 +458,8 @@ def invoice_charge(*, invoice_id: int, user: Any = None, trigger: str = "run") -
     payment is unique per invoice in the database. Success → ``paid``; failure → ``payment_error`` and the
     failure notice (every unpaid invoice) to the billing addresses (S-PAY-2)."""
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().select_related("tenant").filter(pk=invoice_id).first()
+        invoice = (Invoice.objects.select_for_update(of=("self",)).select_related("tenant")
+                   .filter(pk=invoice_id).first())
         if invoice is None:
             raise NotFound(_("No such invoice."))
         tenant = invoice.tenant
@@ -545,7 +546,8 @@ def receipt_record(*, staff: Any, invoice_id: int, note: str = "") -> Payment:
     """Back office / ``kaisen payments record-receipt``: the payment of an invoice paid by invoice, bank
     debit or convenience-store slip was received; the invoice becomes ``paid``. Never twice."""
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().select_related("tenant").filter(pk=invoice_id).first()
+        invoice = (Invoice.objects.select_for_update(of=("self",)).select_related("tenant")
+                   .filter(pk=invoice_id).first())
         if invoice is None:
             raise NotFound(_("No such invoice."))
         if invoice.status not in (InvoiceStatus.INVOICED, InvoiceStatus.PAYMENT_ERROR):
