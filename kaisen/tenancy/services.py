@@ -127,6 +127,9 @@ def _profile_check(data: dict[str, str]) -> None:
     def bad(field: str, message: str) -> None:
         raise DomainError(ErrorCode.VALIDATION_ERROR, message, field=field)
 
+    for name, value in data.items():
+        if "\x00" in value:
+            bad(name, _("Null characters are not allowed."))
     limits = {"contact_name": 100, "contact_name_kana": 100, "contact_phone": 20, "address": 200}
     for name, limit in limits.items():
         if len(data.get(name, "")) > limit:
@@ -183,7 +186,7 @@ def _lines_from_refs(tenant: Tenant, user: User, refs: list[str]) -> list[Line]:
         if not ref:
             continue
         try:
-            if ref.isdigit() and len(ref) < 10:
+            if ref.isascii() and ref.isdigit() and len(ref) < 10:
                 line = line_get(tenant=tenant, line_id=int(ref))
             elif looks_like_iccid(ref):
                 line = line_get(tenant=tenant, iccid=ref)
