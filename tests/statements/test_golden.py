@@ -44,3 +44,45 @@ def test_layout_matches_its_golden_file(kind: str, encoding: str) -> None:
     assert not data.startswith(b"\xef\xbb\xbf"), "no byte-order mark"
     data.decode(encoding)  # decodes in the declared encoding
     assert statement.file_name == layout.file_name("OP0000001234", statement.period)
+
+
+@pytest.mark.django_db
+def test_postgresql_copy_path_and_python_path_give_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """M-DL-3 on PostgreSQL is streamed by ``COPY … TO STDOUT`` with the cells formatted in SQL; it must give
+    exactly what the Python path gives, also for line breaks inside a cell, full-width digits, ``-`` text and
+    hours of 100 and more."""
+    from django.db import connection
+
+    from kaisen.statements import services, writers
+    from kaisen.usage.models import CallRecord
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY path is PostgreSQL's")
+    world = build_world()
+    odd = CallRecord.objects.filter(tenant=world.tenant).order_by("id").first()
+    assert odd is not None
+    odd.pk = None
+    odd.record_id = "ODD-1"
+    odd.destination_area = "改行\r\nあり\n=cmd"
+    odd.destination_number = "-１２３"
+    odd.duration_ds = 3_600_000  # 100 hours
+    odd.save()
+    calls: list[str] = []
+    real = writers.write_copy
+
+    def spy(*args: object, **kwargs: object) -> object:
+        calls.append("copy")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(services, "write_copy", spy)
+    outputs = []
+    for copy in ("1", "0"):
+        monkeypatch.setenv("KAISEN_STATEMENT_COPY", copy)
+        with time_machine.travel(NOW, tick=False):
+            statement = statement_request(tenant=world.tenant, user=world.user, kind="cdr", month=OCTOBER,
+                                          encoding="cp932")
+        outputs.append(statement_file(statement).read_bytes())
+    assert calls == ["copy"], "the first run used COPY, the second the Python path"
+    assert outputs[0] == outputs[1]
+    text = outputs[0].decode("cp932")
+    assert "改行  あり =cmd" in text and "'-１２３" in text and "100:00:00" in text

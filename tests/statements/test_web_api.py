@@ -194,6 +194,7 @@ def test_a_large_statement_runs_as_a_task_with_progress(world: Any, django_captu
 @pytest.mark.django_db
 def test_progress_is_written_while_the_file_is_written(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """rows_done grows in steps of PROGRESS_EVERY_ROWS while the rows stream (what the page polls)."""
+    monkeypatch.setenv("KAISEN_STATEMENT_COPY", "0")  # the Python path (the COPY path: the test below)
     monkeypatch.setattr(services, "PROGRESS_EVERY_ROWS", 4)
     steps: list[int] = []
     real_write = services.write_rows
@@ -293,3 +294,40 @@ def test_k5_download_is_refused_on_the_last_day_too(world: Any) -> None:
         assert 'data-code="STATEMENT_UNAVAILABLE_TODAY"' in response.content.decode()
     with time_machine.travel(dt.datetime(2026, 12, 1, 9, tzinfo=NOW.tzinfo), tick=False):
         assert world.client.get(f"/statements/{statement.pk}/download/").status_code == 409
+
+
+@pytest.mark.django_db(transaction=True)
+def test_progress_is_written_during_a_postgresql_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While COPY holds the connection, progress goes through a second connection and is seen at once."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY path is PostgreSQL's")
+    world = build_world()
+    monkeypatch.setattr(services, "PROGRESS_EVERY_ROWS", 4)
+    seen: list[int] = []
+    real_write = services.write_copy
+
+    def recording_write(out: Any, **kwargs: Any) -> Any:
+        inner = kwargs["progress"]
+
+        def progress(done: int) -> None:
+            inner(done)
+            # Read back through a third connection: the main one is busy with the COPY.
+            reader = connection.get_new_connection(connection.get_connection_params())
+            try:
+                with reader.cursor() as cur:
+                    cur.execute("SELECT rows_done FROM statements_statement WHERE tenant_id = %s",
+                                (world.tenant.pk,))
+                    seen.append(cur.fetchone()[0])
+            finally:
+                reader.close()
+
+        kwargs["progress"] = progress
+        return real_write(out, **kwargs)
+
+    monkeypatch.setattr(services, "write_copy", recording_write)
+    with time_machine.travel(NOW, tick=False):
+        statement = services.statement_request(tenant=world.tenant, user=world.user, kind="cdr", month=OCTOBER)
+    assert statement.status == "done" and statement.rows_done == 15
+    assert seen and seen[-1] == 15, "the progress written during the COPY is visible to the page"
