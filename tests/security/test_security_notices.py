@@ -58,6 +58,10 @@ def test_api_key_notices_carry_no_secret_and_go_to_the_user(tenant_a: TenantWorl
 def test_api_key_notice_without_user_email_goes_to_the_tenant_address(tenant_a: TenantWorld,
                                                                        outbox: list[_Mail]) -> None:
     user = UserFactory(tenant=tenant_a.tenant, is_root=False, email="")
+    from kaisen.access.services import user_statements_set
+
+    # Creating API keys needs ApiKey:manage (issue 5 §6); a user without a role has no permission at all.
+    user_statements_set(actor=tenant_a.user, user_id=user.pk, statements=[("allow", "ApiKey:manage")])
     new = api_key_create(user=user, name="no address")
     assert outbox[-1].to == [tenant_a.tenant.notification_email]
     assert new.secret not in _all_text(outbox[-1])

@@ -29,3 +29,14 @@ def line_tags_for(context: dict[str, Any], line: Any) -> list[Any]:
     if line is None or user is None or getattr(user, "tenant_id", None) != line.tenant_id:
         return []
     return line_tags_of(tenant=line.tenant, line=line, user=user)
+
+
+@register.filter
+def role_names(user: Any) -> list[str]:
+    """The names of the roles given to ``user`` (the user list, M-USER-1)."""
+    from kaisen.access.models import Role
+    from kaisen.access.services import role_label
+
+    if user is None or getattr(user, "pk", None) is None:
+        return []
+    return [role_label(r) for r in Role.objects.filter(assignments__user=user).order_by("tenant_id", "name")]
