@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from kaisen.access import actions
-from kaisen.access.services import authorize, line_scope
+from kaisen.access.services import authorize, can, line_scope
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.paging import Page, SortKey, keyset_page
 from kaisen.lines.models import Line, LineStatus
@@ -20,11 +20,16 @@ MAX_PAGE_SIZE = 500
 ORDER_SORT = SortKey("id", descending=True)
 
 
-def order_get(*, tenant: Tenant, order_id: int, user: Any = None) -> Order:
-    """With ``user``: ``Order:read``, and an order on a line outside the user's lines is NotFound."""
+def order_get(*, tenant: Tenant, order_id: int, user: Any = None, own: bool = False) -> Order:
+    """With ``user``: ``Order:read``, and an order on a line outside the user's lines is NotFound. With
+    ``own``, a user without ``Order:read`` may still read an order they placed themselves (its complete page)."""
+    qs = Order.objects.filter(tenant=tenant, pk=order_id)
     if user is not None:
-        authorize(user=user, action=actions.ORDER_READ)
-    order = (Order.objects.filter(tenant=tenant, pk=order_id).filter(line_scope(user=user, prefix="line__"))
+        if own and not can(user=user, action=actions.ORDER_READ):
+            qs = qs.filter(requested_by=user)
+        else:
+            authorize(user=user, action=actions.ORDER_READ)
+    order = (qs.filter(line_scope(user=user, prefix="line__"))
              .select_related("line", "line__plan", "tenant", "requested_by").first())
     if order is None:
         raise NotFound(_("No such order."))

@@ -61,9 +61,9 @@ def _line_or_404(request: HttpRequest, line_id: int, action: str | None = action
         raise Http404 from exc
 
 
-def _order_or_404(request: HttpRequest, order_id: int) -> Order:
+def _order_or_404(request: HttpRequest, order_id: int, *, own: bool = False) -> Order:
     try:
-        return order_get(tenant=request_tenant(request), order_id=order_id, user=request_user(request))
+        return order_get(tenant=request_tenant(request), order_id=order_id, user=request_user(request), own=own)
     except NotFound as exc:
         raise Http404 from exc
 
@@ -195,7 +195,7 @@ def _confirm_page(request: HttpRequest, line: Line, kind: str, form: ProcedureFo
 
 @tenant_user_required
 def complete_view(request: HttpRequest, order_id: int) -> HttpResponse:
-    order = _order_or_404(request, order_id)
+    order = _order_or_404(request, order_id, own=True)  # the requester sees what they just ordered
     return render(request, "procedures/complete.html", {
         "order": order, "line": order.line, "text": KIND_TEXT.get(order.kind),
         "rows": param_rows(order.kind, order.params, None), "emails": mail_labels(_order_emails(order)),

@@ -145,3 +145,21 @@ def test_tags_page_line_tags_and_key_permissions_page(tenant_a: TenantWorld) -> 
     assert access.api_key_actions(api_key=tenant_a.api_key) == ["Line:read", "Order:read"]
     client.post(reverse("access:api_key_permissions", kwargs={"key_id": key}), {"mode": "all"})
     assert access.api_key_actions(api_key=tenant_a.api_key) is None
+
+
+def test_the_requester_sees_their_orders_complete_page_without_order_read(tenant_a: TenantWorld) -> None:
+    access.role_create(actor=tenant_a.user, name="suspend only", statements=[("allow", "Line:read"),
+                                                                            ("allow", "Line:suspend")])
+    clerk = member(tenant_a, "suspend only")
+    client = web(clerk)
+    line = tenant_a.line
+    done = client.post(reverse("procedures:suspend", kwargs={"line_id": line.pk}),
+                       {"step": "submit", "idempotency_key": "web-own-1"})
+    assert done.status_code == 302
+    assert client.get(done["Location"]).status_code == 200
+    order = Order.objects.get(line=line)
+    assert client.get(reverse("procedures:order_detail", kwargs={"order_id": order.pk})).status_code == 403
+    other = Order.objects.create(tenant=tenant_a.tenant, line=tenant_a.lines[1], kind="suspend", params={},
+                                 status="scheduled", idempotency_key="other", params_hash="other",
+                                 effective_date=order.effective_date, due_at=order.due_at)
+    assert client.get(reverse("procedures:complete", kwargs={"order_id": other.pk})).status_code == 404
