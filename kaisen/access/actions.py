@@ -87,6 +87,10 @@ ORDER_KIND_ACTIONS: dict[str, str] = {
 #: The destructive procedures an approval policy can hold for a second user (issue 5 §1).
 APPROVAL_KINDS: tuple[str, ...] = ("cancellation", "mnp_reservation", "plan_change")
 
+#: Actions over data that is not filtered by lines: a user limited to a subset of lines never holds them, whatever
+#: their roles say (the audit log names every line of the tenant).
+NOT_LINE_SCOPED: frozenset[str] = frozenset({AUDIT_READ})
+
 RESOURCES: frozenset[str] = frozenset(name.split(":", 1)[0] for name in ACTIONS)
 
 

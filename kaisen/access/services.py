@@ -151,6 +151,8 @@ def _evaluate(eff: Effective, action: str) -> bool:
         return False
     if eff.root:
         return True
+    if eff.tag_ids is not None and action in a.NOT_LINE_SCOPED:
+        return False
     if any(a.pattern_matches(p, action) for p in eff.denies):
         return False
     return any(a.pattern_matches(p, action) for p in eff.allows)

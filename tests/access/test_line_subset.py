@@ -186,3 +186,13 @@ def test_bulk_tag_import_csv(tenant_a: TenantWorld, subset: dict[str, Any]) -> N
     rows = limited.client.post("/api/v1/line-tags/import", {"file": SimpleUploadedFile("t.csv", body)},
                                headers=limited._headers()).json()
     assert rows[0]["code"] == "NOT_FOUND"
+
+
+def test_a_line_limited_user_never_reads_the_audit_log(tenant_a: TenantWorld, subset: dict[str, Any]) -> None:
+    """The audit log names every line of the tenant: Audit:read is refused to a line-limited user even through
+    the administrator role, and allowed again once the limit is lifted."""
+    response = api(subset["user"]).get("/api/v1/audit")
+    assert response.status_code == 403 and response.json()["action"] == "Audit:read"
+    assert web(subset["user"]).get(reverse("audit:list")).status_code == 403
+    access.user_line_limits_set(actor=tenant_a.user, user_id=subset["user"].pk, tag_ids=[])
+    assert api(member_refresh(subset["user"])).get("/api/v1/audit").status_code == 200
