@@ -105,27 +105,36 @@ def write_copy(out: BinaryIO, *, layout: Layout, sql: str, params: list[object],
     out.write(header)
     size, rows, reported = len(header), 0, 0
     decoder = codecs.getincrementaldecoder("utf-8")()
+    pending: list[bytes] = []
+    pending_size = 0
+
+    def flush(final: bool = False) -> None:
+        nonlocal size, rows, reported, pending_size
+        raw = b"".join(pending)
+        pending.clear()
+        pending_size = 0
+        if encoding == "utf-8":  # the database's bytes are UTF-8 already
+            rows += raw.count(b"\n")
+            data = raw.replace(b"\n", b"\r\n")
+        else:
+            text = decoder.decode(raw, final=final)
+            rows += text.count("\n")
+            data = encode(text.replace("\n", "\r\n"), encoding)
+        out.write(data)
+        size += len(data)
+        if progress is not None and rows - reported >= progress_rows:
+            reported = rows
+            progress(rows)
+
+    # PostgreSQL sends one message per row: gather them and transcode ~256 kB at a time.
     with connection.cursor() as cursor, cursor.cursor.copy(  # type: ignore[attr-defined]
             f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:
         for block in copy:
-            if encoding == "utf-8":  # the database's bytes are already UTF-8
-                raw = bytes(block)
-                rows += raw.count(b"\n")
-                data = raw.replace(b"\n", b"\r\n")
-            else:
-                text = decoder.decode(bytes(block))
-                rows += text.count("\n")
-                data = encode(text.replace("\n", "\r\n"), encoding)
-            out.write(data)
-            size += len(data)
-            if progress is not None and rows - reported >= progress_rows:
-                reported = rows
-                progress(rows)
-    tail = decoder.decode(b"", final=True)
-    if tail:  # never: COPY ends every row with a line break
-        data = encode(tail, encoding)
-        out.write(data)
-        size += len(data)
+            pending.append(bytes(block))
+            pending_size += len(block)
+            if pending_size >= 262_144:
+                flush()
+    flush(final=True)
     if progress is not None:
         progress(rows)
     return rows, size
