@@ -273,13 +273,15 @@ def _move_calls_postgresql(cur: Any, *, file_id: int) -> tuple[int, int]:
     calls = CallRecord._meta.db_table
     cols = ", ".join(_CALL_FIELDS)
     s_cols = ", ".join(f"s.{c}" for c in _CALL_FIELDS)
+    # Records already stored leave the stage first, in a statement of their own: an anti-join inside the
+    # INSERT would read the table the INSERT is growing (quadratic when the planner picks a nested loop).
+    cur.execute(f"DELETE FROM {CALL_STAGE} s USING {calls} c WHERE c.record_id = s.record_id")  # noqa: S608
     sid = transaction.savepoint()
     try:
         cur.execute(
             f"INSERT INTO {calls} (tenant_id, line_id, msisdn, {cols}, source_file_id) "  # noqa: S608
             f"SELECT p.tenant_id, p.line_id, s.msisdn, {s_cols}, %s FROM {CALL_STAGE} s "
-            f"JOIN {PICK} p ON p.msisdn = s.msisdn "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {calls} c WHERE c.record_id = s.record_id)", [file_id])
+            f"JOIN {PICK} p ON p.msisdn = s.msisdn", [file_id])
         loaded = cur.rowcount
     except IntegrityError:
         transaction.savepoint_rollback(sid)
@@ -343,6 +345,10 @@ def _load_calls(record: UsageFile, rows: Iterator[CallRow | Rejected]) -> None:
             _create_stage(cur, CALL_STAGE, CALL_STAGE_COLUMNS)
             staged = _stage(cur, CALL_STAGE, CALL_STAGE_COLUMNS, split.good())
             _create_pick(cur)
+            # Temporary tables have no statistics until analysed; without them the planner may pick a
+            # nested loop over the staged rows (measured: minutes instead of seconds for 100,000 rows).
+            cur.execute(f"ANALYZE {CALL_STAGE}")
+            cur.execute(f"ANALYZE {PICK}")
             loaded, unmatched = _move_calls_postgresql(cur, file_id=record.pk)
             _drop(cur, CALL_STAGE, PICK)
         else:
@@ -397,6 +403,9 @@ def _load_data(record: UsageFile, rows: Iterator[DataRow | Rejected]) -> None:
         _create_stage(cur, DATA_STAGE, columns)
         staged = _stage(cur, DATA_STAGE, DATA_STAGE_COLUMNS, split.good())
         _create_pick(cur)
+        if connection.vendor == "postgresql":
+            cur.execute(f"ANALYZE {DATA_STAGE}")
+            cur.execute(f"ANALYZE {PICK}")
         _resolve_data_lines(cur, DATA_STAGE)
         loaded = _move_data(cur, source=DATA_STAGE, file_id=record.pk)
         um = UnmatchedDataUsage._meta.db_table
