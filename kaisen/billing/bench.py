@@ -56,7 +56,7 @@ def _lines(m: int, today: dt.date) -> tuple[Any, list[tuple[int, str]]]:
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute(f"ANALYZE {Line._meta.db_table}")
-    numbered = Line.objects.filter(tenant=tenant, msisdn__isnull=False).values_list("id", "msisdn")
+    numbered = Line.objects.filter(tenant=tenant, msisdn__isnull=False).order_by("id").values_list("id", "msisdn")
     return tenant, [(pk, msisdn or "") for pk, msisdn in numbered]
 
 
