@@ -133,8 +133,9 @@ class InvoiceItemInline(admin.TabularInline):
 class InvoiceAdmin(admin.ModelAdmin):
     """Read-only: the rating and the close write invoices; nobody deletes them (7-year retention)."""
 
-    list_display = ("__str__", "tenant", "coverage", "month", "status", "currency", "total", "total_jpy",
+    list_display = ("month", "tenant", "coverage", "status", "number", "currency", "total", "total_jpy",
                     "issued_on", "due_on")
+    list_display_links = ("month",)
     list_filter = ("status", "coverage", "currency", "month")
     search_fields = ("number", "tenant__public_id", "tenant__legal_name")
     date_hierarchy = "month"
