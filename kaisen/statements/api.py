@@ -12,10 +12,12 @@ import datetime as dt
 from typing import Any, Literal
 
 from django.http import FileResponse, HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
 from kaisen.accounts.models import User
 from kaisen.core import clock
+from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.statements.layouts import LAYOUTS, MONTH, available_months
 from kaisen.statements.models import Statement, StatementStatus
 from kaisen.statements.selectors import statement_get, statement_list
@@ -110,7 +112,10 @@ def statement_create(request: HttpRequest, payload: StatementIn) -> Status[dict[
     """Errors: ``STATEMENT_UNAVAILABLE_TODAY`` (409, K-6/K-7 on the 1st and the last day of a month),
     ``STATEMENT_OUT_OF_WINDOW`` (month older than the statement's window), ``STATEMENT_NOT_YET_AVAILABLE``
     (month not published yet), ``STATEMENT_ENCODING_NOT_ALLOWED`` (cp932 for a UTF-8-only file)."""
-    month = dt.date.fromisoformat(payload.month + "-01") if payload.month else None
+    try:
+        month = dt.date.fromisoformat(payload.month + "-01") if payload.month else None
+    except ValueError:
+        raise DomainError(ErrorCode.INVALID_DATE, _("The month is not a valid YYYY-MM month.")) from None
     user = _user(request)
     statement = statement_request(tenant=user.tenant, user=user, kind=payload.kind, month=month,
                                   encoding=payload.encoding)

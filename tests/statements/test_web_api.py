@@ -161,6 +161,10 @@ def test_api_request_status_list_and_download(world: Any) -> None:
         bad = client.post("/api/v1/statements", {"kind": "invoice", "month": "2026/10"},
                           content_type="application/json", headers=headers)
         assert bad.status_code == 422
+        for impossible in ("0000-00", "2026-13"):  # the right shape, no such month: 400, not a 500
+            wrong = client.post("/api/v1/statements", {"kind": "invoice", "month": impossible},
+                                content_type="application/json", headers=headers)
+            assert wrong.status_code == 400 and wrong.json()["code"] == "INVALID_DATE", wrong.content
 
 
 @pytest.mark.django_db
