@@ -84,11 +84,20 @@ def test_menu_and_buttons_follow_permissions(tenant_a: TenantWorld) -> None:
     for hidden in (reverse("lines:list"), reverse("procedures:order_list"), reverse("procedures:bulk"),
                    reverse("audit:list"), reverse("accounts:users"), reverse("access:index")):
         assert f'href="{hidden}"' not in home, hidden
+    # Accounting may read usage without reading lines: its menu shows Usage, Charges and Reports.
+    for shown in (reverse("usage:overview"), reverse("billing:charges"), reverse("statements:index")):
+        assert f'href="{shown}"' in home, shown
     ops = member(tenant_a, "operations")
     page = web(ops).get(reverse("lines:detail", kwargs={"pk": tenant_a.line.pk})).content.decode()
     assert reverse("procedures:suspend", kwargs={"line_id": tenant_a.line.pk}) in page
     assert reverse("procedures:cancellation", kwargs={"line_id": tenant_a.line.pk}) not in page
     assert f'href="{reverse("lines:list")}"' in page and f'href="{reverse("audit:list")}"' not in page
+    usage_button = reverse("usage:line", kwargs={"line_id": tenant_a.line.pk})
+    assert usage_button in page  # operations may read usage
+    lines_only = member(tenant_a)
+    access.user_statements_set(actor=tenant_a.user, user_id=lines_only.pk, statements=[("allow", "Line:read")])
+    plain = web(lines_only).get(reverse("lines:detail", kwargs={"pk": tenant_a.line.pk})).content.decode()
+    assert usage_button not in plain  # no Usage:read, no Data usage button
     root_page = web(tenant_a.user).get(reverse("lines:detail", kwargs={"pk": tenant_a.line.pk})).content.decode()
     assert reverse("procedures:cancellation", kwargs={"line_id": tenant_a.line.pk}) in root_page
     assert f'href="{reverse("access:index")}"' in root_page
