@@ -124,3 +124,17 @@ def _audit_append_only_flush(request: pytest.FixtureRequest) -> Any:
     if connection.vendor == "sqlite":
         with blocker.unblock():
             db.remove(connection)
+
+
+@pytest.fixture
+def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every password check actually performed (the username of the user checked)."""
+    seen: list[str] = []
+    original = User.check_password
+
+    def counting(self: User, raw: str) -> Any:
+        seen.append(self.username)
+        return original(self, raw)
+
+    monkeypatch.setattr(User, "check_password", counting)
+    return seen

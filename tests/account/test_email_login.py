@@ -37,19 +37,6 @@ def mails(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    seen: list[str] = []
-    original = User.check_password
-
-    def counting(self: User, raw: str) -> Any:
-        seen.append(self.username)
-        return original(self, raw)
-
-    monkeypatch.setattr(User, "check_password", counting)
-    return seen
-
-
-@pytest.fixture
 def root(db: None) -> User:
     return UserFactory(tenant=TenantFactory(), is_root=True, email="Owner@Example.co.jp")
 

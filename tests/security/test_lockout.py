@@ -37,20 +37,6 @@ def sent_mail(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     return sent
 
 
-@pytest.fixture
-def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every password check actually performed (the username of the user checked)."""
-    seen: list[str] = []
-    original = User.check_password
-
-    def counting(self: User, raw: str) -> Any:
-        seen.append(self.username)
-        return original(self, raw)
-
-    monkeypatch.setattr(User, "check_password", counting)
-    return seen
-
-
 def _request(ip: str = "192.0.2.10") -> Any:
     return RequestFactory().post("/login/", REMOTE_ADDR=ip)
 
