@@ -6,11 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_http_methods
 
+from kaisen.access import actions
+from kaisen.access.services import can
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, NotFound
 from kaisen.core.web import request_tenant, request_user, tenant_user_required
@@ -55,12 +58,17 @@ def _rows(today: dt.date, partner_id: str) -> list[dict[str, Any]]:
 
 def _index(request: HttpRequest, *, error: Any = None, status: int = 200, selected: str = "") -> HttpResponse:
     tenant, user = request_tenant(request), request_user(request)
+    may_request = can(user=user, action=actions.STATEMENT_REQUEST)
+    if not may_request and not can(user=user, action=actions.STATEMENT_DOWNLOAD):
+        raise PermissionDenied
     today = clock.today_jst()
     statements = statement_list(tenant=tenant, user=user, limit=30)
     return render(request, "statements/index.html", {
+        "may_request": may_request,
+        "invoice_pdf_url": _invoice_pdf_url() if can(user=user, action=actions.BILLING_READ) else None,
         "rows": _rows(today, tenant.public_id), "statements": [(s, statement_out(s)) for s in statements],
         "error": error,
-        "selected": selected, "keep_hours": keep_hours(), "today": today, "invoice_pdf_url": _invoice_pdf_url(),
+        "selected": selected, "keep_hours": keep_hours(), "today": today,
         "partner_id": tenant.public_id,
     }, status=status)
 

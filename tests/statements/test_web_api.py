@@ -335,3 +335,25 @@ def test_progress_is_written_during_a_postgresql_copy(monkeypatch: pytest.Monkey
         statement = services.statement_request(tenant=world.tenant, user=world.user, kind="cdr", month=OCTOBER)
     assert statement.status == "done" and statement.rows_done == 15
     assert seen and seen[-1] == 15, "the progress written during the COPY is visible to the page"
+
+
+@pytest.mark.django_db
+def test_reports_page_follows_the_statement_permissions(world: Any) -> None:
+    """Issue 5 §1 on the Reports page (K-5): without either statement action the page is 403; read-only
+    (download only) sees the created files but no Create button; accounting (request) sees both."""
+    from kaisen.access.services import user_roles_set
+    from tests.factories import UserFactory
+
+    def page_for(role: str) -> Any:
+        user = UserFactory(tenant=world.tenant, is_root=False)
+        user_roles_set(actor=world.user, user_id=user.pk, roles=[role])
+        client = Client()
+        client.force_login(user)
+        return client.get("/statements/")
+
+    with time_machine.travel(NOW, tick=False):
+        assert page_for("operations").status_code == 403
+        read_only = page_for("read_only")
+        assert read_only.status_code == 200 and 'data-testid="create-invoice"' not in read_only.content.decode()
+        accounting = page_for("accounting")
+        assert accounting.status_code == 200 and 'data-testid="create-invoice"' in accounting.content.decode()
