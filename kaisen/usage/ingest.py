@@ -225,10 +225,16 @@ class _Split:
         self.total = total
 
 
-def _write_errors(record: UsageFile, rejected: list[Rejected]) -> None:
+def _record_outcome(record: UsageFile, split: _Split, *, staged: int, loaded: int, unmatched: int) -> None:
+    """Write the rejected rows' error report and the file's counts (saved by the caller)."""
     UsageRowError.objects.bulk_create(
         [UsageRowError(source_file=record, row_no=r.row_no, code=r.code, message=r.message[:300], raw=r.raw)
-         for r in rejected], batch_size=5000)
+         for r in split.rejected], batch_size=5000)
+    record.rows_total = split.total
+    record.rows_loaded = loaded
+    record.rows_unmatched = unmatched
+    record.rows_rejected = len(split.rejected)
+    record.rows_duplicate = staged - loaded - unmatched
 
 
 # ------------------------------------------------------------------------------------------------
@@ -239,29 +245,29 @@ _CALL_FIELDS = ("started_at", "duration_ds", "units", "billing_month", "destinat
                 "call_type", "is_internal", "tax_exempt", "record_id")
 
 
-def _move_calls(cur: Any, *, source: str, file_id: int | None, where: str = "") -> tuple[int, int]:
-    """Stage → CallRecord (joined to lines) and → UnmatchedCall (no line). Returns (loaded, unmatched)."""
-    calls = CallRecord._meta.db_table
+def _move_calls(cur: Any, *, source: str, file_id: int | None) -> int:
+    """Staged calls → CallRecord, joined to their lines, ``ON CONFLICT DO NOTHING`` on the record ID; the
+    file is ``file_id``, or each row's own ``source_file_id`` (rematch). Returns how many were loaded."""
     cols = ", ".join(_CALL_FIELDS)
     s_cols = ", ".join(f"s.{c}" for c in _CALL_FIELDS)
     file_expr = "%s" if file_id is not None else "s.source_file_id"
     params = [file_id] if file_id is not None else []
     cur.execute(
-        f"INSERT INTO {calls} (tenant_id, line_id, msisdn, {cols}, source_file_id) "  # noqa: S608
+        f"INSERT INTO {CallRecord._meta.db_table} (tenant_id, line_id, msisdn, {cols}, source_file_id) "  # noqa: S608
         f"SELECT p.tenant_id, p.line_id, s.msisdn, {s_cols}, {file_expr} FROM {source} s "
-        f"JOIN {PICK} p ON p.msisdn = s.msisdn WHERE 1 = 1 {where} "
+        f"JOIN {PICK} p ON p.msisdn = s.msisdn "
         f"ON CONFLICT (record_id) DO NOTHING", params)
-    loaded = cur.rowcount
-    unmatched = 0
-    if file_id is not None:
-        um = UnmatchedCall._meta.db_table
-        cur.execute(
-            f"INSERT INTO {um} (source_file_id, row_no, msisdn, {cols}) "  # noqa: S608
-            f"SELECT %s, s.row_no, s.msisdn, {s_cols} FROM {source} s "
-            f"LEFT JOIN {PICK} p ON p.msisdn = s.msisdn WHERE p.line_id IS NULL "
-            f"ON CONFLICT (record_id) DO NOTHING", [file_id])
-        unmatched = cur.rowcount
-    return loaded, unmatched
+    return int(cur.rowcount)
+
+
+def _keep_unmatched_calls(cur: Any, *, source: str, file_id: int) -> int:
+    """Staged calls whose number matched no line → UnmatchedCall. Returns how many were kept aside."""
+    cur.execute(
+        f"INSERT INTO {UnmatchedCall._meta.db_table} (source_file_id, row_no, msisdn, {', '.join(_CALL_FIELDS)}) "  # noqa: S608
+        f"SELECT %s, s.row_no, s.msisdn, {', '.join(f's.{c}' for c in _CALL_FIELDS)} FROM {source} s "
+        f"LEFT JOIN {PICK} p ON p.msisdn = s.msisdn WHERE p.line_id IS NULL "
+        f"ON CONFLICT (record_id) DO NOTHING", [file_id])
+    return int(cur.rowcount)
 
 
 def _move_calls_postgresql(cur: Any, *, file_id: int) -> tuple[int, int]:
@@ -269,7 +275,8 @@ def _move_calls_postgresql(cur: Any, *, file_id: int) -> tuple[int, int]:
     on the unique index): measurably faster than ``ON CONFLICT DO NOTHING``, which makes every row a
     speculative insertion. Two rows of one file with the same record ID, or a concurrent import of the
     same records, make the plain insert fail on the unique index; it is then rolled back to its savepoint
-    and done again with ``ON CONFLICT DO NOTHING`` (``_move_calls``)."""
+    and done again with ``ON CONFLICT DO NOTHING`` (``_move_calls``). Then the calls for unknown lines are
+    kept aside. Returns (loaded, unmatched)."""
     calls = CallRecord._meta.db_table
     cols = ", ".join(_CALL_FIELDS)
     s_cols = ", ".join(f"s.{c}" for c in _CALL_FIELDS)
@@ -282,18 +289,13 @@ def _move_calls_postgresql(cur: Any, *, file_id: int) -> tuple[int, int]:
             f"INSERT INTO {calls} (tenant_id, line_id, msisdn, {cols}, source_file_id) "  # noqa: S608
             f"SELECT p.tenant_id, p.line_id, s.msisdn, {s_cols}, %s FROM {CALL_STAGE} s "
             f"JOIN {PICK} p ON p.msisdn = s.msisdn", [file_id])
-        loaded = cur.rowcount
+        loaded = int(cur.rowcount)
     except IntegrityError:
         transaction.savepoint_rollback(sid)
-        return _move_calls(cur, source=CALL_STAGE, file_id=file_id)
-    transaction.savepoint_commit(sid)
-    um = UnmatchedCall._meta.db_table
-    cur.execute(
-        f"INSERT INTO {um} (source_file_id, row_no, msisdn, {cols}) "  # noqa: S608
-        f"SELECT %s, s.row_no, s.msisdn, {s_cols} FROM {CALL_STAGE} s "
-        f"LEFT JOIN {PICK} p ON p.msisdn = s.msisdn WHERE p.line_id IS NULL "
-        f"ON CONFLICT (record_id) DO NOTHING", [file_id])
-    return loaded, cur.rowcount
+        loaded = _move_calls(cur, source=CALL_STAGE, file_id=file_id)
+    else:
+        transaction.savepoint_commit(sid)
+    return loaded, _keep_unmatched_calls(cur, source=CALL_STAGE, file_id=file_id)
 
 
 def _load_calls_sqlite(cur: Any, record: UsageFile, rows: Iterator[CallRow]) -> tuple[int, int, int]:
@@ -353,12 +355,7 @@ def _load_calls(record: UsageFile, rows: Iterator[CallRow | Rejected]) -> None:
             _drop(cur, CALL_STAGE, PICK)
         else:
             staged, loaded, unmatched = _load_calls_sqlite(cur, record, split.good())
-    _write_errors(record, split.rejected)
-    record.rows_total = split.total
-    record.rows_loaded = loaded
-    record.rows_unmatched = unmatched
-    record.rows_rejected = len(split.rejected)
-    record.rows_duplicate = staged - loaded - unmatched
+    _record_outcome(record, split, staged=staged, loaded=loaded, unmatched=unmatched)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -414,12 +411,7 @@ def _load_data(record: UsageFile, rows: Iterator[DataRow | Rejected]) -> None:
                     [record.pk])
         unmatched = cur.rowcount
         _drop(cur, DATA_STAGE, PICK)
-    _write_errors(record, split.rejected)
-    record.rows_total = split.total
-    record.rows_loaded = loaded
-    record.rows_unmatched = unmatched
-    record.rows_rejected = len(split.rejected)
-    record.rows_duplicate = staged - loaded - unmatched
+    _record_outcome(record, split, staged=staged, loaded=loaded, unmatched=unmatched)
 
 
 # ------------------------------------------------------------------------------------------------
