@@ -201,11 +201,12 @@ def _lines_from_refs(tenant: Tenant, user: User, refs: list[str]) -> list[Line]:
 
 
 def _refuse_used(lines: list[Line], *, open_elsewhere: set[int]) -> None:
-    from kaisen.tenancy.selectors import BLOCKER_LABELS, line_transfer_blockers
+    from kaisen.tenancy.selectors import BLOCKER_LABELS, lines_transfer_blockers
 
+    blockers = lines_transfer_blockers(lines)
     refused: list[dict[str, Any]] = []
     for line in lines:
-        reasons = line_transfer_blockers(line)
+        reasons = blockers[line.pk]
         if line.pk in open_elsewhere:
             reasons.append("in_transfer")
         if reasons:

@@ -16,6 +16,7 @@ from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.lines.models import Line, LineStatus
 from kaisen.tenancy import services
 from kaisen.tenancy.models import SimTransfer, TransferStatus
+from kaisen.tenancy.selectors import lines_transfer_blockers
 from kaisen.usage.models import DataUsageDaily, UsageFile
 from tests.conftest import TenantWorld, make_world
 from tests.factories import LineFactory
@@ -210,3 +211,29 @@ def test_cli_transfer_commands_call_the_api_s_acc_4(monkeypatch: pytest.MonkeyPa
     assert out.exit_code == 0, out.output
     assert Line.objects.get(pk=lines[0].pk).tenant_id == tenant_b.tenant.pk
     assert [c[1] for c in calls] == ["/account/transfers", "/account/transfers/accept"]
+
+
+def test_every_blocker_is_found_for_each_sim_in_a_constant_number_of_queries_s_acc_4(
+        tenant_a: TenantWorld, tenant_b: TenantWorld, django_assert_max_num_queries) -> None:
+    from django.utils import timezone
+
+    from kaisen.procedures.models import Order
+    from kaisen.tenancy.models import DialInNumber
+
+    clean, used, open_order, had_order, dialled = _ready(tenant_a, 5)
+    _use(used)
+    for line, status in ((open_order, "received"), (had_order, "completed")):
+        Order.objects.create(tenant=tenant_a.tenant, line=line, kind="suspend", params={}, status=status,
+                             idempotency_key=f"k-{line.pk}", params_hash="0" * 64, effective_date=dt.date(2026, 1, 1),
+                             due_at=timezone.now())
+    DialInNumber.objects.create(tenant=tenant_a.tenant, number="0312345678", line=dialled)
+    more = _ready(tenant_a, 20)
+    refs = [line.iccid for line in (clean, used, open_order, had_order, dialled, *more)]
+    with pytest.raises(DomainError) as exc:
+        services.transfer_create(actor=tenant_a.user, to_operator_id=tenant_b.tenant.public_id, lines=refs)
+    reasons = {r["iccid"]: r["reasons"] for r in exc.value.details["refused"]}
+    assert reasons == {used.iccid: ["usage"], open_order.iccid: ["open_order"], had_order.iccid: ["had_order"],
+                       dialled.iccid: ["dial_in"]}
+    lines = [clean, used, open_order, had_order, dialled, *more]
+    with django_assert_max_num_queries(5):  # one per table, however many SIMs
+        assert len(lines_transfer_blockers(lines)) == len(lines)
