@@ -31,6 +31,9 @@ class MethodForm(forms.Form):
     delivery = forms.ChoiceField(label=_("Invoice delivery"), choices=InvoiceDelivery.choices, required=False,
                                  widget=forms.RadioSelect)
 
+    def clean_delivery(self) -> str | None:
+        return self.cleaned_data["delivery"] or None  # none chosen: method_set keeps the current delivery
+
 
 class ApplicationForm(forms.Form):
     company_name = forms.CharField(label=_("Company name"), max_length=200)

@@ -4,6 +4,9 @@ kaisen.payments.services."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -24,12 +27,26 @@ from kaisen.payments.forms import ApplicationForm, CardForm, EmailForm, MethodFo
 from kaisen.payments.models import InvoiceDelivery, PaymentMethodKind
 from kaisen.payments.provider import TEST_CARD_HINTS
 
+T = TypeVar("T")
+
 
 def _form_error(form: forms.Form, exc: DomainError) -> None:
     if exc.code == ErrorCode.PERMISSION_DENIED:  # a forced form the user may not use: the 403 page (issue 5 §1)
         raise exc
     field = exc.field if exc.field in form.fields else None
     form.add_error(field, str(exc.message))
+
+
+def _submit(form: forms.Form, service: Callable[..., T], **kwargs: Any) -> T | None:
+    """Validate ``form`` and call ``service(**kwargs, **form.cleaned_data)``. Returns what the service returned,
+    or None when the form is invalid or the service refused (the error is then on the form)."""
+    if not form.is_valid():
+        return None
+    try:
+        return service(**kwargs, **form.cleaned_data)
+    except DomainError as exc:
+        _form_error(form, exc)
+        return None
 
 
 def _method_view(request: HttpRequest, coverage: str) -> services.MethodView:
@@ -114,18 +131,11 @@ def method_view(request: HttpRequest, coverage: str) -> HttpResponse:
 def card_view(request: HttpRequest, coverage: str) -> HttpResponse:
     _method_view(request, coverage)
     form = CardForm(request.POST)
-    if form.is_valid():
-        d = form.cleaned_data
-        try:
-            setting = services.card_register(user=request_user(request), coverage=coverage, number=d["number"],
-                                             exp_month=d["exp_month"], exp_year=d["exp_year"], cvc=d["cvc"],
-                                             holder=d["holder"])
-        except DomainError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, _("The card ending in %(last4)s has been registered.")
-                             % {"last4": setting.card_last4})
-            return redirect("payments:method", coverage=coverage)
+    setting = _submit(form, services.card_register, user=request_user(request), coverage=coverage)
+    if setting is not None:
+        messages.success(request, _("The card ending in %(last4)s has been registered.")
+                         % {"last4": setting.card_last4})
+        return redirect("payments:method", coverage=coverage)
     data = request.POST.copy()
     data["number"] = data["cvc"] = ""  # never echo a card number back
     form.data = data
@@ -137,21 +147,15 @@ def card_view(request: HttpRequest, coverage: str) -> HttpResponse:
 def method_set_view(request: HttpRequest, coverage: str) -> HttpResponse:
     _method_view(request, coverage)
     form = MethodForm(request.POST)
-    if form.is_valid():
-        try:
-            setting = services.method_set(user=request_user(request), coverage=coverage,
-                                          method=form.cleaned_data["method"],
-                                          delivery=form.cleaned_data["delivery"] or None)
-        except DomainError as exc:
-            _form_error(form, exc)
+    setting = _submit(form, services.method_set, user=request_user(request), coverage=coverage)
+    if setting is not None:
+        if form.cleaned_data["method"] == PaymentMethodKind.BANK_DEBIT and setting.method != "bank_debit":
+            messages.info(request, _("The switch to bank direct debit has been requested. It takes about 2 "
+                                     "months; until then you pay by invoice."))
         else:
-            if form.cleaned_data["method"] == PaymentMethodKind.BANK_DEBIT and setting.method != "bank_debit":
-                messages.info(request, _("The switch to bank direct debit has been requested. It takes about 2 "
-                                         "months; until then you pay by invoice."))
-            else:
-                messages.success(request, _("The payment method has been changed to %(method)s.")
-                                 % {"method": setting.get_method_display()})
-            return redirect("payments:method", coverage=coverage)
+            messages.success(request, _("The payment method has been changed to %(method)s.")
+                             % {"method": setting.get_method_display()})
+        return redirect("payments:method", coverage=coverage)
     return _coverage_page(request, coverage, method_form=form, status=400)
 
 
@@ -160,15 +164,10 @@ def method_set_view(request: HttpRequest, coverage: str) -> HttpResponse:
 def apply_view(request: HttpRequest, coverage: str) -> HttpResponse:
     _method_view(request, coverage)
     form = ApplicationForm(request.POST)
-    if form.is_valid():
-        try:
-            services.invoice_apply(user=request_user(request), coverage=coverage, **form.cleaned_data)
-        except DomainError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, _("Your application for invoice payment has been sent. The operator reviews "
-                                        "it (credit check) and tells you the result by email."))
-            return redirect("payments:method", coverage=coverage)
+    if _submit(form, services.invoice_apply, user=request_user(request), coverage=coverage) is not None:
+        messages.success(request, _("Your application for invoice payment has been sent. The operator reviews "
+                                    "it (credit check) and tells you the result by email."))
+        return redirect("payments:method", coverage=coverage)
     return _coverage_page(request, coverage, app_form=form, status=400)
 
 
@@ -248,14 +247,9 @@ def contacts_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def contact_add_view(request: HttpRequest) -> HttpResponse:
     form = EmailForm(request.POST)
-    if form.is_valid():
-        try:
-            services.billing_email_add(user=request_user(request), email=form.cleaned_data["email"])
-        except DomainError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, _("The billing email address has been added."))
-            return redirect("payments:contacts")
+    if _submit(form, services.billing_email_add, user=request_user(request)) is not None:
+        messages.success(request, _("The billing email address has been added."))
+        return redirect("payments:contacts")
     return _contacts_page(request, add_form=form, status=400)
 
 
@@ -274,14 +268,9 @@ def contact_remove_view(request: HttpRequest, email_id: int) -> HttpResponse:
 @require_POST
 def recovery_view(request: HttpRequest) -> HttpResponse:
     form = RecoveryForm(request.POST)
-    if form.is_valid():
-        try:
-            services.recovery_email_set(user=request_user(request), email=form.cleaned_data["email"])
-        except DomainError as exc:
-            _form_error(form, exc)
-        else:
-            messages.success(request, _("The recovery email address has been saved."))
-            return redirect("payments:contacts")
+    if _submit(form, services.recovery_email_set, user=request_user(request)) is not None:
+        messages.success(request, _("The recovery email address has been saved."))
+        return redirect("payments:contacts")
     return _contacts_page(request, recovery_form=form, status=400)
 
 
