@@ -386,15 +386,6 @@ def number_query(q: str) -> str:
     return digits
 
 
-def _scoped_items(*, invoice: Invoice, user: Any) -> QuerySet[InvoiceItem]:
-    """The invoice's items a user may see: every account-level item, and the items of their lines."""
-    qs = InvoiceItem.objects.filter(invoice=invoice, tenant_id=invoice.tenant_id)
-    scope = line_scope(user=user, prefix="line__")
-    if scope:
-        qs = qs.filter(scope | Q(line__isnull=True))
-    return qs
-
-
 def _invoice_calls(*, invoice: Invoice, user: Any) -> QuerySet[CallRecord]:
     qs = CallRecord.objects.filter(tenant_id=invoice.tenant_id, billing_month=invoice.month,
                                    line__plan__coverage=invoice.coverage, call_type__in=list(CALL_COLUMN))
@@ -458,7 +449,7 @@ def invoice_items_page(*, tenant: Tenant, user: Any, invoice: Invoice, msisdn: s
     _read_allowed(user)
     if invoice.tenant_id != tenant.pk:
         raise NotFound(_("No such bill."))
-    qs = _scoped_items(invoice=invoice, user=user)
+    qs = selectors.visible_items(tenant=tenant, user=user, invoice=invoice)
     digits = number_query(msisdn)
     if digits:
         qs = qs.filter(msisdn=digits)

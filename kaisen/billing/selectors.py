@@ -12,6 +12,8 @@ Functions:
   invoices (any status, ``accumulating`` included) of the last ``months`` months counting the current one.
 * ``invoice_get(tenant=, user=, invoice_id=)`` → ``Invoice`` or ``NotFound``.
 * ``invoice_items(tenant=, user=, invoice=)`` → ``list[InvoiceItem]`` ordered by number, then cost type.
+* ``visible_items(tenant=, user=, invoice=)`` → the ``InvoiceItem`` queryset the user may see (account-level
+  items and their lines' items), unordered; no permission check (the caller's).
 * ``invoice_tax_lines(invoice)`` → ``TaxSummary`` (per-rate base and tax, exempt total) for the PDF.
 * ``provisional(tenant=, user=, coverage=, month=None)`` → ``Provisional``: the month's amounts so far
   per ``ChargeCategory`` from the last rating, tax, total, and ``daily`` (``{date: amount}``, every day of
@@ -31,14 +33,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import BooleanField, Case, CharField, DecimalField, Q, Sum, Value, When
+from django.db.models import BooleanField, Case, CharField, DecimalField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils.translation import gettext as _
 
 from kaisen.access import actions
 from kaisen.access.services import authorize, line_scope
 from kaisen.billing.models import CallRate, ChargeCategory, Invoice, InvoiceItem, InvoiceStatus
-from kaisen.billing.rating import currency_of, month_start
+from kaisen.billing.rating import currency_of, invoice_tax, month_start
 from kaisen.billing.tax import TaxSummary, compute_tax
 from kaisen.carriers.models import Coverage
 from kaisen.core import clock
@@ -93,17 +95,21 @@ def invoice_items(*, tenant: Tenant, user: Any, invoice: Invoice) -> list[Invoic
     authorize(user=user, action=actions.BILLING_READ)
     if invoice.tenant_id != tenant.pk:
         raise NotFound(_("No such invoice."))
-    scope = line_scope(user=user, prefix="line__")
+    return list(visible_items(tenant=tenant, user=user, invoice=invoice).order_by("msisdn", "cost_type", "id"))
+
+
+def visible_items(*, tenant: Tenant, user: Any, invoice: Invoice) -> QuerySet[InvoiceItem]:
+    """The invoice's items ``user`` may see: every account-level item (no line) and the items of their lines
+    (``line_scope``). No permission check: the caller made it."""
     qs = InvoiceItem.objects.filter(tenant=tenant, invoice=invoice)
+    scope = line_scope(user=user, prefix="line__")
     if scope:
         qs = qs.filter(scope | Q(line__isnull=True))
-    return list(qs.order_by("msisdn", "cost_type", "id"))
+    return qs
 
 
 def invoice_tax_lines(invoice: Invoice) -> TaxSummary:
     """The per-rate tax of the invoice as stored items give it (the qualified-invoice block of the PDF)."""
-    from kaisen.billing.rating import invoice_tax
-
     return invoice_tax(invoice)
 
 
@@ -137,19 +143,16 @@ def provisional(*, tenant: Tenant, user: Any, coverage: str, month: dt.date | No
     scope = line_scope(user=user, prefix="line__")
     categories: dict[str, Decimal] = {c: ZERO for c in ChargeCategory.values}
     currency = currency_of(coverage)
+    sums: list[tuple[str, Decimal]] = []  # (tax class, amount): the tax is computed once per rate from these
     if invoice is not None:
-        items = InvoiceItem.objects.filter(tenant=tenant, invoice=invoice)
-        if scope:
-            items = items.filter(scope | Q(line__isnull=True))
-        for row in items.values("category").annotate(s=Sum("amount")):
-            categories[row["category"]] = row["s"] or ZERO
+        rows = (visible_items(tenant=tenant, user=user, invoice=invoice).order_by()
+                .values("category", "tax_class").annotate(s=Sum("amount")))
+        for row in rows:
+            amount = row["s"] or ZERO
+            categories[row["category"]] = categories.get(row["category"], ZERO) + amount
+            sums.append((row["tax_class"], amount))
         currency = invoice.currency
-    summary = compute_tax(
-        ((row["tax_class"], row["s"] or ZERO) for row in (
-            InvoiceItem.objects.filter(tenant=tenant, invoice=invoice).filter(scope | Q(line__isnull=True))
-            if scope else InvoiceItem.objects.filter(tenant=tenant, invoice=invoice))
-         .values("tax_class").annotate(s=Sum("amount"))),
-        currency=currency) if invoice is not None else compute_tax([], currency=currency)
+    summary = compute_tax(sums, currency=currency)
     last = min(last_day_of_month(start), today) if start <= today else start
     daily: dict[dt.date, Decimal] = {}
     day = start
