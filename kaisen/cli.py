@@ -7,10 +7,12 @@ in this process against ``KAISEN_DATA_DIR`` / ``DATABASE_URL``. Client commands 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -318,17 +320,37 @@ def _token(base: str) -> str:
 
 
 def _api(method: str, path: str, *, url: str | None, params: dict[str, Any] | None = None,
-         body: dict[str, Any] | None = None) -> Any:
+         body: dict[str, Any] | None = None, timeout: float = 60) -> Any:
     base = _base_url(url)
     headers = {"Authorization": f"Bearer {_token(base)}"}
     try:
-        resp = httpx.request(method, f"{base}/api/v1{path}", params=params, json=body, headers=headers, timeout=60)
+        resp = httpx.request(method, f"{base}/api/v1{path}", params=params, json=body, headers=headers,
+                             timeout=timeout)
     except httpx.HTTPError as exc:
         typer.echo(f"Cannot reach {base}: {exc}", err=True)
         raise typer.Exit(1) from exc
     if resp.status_code >= 400:
         _fail(resp)
     return resp.json() if resp.content else None
+
+
+@contextlib.contextmanager
+def _api_stream(path: str, *, url: str | None, params: dict[str, Any] | None = None,
+                timeout: float = 600) -> Iterator[httpx.Response]:
+    """``GET`` a file from the API with the bearer token, as a streamed response (``iter_bytes``). An error
+    answer prints ``{status, code, message}`` and exits 1, like ``_api``; so does a lost connection, also
+    one lost while the caller reads the body."""
+    base = _base_url(url)
+    headers = {"Authorization": f"Bearer {_token(base)}"}
+    try:
+        with httpx.stream("GET", f"{base}/api/v1{path}", params=params, headers=headers, timeout=timeout) as resp:
+            if resp.status_code >= 400:
+                resp.read()
+                _fail(resp)
+            yield resp
+    except httpx.HTTPError as exc:
+        typer.echo(f"Cannot reach {base}: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 def print_all_pages(path: str, *, params: dict[str, Any], url: str | None) -> None:

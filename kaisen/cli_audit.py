@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 audit_app = typer.Typer(help="Read and export the audit log (root user; calls the API).", no_args_is_help=True)
@@ -53,26 +52,16 @@ def audit_export(
     url: UrlOpt = None,
 ) -> None:
     """The filtered audit log as CSV (UTF-8 with BOM, CRLF), streamed from the portal."""
-    from kaisen.cli import _base_url, _fail, _token
+    from kaisen.cli import _api_stream
 
-    base = _base_url(url)
-    headers = {"Authorization": f"Bearer {_token(base)}"}
     params = _filters(family, date_from, date_to, user_id, success)
-    try:
-        with httpx.stream("GET", f"{base}/api/v1/audit/export", params=params, headers=headers,
-                          timeout=600) as resp:
-            if resp.status_code >= 400:
-                resp.read()
-                _fail(resp)
-            out = output.open("wb") if output else sys.stdout.buffer
-            try:
-                for chunk in resp.iter_bytes():
-                    out.write(chunk)
-            finally:
-                if output:
-                    out.close()
-                else:
-                    out.flush()
-    except httpx.HTTPError as exc:
-        typer.echo(f"Cannot reach {base}: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    with _api_stream("/audit/export", url=url, params=params) as resp:
+        out = output.open("wb") if output else sys.stdout.buffer
+        try:
+            for chunk in resp.iter_bytes():
+                out.write(chunk)
+        finally:
+            if output:
+                out.close()
+            else:
+                out.flush()

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 billing_app = typer.Typer(help="Your bills: months and status, detail, per-number charges, call details, invoice "
@@ -116,16 +115,9 @@ def bills_pdf(
     url: UrlOpt = None,
 ) -> None:
     """Download the qualified invoice (PDF) of an issued bill (X-INVOICE-JP)."""
-    from kaisen.cli import _base_url, _fail, _print_json, _token
+    from kaisen.cli import _api_stream, _print_json
 
-    base = _base_url(url)
-    headers = {"Authorization": f"Bearer {_token(base)}"}
-    try:
-        resp = httpx.get(f"{base}/api/v1/bills/{bill_id}/pdf", headers=headers, timeout=120)
-    except httpx.HTTPError as exc:
-        typer.echo(f"Cannot reach {base}: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    if resp.status_code >= 400:
-        _fail(resp)
-    out.write_bytes(resp.content)
-    _print_json({"bill_id": bill_id, "file": str(out), "bytes": len(resp.content)})
+    with _api_stream(f"/bills/{bill_id}/pdf", url=url, timeout=120) as resp:
+        content = resp.read()
+    out.write_bytes(content)
+    _print_json({"bill_id": bill_id, "file": str(out), "bytes": len(content)})

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 statements_app = typer.Typer(help="CSV statements: request, list, status, download (issue 4 §6).",
@@ -31,18 +30,9 @@ def _print(data: Any) -> None:
 
 def _api(method: str, path: str, *, url: str | None, body: dict[str, Any] | None = None,
          params: dict[str, Any] | None = None) -> Any:
-    from kaisen.cli import _base_url, _fail, _token
+    from kaisen.cli import _api as api
 
-    base = _base_url(url)
-    try:
-        resp = httpx.request(method, f"{base}/api/v1{path}", json=body, params=params,
-                             headers={"Authorization": f"Bearer {_token(base)}"}, timeout=120)
-    except httpx.HTTPError as exc:
-        typer.echo(f"Cannot reach {base}: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    if resp.status_code >= 400:
-        _fail(resp)
-    return resp.json() if resp.content else None
+    return api(method, path, url=url, body=body, params=params, timeout=120)
 
 
 def _wait(statement_id: int, url: str | None, timeout: float, interval: float = 1.0) -> dict[str, Any]:
@@ -114,26 +104,16 @@ def statements_download(
     url: UrlOpt = None,
 ) -> None:
     """Write the statement's file (streamed, bytes unchanged). 410 STATEMENT_EXPIRED after 48 hours."""
-    from kaisen.cli import _base_url, _fail, _token
+    from kaisen.cli import _api_stream
 
     info = _wait(statement_id, url, timeout) if wait else _api("GET", f"/statements/{statement_id}", url=url)
     target = out or Path(info["file_name"])
-    base = _base_url(url)
-    headers = {"Authorization": f"Bearer {_token(base)}"}
-    try:
-        with httpx.stream("GET", f"{base}/api/v1/statements/{statement_id}/download", headers=headers,
-                          timeout=600) as resp:
-            if resp.status_code >= 400:
-                resp.read()
-                _fail(resp)
-            size = 0
-            partial = target.with_name(target.name + ".part")
-            with open(partial, "wb") as fh:
-                for chunk in resp.iter_bytes(1 << 16):
-                    fh.write(chunk)
-                    size += len(chunk)
-            partial.replace(target)
-    except httpx.HTTPError as exc:
-        typer.echo(f"Cannot reach {base}: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    with _api_stream(f"/statements/{statement_id}/download", url=url) as resp:
+        size = 0
+        partial = target.with_name(target.name + ".part")
+        with open(partial, "wb") as fh:
+            for chunk in resp.iter_bytes(1 << 16):
+                fh.write(chunk)
+                size += len(chunk)
+        partial.replace(target)
     typer.echo(json.dumps({"id": statement_id, "file": str(target), "bytes": size}, ensure_ascii=False))
