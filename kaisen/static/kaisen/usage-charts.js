@@ -1,6 +1,6 @@
-/* Charts of the usage pages (X-PLOT, M-DL-5). Data comes from <script type="application/json"> blocks written by
-   json_script (the CSP allows no inline script); each <canvas data-usage-chart data-source> names its block.
-   Block: {labels, bars: {label, data}, line?: {label, data}, reference?: {label, value}, y_bars, y_line?}. */
+/* Charts of the usage pages (X-PLOT, M-DL-5), drawn by KaisenCharts (charts.js) on every
+   <canvas data-usage-chart data-source>. Block: {labels, bars: {label, data}, line?: {label, data},
+   reference?: {label, value}, y_bars, y_line?}. */
 (function () {
   "use strict";
 
@@ -8,10 +8,7 @@
     return Number(v || 0).toLocaleString(undefined, { maximumFractionDigits: digits });
   }
 
-  function draw(canvas) {
-    var source = document.getElementById(canvas.getAttribute("data-source"));
-    if (!source || !window.Chart) { return; }
-    var data = JSON.parse(source.textContent);
+  window.KaisenCharts.drawAll("canvas[data-usage-chart]", function (data) {
     var datasets = [{ type: "bar", label: data.bars.label, data: data.bars.data, backgroundColor: "#1f6feb",
                       borderRadius: 3, yAxisID: "y", order: 2 }];
     var scales = {
@@ -30,21 +27,6 @@
                       data: data.labels.map(function () { return data.reference.value; }),
                       borderColor: "#8c959f", borderDash: [6, 4], borderWidth: 1.5, pointRadius: 0, yAxisID: "y", order: 0 });
     }
-    new window.Chart(canvas, {
-      data: { labels: data.labels, datasets: datasets },
-      options: {
-        responsive: true, maintainAspectRatio: false, animation: false,
-        interaction: { mode: "index", intersect: false },
-        scales: scales,
-        plugins: {
-          legend: { position: "bottom", labels: { boxWidth: 12, boxHeight: 12 } },
-          tooltip: { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + num(ctx.parsed.y, 2); } } }
-        }
-      }
-    });
-  }
-
-  document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("canvas[data-usage-chart]").forEach(draw);
+    return { datasets: datasets, scales: scales, format: function (v) { return num(v, 2); } };
   });
 })();
