@@ -27,6 +27,7 @@ import platform
 import random
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -86,14 +87,15 @@ def _cleanup(tenant: Any) -> None:
 
 def write_call_file(path: Path, numbers: list[str], n: int, *, seed: int = 7) -> None:
     """N call records spread over the lines and the last ~5 months, with the demo's call mix."""
-    from kaisen.carriers.usage_files import CALL_HEADER, CALL_MIX, COUNTRIES, FIXED_AREAS, MOBILE_NETWORKS, _pick
+    from kaisen.carriers.usage_files import CALL_MIX, COUNTRIES, FIXED_AREAS, MOBILE_NETWORKS, _pick
+    from kaisen.usage.formats import CALL_COLUMNS
 
     rng = random.Random(seed)
     base = dt.datetime.now().replace(microsecond=0) - dt.timedelta(days=150)
     span = 145 * 86400
     with path.open("w", encoding="utf-8", newline="") as fh:
         out = csv.writer(fh, lineterminator="\n")
-        out.writerow(CALL_HEADER)
+        out.writerow(CALL_COLUMNS)
         for i in range(n):
             start = base + dt.timedelta(seconds=rng.randrange(span))
             kind = _pick(rng, CALL_MIX)
@@ -115,6 +117,25 @@ def write_call_file(path: Path, numbers: list[str], n: int, *, seed: int = 7) ->
                           duration, dest, area, network, "0", "1", "", service])
 
 
+def _copy_file(cur: Any, sql: str, path: Path) -> None:
+    """PostgreSQL's bulk path: the file's bytes into ``COPY … FROM STDIN``, 1 MB at a time."""
+    with path.open("rb") as fh, cur.cursor.copy(sql) as copy:
+        while chunk := fh.read(1 << 20):
+            copy.write(chunk)
+
+
+def _insert_batches(raw: Any, sql: str, rows: Iterable[list[str]]) -> None:
+    """SQLite's bulk path: ``executemany`` on the sqlite3 cursor, 50,000 rows at a time."""
+    batch: list[list[str]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= 50_000:
+            raw.executemany(sql, batch)
+            batch.clear()
+    if batch:
+        raw.executemany(sql, batch)
+
+
 def _raw_postgresql(path: Path) -> float:
     from django.db import connection
 
@@ -125,10 +146,7 @@ def _raw_postgresql(path: Path) -> float:
                     "area varchar(64), network varchar(16), internal integer, count integer, roaming varchar(4), "
                     "service varchar(8))")
         started = time.perf_counter()
-        with path.open("rb") as fh, cur.cursor.copy(
-                f"COPY {BARE} FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
-            while chunk := fh.read(1 << 20):
-                copy.write(chunk)
+        _copy_file(cur, f"COPY {BARE} FROM STDIN WITH (FORMAT csv, HEADER true)", path)
         seconds = time.perf_counter() - started
         cur.execute(f"DROP TABLE {BARE}")
     return seconds
@@ -147,15 +165,7 @@ def _raw_sqlite(path: Path) -> float:
     with transaction.atomic(), connection.cursor() as cur, path.open(encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
         next(reader)
-        raw = cur.cursor
-        batch: list[list[str]] = []
-        for row in reader:
-            batch.append(row)
-            if len(batch) >= 50_000:
-                raw.executemany(sql, batch)
-                batch.clear()
-        if batch:
-            raw.executemany(sql, batch)
+        _insert_batches(cur.cursor, sql, reader)
     seconds = time.perf_counter() - started
     with connection.cursor() as cur:
         cur.execute(f"DROP TABLE {BARE}")
@@ -199,9 +209,7 @@ def _raw_equivalent(path: Path) -> float:
         if connection.vendor == "postgresql":
             cur.execute(f"CREATE TABLE {EQUIV} (LIKE usage_callrecord INCLUDING ALL)")
             started = time.perf_counter()
-            with path.open("rb") as fh, cur.cursor.copy(f"COPY {EQUIV} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
-                while chunk := fh.read(1 << 20):
-                    copy.write(chunk)
+            _copy_file(cur, f"COPY {EQUIV} ({cols}) FROM STDIN WITH (FORMAT csv)", path)
             seconds = time.perf_counter() - started
             cur.execute(f"DROP TABLE {EQUIV}")
             return seconds
@@ -218,15 +226,7 @@ def _raw_equivalent(path: Path) -> float:
     sql = f"INSERT INTO {EQUIV} ({cols}) VALUES ({', '.join('?' * len(_EQUIV_COLUMNS))})"  # noqa: S608
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cur, path.open(encoding="utf-8", newline="") as fh:
-        raw = cur.cursor
-        batch: list[list[str]] = []
-        for row in csv.reader(fh):
-            batch.append(row)
-            if len(batch) >= 50_000:
-                raw.executemany(sql, batch)
-                batch.clear()
-        if batch:
-            raw.executemany(sql, batch)
+        _insert_batches(cur.cursor, sql, csv.reader(fh))
     seconds = time.perf_counter() - started
     with connection.cursor() as cur:
         cur.execute(f"DROP TABLE {EQUIV}")

@@ -194,10 +194,10 @@ def action_catalogue(request: HttpRequest) -> list[dict[str, str]]:
 def access_me(request: HttpRequest) -> dict[str, Any]:
     user = _user(request)
     eff = s.effective(user)
+    limited = s.is_line_limited(user=user)
     return {"is_root": user.is_root, "roles": [s.role_label(r) for r in eff.roles],
-            "actions": s.allowed_actions(user=user), "line_limited": s.is_line_limited(user=user),
-            "line_tags": [tag_out(t) for t in s.tag_list(tenant=user.tenant, user=user)]
-            if s.is_line_limited(user=user) else [],
+            "actions": s.allowed_actions(user=user), "line_limited": limited,
+            "line_tags": [tag_out(t) for t in s.tag_list(tenant=user.tenant, user=user)] if limited else [],
             "api_key_actions": list(eff.key_actions) if eff.key_actions is not None else None}
 
 
@@ -365,21 +365,10 @@ def access_settings_put(request: HttpRequest, payload: SettingsIO) -> dict[str, 
     return {"approval_required": row.approval_required}
 
 
-def _own_key(request: HttpRequest, key_id: str) -> Any:
-    from kaisen.accounts.models import ApiKey
-    from kaisen.core.errors import NotFound
-
-    user = _user(request)
-    key = ApiKey.objects.filter(tenant_id=user.tenant_id, user=user, key_id=key_id).first()
-    if key is None:
-        raise NotFound()
-    return key
-
-
 @router.get("/api-keys/{key_id}/permissions", response={200: KeyPermissionsIO, 404: ErrorOut},
             tags=["api keys"], summary="The action list one of my API keys is narrowed to (null: none)")
 def api_key_permissions(request: HttpRequest, key_id: str) -> dict[str, Any]:
-    return {"actions": s.api_key_actions(api_key=_own_key(request, key_id))}
+    return {"actions": s.api_key_actions(api_key=s.api_key_own(user=_user(request), key_id=key_id))}
 
 
 @router.put("/api-keys/{key_id}/permissions", response={200: KeyPermissionsIO, 403: DeniedOut, 404: ErrorOut,

@@ -89,7 +89,7 @@ class Effective:
     active: bool = True
     allows: tuple[str, ...] = ()
     denies: tuple[str, ...] = ()
-    #: None: every line of the tenant; otherwise the tags whose lines the user may see.
+    #: None: every line of the tenant (always for the root user); otherwise the tags whose lines the user may see.
     tag_ids: tuple[int, ...] | None = None
     #: None: the request is not limited by an API key's list.
     key_actions: tuple[str, ...] | None = None
@@ -181,14 +181,19 @@ def line_scope(*, user: Any, prefix: str = "") -> Q:
     eff = effective(user)
     if not eff.active:
         return Q(pk__in=[])
-    if eff.root or eff.tag_ids is None:
+    if eff.tag_ids is None:
         return Q()
     lines = LineTagging.objects.filter(tag_id__in=eff.tag_ids).values("line_id")
     return Q(**{f"{prefix}id__in": lines}) if prefix else Q(id__in=lines)
 
 
+def _limit_tag_ids(user: Any) -> tuple[int, ...] | None:
+    """The tags a line-limited user is limited to; None when ``user`` sees every line (or is the system)."""
+    return None if user is None else effective(user).tag_ids
+
+
 def is_line_limited(*, user: Any) -> bool:
-    return user is not None and effective(user).tag_ids is not None and not effective(user).root
+    return _limit_tag_ids(user) is not None
 
 
 def allowed_actions(*, user: Any) -> list[str]:
@@ -476,12 +481,17 @@ def user_line_limits_set(*, actor: Any, user_id: int, tag_ids: Iterable[int]) ->
     return tags
 
 
+def user_roles(*, user: Any) -> list[Role]:
+    """The roles given to ``user``, built-in ones first, then by name."""
+    return list(Role.objects.filter(assignments__user=user).order_by("tenant_id", "name"))
+
+
 def user_access(*, tenant: Any, user: Any, actor: Any = None) -> dict[str, Any]:
     """What the user pages show: roles, direct statements, line limit tags (a user may read their own)."""
     if actor is not None and getattr(actor, "pk", None) != user.pk:
         authorize(user=actor, action=a.ROLE_MANAGE)
     return {
-        "roles": list(Role.objects.filter(assignments__user=user).order_by("tenant_id", "name")),
+        "roles": user_roles(user=user),
         "statements": list(PolicyStatement.objects.filter(user=user).values_list("effect", "action")),
         "line_tags": list(LineTag.objects.filter(tenant=tenant, user_limits__user=user)),
     }
@@ -509,11 +519,8 @@ def access_settings_get(*, tenant: Any) -> AccessSettings:
 
 def _visible_tags(tenant: Any, user: Any) -> Any:
     qs = LineTag.objects.filter(tenant=tenant)
-    if user is not None:
-        eff = effective(user)
-        if not eff.root and eff.tag_ids is not None:
-            qs = qs.filter(pk__in=eff.tag_ids)
-    return qs
+    limit = _limit_tag_ids(user)
+    return qs if limit is None else qs.filter(pk__in=limit)
 
 
 def tag_list(*, tenant: Any, user: Any = None) -> list[LineTag]:
@@ -595,9 +602,9 @@ def line_tags_set(*, actor: Any, line_id: int, tags: Iterable[Any]) -> list[Line
     _check_tag_scope(actor, wanted)
     before = sorted(t.label for t in line_tags_of(tenant=tenant, line=line, user=actor))
     gone = LineTagging.objects.filter(line=line).exclude(tag__in=wanted)
-    eff = effective(actor)
-    if not eff.root and eff.tag_ids is not None:  # tags the user cannot see stay on the line
-        gone = gone.filter(tag_id__in=eff.tag_ids)
+    limit = _limit_tag_ids(actor)
+    if limit is not None:  # tags the user cannot see stay on the line
+        gone = gone.filter(tag_id__in=limit)
     gone.delete()
     have = set(LineTagging.objects.filter(line=line).values_list("tag_id", flat=True))
     LineTagging.objects.bulk_create(LineTagging(tenant=tenant, line=line, tag=t) for t in wanted if t.pk not in have)
@@ -612,10 +619,10 @@ def line_tags_set(*, actor: Any, line_id: int, tags: Iterable[Any]) -> list[Line
 def _check_tag_scope(actor: Any, tags: list[LineTag]) -> None:
     """A line-limited user may only use their own tags (or could move a line out of a colleague's view
     into their own, or hand it to a tag they cannot see)."""
-    eff = effective(actor)
-    if eff.root or eff.tag_ids is None:
+    limit = _limit_tag_ids(actor)
+    if limit is None:
         return
-    outside = [t for t in tags if t.pk not in eff.tag_ids]
+    outside = [t for t in tags if t.pk not in limit]
     if outside:
         raise NotFound(_("No such line tag: %(tag)s.") % {"tag": outside[0].label})
 
@@ -642,10 +649,7 @@ def line_tags_import(*, actor: Any, csv_bytes: bytes) -> list[TagImportRow]:
 
     authorize(user=actor, action=a.LINE_TAG)
     tenant = _tenant_of(actor)
-    try:
-        text = _decode(csv_bytes)
-    except DomainError:
-        raise
+    text = _decode(csv_bytes)
     rows = list(csv.reader(io.StringIO(text)))
     if not rows or [c.strip().lower() for c in rows[0][:2]] != list(TAG_CSV_COLUMNS):
         raise DomainError(ErrorCode.INVALID_CSV, _("The first row must be the header: line,tags."), field="file")
@@ -669,6 +673,16 @@ def line_tags_import(*, actor: Any, csv_bytes: bytes) -> list[TagImportRow]:
 
 # --- API-key permissions (§6) ------------------------------------------------------------------------------
 
+def api_key_own(*, user: Any, key_id: str) -> Any:
+    """One of ``user``'s own API keys; anyone else's (or none) is NotFound."""
+    from kaisen.accounts.models import ApiKey
+
+    key = ApiKey.objects.filter(tenant_id=user.tenant_id, user=user, key_id=key_id).first()
+    if key is None:
+        raise NotFound()
+    return key
+
+
 def api_key_actions(*, api_key: Any) -> list[str] | None:
     perm = ApiKeyPermission.objects.filter(api_key=api_key).values_list("actions", flat=True).first()
     return list(perm) if perm is not None else None
@@ -678,12 +692,8 @@ def api_key_actions(*, api_key: Any) -> list[str] | None:
 def api_key_actions_set(*, user: Any, key_id: str, actions: Iterable[str] | None) -> list[str] | None:
     """Narrow one of the user's own API keys to ``actions`` (patterns allowed); ``None`` lifts the narrowing
     (the key may then do what its user may). Never widens: a key is always limited by its user too."""
-    from kaisen.accounts.models import ApiKey
-
     authorize(user=user, action=a.APIKEY_MANAGE)
-    key = ApiKey.objects.filter(tenant_id=user.tenant_id, user=user, key_id=key_id).first()
-    if key is None:
-        raise NotFound()
+    key = api_key_own(user=user, key_id=key_id)
     before = api_key_actions(api_key=key)
     if actions is None:
         ApiKeyPermission.objects.filter(api_key=key).delete()

@@ -291,12 +291,6 @@ def approvals_view(request: HttpRequest) -> HttpResponse:
     })
 
 
-def _kind_label(kind: str) -> str:
-    from kaisen.procedures.models import OrderKind
-
-    return str(OrderKind(kind).label) if kind in OrderKind.values else kind
-
-
 @tenant_user_required
 @require_http_methods(["GET", "POST"])
 def approval_detail_view(request: HttpRequest, approval_id: int) -> HttpResponse:
@@ -334,7 +328,7 @@ def approval_detail_view(request: HttpRequest, approval_id: int) -> HttpResponse
     may_decide = (pending and not mine and s.can(user=user, action=a.APPROVAL_DECIDE)
                   and s.can(user=user, action=a.order_kind_action(req.kind)))
     return render(request, "access/approval_detail.html", {
-        "req": req, "kind_label": _kind_label(req.kind), "rows": param_rows(req.kind, req.params, None),
+        "req": req, "kind_label": req.kind_label, "rows": param_rows(req.kind, req.params, None),
         "may_decide": may_decide, "may_withdraw": pending and mine, "error": error, "mine": mine,
     }, status=status)
 
@@ -344,13 +338,12 @@ def approval_detail_view(request: HttpRequest, approval_id: int) -> HttpResponse
 @tenant_user_required
 @require_http_methods(["GET", "POST"])
 def api_key_permissions_view(request: HttpRequest, key_id: str) -> HttpResponse:
-    from kaisen.accounts.models import ApiKey
-
     user = request_user(request)
     s.authorize(user=user, action=a.APIKEY_MANAGE)
-    key = ApiKey.objects.filter(tenant=user.tenant, user=user, key_id=key_id).first()
-    if key is None:
-        raise Http404
+    try:
+        key = s.api_key_own(user=user, key_id=key_id)
+    except NotFound as exc:
+        raise Http404 from exc
     if request.method == "POST":
         narrowed = request.POST.get("mode") == "narrow"
         chosen = [name for name in request.POST.getlist("actions") if name in a.ACTIONS]

@@ -50,11 +50,11 @@ class UserPatch(Schema):
 
 
 def user_out(user: User) -> UserOut:
-    from kaisen.access.services import role_label, user_access
+    from kaisen.access.services import role_label, user_roles
 
     return UserOut(user_id=user.pk, username=user.username, display_name=user.display_name, email=user.email,
                    role="root" if user.is_root else "user",
-                   roles=[role_label(r) for r in user_access(tenant=user.tenant, user=user)["roles"]],
+                   roles=[role_label(r) for r in user_roles(user=user)],
                    is_active=user.is_active, is_locked=user.is_locked,
                    locked_at=user.locked_at, last_login=user.last_login, created_at=user.date_joined)
 

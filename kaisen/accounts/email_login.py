@@ -11,8 +11,6 @@ for every login.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -28,6 +26,7 @@ from kaisen.audit.services import audit_record
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.mail import mail_after_commit, security_notice
+from kaisen.core.tokens import new_link_token, secret_digest
 
 #: A confirmation link is valid this long (S-ACC-3).
 LINK_TTL = dt.timedelta(hours=24)
@@ -61,10 +60,6 @@ def login_check_email(*, request: HttpRequest | None, email: str, password: str,
 
 # --- login email change (S-ACC-3) --------------------------------------------------------------------
 
-def _sha256(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
 def _require_root(actor: User) -> None:
     if actor.tenant_id is None or not actor.is_root:
         raise DomainError(ErrorCode.PERMISSION_DENIED, _("Only the tenant's root user can change the login email."))
@@ -96,9 +91,9 @@ def login_email_change_request(*, actor: User, new_email: str, link_base: str) -
     now = clock.now()
     LoginEmailChange.objects.filter(user=actor, confirmed_at__isnull=True, withdrawn_at__isnull=True).update(
         withdrawn_at=now)
-    token = secrets.token_urlsafe(32)
+    token, token_hash = new_link_token()
     change = LoginEmailChange.objects.create(user=actor, old_email=actor.email, new_email=new_email,
-                                             token_hash=_sha256(token), created_at=now, expires_at=now + LINK_TTL)
+                                             token_hash=token_hash, created_at=now, expires_at=now + LINK_TTL)
     link = f"{link_base}?token={token}"
     mail_after_commit(
         to=[new_email], subject=_("[Kaisen] Confirm your new login email"),
@@ -115,7 +110,7 @@ def login_email_change_lookup(token: str) -> LoginEmailChange | None:
     if not token:
         return None
     change = LoginEmailChange.objects.select_related("user", "user__tenant").filter(
-        token_hash=_sha256(token)).first()
+        token_hash=secret_digest(token)).first()
     if change is None or change.confirmed_at or change.withdrawn_at or change.expires_at <= clock.now():
         return None
     return change
@@ -135,7 +130,7 @@ def login_email_change_confirm(*, actor: User, token: str) -> User:
 @transaction.atomic
 def _confirm(actor: User, token: str) -> User:
     change = (LoginEmailChange.objects.select_for_update().select_related("user")
-              .filter(token_hash=_sha256(token or "")).first())
+              .filter(token_hash=secret_digest(token or "")).first())
     if (change is None or change.user_id != actor.pk or change.confirmed_at or change.withdrawn_at
             or change.expires_at <= clock.now()):
         raise DomainError(ErrorCode.EMAIL_LINK_INVALID)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -22,12 +21,8 @@ from kaisen.audit.services import audit_record
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.mail import security_notice
+from kaisen.core.tokens import secret_digest
 from kaisen.tenancy.models import Tenant
-
-
-def _sha256(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
 
 # --- users ---------------------------------------------------------------------------------------
 
@@ -169,7 +164,7 @@ def api_key_create(*, user: User, name: str, expires_at: dt.datetime | None = No
     key_id = "KK" + secrets.token_hex(8).upper()
     secret = secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(tenant=user.tenant, user=user, name=name, key_id=key_id,
-                                    secret_hash=_sha256(secret), expires_at=expires_at)
+                                    secret_hash=secret_digest(secret), expires_at=expires_at)
     audit_record(action="apikey.create", tenant=user.tenant, user=user, target=api_key,
                  changes={"key_id": [None, key_id], "name": [None, name]})
     security_notice(user, _("A new API key was created"),
@@ -215,7 +210,7 @@ def _issue(user: User, api_key: ApiKey | None) -> IssuedToken:
         raise DomainError(ErrorCode.AUTHENTICATION_FAILED)
     token = "kst_" + secrets.token_urlsafe(32)
     expires_at = clock.now() + dt.timedelta(seconds=settings.KAISEN_API_TOKEN_TTL_SECONDS)
-    ApiToken.objects.create(tenant=user.tenant, user=user, api_key=api_key, token_hash=_sha256(token),
+    ApiToken.objects.create(tenant=user.tenant, user=user, api_key=api_key, token_hash=secret_digest(token),
                             expires_at=expires_at)
     return IssuedToken(token=token, expires_at=expires_at, user=user)
 
@@ -234,7 +229,7 @@ def token_issue_for_api_key(*, key_id: str, secret: str) -> IssuedToken:
     now = clock.now()
     ok = (
         api_key is not None
-        and hmac.compare_digest(api_key.secret_hash, _sha256(secret or ""))
+        and hmac.compare_digest(api_key.secret_hash, secret_digest(secret or ""))
         and api_key.revoked_at is None
         and (api_key.expires_at is None or api_key.expires_at > now)
         and api_key.user.is_active
@@ -258,7 +253,7 @@ def token_authenticate(*, token: str) -> User | None:
         return None
     row = (
         ApiToken.objects.select_related("user", "user__tenant", "api_key")
-        .filter(token_hash=_sha256(token)).first()
+        .filter(token_hash=secret_digest(token)).first()
     )
     if row is None or row.revoked_at is not None or row.expires_at <= clock.now():
         return None
@@ -282,7 +277,7 @@ def token_authenticate(*, token: str) -> User | None:
 
 @transaction.atomic
 def token_revoke(*, token: str) -> None:
-    updated = ApiToken.objects.filter(token_hash=_sha256(token), revoked_at__isnull=True).update(
+    updated = ApiToken.objects.filter(token_hash=secret_digest(token), revoked_at__isnull=True).update(
         revoked_at=clock.now()
     )
     if not updated:

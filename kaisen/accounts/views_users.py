@@ -98,11 +98,11 @@ def user_detail_view(request: HttpRequest, user_id: int) -> HttpResponse:
         else:
             messages.success(request, _("The user has been saved."))
             return redirect("accounts:user_detail", user_id=user.pk)
-    from kaisen.access.services import role_label, user_access
+    from kaisen.access.services import role_label, user_roles
 
     return render(request, "accounts/user_detail.html", {
         "account": user, "me": actor, "edit": edit,
-        "access_roles": [role_label(r) for r in user_access(tenant=user.tenant, user=user)["roles"]],
+        "access_roles": [role_label(r) for r in user_roles(user=user)],
         "rename": UsernameChangeForm(initial={"new_username": user.username}),
     })
 

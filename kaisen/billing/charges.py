@@ -326,9 +326,6 @@ def current_get(*, tenant: Tenant, user: Any, coverage: str = Coverage.JAPAN, mo
 # Per-number charges (K-4 / K-6)
 # ------------------------------------------------------------------------------------------------
 
-#: The K-4 / K-6 column of each call type: rating's table, so the page, the API and the K-6 CSV agree.
-CALL_COLUMN = selectors.CALL_COLUMN
-
 
 @dataclass(frozen=True)
 class NumberCharges:
@@ -386,15 +383,6 @@ def number_query(q: str) -> str:
     return digits
 
 
-def _invoice_calls(*, invoice: Invoice, user: Any) -> QuerySet[CallRecord]:
-    qs = CallRecord.objects.filter(tenant_id=invoice.tenant_id, billing_month=invoice.month,
-                                   line__plan__coverage=invoice.coverage, call_type__in=list(CALL_COLUMN))
-    scope = line_scope(user=user, prefix="line__")
-    if scope:
-        qs = qs.filter(scope)
-    return qs
-
-
 def number_charges_page(*, tenant: Tenant, user: Any, invoice: Invoice, q: str = "", cursor: str | None = None,
                         size: int = 20) -> NumberPage:
     """The month's per-number call charges, ordered by number, keyset-paged, searchable by number prefix.
@@ -406,7 +394,8 @@ def number_charges_page(*, tenant: Tenant, user: Any, invoice: Invoice, q: str =
         raise NotFound(_("No such bill."))
     size = max(1, min(size, MAX_PAGE_SIZE))
     digits = number_query(q)
-    qs = _invoice_calls(invoice=invoice, user=user)
+    qs = selectors.call_charges(tenant=tenant, user=user, coverage=invoice.coverage, month_from=invoice.month,
+                                month_to=invoice.month)
     if digits:
         qs = qs.filter(msisdn__gte=digits, msisdn__lt=digits + ":")
     count = qs.order_by().values("msisdn").distinct().count()
@@ -423,10 +412,8 @@ def number_charges_page(*, tenant: Tenant, user: Any, invoice: Invoice, q: str =
         numbers.reverse()
     sums: dict[str, dict[str, Decimal]] = defaultdict(dict)
     line_ids: dict[str, int] = {}
-    for msisdn, call_type, line_id, amount in (qs.filter(msisdn__in=numbers).order_by()
-                                               .values_list("msisdn", "call_type", "line_id")
-                                               .annotate(amount=Sum("charge"))):
-        column = CALL_COLUMN[call_type]
+    for msisdn, column, line_id, amount in (qs.filter(msisdn__in=numbers).order_by()
+                                            .values_list("msisdn", "col", "line_id").annotate(amount=Sum("charge"))):
         sums[msisdn][column] = sums[msisdn].get(column, ZERO) + (amount or ZERO)
         line_ids.setdefault(msisdn, line_id)
     items = [NumberCharges(msisdn=m, line_id=line_ids.get(m), domestic=sums[m].get("domestic", ZERO),

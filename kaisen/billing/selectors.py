@@ -23,6 +23,8 @@ Functions:
   at the standard rate (K-4, K-6: the 通常料金, tax excluded; a flat-rate line's free calls still show):
   ``domestic`` (fixed, IP, 117/171, 188/189, 104), ``international`` (incl. roaming), ``au``,
   ``other_mobile``, ``total`` = their sum. SMS is not a call and is not in these columns.
+* ``call_charges(tenant=, user=, coverage=, month_from=, month_to=)`` → the visible calls of those months,
+  each with its column above as ``col`` (the base of ``number_charges`` and the Charges pages' per-number list).
 * ``call_charge_months(tenant=, user=, coverage="japan", months=4)`` → ``list[MonthCalls]`` (K-4 overview).
 """
 
@@ -195,7 +197,9 @@ def _column_case() -> Case:
                 default=Value(""), output_field=CharField())
 
 
-def _call_charges(*, tenant: Tenant, user: Any, coverage: str, month_from: dt.date, month_to: dt.date) -> Any:
+def call_charges(*, tenant: Tenant, user: Any, coverage: str, month_from: dt.date, month_to: dt.date) -> Any:
+    """The calls (no SMS) billed in ``month_from``..``month_to`` on the tenant's lines of ``coverage`` that
+    ``user`` may see, each annotated with its K-4 / K-6 column as ``col``. No permission check (the caller's)."""
     qs = CallRecord.objects.filter(tenant=tenant, billing_month__gte=month_from, billing_month__lte=month_to,
                                    line__plan__coverage=coverage, call_type__in=list(CALL_COLUMN))
     scope = line_scope(user=user, prefix="line__")
@@ -209,7 +213,7 @@ def number_charges(*, tenant: Tenant, user: Any, invoice: Invoice) -> list[Numbe
     authorize(user=user, action=actions.BILLING_READ)
     if invoice.tenant_id != tenant.pk:
         raise NotFound(_("No such invoice."))
-    rows = (_call_charges(tenant=tenant, user=user, coverage=invoice.coverage, month_from=invoice.month,
+    rows = (call_charges(tenant=tenant, user=user, coverage=invoice.coverage, month_from=invoice.month,
                           month_to=invoice.month)
             .values("msisdn", "col").annotate(s=Coalesce(Sum("charge"), ZERO, output_field=DecimalField()))
             .order_by("msisdn", "col"))
@@ -239,7 +243,7 @@ def call_charge_months(*, tenant: Tenant, user: Any, coverage: str = Coverage.JA
     _check_coverage(coverage)
     today = clock.today_jst()
     first = _months_back(today, months)
-    rows = (_call_charges(tenant=tenant, user=user, coverage=coverage, month_from=first, month_to=today)
+    rows = (call_charges(tenant=tenant, user=user, coverage=coverage, month_from=first, month_to=today)
             .values("billing_month", "col").annotate(s=Coalesce(Sum("charge"), ZERO, output_field=DecimalField())))
     per: dict[dt.date, dict[str, Decimal]] = {}
     for row in rows:

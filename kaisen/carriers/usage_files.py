@@ -30,9 +30,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-CALL_HEADER = ["record_id", "msisdn", "start", "duration_ds", "destination", "area", "network", "internal",
-               "count", "roaming", "service"]
-DATA_HEADER = ["date", "msisdn", "iccid", "bytes"]
+from kaisen.usage.formats import CALL_COLUMNS, DATA_COLUMNS
+
 MB = 1024 * 1024
 
 # Hour-of-day weights for business lines (0..23).
@@ -193,7 +192,7 @@ def write_calls(path: Path, lines: Sequence[SimLine], month: dt.date, *, seed: i
     count = 0
     with path.open("w", encoding="utf-8", newline="") as fh:
         out = csv.writer(fh, lineterminator="\n")
-        out.writerow(CALL_HEADER)
+        out.writerow(CALL_COLUMNS)
         for ln in lines:
             peers = [n for n in by_tenant.get(ln.tenant_key, [])[:50] if n != ln.msisdn]
             for row in call_rows(ln, month, seed=seed, first=first, last=last, tenant_numbers=peers,
@@ -208,7 +207,7 @@ def write_data(path: Path, lines: Sequence[SimLine], month: dt.date, *, seed: in
     count = 0
     with path.open("w", encoding="utf-8", newline="") as fh:
         out = csv.writer(fh, lineterminator="\n")
-        out.writerow(DATA_HEADER)
+        out.writerow(DATA_COLUMNS)
         for ln in lines:
             for row in data_rows(ln, month, seed=seed, first=first, last=last):
                 out.writerow(row)

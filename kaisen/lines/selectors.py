@@ -10,7 +10,7 @@ from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from kaisen.access import actions
-from kaisen.access.services import authorize, line_scope
+from kaisen.access.services import authorize, can, line_scope
 from kaisen.carriers.models import Carrier
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.paging import Page, SortKey, keyset_page
@@ -142,8 +142,6 @@ class LineSummary:
 def line_summary(*, tenant: Tenant, user: Any = None) -> LineSummary:
     """One GROUP BY (status, carrier) query, an index-only scan of (tenant, status, carrier); with ``user``,
     only the lines they may see (none without ``Line:read``)."""
-    from kaisen.access.services import can
-
     if user is not None and not can(user=user, action=actions.LINE_READ):
         return LineSummary(total=0, by_status=dict.fromkeys(LineStatus.values, 0), by_carrier={})
     rows = (

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from kaisen.access import actions
 from kaisen.access.services import authorize
-from kaisen.core.errors import DomainError, ErrorCode, NotFound
+from kaisen.core.errors import DomainError, NotFound
 from kaisen.core.templatetags.kaisen_ui import yen
 from kaisen.core.web import request_tenant, request_user, tenant_user_required
 from kaisen.lines.forms import LineFilterForm, LineLookupForm
@@ -61,8 +61,6 @@ def line_list_view(request: HttpRequest) -> HttpResponse:
                                     cursor=data["cursor"] or None, size=data["size"], user=request_user(request))
         context["total"] = line_count(tenant=tenant, filters=filters, user=request_user(request))
     except DomainError as exc:
-        if exc.code == ErrorCode.PERMISSION_DENIED:
-            raise
         context["error"] = exc.message
         return render(request, "lines/list.html", context, status=400)
     context["filtered"] = any((filters.status, filters.carrier, filters.sim_type, filters.plan, filters.q))

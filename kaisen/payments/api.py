@@ -13,7 +13,7 @@ from ninja import Router, Schema, Status
 from kaisen.accounts.api import ErrorOut
 from kaisen.billing.models import Invoice
 from kaisen.payments import services
-from kaisen.payments.models import Payment
+from kaisen.payments.models import InvoiceApplication, Payment
 
 router = Router(tags=["payments"])
 
@@ -149,6 +149,11 @@ def invoice_payments_out(inv: Invoice, can_retry: bool) -> InvoicePaymentsOut:
         can_retry=can_retry, payments=[payment_out(p) for p in inv.payments.order_by("-created_at", "-id")])
 
 
+def application_out(app: InvoiceApplication) -> ApplicationOut:
+    return ApplicationOut(application_id=app.pk, status=app.status, company_name=app.company_name, email=app.email,
+                          delivery=app.delivery, created_at=app.created_at, decision_reason=app.decision_reason)
+
+
 def method_out(view: services.MethodView) -> MethodOut:
     s, app = view.setting, view.application
     return MethodOut(
@@ -159,9 +164,7 @@ def method_out(view: services.MethodView) -> MethodOut:
         postal_fee_jpy=200,
         bank_debit=BankDebitOut(status=s.bank_debit_status, requested_on=s.bank_debit_requested_on,
                                 expected_on=s.bank_debit_expected_on, effective_on=s.bank_debit_effective_on),
-        application=ApplicationOut(application_id=app.pk, status=app.status, company_name=app.company_name,
-                                   email=app.email, delivery=app.delivery, created_at=app.created_at,
-                                   decision_reason=app.decision_reason) if app else None,
+        application=application_out(app) if app else None,
         provider=view.provider_name, simulator=view.simulator)
 
 
@@ -201,9 +204,7 @@ def method_put(request: HttpRequest, coverage: str, payload: MethodIn) -> Method
              summary="Apply for invoice payment (corporate accounts; reviewed by the operator)")
 def application_post(request: HttpRequest, coverage: str, payload: ApplicationIn) -> Status[ApplicationOut]:
     app = services.invoice_apply(user=request.auth, coverage=coverage, **payload.dict())  # type: ignore[attr-defined]
-    return Status(201, ApplicationOut(application_id=app.pk, status=app.status, company_name=app.company_name,
-                                      email=app.email, delivery=app.delivery, created_at=app.created_at,
-                                      decision_reason=app.decision_reason))
+    return Status(201, application_out(app))
 
 
 @router.get("/payments", response={200: list[InvoicePaymentsOut], 403: ErrorOut, 404: ErrorOut},

@@ -52,6 +52,11 @@ BRANDS_BY_COVERAGE: dict[str, tuple[str, ...]] = {
 }
 
 
+def accepted_brands_label(coverage: str) -> str:
+    """The brands accepted for ``coverage`` as shown to users: "VISA, Mastercard, JCB, AMEX"."""
+    return ", ".join(str(CardBrand(b).label) for b in BRANDS_BY_COVERAGE[coverage])
+
+
 class CardFunding(models.TextChoices):
     CREDIT = "credit", _("Credit")
     DEBIT = "debit", _("Debit")

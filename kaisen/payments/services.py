@@ -11,9 +11,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from kaisen.access import actions
 from kaisen.access.services import authorize
-from kaisen.audit.services import audit_record
+from kaisen.audit.services import audit_record, model_diff
 from kaisen.billing.models import Invoice, InvoiceStatus
 from kaisen.carriers.models import Coverage
 from kaisen.core import clock
@@ -44,11 +44,13 @@ from kaisen.payments.models import (
     PaymentMethodKind,
     PaymentSetting,
     PaymentStatus,
+    accepted_brands_label,
 )
 from kaisen.payments.provider import CardRefused, card_expired, get_provider
 from kaisen.tenancy.models import Tenant, TenantKind
 
 M = PaymentMethodKind
+ModelT = TypeVar("ModelT", bound=models.Model)
 #: Seed 001 §3.5: switching to bank direct debit takes about 2 months (invoice payment meanwhile).
 BANK_DEBIT_LEAD_DAYS = 61
 
@@ -88,24 +90,25 @@ def coverage_check(*, tenant: Tenant, coverage: str) -> str:
     return coverage
 
 
-def _setting_for_update(tenant: Tenant, coverage: str) -> PaymentSetting:
-    coverage_check(tenant=tenant, coverage=coverage)
+def _get_or_create_locked(model: type[ModelT], **lookup: Any) -> ModelT:
+    """The row matching ``lookup``, created if missing (a concurrent creation is fine), locked for update."""
     try:
         with transaction.atomic():
-            PaymentSetting.objects.get_or_create(tenant=tenant, coverage=coverage)
+            model._default_manager.get_or_create(**lookup)
     except IntegrityError:  # created concurrently
         pass
-    return PaymentSetting.objects.select_for_update().get(tenant=tenant, coverage=coverage)
+    return model._default_manager.select_for_update().get(**lookup)
+
+
+def _setting_for_update(tenant: Tenant, coverage: str) -> PaymentSetting:
+    coverage_check(tenant=tenant, coverage=coverage)
+    return _get_or_create_locked(PaymentSetting, tenant=tenant, coverage=coverage)
 
 
 def _snapshot(s: PaymentSetting) -> dict[str, Any]:
     return {"method": s.method, "card": f"{s.card_brand} ****{s.card_last4}" if s.card_last4 else "",
             "card_expiry": f"{s.card_exp_month or 0:02d}/{s.card_exp_year}" if s.card_exp_year else "",
             "invoice_delivery": s.invoice_delivery, "bank_debit_status": s.bank_debit_status}
-
-
-def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
-    return {k: [before[k], after[k]] for k in after if before.get(k) != after[k]}
 
 
 def _email_domain(email: str) -> str:
@@ -224,10 +227,9 @@ def card_register(*, user: Any, coverage: str, number: str, exp_month: int, exp_
     if card.funding != CardFunding.CREDIT:
         raise DomainError(ErrorCode.CARD_TYPE_NOT_ACCEPTED, field="number")
     if card.brand not in BRANDS_BY_COVERAGE[coverage]:
-        accepted = ", ".join(str(b).upper().replace("MASTERCARD", "Mastercard") for b in BRANDS_BY_COVERAGE[coverage])
         raise DomainError(ErrorCode.CARD_BRAND_NOT_ACCEPTED,
                           _("This card brand is not accepted for this coverage. Accepted: %(brands)s.")
-                          % {"brands": accepted}, field="number")
+                          % {"brands": accepted_brands_label(coverage)}, field="number")
     with transaction.atomic():
         setting = _setting_for_update(tenant, coverage)
         before = _snapshot(setting)
@@ -240,7 +242,7 @@ def card_register(*, user: Any, coverage: str, number: str, exp_month: int, exp_
         setting.updated_by = user
         setting.save()
         audit_record(action="payment.card_register", tenant=tenant, user=user, target=setting,
-                     changes={"coverage": [coverage, coverage], **_diff(before, _snapshot(setting))})
+                     changes={"coverage": [coverage, coverage], **model_diff(before, _snapshot(setting))})
         security_notice(user, _("Payment card registered"),
                         _("A %(brand)s card ending in %(last4)s was registered as the payment card of the "
                           "%(coverage)s coverage of %(operator)s. If you did not do this, contact your "
@@ -307,7 +309,7 @@ def method_set(*, user: Any, coverage: str, method: str, delivery: str | None = 
         setting.updated_by = user
         setting.save()
         audit_record(action="payment.method_set", tenant=tenant, user=user, target=setting,
-                     changes=_diff(before, _snapshot(setting)))
+                     changes=model_diff(before, _snapshot(setting)))
     return setting
 
 
@@ -323,7 +325,7 @@ def bank_debit_complete(*, staff: Any, setting_id: int, effective_on: dt.date | 
         setting.method = M.BANK_DEBIT
         setting.save()
         audit_record(action="payment.bank_debit_complete", tenant=setting.tenant, user=staff, target=setting,
-                     changes=_diff(before, _snapshot(setting)))
+                     changes=model_diff(before, _snapshot(setting)))
         _mail_tenant(setting.tenant, "bank_debit_active", {"setting": setting})
     return setting
 
@@ -430,7 +432,7 @@ def invoice_application_decide(*, staff: Any, application_id: int, approve: bool
                 setting.method = M.INVOICE
             setting.save()
             audit_record(action="payment.method_set", tenant=app.tenant, user=staff, target=setting,
-                         changes=_diff(before, _snapshot(setting)))
+                         changes=model_diff(before, _snapshot(setting)))
         audit_record(action="payment.invoice_application_decide", tenant=app.tenant, user=staff, target=app,
                      changes={"status": [ApplicationStatus.PENDING, app.status]}, reason=app.decision_reason)
         _mail_tenant(app.tenant, "invoice_approved" if approve else "invoice_rejected", {"application": app},
@@ -662,12 +664,7 @@ def recovery_email_set(*, user: Any, email: str) -> str:
     tenant = _tenant(user)
     email = _normalise_email(email) if (email or "").strip() else ""
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                AccountEmails.objects.get_or_create(tenant=tenant)
-        except IntegrityError:
-            pass
-        row = AccountEmails.objects.select_for_update().get(tenant=tenant)
+        row = _get_or_create_locked(AccountEmails, tenant=tenant)
         old = row.recovery_email
         if old == email:
             return email

@@ -24,7 +24,7 @@ from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.web import request_user, tenant_user_required
 from kaisen.payments import services
 from kaisen.payments.forms import ApplicationForm, CardForm, EmailForm, MethodForm, RecoveryForm
-from kaisen.payments.models import InvoiceDelivery, PaymentMethodKind
+from kaisen.payments.models import InvoiceDelivery, PaymentMethodKind, accepted_brands_label
 from kaisen.payments.provider import TEST_CARD_HINTS
 
 T = TypeVar("T")
@@ -114,7 +114,7 @@ def _coverage_page(request: HttpRequest, coverage: str, *, card_form: CardForm |
         "can_manage": can(user=user, action=actions.PAYMENT_MANAGE), "corporate": corporate,
         "can_apply": corporate and not s.invoice_approved and not pending_app, "pending_app": pending_app,
         "test_cards": TEST_CARD_HINTS if view.simulator else [],
-        "brands": ", ".join(b.upper().replace("MASTERCARD", "Mastercard") for b in view.accepted_brands),
+        "brands": accepted_brands_label(coverage),
     }, status=status)
 
 

@@ -33,6 +33,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
+from kaisen.access import actions
+from kaisen.access.services import approval_needed, authorize, is_line_limited
 from kaisen.audit.services import audit_record
 from kaisen.core import clock
 from kaisen.core.csvsafe import csv_safe
@@ -265,9 +267,6 @@ def bulk_start(*, tenant: Any, user: Any, kind: str, csv_bytes: bytes, filename:
     if len(key) > 100:
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("Give an idempotency key of 1 to 100 characters."),
                           field="idempotency_key")
-    from kaisen.access import actions
-    from kaisen.access.services import authorize
-
     authorize(user=user, action=actions.BULK_SUBMIT)
     if kind in actions.ORDER_KIND_ACTIONS:
         authorize(user=user, action=actions.order_kind_action(kind))
@@ -391,7 +390,6 @@ def _process_rows(job: BulkJob, token: str) -> str:
 def _bulk_row(job: BulkJob, tenant: Any, user: Any, kind: str, dry_run: bool, header: list[str], row: list[str],
               row_no: int, seen: dict[int, int]) -> dict[str, Any]:
     """One row: previewed (dry run) or submitted in its own transaction; a refusal or a bug is its result."""
-    from kaisen.access.services import approval_needed
     from kaisen.procedures.services import order_preview, order_submit
 
     cells = [*row, *[""] * (len(header) - len(row))]
@@ -476,9 +474,6 @@ def bulk_job_finished(job: BulkJob) -> bool:
 def bulk_job_get(*, tenant: Any, job_id: int, user: Any = None) -> BulkJob:
     """One bulk job of ``tenant``; another tenant's job is NotFound. With ``user``: ``Order:read``, and a
     line-limited user (issue 5 §1) sees only their own jobs (another's rows name lines outside theirs)."""
-    from kaisen.access import actions
-    from kaisen.access.services import authorize, is_line_limited
-
     qs = BulkJob.objects.filter(tenant=tenant, pk=job_id)
     if user is not None:
         authorize(user=user, action=actions.ORDER_READ)

@@ -79,9 +79,7 @@ def _user(request: HttpRequest) -> User:
 
 def statement_out(statement: Statement) -> dict[str, Any]:
     layout = LAYOUTS.get(statement.kind)
-    expired = statement.status == StatementStatus.EXPIRED or (
-        statement.expires_at is not None and statement.expires_at <= clock.now())
-    status = StatementStatus.EXPIRED.value if expired else statement.status
+    status = StatementStatus.EXPIRED.value if statement.is_expired(clock.now()) else statement.status
     total = statement.rows_total
     percent = 100 if status in (StatementStatus.DONE, StatementStatus.EXPIRED) else (
         min(99, statement.rows_done * 100 // total) if total else 0)

@@ -9,6 +9,8 @@ answers 410 STATEMENT_EXPIRED.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -58,3 +60,7 @@ class Statement(models.Model):
 
     def __str__(self) -> str:
         return self.file_name
+
+    def is_expired(self, now: dt.datetime) -> bool:
+        """Past its keeping time: marked ``expired`` by the purge, or past ``expires_at`` and not purged yet."""
+        return self.status == StatementStatus.EXPIRED or (self.expires_at is not None and self.expires_at <= now)

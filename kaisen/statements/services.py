@@ -272,8 +272,7 @@ def statement_open(*, tenant: Any, user: Any, statement_id: int) -> tuple[Statem
     authorize(user=user, action=actions.STATEMENT_DOWNLOAD)
     layout = _layout_or_error(statement.kind)
     check_blackout(layout, clock.today_jst())
-    if statement.status == StatementStatus.EXPIRED or (
-            statement.expires_at is not None and statement.expires_at <= clock.now()):
+    if statement.is_expired(clock.now()):
         raise DomainError(ErrorCode.STATEMENT_EXPIRED)
     if statement.status == StatementStatus.FAILED:
         raise DomainError(ErrorCode.STATEMENT_NOT_READY, _("This statement could not be created. Request it again."))

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from kaisen.access import actions
@@ -27,16 +27,6 @@ from kaisen.statements.services import check_blackout, keep_hours, statement_ope
 ENCODING_LABELS = {"utf-8": "UTF-8", "cp932": "Shift-JIS"}
 
 
-def _invoice_pdf_url() -> str | None:
-    """The billing app's charges page, where each invoice's PDF is (not this app's), when it exists."""
-    for name in ("billing:charges",):
-        try:
-            return reverse(name)
-        except NoReverseMatch:
-            continue
-    return None
-
-
 def _rows(today: dt.date, partner_id: str) -> list[dict[str, Any]]:
     rows = []
     for kind, layout in LAYOUTS.items():
@@ -45,12 +35,12 @@ def _rows(today: dt.date, partner_id: str) -> list[dict[str, Any]]:
             check_blackout(layout, today)
         except DomainError:
             blocked = True
+        monthly = layout.period == MONTH
+        months = available_months(layout, today)
         rows.append({
-            "kind": kind, "layout": layout, "monthly": layout.period == MONTH,
-            "months": available_months(layout, today),
+            "kind": kind, "layout": layout, "monthly": monthly, "months": months,
             "encodings": [(e, ENCODING_LABELS[e]) for e in layout.encodings],
-            "example": layout.file_name(partner_id, available_months(layout, today)[0]
-                                        if layout.period == MONTH else today),
+            "example": layout.file_name(partner_id, months[0] if monthly else today),
             "blocked": blocked,
         })
     return rows
@@ -65,7 +55,8 @@ def _index(request: HttpRequest, *, error: Any = None, status: int = 200, select
     statements = statement_list(tenant=tenant, user=user, limit=30)
     return render(request, "statements/index.html", {
         "may_request": may_request,
-        "invoice_pdf_url": _invoice_pdf_url() if can(user=user, action=actions.BILLING_READ) else None,
+        # each invoice's PDF is on the billing app's charges page
+        "invoice_pdf_url": reverse("billing:charges") if can(user=user, action=actions.BILLING_READ) else None,
         "rows": _rows(today, tenant.public_id), "statements": [(s, statement_out(s)) for s in statements],
         "error": error,
         "selected": selected, "keep_hours": keep_hours(), "today": today,

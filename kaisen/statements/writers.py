@@ -24,20 +24,18 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import BinaryIO
 
-from kaisen.core.csvsafe import csv_safe
+from kaisen.core.csvsafe import FORMULA_START, csv_safe
 from kaisen.statements.encoding import encode
 from kaisen.statements.layouts import Layout
 
 _PLAIN_NUMBER = re.compile(r"[-+]?[0-9]+(?:\.[0-9]+)?\Z")
 _LINE_BREAKS = str.maketrans("\r\n", "  ")
-_RISKY_START = frozenset("=+-@\t\r")
+_RISKY_START = frozenset(FORMULA_START)  # a set: the row loop tests cell[0] against it
 
 
 def neutralise(cell: str) -> str:
     """``cell`` made safe to open in a spreadsheet; a plain (negative) number is left as it is."""
-    if cell and cell[0] in _RISKY_START and not _PLAIN_NUMBER.match(cell):
-        return csv_safe(cell)
-    return cell
+    return cell if _PLAIN_NUMBER.match(cell) else csv_safe(cell)
 
 
 def write_rows(out: BinaryIO, *, layout: Layout, rows: Iterable[Sequence[str]], encoding: str,

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import re
 import secrets
 import unicodedata
@@ -19,6 +18,7 @@ from kaisen.audit.services import audit_record
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.mail import mail_after_commit
+from kaisen.core.tokens import secret_digest
 from kaisen.lines.models import Line
 from kaisen.tenancy.models import SimTransfer, SimTransferLine, Tenant, TenantKind, TransferStatus
 
@@ -162,7 +162,7 @@ def transfer_token_normalize(token: str) -> str:
 
 
 def _token_hash(token: str) -> str:
-    return hashlib.sha256(transfer_token_normalize(token).encode()).hexdigest()
+    return secret_digest(transfer_token_normalize(token))
 
 
 def _new_transfer_token() -> str:

@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 
 from kaisen.access.services import can as _can
+from kaisen.access.services import line_tags_of, role_label, user_roles
 
 register = template.Library()
 
@@ -22,8 +23,6 @@ def can(user: Any, action: str) -> bool:
 @register.simple_tag(takes_context=True)
 def line_tags_for(context: dict[str, Any], line: Any) -> list[Any]:
     """The tags of ``line`` the signed-in user may see (a line-limited user: only theirs)."""
-    from kaisen.access.services import line_tags_of
-
     request = context.get("request")
     user = getattr(request, "user", None)
     if line is None or user is None or getattr(user, "tenant_id", None) != line.tenant_id:
@@ -34,9 +33,6 @@ def line_tags_for(context: dict[str, Any], line: Any) -> list[Any]:
 @register.filter
 def role_names(user: Any) -> list[str]:
     """The names of the roles given to ``user`` (the user list, M-USER-1)."""
-    from kaisen.access.models import Role
-    from kaisen.access.services import role_label
-
     if user is None or getattr(user, "pk", None) is None:
         return []
-    return [role_label(r) for r in Role.objects.filter(assignments__user=user).order_by("tenant_id", "name")]
+    return [role_label(r) for r in user_roles(user=user)]
