@@ -44,6 +44,14 @@ def bills_show(bill_id: BillId, url: UrlOpt = None) -> None:
     _print_json(_api("GET", f"/bills/{bill_id}", url=url))
 
 
+@billing_app.command("combined")
+def bills_combined(url: UrlOpt = None) -> None:
+    """Combined billing (S-BILL-5): the accounts whose bills are on one invoice with this account's."""
+    from kaisen.cli import _api, _print_json
+
+    _print_json(_api("GET", "/billing/combined", url=url))
+
+
 @billing_app.command("current")
 def bills_current(coverage: CoverageOpt = "japan", url: UrlOpt = None) -> None:
     """This month's provisional charges by category and day by day (S-BILL-2)."""

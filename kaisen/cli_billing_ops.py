@@ -9,6 +9,8 @@ JSON; a refusal prints ``CODE: message`` on stderr and exits 1.
     kaisen billing coupons add --tenant OP… --amount 50000 --code C-1 [--coverage] [--purchased-on] [--expires-on]
     kaisen billing coupons list [--tenant OP…]
     kaisen billing discounts add --tenant OP… --msisdn 090… --term 24 --from 2026-01 | discounts list
+    kaisen billing combined add --payer OP… --member OP… [--coverage japan] [--from 2026-12]
+    kaisen billing combined end ID [--last-month 2027-03] | combined list [--tenant OP…]
     kaisen billing tariffs
 
 The customer-facing ``kaisen bills`` (invoices, PDF) calls the REST API instead.
@@ -29,7 +31,10 @@ coupons_app = typer.Typer(help="Prepaid coupons (S-BILL-3).", no_args_is_help=Tr
 discounts_app = typer.Typer(help="Long-term discounts of Japan plans (S-BILL-4).", no_args_is_help=True)
 billing_ops_app.add_typer(tts_app, name="tts-rate")
 billing_ops_app.add_typer(coupons_app, name="coupons")
+combined_app = typer.Typer(help="Combined billing: several accounts' bills on one invoice (S-BILL-5).",
+                           no_args_is_help=True)
 billing_ops_app.add_typer(discounts_app, name="discounts")
+billing_ops_app.add_typer(combined_app, name="combined")
 
 MonthOpt = Annotated[str, typer.Option("--month", help="Month of use, YYYY-MM.")]
 TenantOpt = Annotated[str | None, typer.Option("--tenant", help="Operator ID (OP + 10 digits); default: every tenant.")]
@@ -86,6 +91,74 @@ def invoice_dict(invoice: Any) -> dict[str, Any]:
             "jpy_rate": str(invoice.jpy_rate) if invoice.jpy_rate is not None else None,
             "total_jpy": invoice.total_jpy,
             "final_on": invoice.final_on, "issued_on": invoice.issued_on, "due_on": invoice.due_on}
+
+
+def combined_dict(row: Any) -> dict[str, Any]:
+    return {"id": row.pk, "payer": row.payer.public_id, "member": row.member.public_id, "coverage": row.coverage,
+            "first_month": f"{row.first_month:%Y-%m}",
+            "last_month": f"{row.last_month:%Y-%m}" if row.last_month else None,
+            "created_by": row.created_by, "ended_by": row.ended_by}
+
+
+@combined_app.command("add")
+def combined_add_command(
+    payer: Annotated[str, typer.Option("--payer", help="Operator ID of the account that receives and pays the "
+                                                       "invoice (統合先).")],
+    member: Annotated[str, typer.Option("--member", help="Operator ID of the account billed on it (統合元).")],
+    coverage: Annotated[str, typer.Option(help="japan | global")] = "japan",
+    first_month: Annotated[str | None, typer.Option("--from", help="First combined month, YYYY-MM (default: the "
+                                                                   "current month).")] = None,
+) -> None:
+    """Bill MEMBER's months on PAYER's invoice, with a per-account breakdown, from a month not closed yet."""
+    _setup()
+    from kaisen.billing.combined import combined_add
+    from kaisen.billing.services import parse_month
+    from kaisen.core import clock
+    from kaisen.core.errors import DomainError
+
+    try:
+        row = combined_add(payer=_tenants(payer)[0], member=_tenants(member)[0], coverage=coverage,
+                           first_month=parse_month(first_month) if first_month else clock.today_jst(),
+                           actor="kaisen billing combined add")
+    except DomainError as exc:
+        _fail(exc)
+    _out(combined_dict(row))
+
+
+@combined_app.command("end")
+def combined_end_command(
+    arrangement_id: Annotated[int, typer.Argument(help="The arrangement's id (`kaisen billing combined list`).")],
+    last_month: Annotated[str | None, typer.Option("--last-month", help="Last combined month, YYYY-MM (default: "
+                                                                        "the current month).")] = None,
+) -> None:
+    """End combined billing: the member gets its own invoices again after LAST-MONTH."""
+    _setup()
+    from kaisen.billing.combined import combined_end
+    from kaisen.billing.services import parse_month
+    from kaisen.core import clock
+    from kaisen.core.errors import DomainError
+
+    try:
+        row = combined_end(arrangement_id=arrangement_id,
+                           last_month=parse_month(last_month) if last_month else clock.today_jst(),
+                           actor="kaisen billing combined end")
+    except DomainError as exc:
+        _fail(exc)
+    _out(combined_dict(row))
+
+
+@combined_app.command("list")
+def combined_list_command(tenant: TenantOpt = None) -> None:
+    """Every arrangement (or one account's), ended ones included."""
+    _setup()
+    from kaisen.billing.combined import combined_list
+    from kaisen.core.errors import DomainError
+
+    try:
+        rows = combined_list(tenant=_tenants(tenant)[0] if tenant else None)
+    except DomainError as exc:
+        _fail(exc)
+    _out([combined_dict(r) for r in rows])
 
 
 @billing_ops_app.command("rate")

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kaisen.billing.models import (
     CallRate,
+    CombinedBilling,
     Coupon,
     CouponUse,
     FeeRate,
@@ -146,6 +147,103 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class CombinedBillingForm(forms.ModelForm):
+    """Creating an arrangement goes through ``combined.combined_add`` (its rules and its audit)."""
+
+    first_month = forms.CharField(label=_("First month"), max_length=7, help_text=_(
+        "YYYY-MM: the current month or later (a past month may already be closed)."))
+
+    class Meta:
+        model = CombinedBilling
+        fields = ("payer", "member", "coverage")
+
+    def clean(self) -> Any:
+        from kaisen.billing.combined import combined_check
+        from kaisen.billing.services import parse_month
+        from kaisen.core.errors import DomainError
+
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        try:
+            data["first_month"] = combined_check(payer=data["payer"], member=data["member"],
+                                                 coverage=data["coverage"],
+                                                 first_month=parse_month(data.get("first_month", "")))
+        except DomainError as exc:
+            field = exc.field if exc.field in ("member", "coverage", "first_month") else None
+            raise forms.ValidationError({field: str(exc.message)} if field else str(exc.message)) from exc
+        return data
+
+
+@admin.register(CombinedBilling)
+class CombinedBillingAdmin(admin.ModelAdmin):
+    """S-BILL-5: the operator combines accounts' bills on request (seed 001 §3.4.3 ①). Rows are only created
+    and ended (the action below), never edited or deleted: closed invoices depend on them."""
+
+    list_display = ("payer", "member", "coverage", "first_month", "last_month", "created_by", "ended_by")
+    list_filter = ("coverage",)
+    search_fields = ("payer__public_id", "member__public_id", "payer__legal_name", "member__legal_name")
+    autocomplete_fields = ("payer", "member")
+    actions = ["end_with_current_month"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = CombinedBillingForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in CombinedBilling._meta.fields] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        from django.core.exceptions import ValidationError
+
+        from kaisen.billing.combined import combined_add
+        from kaisen.core.errors import DomainError
+
+        if change:
+            return
+        try:
+            row = combined_add(payer=obj.payer, member=obj.member, coverage=obj.coverage,
+                               first_month=form.cleaned_data["first_month"],
+                               actor=getattr(request.user, "username", "") or "back office")
+        except DomainError as exc:  # checked again under lock; shown by add_view
+            raise ValidationError(str(exc.message)) from exc
+        obj.pk = row.pk
+        obj.first_month = row.first_month
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> Any:
+        from django.contrib import messages
+        from django.core.exceptions import ValidationError
+        from django.shortcuts import redirect
+
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect(request.get_full_path())
+
+    @admin.action(description=_("End combined billing with the current month"))
+    def end_with_current_month(self, request: HttpRequest, queryset: Any) -> None:
+        from django.contrib import messages
+
+        from kaisen.billing.combined import combined_end
+        from kaisen.core import clock
+        from kaisen.core.errors import DomainError
+
+        for row in queryset:
+            try:
+                combined_end(arrangement_id=row.pk, last_month=clock.today_jst(),
+                             actor=getattr(request.user, "username", "") or "back office")
+            except DomainError as exc:
+                messages.error(request, f"{row.member.public_id} → {row.payer.public_id}: {exc.message}")
+            else:
+                messages.success(request, _("Ended: %(member)s → %(payer)s") % {
+                    "member": row.member.public_id, "payer": row.payer.public_id})
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -16,9 +16,9 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 
 from kaisen.accounts.models import User
-from kaisen.billing import charges
+from kaisen.billing import charges, combined
 from kaisen.billing.charges import Bill, NumberCharges
-from kaisen.billing.models import ChargeCategory, InvoiceItem
+from kaisen.billing.models import ChargeCategory, CombinedBilling, InvoiceItem
 from kaisen.billing.pdf import invoice_pdf, invoice_pdf_filename
 from kaisen.carriers.models import Coverage
 from kaisen.core.clock import JST
@@ -48,12 +48,46 @@ class CategoryAmountsOut(Schema):
     subtotal: Decimal = Field(description="Every category together, tax excluded.")
 
 
+class CombinedIntoOut(Schema):
+    """S-BILL-5: the invoice a member account's month is billed on (no amounts of the paying account)."""
+
+    operator_id: str = Field(description="The paying account.")
+    company_name: str
+    invoice_number: str = Field(description="Empty until that invoice is closed.")
+    status: str
+    status_label: str
+
+
+class AccountShareOut(Schema):
+    """One account's share of a combined invoice, tax excluded; coupons are the account's own (S-BILL-5)."""
+
+    operator_id: str
+    company_name: str
+    payer: bool = Field(description="True for the paying account (the invoice's recipient).")
+    taxable: Decimal
+    exempt: Decimal
+    coupon_applied: Decimal
+
+
+class CombinedBillingOut(Schema):
+    id: int
+    role: str = Field(description="payer: this account pays for the other; member: this account is billed on "
+                                  "the other's invoice.")
+    payer_operator_id: str
+    payer_company_name: str
+    member_operator_id: str
+    member_company_name: str
+    coverage: str
+    first_month: str = Field(description="YYYY-MM")
+    last_month: str | None = Field(description="YYYY-MM; null while it has no end.")
+
+
 class BillOut(Schema):
     id: int
     month: str = Field(description="Month of use, YYYY-MM.")
     coverage: str
     currency: str
-    status: str = Field(description="accumulating | final | invoiced | paid | payment_error | no_charge")
+    status: str = Field(description="accumulating | final | invoiced | paid | payment_error | no_charge | combined")
     status_label: str
     number: str = Field(description="Invoice number; empty until issued.")
     charges: CategoryAmountsOut
@@ -68,6 +102,9 @@ class BillOut(Schema):
     issued_on: dt.date | None
     due_on: dt.date | None
     pdf_available: bool = Field(description="Whether `GET /bills/{id}/pdf` has a qualified invoice to give.")
+    combined_into: CombinedIntoOut | None = Field(
+        description="Status `combined`: this account's month is billed on another account's invoice (S-BILL-5); "
+                    "the amounts here are this account's share.")
 
 
 class CostTypeOut(Schema):
@@ -85,6 +122,9 @@ class BillDetailOut(BillOut):
     issuer_registration_number: str
     recipient_name: str
     cost_types: list[CostTypeOut]
+    accounts: list[AccountShareOut] = Field(
+        description="A combined invoice (S-BILL-5): each account's share, the paying account first; empty "
+                    "otherwise. The totals and cost types above are those of every account together.")
 
 
 class ItemOut(Schema):
@@ -219,8 +259,24 @@ def bill_out(bill: Bill) -> dict[str, Any]:
         "charges": _amounts(bill.breakdown), "taxable_total": inv.taxable_total, "tax_total": inv.tax_total,
         "exempt_total": inv.exempt_total, "coupon_applied": inv.coupon_applied, "total": inv.total,
         "jpy_rate": inv.jpy_rate, "total_jpy": inv.total_jpy, "final_on": inv.final_on, "issued_on": inv.issued_on,
-        "due_on": inv.due_on, "pdf_available": bill.pdf_available,
+        "due_on": inv.due_on, "pdf_available": bill.pdf_available, "combined_into": _combined_into(bill),
     }
+
+
+def _combined_into(bill: Bill) -> dict[str, Any] | None:
+    payer = bill.combined_into
+    if payer is None:
+        return None
+    return {"operator_id": payer.tenant.public_id, "company_name": payer.tenant.legal_name,
+            "invoice_number": payer.number, "status": payer.status, "status_label": str(payer.get_status_display())}
+
+
+def combined_billing_out(row: CombinedBilling, tenant: Tenant) -> dict[str, Any]:
+    return {"id": row.pk, "role": "payer" if row.payer_id == tenant.pk else "member",
+            "payer_operator_id": row.payer.public_id, "payer_company_name": row.payer.legal_name,
+            "member_operator_id": row.member.public_id, "member_company_name": row.member.legal_name,
+            "coverage": row.coverage, "first_month": f"{row.first_month:%Y-%m}",
+            "last_month": f"{row.last_month:%Y-%m}" if row.last_month else None}
 
 
 def _number_out(n: NumberCharges) -> dict[str, Any]:
@@ -260,7 +316,16 @@ def bills_get(request: HttpRequest, invoice_id: int) -> dict[str, Any]:
             "issuer_registration_number": inv.issuer_registration_number, "recipient_name": inv.recipient_name,
             "cost_types": [{"tax_class": r.tax_class, "category": r.category, "cost_type": r.cost_type,
                             "label": r.label, "quantity": r.quantity, "numbers": r.numbers, "amount": r.amount}
-                           for r in rows]}
+                           for r in rows],
+            "accounts": [{"operator_id": a.operator_id, "company_name": a.name, "payer": a.payer, "taxable": a.taxable,
+                          "exempt": a.exempt, "coupon_applied": a.coupon} for a in combined.shares(inv)]}
+
+
+@router.get("/billing/combined", response={200: list[CombinedBillingOut], 403: ErrorOut},
+            summary="Combined billing: the accounts whose bills are on one invoice with this account's (S-BILL-5)")
+def combined_billing(request: HttpRequest) -> list[dict[str, Any]]:
+    tenant, user = _who(request)
+    return [combined_billing_out(r, tenant) for r in combined.tenant_arrangements(tenant=tenant, user=user)]
 
 
 @router.get("/bills/{int:invoice_id}/items",

@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from kaisen.access.actions import BILLING_READ
 from kaisen.access.services import authorize, line_scope
 from kaisen.billing import selectors
+from kaisen.billing.combined import group_items
 from kaisen.billing.models import ChargeCategory, Currency, Invoice, InvoiceItem, InvoiceStatus, TaxClass
 from kaisen.carriers.models import Coverage
 from kaisen.core import clock
@@ -131,10 +132,16 @@ class Breakdown:
 
 @dataclass
 class Bill:
-    """One month of one coverage, as the Charges list shows it (K-4, S-BILL-2)."""
+    """One month of one coverage, as the Charges list shows it (K-4, S-BILL-2). A combined invoice's
+    breakdown covers every account on it (S-BILL-5); a member's month has its own share."""
 
     invoice: Invoice
     breakdown: Breakdown
+
+    @property
+    def combined_into(self) -> Invoice | None:
+        """A member account's month: the payer's invoice it is billed on (S-BILL-5)."""
+        return self.invoice.combined_into if self.invoice.status == InvoiceStatus.COMBINED else None
 
     @property
     def month(self) -> dt.date:
@@ -159,11 +166,16 @@ def invoice_pdf_available(invoice: Invoice) -> bool:
 
 
 def _breakdowns(invoice_ids: list[int]) -> dict[int, Breakdown]:
+    """By category, per invoice: its own items and, for a combined invoice, its members' (S-BILL-5)."""
     result: dict[int, Breakdown] = {pk: Breakdown() for pk in invoice_ids}
-    rows = (InvoiceItem.objects.filter(invoice_id__in=invoice_ids).order_by()
-            .values_list("invoice_id", "category").annotate(amount=Sum("amount")))
-    for invoice_id, category, amount in rows:
-        result[invoice_id].by_category[category] = amount or ZERO
+    own = (InvoiceItem.objects.filter(invoice_id__in=invoice_ids).order_by()
+           .values_list("invoice_id", "category").annotate(amount=Sum("amount")))
+    members = (InvoiceItem.objects.filter(invoice__combined_into_id__in=invoice_ids).order_by()
+               .values_list("invoice__combined_into_id", "category").annotate(amount=Sum("amount")))
+    for rows in (own, members):
+        for invoice_id, category, amount in rows:
+            into = result[invoice_id].by_category
+            into[category] = into.get(category, ZERO) + (amount or ZERO)
     return result
 
 
@@ -209,8 +221,9 @@ _TAX_ORDER = {value: n for n, value in enumerate(TaxClass.values)}
 
 
 def cost_type_rows(*, invoice: Invoice) -> list[CostTypeRow]:
-    """One GROUP BY over the invoice's items (the invoice is already tenant-checked by ``bill_get``)."""
-    rows = (InvoiceItem.objects.filter(invoice=invoice).order_by()
+    """One GROUP BY over the items the invoice bills — a combined invoice's include its members' (S-BILL-5);
+    the invoice is already tenant-checked by ``bill_get``."""
+    rows = (group_items(invoice).order_by()
             .values_list("tax_class", "category", "cost_type", "label")
             .annotate(quantity=Sum("quantity"), amount=Sum("amount"),
                       numbers=Count("msisdn", distinct=True, filter=~Q(msisdn=""))))

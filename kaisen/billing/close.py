@@ -15,7 +15,10 @@ One close per tenant, coverage and month, after the month has ended:
    (``kaisen.core.calendar``: weekends, Japanese holidays, ``KAISEN_CLOSED_DAYS`` — year-end 12/29–1/3
    by default);
 7. the issuer (``KAISEN_INVOICE_ISSUER_NAME``, ``KAISEN_INVOICE_REGISTRATION_NUMBER``) and recipient are
-   copied onto the invoice, so a reprint shows what was issued.
+   copied onto the invoice, so a reprint shows what was issued;
+8. combined billing (S-BILL-5, ``kaisen.billing.combined``): a member account's month is closed as above but
+   becomes ``combined`` into the payer's invoice (its own share, no number); the payer's close closes its
+   members first and taxes the sum of every account's items once per rate.
 
 Closing again returns the closed invoice unchanged (idempotent; the unique constraint on tenant,
 coverage and month makes a second invoice impossible, and ``CouponUse`` is unique per coupon and
@@ -31,12 +34,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.utils.translation import gettext as _
 
+from kaisen.billing import combined
 from kaisen.billing.models import Coupon, CouponUse, Invoice, InvoiceStatus, TtsRate
-from kaisen.billing.rating import month_start, open_invoice, rate_month
-from kaisen.billing.tax import usd_to_jpy
+from kaisen.billing.rating import currency_of, month_start, open_invoice, rate_month
+from kaisen.billing.tax import TaxSummary, compute_tax, usd_to_jpy
 from kaisen.carriers.models import Coverage
 from kaisen.core import clock
 from kaisen.core.calendar import first_of_next_month, last_day_of_month, nth_business_day_of_month
@@ -147,42 +151,65 @@ def close_month(*, tenant: Tenant, coverage: str, month: dt.date, today: dt.date
     result = rate_month(tenant=tenant, coverage=coverage, month=start)
     invoice = result.invoice
     summary = result.summary
-    billed = summary.total
-    coupon = _consume_coupons(invoice, billed)
-    to_pay = billed - coupon
+    coupon = _consume_coupons(invoice, summary.total)
     dates = billing_dates(start)
-    invoice.taxable_total = summary.taxable_total
-    invoice.tax_total = summary.tax_total
-    invoice.exempt_total = summary.exempt_total
-    invoice.coupon_applied = coupon
-    invoice.total = to_pay
-    if tts is not None:
-        invoice.jpy_rate = tts.jpy_per_usd
-        invoice.total_jpy = usd_to_jpy(to_pay, tts.jpy_per_usd)
-    else:
-        invoice.total_jpy = int(to_pay)
     invoice.final_on = dates.final_on
     invoice.issuer_name = issuer_name
     invoice.issuer_registration_number = issuer_number
     invoice.recipient_name = tenant.legal_name
     invoice.closed_at = clock.now()
-    if to_pay <= 0:
-        # S-BILL-1 / S-BILL-3: a zero month, or one fully covered by coupons, issues no invoice.
-        invoice.status = InvoiceStatus.NO_CHARGE
+    arrangement = combined.arrangement_for_member(member=tenant, coverage=coverage, month=start)
+    if arrangement is not None:
+        # S-BILL-5: billed on the payer's invoice; this row keeps the account's own share.
+        _set_amounts(invoice, summary, coupon, tts)
+        invoice.combined_into = open_invoice(tenant=arrangement.payer, coverage=coverage, month=start)
+        invoice.status = InvoiceStatus.COMBINED
         invoice.number = ""
         invoice.issued_on = None
         invoice.due_on = None
     else:
-        invoice.number = invoice_number(invoice)
-        invoice.issued_on = dates.issued_on
-        invoice.due_on = dates.due_on
-        invoice.status = InvoiceStatus.INVOICED if today >= dates.issued_on else InvoiceStatus.FINAL
+        members = [close_month(tenant=m.member, coverage=coverage, month=start, today=today, actor=actor)
+                   for m in combined.members_of(payer=tenant, coverage=coverage, month=start)]
+        if members:
+            # The payer's invoice bills every account: tax once per rate on the sum of all their items.
+            summary = compute_tax(combined.group_items(invoice).order_by().values_list("tax_class")
+                                  .annotate(s=Sum("amount")).values_list("tax_class", "s"),
+                                  currency=currency_of(coverage))
+            coupon += sum((m.coupon_applied for m in members), Decimal(0))
+        _set_amounts(invoice, summary, coupon, tts)
+        if invoice.total <= 0:
+            # S-BILL-1 / S-BILL-3: a zero month, or one fully covered by coupons, issues no invoice.
+            invoice.status = InvoiceStatus.NO_CHARGE
+            invoice.number = ""
+            invoice.issued_on = None
+            invoice.due_on = None
+        else:
+            invoice.number = invoice_number(invoice)
+            invoice.issued_on = dates.issued_on
+            invoice.due_on = dates.due_on
+            invoice.status = InvoiceStatus.INVOICED if today >= dates.issued_on else InvoiceStatus.FINAL
     invoice.save()
     audit_record(action="billing.invoice.close", tenant=tenant, actor=actor or "kaisen billing", target=invoice,
                  changes={"month": [None, f"{start:%Y-%m}"], "coverage": [None, coverage],
                           "status": [InvoiceStatus.ACCUMULATING, invoice.status], "total": [None, str(invoice.total)],
-                          "coupon_applied": [None, str(coupon)]})
+                          "coupon_applied": [None, str(coupon)],
+                          **({"combined_into": [None, invoice.combined_into_id]} if invoice.combined_into_id else {})})
     return invoice
+
+
+def _set_amounts(invoice: Invoice, summary: TaxSummary, coupon: Decimal, tts: TtsRate | None) -> None:
+    """The invoice's stored figures: totals per tax class and tax (``summary``), coupons, the amount billed
+    and, for Global, its yen amount at the month's TTS rate."""
+    invoice.taxable_total = summary.taxable_total
+    invoice.tax_total = summary.tax_total
+    invoice.exempt_total = summary.exempt_total
+    invoice.coupon_applied = coupon
+    invoice.total = summary.total - coupon
+    if tts is not None:
+        invoice.jpy_rate = tts.jpy_per_usd
+        invoice.total_jpy = usd_to_jpy(invoice.total, tts.jpy_per_usd)
+    else:
+        invoice.total_jpy = int(invoice.total)
 
 
 def close_all(*, month: dt.date, today: dt.date | None = None, actor: str = "",

@@ -16,8 +16,11 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Q
+
 from kaisen.billing.close import close_month
 from kaisen.billing.models import (
+    CombinedBilling,
     Coupon,
     CouponUse,
     Invoice,
@@ -114,6 +117,8 @@ def demo_billing_create(*, tenants: Sequence[Tenant], today: dt.date, seed: int)
 def demo_billing_delete(*, tenants: Any) -> None:
     """Remove the demo tenants' invoices, coupons and discounts (demo reset only)."""
     invoices = Invoice.objects.filter(tenant__in=tenants)
+    CombinedBilling.objects.filter(Q(payer__in=tenants) | Q(member__in=tenants)).delete()
+    invoices.update(combined_into=None)  # a combined month protects the invoice it is billed on
     CouponUse.objects.filter(invoice__in=invoices).delete()
     InvoiceItem.objects.filter(invoice__in=invoices).delete()
     invoices.delete()

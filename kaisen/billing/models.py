@@ -8,6 +8,7 @@ invoice paid). One invoice per tenant, coverage and month; while the month is op
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from django.db import models
@@ -40,6 +41,8 @@ class InvoiceStatus(models.TextChoices):
     PAID = "paid", _("Paid")
     PAYMENT_ERROR = "payment_error", _("Payment error")
     NO_CHARGE = "no_charge", _("No charge")  # a zero month, or one fully covered by coupons: no invoice issued
+    # S-BILL-5: the month is billed on another account's combined invoice (``Invoice.combined_into``).
+    COMBINED = "combined", _("Combined")
 
 
 class ChargeCategory(models.TextChoices):
@@ -81,6 +84,10 @@ class Invoice(models.Model):
     issuer_registration_number = models.CharField(_("issuer registration number"), max_length=14, blank=True)
     recipient_name = models.CharField(_("recipient"), max_length=200, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # S-BILL-5: a member account's month, billed on the payer's invoice (status ``combined``); its amounts stay
+    # its own share. On the payer's invoice the totals are those of every account together.
+    combined_into = models.ForeignKey("self", verbose_name=_("combined into"), on_delete=models.PROTECT, null=True,
+                                      blank=True, related_name="combined_members")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -95,6 +102,44 @@ class Invoice(models.Model):
 
     def __str__(self) -> str:
         return self.number or f"{self.tenant_id}/{self.coverage}/{self.month:%Y-%m}"
+
+
+class CombinedBilling(models.Model):
+    """S-BILL-5 (seed 001 §3.4.3 ①): the operator combines the bills of ``member`` into the invoice of ``payer``
+    for one coverage, from ``first_month`` to ``last_month`` (open-ended while empty). The payer's invoice then
+    bills every account's charges with one tax computation and lists each account's share; the member gets no
+    invoice of its own for those months. One account's invoice is never split (seed §3.4.4). Rules (no chains,
+    no overlap, only months not closed yet) live in ``kaisen.billing.combined``."""
+
+    payer = models.ForeignKey("tenancy.Tenant", verbose_name=_("paying account"), on_delete=models.PROTECT,
+                              related_name="combined_billing_members")
+    member = models.ForeignKey("tenancy.Tenant", verbose_name=_("combined account"), on_delete=models.PROTECT,
+                               related_name="combined_billing_payers")
+    coverage = models.CharField(_("coverage"), max_length=16, choices=Coverage.choices, default=Coverage.JAPAN)
+    first_month = models.DateField(_("first month"), help_text=_("First day of the first combined month."))
+    last_month = models.DateField(_("last month"), null=True, blank=True,
+                                  help_text=_("First day of the last combined month; empty: until ended."))
+    created_by = models.CharField(_("created by"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    ended_by = models.CharField(_("ended by"), max_length=150, blank=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("combined billing")
+        verbose_name_plural = _("combined billing")
+        ordering = ["payer", "coverage", "first_month"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(payer=models.F("member")), name="combined_not_self"),
+            models.UniqueConstraint(fields=["member", "coverage"], condition=models.Q(last_month__isnull=True),
+                                    name="combined_one_open_per_member"),
+        ]
+        indexes = [models.Index(fields=["payer", "coverage"], name="combined_payer")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} → {self.payer_id} ({self.coverage}, {self.first_month:%Y-%m}…)"
+
+    def covers(self, month: dt.date) -> bool:
+        return self.first_month <= month and (self.last_month is None or month <= self.last_month)
 
 
 class InvoiceItem(models.Model):

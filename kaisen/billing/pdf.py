@@ -10,7 +10,11 @@ What the invoice rules ask for, and where it comes from:
   the close stored on the invoice (``taxable_total``, ``tax_total``, ``exempt_total``, ``coupon_applied``,
   ``total``), computed by ``kaisen.billing.tax`` once per rate per invoice — this module prints them and
   never computes tax itself;
-* a USD (Global) invoice also shows the month's TTS rate and the yen amount.
+* a USD (Global) invoice also shows the month's TTS rate and the yen amount;
+* a combined invoice (S-BILL-5) lists the items of every account on it and, under "アカウント別内訳", each
+  account's operator ID, name and share (tax excluded, its own coupons); the tax is the invoice's, once per
+  rate on the sum. A member account's month has no invoice of its own (``INVOICE_NOT_ISSUED``, naming the
+  invoice it is billed on).
 
 The text is Japanese, set in reportlab's built-in CID font ``HeiseiKakuGo-W5`` (an Adobe-Japan1 font every
 PDF reader has or substitutes; nothing to install), so ``pdftotext`` reads it back for the tests.
@@ -24,6 +28,7 @@ import io
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.utils.translation import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -35,7 +40,8 @@ from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from kaisen.billing.charges import CostTypeRow, cost_type_rows, invoice_pdf_available, month_end
-from kaisen.billing.models import TAX_RATES, Currency, Invoice, TaxClass
+from kaisen.billing.combined import AccountShare, shares
+from kaisen.billing.models import TAX_RATES, Currency, Invoice, InvoiceStatus, TaxClass
 from kaisen.carriers.models import Coverage
 from kaisen.core.errors import DomainError, ErrorCode
 
@@ -185,10 +191,37 @@ def _summary_table(invoice: Invoice, width: float) -> Table:
     return _table(data, [0.28 * width, 0.24 * width, 0.24 * width, 0.24 * width], style)
 
 
+def _shares_table(shares: list[AccountShare], currency: str, width: float) -> Table:
+    """S-BILL-5: each account's share of a combined invoice (tax excluded; coupons are the account's own)."""
+    data: list[list[Any]] = [["オペレーターID", "ご契約者名", "課税対象（税抜）", "非課税", "クーポン充当"]]
+    for share in shares:
+        data.append([share.operator_id, f"{share.name}{'（請求先）' if share.payer else ''}",
+                     money(share.taxable, currency), money(share.exempt, currency),
+                     money(-share.coupon, currency) if share.coupon else "—"])
+    data.append(["", "合計", money(sum((x.taxable for x in shares), Decimal(0)), currency),
+                 money(sum((x.exempt for x in shares), Decimal(0)), currency),
+                 money(-sum((x.coupon for x in shares), Decimal(0)), currency)])
+    style: list[tuple[Any, ...]] = [
+        ("BACKGROUND", (0, 0), (-1, 0), INK), ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
+        ("ALIGN", (2, 0), (-1, -1), "RIGHT"), ("LINEBELOW", (0, 1), (-1, -1), 0.25, RULE),
+        ("LINEABOVE", (0, -1), (-1, -1), 0.6, INK), ("BACKGROUND", (0, -1), (-1, -1), BAND),
+    ]
+    return _table(data, [0.17 * width, 0.35 * width, 0.18 * width, 0.15 * width, 0.15 * width], style)
+
+
+def _not_issued(invoice: Invoice) -> DomainError:
+    payer = invoice.combined_into if invoice.status == InvoiceStatus.COMBINED else None
+    if payer is not None:
+        return DomainError(ErrorCode.INVOICE_NOT_ISSUED, _(
+            "This month is billed on the combined invoice of account %(payer)s, which that account receives: "
+            "there is no invoice of this account to download.") % {"payer": payer.tenant.public_id})
+    return DomainError(ErrorCode.INVOICE_NOT_ISSUED)
+
+
 def invoice_pdf(*, invoice: Invoice) -> bytes:
     """The invoice as PDF bytes. Only an issued invoice has one (``INVOICE_NOT_ISSUED`` otherwise)."""
     if not invoice_pdf_available(invoice):
-        raise DomainError(ErrorCode.INVOICE_NOT_ISSUED)
+        raise _not_issued(invoice)
     s = _styles()
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm,
@@ -240,6 +273,11 @@ def invoice_pdf(*, invoice: Invoice) -> bytes:
     ]))
     story += [box, Spacer(0, 6 * mm)]
 
+    account_shares = shares(invoice)
+    if account_shares:
+        story += [Paragraph("アカウント別内訳", s["h"]), _shares_table(account_shares, cur, width),
+                  Paragraph("※ 複数アカウントのご利用料金をこの請求書にまとめてご請求しています。"
+                            "消費税は請求書全体で計算しています。", s["small"]), Spacer(0, 5 * mm)]
     rows = cost_type_rows(invoice=invoice)
     story += [Paragraph("ご請求内訳", s["h"]), _items_table(rows, cur, width), Spacer(0, 5 * mm)]
     story += [KeepTogether([Paragraph("税率ごとの合計と消費税額", s["h"]), _summary_table(invoice, width)]),

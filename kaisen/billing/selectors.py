@@ -82,12 +82,13 @@ def invoice_list(*, tenant: Tenant, user: Any, months: int = 4, coverage: str | 
     if coverage:
         _check_coverage(coverage)
         qs = qs.filter(coverage=coverage)
-    return list(qs.order_by("-month", "coverage"))
+    return list(qs.select_related("combined_into__tenant").order_by("-month", "coverage"))
 
 
 def invoice_get(*, tenant: Tenant, user: Any, invoice_id: int) -> Invoice:
     authorize(user=user, action=actions.BILLING_READ)
-    invoice = Invoice.objects.filter(tenant=tenant, pk=invoice_id).select_related("tenant").first()
+    invoice = (Invoice.objects.filter(tenant=tenant, pk=invoice_id)
+               .select_related("tenant", "combined_into__tenant").first())
     if invoice is None:
         raise NotFound(_("No such invoice."))
     return invoice

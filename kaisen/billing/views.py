@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from kaisen.billing import charges
+from kaisen.billing import charges, combined
 from kaisen.billing.charges import (
     CALLS_PER_PAGE,
     bill_get,
@@ -85,6 +85,7 @@ def charges_view(request: HttpRequest) -> HttpResponse:
     return render(request, "billing/charges.html", {
         "bills": bills, "provisional": provisional, "trend_chart": chart, "has_history": has_history,
         "show_coverage": len(coverages) > 1,
+        "arrangements": combined.tenant_arrangements(tenant=tenant, user=user),
     })
 
 
@@ -127,6 +128,7 @@ def bill_detail_view(request: HttpRequest, invoice_id: int) -> HttpResponse:
     totals = tax_class_totals(rows)
     return render(request, "billing/detail.html", {
         "bill": bill, "invoice": bill.invoice, "rows": rows, "numbers": numbers, "q": q, "error": error,
+        "shares": combined.shares(bill.invoice),
         "taxable_items": totals.get(TaxClass.TAXABLE_10), "exempt_items": totals.get(TaxClass.EXEMPT),
     }, status=400 if error else 200)
 

@@ -68,8 +68,23 @@ def nth_business_day_of_month(year: int, month: int, n: int) -> dt.date:
     return day
 
 
+def month_start(day: dt.date) -> dt.date:
+    """The first day of ``day``'s month (months are stored as their first day)."""
+    return day.replace(day=1)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The first day of the month ``months`` after (negative: before) ``day``'s month."""
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def previous_month(day: dt.date) -> dt.date:
+    return add_months(day, -1)
+
+
 def first_of_next_month(day: dt.date) -> dt.date:
-    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    return add_months(day, 1)
 
 
 def last_day_of_month(day: dt.date) -> dt.date:

@@ -67,6 +67,7 @@ class ErrorCode(StrEnum):
     MONTH_NOT_ENDED = "MONTH_NOT_ENDED"
     TTS_RATE_MISSING = "TTS_RATE_MISSING"
     INVOICE_ISSUER_INVALID = "INVOICE_ISSUER_INVALID"
+    COMBINED_BILLING_CONFLICT = "COMBINED_BILLING_CONFLICT"  # S-BILL-5
     # Usage ingestion and usage views (issue 4 §1, §7, §8 — usage)
     INVALID_USAGE_FILE = "INVALID_USAGE_FILE"
     # Charges pages, bills API and invoice PDF (issue 4 §4, §7, §8 — helper "view")
@@ -111,6 +112,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.MFA_ENROLMENT_REQUIRED: 403,
     ErrorCode.MFA_TOO_MANY_ATTEMPTS: 429,
     ErrorCode.INVOICE_NOT_ISSUED: 409,  # helper "view"
+    ErrorCode.COMBINED_BILLING_CONFLICT: 409,
     # Permissions, line tags and approvals (issue 5 §1, access app)
     ErrorCode.TAG_IN_USE: 409,
     ErrorCode.APPROVAL_REQUIRED: 409,
@@ -152,6 +154,9 @@ DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {
     ErrorCode.INVOICE_NOT_ISSUED: _(
         "The invoice of this month is not issued yet: its PDF exists from the issue date (around the 4th "
         "business day of the next month)."),
+    ErrorCode.COMBINED_BILLING_CONFLICT: _(
+        "These accounts cannot be combined this way: an account is either billed on another's invoice or pays "
+        "for others, never both, and never two arrangements for the same months."),
     # Permissions and approvals (issue 5 §1, access app)
     ErrorCode.APPROVAL_REQUIRED: _(
         "This procedure needs a second user's approval: request it, and it is submitted when approved."),

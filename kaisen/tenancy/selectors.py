@@ -201,10 +201,13 @@ class DeletionBlockers:
     open_orders: int
     unsettled_invoices: list[Any]
     applied_services: list[ContractService]
+    #: S-BILL-5 arrangements that still combine this or a later month (the operator ends them).
+    combined_billing: list[Any]
 
     @property
     def ok(self) -> bool:
-        return not (self.lines_by_status or self.open_orders or self.unsettled_invoices or self.applied_services)
+        return not (self.lines_by_status or self.open_orders or self.unsettled_invoices or self.applied_services
+                    or self.combined_billing)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -214,10 +217,13 @@ class DeletionBlockers:
                                     "total": str(i.total), "currency": i.currency}
                                    for i in self.unsettled_invoices],
             "services_applied": [s.name for s in self.applied_services],
+            "combined_billing": [{"payer": c.payer.public_id, "member": c.member.public_id, "coverage": c.coverage}
+                                 for c in self.combined_billing],
         }
 
 
 def deletion_blockers_of(tenant: Tenant) -> DeletionBlockers:
+    from kaisen.billing.combined import in_force
     from kaisen.billing.models import Invoice, InvoiceStatus
     from kaisen.procedures.models import PENDING_STATUSES, Order
 
@@ -226,10 +232,13 @@ def deletion_blockers_of(tenant: Tenant) -> DeletionBlockers:
     open_orders = Order.objects.filter(tenant=tenant, status__in=PENDING_STATUSES).count()
     settled = [InvoiceStatus.PAID, InvoiceStatus.NO_CHARGE]
     invoices = list(Invoice.objects.filter(tenant=tenant).exclude(status__in=settled)
-                    .exclude(status=InvoiceStatus.ACCUMULATING, total=0).order_by("month", "coverage"))
+                    .exclude(status=InvoiceStatus.ACCUMULATING, total=0)
+                    # a month billed on another account's invoice (S-BILL-5) is settled when that one is
+                    .exclude(status=InvoiceStatus.COMBINED, combined_into__status__in=settled)
+                    .order_by("month", "coverage"))
     services = list(ContractService.objects.filter(tenant=tenant, applied=True).order_by("position", "id"))
     return DeletionBlockers(lines_by_status=by_status, open_orders=open_orders, unsettled_invoices=invoices,
-                            applied_services=services)
+                            applied_services=services, combined_billing=in_force(tenant=tenant))
 
 
 def deletion_blockers(*, user: User) -> DeletionBlockers:

@@ -27,6 +27,7 @@ _STATUS_CLASSES = {
     InvoiceStatus.PAID: "text-bg-success",
     InvoiceStatus.PAYMENT_ERROR: "text-bg-danger",
     InvoiceStatus.NO_CHARGE: "text-bg-light border",
+    InvoiceStatus.COMBINED: "text-bg-secondary",
 }
 _WEEKDAYS_JA = "月火水木金土日"
 
@@ -71,7 +72,15 @@ def day_label(value: dt.date | None) -> str:
 @register.simple_tag
 def bill_status(invoice: Any) -> SafeString:
     css = _STATUS_CLASSES.get(invoice.status, "text-bg-light")
-    return format_html('<span class="badge status-badge {}">{}</span>', css, invoice.get_status_display())
+    badge = format_html('<span class="badge status-badge {}">{}</span>', css, invoice.get_status_display())
+    payer = invoice.combined_into if invoice.status == InvoiceStatus.COMBINED else None
+    if payer is None:
+        return badge
+    # S-BILL-5: the member's month follows the payer's invoice (its status, never its amounts).
+    return format_html('{} <span class="small text-body-secondary nowrap" title="{}">→ <span class="mono">{}</span> '
+                       '<span class="badge status-badge {}">{}</span></span>', badge,
+                       _("Billed on the combined invoice of this account"), payer.tenant.public_id,
+                       _STATUS_CLASSES.get(payer.status, "text-bg-light"), payer.get_status_display())
 
 
 @register.filter
