@@ -63,7 +63,7 @@ TENANTS: list[dict[str, Any]] = [
          contract_code="KC-2019-00412", contact_name="佐藤 健一",
          contact_email="it-admin@minato-butsuryu.example.jp",
          contact_phone="03-5555-0142", notification_email="line-notice@minato-butsuryu.example.jp",
-         coverage_japan=True, coverage_global=True, share=0.6),
+         coverage_japan=True, coverage_global=True, share=0.55),
     dict(public_id="OP2048163264", legal_name="東和メディカルサービス株式会社",
          legal_name_kana="トウワメディカルサービス",
          contract_code="KC-2021-01877", contact_name="鈴木 美香", contact_email="soumu@towa-medical.example.jp",
@@ -73,6 +73,12 @@ TENANTS: list[dict[str, Any]] = [
          contract_code="KC-2023-03350", contact_name="高橋 大輔", contact_email="admin@sakura-agritech.example.jp",
          contact_phone="011-555-0931", notification_email="iot-ops@sakura-agritech.example.jp",
          coverage_japan=True, coverage_global=False, share=0.1),
+    # A second account (operator ID) of みなと物流, for its Kansai centre: its bills are combined into the
+    # first account's invoice (S-BILL-5, seed 001 §3.4.3; set up by kaisen.billing.demo).
+    dict(public_id="OP3141592653", legal_name="みなと物流株式会社", legal_name_kana="ミナトブツリュウ",
+         contract_code="KC-2024-04120", contact_name="中村 陽子", contact_email="kansai-it@minato-butsuryu.example.jp",
+         contact_phone="06-5555-0390", notification_email="kansai-line@minato-butsuryu.example.jp",
+         coverage_japan=True, coverage_global=False, share=0.05),
 ]
 
 USERS: list[dict[str, Any]] = [

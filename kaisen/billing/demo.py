@@ -104,6 +104,13 @@ def demo_billing_create(*, tenants: Sequence[Tenant], today: dt.date, seed: int)
     if agri is not None:
         coupon_add(tenant=agri, coverage=Coverage.JAPAN, code=f"DEMO-CPN-{agri.public_id}", amount=Decimal(500_000),
                    purchased_on=first - dt.timedelta(days=20), expires_on=None, actor="kaisen demo")
+    # The Kansai account of みなと物流 is billed on the head office's invoice (S-BILL-5). The demo writes the
+    # arrangement as if the operator had set it up before its history began (the service only accepts
+    # months not closed yet, which the demo's past months are not).
+    head, kansai = by_id.get("OP0123456789"), by_id.get("OP3141592653")
+    if head is not None and kansai is not None:
+        CombinedBilling.objects.create(payer=head, member=kansai, coverage=Coverage.JAPAN, first_month=first,
+                                       created_by="kaisen demo")
     closed = 0
     for tenant in tenants:
         for coverage in tenant.coverages:

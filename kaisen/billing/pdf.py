@@ -39,10 +39,11 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from kaisen.billing.charges import CostTypeRow, cost_type_rows, invoice_pdf_available, month_end
+from kaisen.billing.charges import CostTypeRow, cost_type_rows, invoice_pdf_available
 from kaisen.billing.combined import AccountShare, shares
 from kaisen.billing.models import TAX_RATES, Currency, Invoice, InvoiceStatus, TaxClass
 from kaisen.carriers.models import Coverage
+from kaisen.core.calendar import last_day_of_month
 from kaisen.core.errors import DomainError, ErrorCode
 
 FONT = "HeiseiKakuGo-W5"
@@ -198,9 +199,10 @@ def _shares_table(shares: list[AccountShare], currency: str, width: float) -> Ta
         data.append([share.operator_id, f"{share.name}{'（請求先）' if share.payer else ''}",
                      money(share.taxable, currency), money(share.exempt, currency),
                      money(-share.coupon, currency) if share.coupon else "—"])
+    coupons = sum((x.coupon for x in shares), Decimal(0))
     data.append(["", "合計", money(sum((x.taxable for x in shares), Decimal(0)), currency),
                  money(sum((x.exempt for x in shares), Decimal(0)), currency),
-                 money(-sum((x.coupon for x in shares), Decimal(0)), currency)])
+                 money(-coupons, currency) if coupons else "—"])
     style: list[tuple[Any, ...]] = [
         ("BACKGROUND", (0, 0), (-1, 0), INK), ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
         ("ALIGN", (2, 0), (-1, -1), "RIGHT"), ("LINEBELOW", (0, 1), (-1, -1), 0.25, RULE),
@@ -231,7 +233,7 @@ def invoice_pdf(*, invoice: Invoice) -> bytes:
     width = doc.width
     cur = invoice.currency
     tenant = invoice.tenant
-    period = f"{jdate(invoice.month)}～{jdate(month_end(invoice.month))}"
+    period = f"{jdate(invoice.month)}～{jdate(last_day_of_month(invoice.month))}"
     coverage = "日本" if invoice.coverage == Coverage.JAPAN else "グローバル"
 
     story: list[Any] = [Paragraph("請求書", s["title"]), Paragraph("適格請求書", s["subtitle"]), Spacer(0, 6 * mm)]

@@ -32,6 +32,9 @@ PLAN: dict[str, dict[str, Any]] = {
     "OP5120003387": {"started": dt.date(2023, 10, 1), "base": "", "channels": 1, "dial_in": 0,
                      "dial_prefix": "011555", "applied": set(),
                      "postal_code": "060-0001", "address": "北海道札幌市中央区北一条西2-1"},
+    "OP3141592653": {"started": dt.date(2024, 4, 1), "base": "", "channels": 1, "dial_in": 0,
+                     "dial_prefix": "065555", "applied": set(),
+                     "postal_code": "530-0011", "address": "大阪府大阪市北区大深町4-20 グランフロント南館"},
 }
 
 
