@@ -160,10 +160,11 @@ def run_close_bench(*, lines: int, calls: int, keep: bool = False) -> dict[str, 
     from kaisen.billing.close import close_month
     from kaisen.billing.rating import rate_month
     from kaisen.core import clock
+    from kaisen.core.calendar import previous_month
 
     call_command("migrate", interactive=False, verbosity=0)
     today = clock.today_jst()
-    month = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)  # last month
+    month = previous_month(today)
     figures: dict[str, Any] = {"database": connection.vendor, "lines": lines, "calls_per_month": calls,
                                "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                                           f"Python {platform.python_version()}"}

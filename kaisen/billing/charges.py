@@ -28,6 +28,7 @@ from kaisen.billing.combined import group_items
 from kaisen.billing.models import ChargeCategory, Currency, Invoice, InvoiceItem, InvoiceStatus, TaxClass
 from kaisen.carriers.models import Coverage
 from kaisen.core import clock
+from kaisen.core.calendar import add_months, month_start
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.paging import Page, SortKey, keyset_page
 from kaisen.lines.models import Line
@@ -49,18 +50,6 @@ PDF_STATUSES = frozenset({InvoiceStatus.FINAL, InvoiceStatus.INVOICED, InvoiceSt
 #: The call categories of K-4 / K-6, in column order.
 CALL_CATEGORIES = (ChargeCategory.DOMESTIC, ChargeCategory.INTERNATIONAL, ChargeCategory.MOBILE_AU,
                    ChargeCategory.MOBILE_OTHER)
-
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def month_add(month: dt.date, months: int) -> dt.date:
-    index = month.year * 12 + month.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def month_end(month: dt.date) -> dt.date:
-    return month_add(month, 1) - dt.timedelta(days=1)
 
 
 def current_month() -> dt.date:
@@ -249,10 +238,10 @@ def bill_trend(*, tenant: Tenant, user: Any, months: int = 12) -> list[dict[str,
     amount is ``None`` for a month with nothing billed yet (the open month, or before the first invoice),
     so the line stops there instead of dropping to zero."""
     bills = bill_list(tenant=tenant, user=user, months=months)
-    first = month_add(current_month(), -(months - 1))
+    first = add_months(current_month(), -(months - 1))
     series: dict[dt.date, dict[str, Any]] = {}
     for n in range(months):
-        m = month_add(first, n)
+        m = add_months(first, n)
         series[m] = {"month": m.strftime("%Y-%m"), "domestic": ZERO, "international": ZERO, "mobile": ZERO,
                      "other": ZERO, "billed_jpy": None}
     for bill in bills:

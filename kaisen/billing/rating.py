@@ -52,7 +52,7 @@ from kaisen.billing.models import (
 )
 from kaisen.billing.tax import TaxSummary, compute_tax
 from kaisen.carriers.models import Coverage
-from kaisen.core.calendar import last_day_of_month
+from kaisen.core.calendar import last_day_of_month, month_start
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.lines.models import Line, Plan
 from kaisen.tenancy.models import Tenant
@@ -64,10 +64,6 @@ BILLED_STATUSES = ("active", "suspended", "cancelled")
 
 def currency_of(coverage: str) -> str:
     return Currency.USD if coverage == Coverage.GLOBAL else Currency.JPY
-
-
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
 
 
 @dataclass

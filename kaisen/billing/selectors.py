@@ -42,11 +42,11 @@ from django.utils.translation import gettext as _
 from kaisen.access import actions
 from kaisen.access.services import authorize, line_scope
 from kaisen.billing.models import CallRate, ChargeCategory, Invoice, InvoiceItem, InvoiceStatus
-from kaisen.billing.rating import currency_of, invoice_tax, month_start
+from kaisen.billing.rating import currency_of, invoice_tax
 from kaisen.billing.tax import TaxSummary, compute_tax
 from kaisen.carriers.models import Coverage
 from kaisen.core import clock
-from kaisen.core.calendar import first_of_next_month, last_day_of_month
+from kaisen.core.calendar import add_months, first_of_next_month, last_day_of_month, month_start, previous_month
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.tenancy.models import Tenant
 from kaisen.usage.models import CallRecord, CallType
@@ -63,13 +63,6 @@ CALL_COLUMN: dict[str, str] = {
 }
 
 
-def _months_back(today: dt.date, months: int) -> dt.date:
-    first = today.replace(day=1)
-    for _i in range(max(months, 1) - 1):
-        first = (first - dt.timedelta(days=1)).replace(day=1)
-    return first
-
-
 def _check_coverage(coverage: str) -> None:
     if coverage not in Coverage.values:
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("'%(value)s' is not a coverage.") % {"value": coverage},
@@ -78,7 +71,7 @@ def _check_coverage(coverage: str) -> None:
 
 def invoice_list(*, tenant: Tenant, user: Any, months: int = 4, coverage: str | None = None) -> list[Invoice]:
     authorize(user=user, action=actions.BILLING_READ)
-    qs = Invoice.objects.filter(tenant=tenant, month__gte=_months_back(clock.today_jst(), months))
+    qs = Invoice.objects.filter(tenant=tenant, month__gte=add_months(clock.today_jst(), 1 - max(months, 1)))
     if coverage:
         _check_coverage(coverage)
         qs = qs.filter(coverage=coverage)
@@ -243,20 +236,20 @@ def call_charge_months(*, tenant: Tenant, user: Any, coverage: str = Coverage.JA
     authorize(user=user, action=actions.BILLING_READ)
     _check_coverage(coverage)
     today = clock.today_jst()
-    first = _months_back(today, months)
+    first = add_months(today, 1 - max(months, 1))
     rows = (call_charges(tenant=tenant, user=user, coverage=coverage, month_from=first, month_to=today)
             .values("billing_month", "col").annotate(s=Coalesce(Sum("charge"), ZERO, output_field=DecimalField())))
     per: dict[dt.date, dict[str, Decimal]] = {}
     for row in rows:
         per.setdefault(row["billing_month"], {})[row["col"]] = row["s"]
     out = []
-    m = today.replace(day=1)
+    m = month_start(today)
     while m >= first:
         cols = per.get(m, {})
         mobile = cols.get("au", ZERO) + cols.get("other_mobile", ZERO)
         dom, intl = cols.get("domestic", ZERO), cols.get("international", ZERO)
         out.append(MonthCalls(month=m, domestic=dom, international=intl, mobile=mobile, total=dom + intl + mobile))
-        m = (m - dt.timedelta(days=1)).replace(day=1)
+        m = previous_month(m)
     return out
 
 

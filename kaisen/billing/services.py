@@ -22,10 +22,10 @@ from django.utils.translation import gettext as _
 
 from kaisen.billing.close import FINAL_BUSINESS_DAY, close_all, issue_due
 from kaisen.billing.models import Coupon, Invoice, LongTermDiscount, LongTermRate, TtsRate
-from kaisen.billing.rating import month_start, rate_month
+from kaisen.billing.rating import rate_month
 from kaisen.carriers.models import Coverage
 from kaisen.core import clock
-from kaisen.core.calendar import nth_business_day_of_month
+from kaisen.core.calendar import add_months, month_start, nth_business_day_of_month, previous_month
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.lines.models import Line
 from kaisen.tenancy.models import Tenant
@@ -120,9 +120,7 @@ def long_term_discount_add(*, tenant: Tenant, msisdn: str, term_months: int, fir
         raise DomainError(ErrorCode.INVALID_OPTION, _("Plan %(plan)s has no %(term)s-month term (offered: %(terms)s).")
                           % {"plan": line.plan.code, "term": term_months, "terms": terms or "-"}, field="term_months")
     start = month_start(first_month)
-    end = start
-    for _i in range(term_months - 1):
-        end = (end + dt.timedelta(days=32)).replace(day=1)
+    end = add_months(start, max(term_months, 1) - 1)
     if LongTermDiscount.objects.filter(line=line, starts_on__lte=end, ends_on__gte=start).exists():
         raise DomainError(ErrorCode.DUPLICATE, _("The line already has a committed term in these months."))
     discount = LongTermDiscount.objects.create(tenant=tenant, line=line, rate=rate, starts_on=start, ends_on=end)
@@ -132,15 +130,11 @@ def long_term_discount_add(*, tenant: Tenant, msisdn: str, term_months: int, fir
     return discount
 
 
-def _previous_month(day: dt.date) -> dt.date:
-    return (day.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-
-
 def rate_open_months(*, today: dt.date | None = None) -> int:
     """Scheduled: rate the current month, and the previous one while it is open, of every tenant and
     coverage. Returns the number of calls newly rated."""
     today = today or clock.today_jst()
-    months = [today.replace(day=1), _previous_month(today)]
+    months = [month_start(today), previous_month(today)]
     rated = 0
     for tenant in Tenant.objects.filter(is_active=True).order_by("pk"):
         for coverage in tenant.coverages:
@@ -158,7 +152,7 @@ def close_due(*, today: dt.date | None = None) -> int:
     today = today or clock.today_jst()
     done = 0
     if today >= nth_business_day_of_month(today.year, today.month, FINAL_BUSINESS_DAY):
-        month = _previous_month(today)
+        month = previous_month(today)
         open_tenants = [t for t in Tenant.objects.filter(is_active=True).order_by("pk")
                         if Invoice.objects.filter(tenant=t, month=month, closed_at__isnull=False).count()
                         < len(t.coverages)]

@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kaisen.core.calendar import first_of_next_month, month_start
 from kaisen.usage.formats import CALL_COLUMNS, DATA_COLUMNS
 
 MB = 1024 * 1024
@@ -64,15 +65,15 @@ class SimLine:
 
 def month_starts(first: dt.date, last: dt.date) -> list[dt.date]:
     months = []
-    m = first.replace(day=1)
+    m = month_start(first)
     while m <= last:
         months.append(m)
-        m = (m + dt.timedelta(days=32)).replace(day=1)
+        m = first_of_next_month(m)
     return months
 
 
 def _days(month: dt.date, first: dt.date, last: dt.date) -> Iterator[dt.date]:
-    end = (month + dt.timedelta(days=32)).replace(day=1)
+    end = first_of_next_month(month)
     day = max(month, first)
     while day < end and day <= last:
         yield day

@@ -39,7 +39,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from kaisen.billing.models import ChargeCategory, InvoiceItem, TaxClass
-from kaisen.core.calendar import first_of_next_month, last_day_of_month
+from kaisen.core.calendar import add_months, first_of_next_month, last_day_of_month, month_start, previous_month
 from kaisen.lines.models import Line, LineStatus
 from kaisen.statements.encoding import CP932, UTF8
 from kaisen.usage.models import TAX_EXEMPT_CALL_TYPES, CallRecord, CallType, DataUsageDaily
@@ -453,8 +453,8 @@ def _datausage_query(ctx: Context) -> QuerySet[Any]:
     columns = {f"d{k}": Subquery(usage.filter(day=day - dt.timedelta(days=k)).values("bytes_used")[:1])
                for k in range(7)}
     # ⑫ last month = the month before the one ``day`` is in: it changes when ``day`` is the 1st (file of the 3rd).
-    prev_last = day.replace(day=1) - dt.timedelta(days=1)
-    prev_first = prev_last.replace(day=1)
+    prev_first = previous_month(day)
+    prev_last = last_day_of_month(prev_first)
     total = Subquery(usage.filter(day__gte=prev_first, day__lte=prev_last).order_by().values("line")
                      .annotate(s=Sum("bytes_used")).values("s")[:1], output_field=IntegerField())
     return (_lines_listed(ctx, day).order_by(F("msisdn").asc(nulls_last=True), "iccid")
@@ -588,14 +588,9 @@ def layout_get(kind: str) -> Layout | None:
     return LAYOUTS.get(kind)
 
 
-def add_months(month: dt.date, n: int) -> dt.date:
-    index = month.year * 12 + month.month - 1 + n
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
 def latest_month(layout: Layout, today: dt.date) -> dt.date:
     """The newest month of a monthly layout that is published on ``today`` (Japan time)."""
-    this_month = today.replace(day=1)
+    this_month = month_start(today)
     newest = add_months(this_month, -layout.publish_lag)
     return newest if today.day >= layout.publish_day else add_months(newest, -1)
 

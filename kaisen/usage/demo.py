@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kaisen.carriers.usage_files import SimLine, month_starts, write_calls, write_data
+from kaisen.core.calendar import add_months
 from kaisen.lines.models import Line, LineStatus
 from kaisen.tenancy.models import Tenant
 from kaisen.usage.ingest import usage_file_import_path
@@ -27,10 +28,7 @@ MAX_USAGE_LINES = 1000
 
 
 def history_start(today: dt.date, months: int = HISTORY_MONTHS) -> dt.date:
-    first = today.replace(day=1)
-    for _ in range(months):
-        first = (first - dt.timedelta(days=1)).replace(day=1)
-    return first
+    return add_months(today, -months)
 
 
 def _sim_lines(tenants: Sequence[Tenant], today: dt.date) -> list[SimLine]:

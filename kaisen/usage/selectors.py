@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from kaisen.access.actions import USAGE_READ
 from kaisen.access.services import authorize, line_scope
 from kaisen.core import clock
+from kaisen.core.calendar import first_of_next_month, month_start, previous_month
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.lines.models import Line
 from kaisen.tenancy.models import Tenant
@@ -39,22 +40,10 @@ def _line(*, user: Any, tenant: Tenant, line_id: int) -> Line:
     return line
 
 
-def month_start(value: dt.date) -> dt.date:
-    return value.replace(day=1)
-
-
-def previous_month(value: dt.date) -> dt.date:
-    return (value.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-
-
-def next_month(value: dt.date) -> dt.date:
-    return (value.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-
-
 def parse_month(value: str | None) -> dt.date:
     """``YYYY-MM`` → the first day of that month; empty → the current month (JST)."""
     if not value:
-        return clock.today_jst().replace(day=1)
+        return month_start(clock.today_jst())
     try:
         return dt.date.fromisoformat(f"{value.strip()}-01")
     except ValueError as exc:
@@ -103,7 +92,7 @@ def line_data_usage(*, user: Any, tenant: Tenant, line_id: int, end: dt.date | N
                 .values_list("day", "bytes_used"))
     series = [(start + dt.timedelta(days=i), int(rows.get(start + dt.timedelta(days=i), 0))) for i in range(days)]
     last = previous_month(end)
-    total = (DataUsageDaily.objects.filter(tenant=tenant, line=line, day__gte=last, day__lt=next_month(last))
+    total = (DataUsageDaily.objects.filter(tenant=tenant, line=line, day__gte=last, day__lt=first_of_next_month(last))
              .aggregate(total=Sum("bytes_used"))["total"]) or 0
     allowance_mb = line.data_cap_mb or line.plan.data_allowance_mb
     return LineDataUsage(line=line, window_end=end, days=series, last_month=last, last_month_bytes=int(total),
@@ -159,7 +148,7 @@ def usage_summary(*, user: Any, tenant: Tenant, month: dt.date) -> UsageSummary:
     they end in (K-4), so a call over midnight on the last day shows here and is billed next month."""
     authorize(user=user, action=USAGE_READ)
     month = month_start(month)
-    end = next_month(month)
+    end = first_of_next_month(month)
     scope = line_scope(user=user, prefix="line__")
     summary = UsageSummary(month=month)
     by_day = {month + dt.timedelta(days=i): UsageDay(month + dt.timedelta(days=i))

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from kaisen.access.actions import USAGE_READ
 from kaisen.access.services import authorize
 from kaisen.core import clock
+from kaisen.core.calendar import month_start, previous_month
 from kaisen.core.csvsafe import csv_safe
 from kaisen.core.errors import DomainError, NotFound
 from kaisen.core.web import request_tenant, request_user, staff_required, tenant_user_required
@@ -27,7 +28,6 @@ from kaisen.usage.selectors import (
     default_window_end,
     line_data_usage,
     parse_month,
-    previous_month,
     usage_summary,
 )
 
@@ -37,7 +37,7 @@ OVERVIEW_MONTHS = 7  # this month and the 6 before it: the demo's history and th
 
 
 def _month_choices(today: dt.date) -> list[tuple[str, str]]:
-    month = today.replace(day=1)
+    month = month_start(today)
     out = []
     for _i in range(OVERVIEW_MONTHS):
         out.append((f"{month:%Y-%m}", date_format(month, "YEAR_MONTH_FORMAT")))
