@@ -186,3 +186,19 @@ def test_undecodable_bytes_reject_only_their_row(line) -> None:
     result = usage_file_import(fileobj=io.BytesIO(body), name="mixed.csv", now=NOW).file
     assert (result.rows_loaded, result.rows_rejected) == (1, 1)
     assert UsageRowError.objects.get().code == "bad_encoding"
+
+
+def test_records_protect_their_tenant_and_file_through_the_orm(line) -> None:
+    """``tenant`` and ``source_file`` have no database constraint (usage.models: the commit's per-row checks);
+    Django's ``on_delete=PROTECT`` still refuses to delete what call and data records point at."""
+    from django.db.models import ProtectedError
+
+    _import(HEADER + "R1,09011112222,2026-05-01 20:12:21.5,660,0312345678,東京,,0,1,,voice\n")
+    data = usage_file_import(fileobj=io.BytesIO(b"date,msisdn,iccid,bytes\n2026-06-01,09011112222,,100\n"),
+                             name="d.csv", now=NOW).file
+    call = CallRecord.objects.get()
+    for target, protected in ((call.source_file, call), (data, DataUsageDaily.objects.get()),
+                              (line.tenant, call)):
+        with pytest.raises(ProtectedError) as caught:
+            target.delete()
+        assert protected in caught.value.protected_objects
