@@ -163,6 +163,10 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 
 # Lifetime of bearer tokens issued by POST /api/v1/auth.
+# SQLite's page cache (MB) while a usage file is bulk loaded; pages are only allocated as used. The indexes
+# of call records are written in random order, and once they outgrow the everyday 64 MB cache every insert
+# reads pages from disk (docs/benchmarks.md, usage ingest).
+KAISEN_SQLITE_IMPORT_CACHE_MB = int(os.environ.get("KAISEN_SQLITE_IMPORT_CACHE_MB", "1024"))
 KAISEN_API_TOKEN_TTL_SECONDS = int(os.environ.get("KAISEN_API_TOKEN_TTL_SECONDS", "3600"))
 
 # --- I18N / time ----------------------------------------------------------------------------------
