@@ -202,3 +202,34 @@ def test_records_protect_their_tenant_and_file_through_the_orm(line) -> None:
         with pytest.raises(ProtectedError) as caught:
             target.delete()
         assert protected in caught.value.protected_objects
+
+
+def test_sqlite_bulk_load_uses_the_import_cache_and_restores_it(line, settings, monkeypatch) -> None:
+    """SQLite: the import runs with KAISEN_SQLITE_IMPORT_CACHE_MB of page cache, and the connection gets its
+    own size back afterwards (web requests keep the everyday cache). PostgreSQL has no such pragma."""
+    from django.db import connection
+
+    from kaisen.usage import ingest
+
+    if connection.vendor != "sqlite":
+        assert _import(HEADER + "R1,09011112222,2026-05-01 20:12:21.5,660,0312345678,東京,,0,1,,voice\n")[
+            "rows_loaded"] == 1
+        return
+    settings.KAISEN_SQLITE_IMPORT_CACHE_MB = 12
+    seen: list[int] = []
+    original = ingest._load_calls_sqlite
+
+    def spy(cur, record, rows):  # type: ignore[no-untyped-def]
+        cur.execute("PRAGMA cache_size")
+        seen.append(cur.fetchone()[0])
+        return original(cur, record, rows)
+
+    with connection.cursor() as cur:
+        cur.execute("PRAGMA cache_size")
+        before = cur.fetchone()[0]
+    monkeypatch.setattr(ingest, "_load_calls_sqlite", spy)
+    result = _import(HEADER + "R1,09011112222,2026-05-01 20:12:21.5,660,0312345678,東京,,0,1,,voice\n")
+    assert result["rows_loaded"] == 1 and seen == [-12 * 1024]
+    with connection.cursor() as cur:
+        cur.execute("PRAGMA cache_size")
+        assert cur.fetchone()[0] == before != -12 * 1024
