@@ -93,6 +93,14 @@ def invoice_dict(invoice: Any) -> dict[str, Any]:
             "final_on": invoice.final_on, "issued_on": invoice.issued_on, "due_on": invoice.due_on}
 
 
+def _month_or_today(value: str | None) -> dt.date:
+    """``YYYY-MM`` as its first day; none given: today (the current month)."""
+    from kaisen.billing.services import parse_month
+    from kaisen.core import clock
+
+    return parse_month(value) if value else clock.today_jst()
+
+
 def combined_dict(row: Any) -> dict[str, Any]:
     return {"id": row.pk, "payer": row.payer.public_id, "member": row.member.public_id, "coverage": row.coverage,
             "first_month": f"{row.first_month:%Y-%m}",
@@ -112,13 +120,11 @@ def combined_add_command(
     """Bill MEMBER's months on PAYER's invoice, with a per-account breakdown, from a month not closed yet."""
     _setup()
     from kaisen.billing.combined import combined_add
-    from kaisen.billing.services import parse_month
-    from kaisen.core import clock
     from kaisen.core.errors import DomainError
 
     try:
         row = combined_add(payer=_tenants(payer)[0], member=_tenants(member)[0], coverage=coverage,
-                           first_month=parse_month(first_month) if first_month else clock.today_jst(),
+                           first_month=_month_or_today(first_month),
                            actor="kaisen billing combined add")
     except DomainError as exc:
         _fail(exc)
@@ -134,13 +140,10 @@ def combined_end_command(
     """End combined billing: the member gets its own invoices again after LAST-MONTH."""
     _setup()
     from kaisen.billing.combined import combined_end
-    from kaisen.billing.services import parse_month
-    from kaisen.core import clock
     from kaisen.core.errors import DomainError
 
     try:
-        row = combined_end(arrangement_id=arrangement_id,
-                           last_month=parse_month(last_month) if last_month else clock.today_jst(),
+        row = combined_end(arrangement_id=arrangement_id, last_month=_month_or_today(last_month),
                            actor="kaisen billing combined end")
     except DomainError as exc:
         _fail(exc)

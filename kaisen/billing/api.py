@@ -264,7 +264,7 @@ def bill_out(bill: Bill) -> dict[str, Any]:
 
 
 def _combined_into(bill: Bill) -> dict[str, Any] | None:
-    payer = bill.combined_into
+    payer = bill.invoice.combined_into
     if payer is None:
         return None
     return {"operator_id": payer.tenant.public_id, "company_name": payer.tenant.legal_name,

@@ -128,11 +128,6 @@ class Bill:
     breakdown: Breakdown
 
     @property
-    def combined_into(self) -> Invoice | None:
-        """A member account's month: the payer's invoice it is billed on (S-BILL-5)."""
-        return self.invoice.combined_into if self.invoice.status == InvoiceStatus.COMBINED else None
-
-    @property
     def month(self) -> dt.date:
         return self.invoice.month
 

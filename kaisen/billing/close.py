@@ -34,13 +34,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
 from kaisen.billing import combined
 from kaisen.billing.models import Coupon, CouponUse, Invoice, InvoiceStatus, TtsRate
-from kaisen.billing.rating import currency_of, month_start, open_invoice, rate_month
-from kaisen.billing.tax import TaxSummary, compute_tax, usd_to_jpy
+from kaisen.billing.rating import invoice_tax, month_start, open_invoice, rate_month
+from kaisen.billing.tax import TaxSummary, usd_to_jpy
 from kaisen.carriers.models import Coverage
 from kaisen.core import clock
 from kaisen.core.calendar import first_of_next_month, last_day_of_month, nth_business_day_of_month
@@ -172,9 +172,7 @@ def close_month(*, tenant: Tenant, coverage: str, month: dt.date, today: dt.date
                    for m in combined.members_of(payer=tenant, coverage=coverage, month=start)]
         if members:
             # The payer's invoice bills every account: tax once per rate on the sum of all their items.
-            summary = compute_tax(combined.group_items(invoice).order_by().values_list("tax_class")
-                                  .annotate(s=Sum("amount")).values_list("tax_class", "s"),
-                                  currency=currency_of(coverage))
+            summary = invoice_tax(invoice, with_combined=True)
             coupon += sum((m.coupon_applied for m in members), Decimal(0))
         _set_amounts(invoice, summary, coupon, tts)
         if invoice.total <= 0:

@@ -53,20 +53,21 @@ def _overlapping(qs: Any, first: dt.date) -> Any:
     return qs.filter(Q(last_month__isnull=True) | Q(last_month__gte=first))
 
 
+def _covering(month: dt.date, **lookup: Any) -> Any:
+    """Arrangements matching ``lookup`` that combine ``month`` (begun by then, not ended before it)."""
+    month = month_start(month)
+    return _overlapping(CombinedBilling.objects.filter(first_month__lte=month, **lookup), month)
+
+
 def arrangement_for_member(*, member: Tenant, coverage: str, month: dt.date) -> CombinedBilling | None:
     """The arrangement that bills ``member``'s ``month`` on another account's invoice, if any."""
-    month = month_start(month)
-    return (CombinedBilling.objects.select_related("payer")
-            .filter(member=member, coverage=coverage, first_month__lte=month)
-            .filter(Q(last_month__isnull=True) | Q(last_month__gte=month)).first())
+    return _covering(month, member=member, coverage=coverage).select_related("payer").first()
 
 
 def members_of(*, payer: Tenant, coverage: str, month: dt.date) -> list[CombinedBilling]:
     """The arrangements whose members' ``month`` is billed on ``payer``'s invoice."""
-    month = month_start(month)
-    return list(CombinedBilling.objects.select_related("member")
-                .filter(payer=payer, coverage=coverage, first_month__lte=month)
-                .filter(Q(last_month__isnull=True) | Q(last_month__gte=month)).order_by("member__public_id"))
+    return list(_covering(month, payer=payer, coverage=coverage).select_related("member")
+                .order_by("member__public_id"))
 
 
 def _check_month(value: dt.date, today: dt.date) -> dt.date:
@@ -168,13 +169,11 @@ def combined_end(*, arrangement_id: int, last_month: dt.date, actor: str,
     return row
 
 
-def combined_list(*, tenant: Tenant | None = None, include_ended: bool = True) -> list[CombinedBilling]:
-    """Arrangements (the operator's view); with ``tenant``, those it pays for or is billed in."""
+def combined_list(*, tenant: Tenant | None = None) -> list[CombinedBilling]:
+    """Arrangements, ended ones included (the operator's view); with ``tenant``, those it pays for or is billed in."""
     qs = CombinedBilling.objects.select_related("payer", "member")
     if tenant is not None:
         qs = qs.filter(Q(payer=tenant) | Q(member=tenant))
-    if not include_ended:
-        qs = _overlapping(qs, previous_month(month_start(clock.today_jst())))
     return list(qs.order_by("payer__public_id", "coverage", "member__public_id", "first_month"))
 
 
@@ -193,11 +192,6 @@ def in_force(*, tenant: Tenant, today: dt.date | None = None) -> list[CombinedBi
 
 # --- the combined invoice --------------------------------------------------------------------------------
 
-def group_ids(invoice: Invoice) -> list[int]:
-    """The invoice and the member invoices combined into it (just the invoice when nothing is combined)."""
-    return [invoice.pk, *Invoice.objects.filter(combined_into=invoice).order_by("pk").values_list("pk", flat=True)]
-
-
 def group_items(invoice: Invoice) -> Any:
     """Every item the invoice bills: its own and those of the member invoices combined into it."""
     return InvoiceItem.objects.filter(Q(invoice=invoice) | Q(invoice__combined_into=invoice))
@@ -213,11 +207,6 @@ class AccountShare:
     exempt: Decimal
     coupon: Decimal
     payer: bool
-
-    @property
-    def subtotal(self) -> Decimal:
-        """Taxable and exempt charges together, tax excluded, before coupons."""
-        return self.taxable + self.exempt
 
 
 def shares(invoice: Invoice) -> list[AccountShare]:

@@ -84,8 +84,9 @@ class Invoice(models.Model):
     issuer_registration_number = models.CharField(_("issuer registration number"), max_length=14, blank=True)
     recipient_name = models.CharField(_("recipient"), max_length=200, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
-    # S-BILL-5: a member account's month, billed on the payer's invoice (status ``combined``); its amounts stay
-    # its own share. On the payer's invoice the totals are those of every account together.
+    # S-BILL-5: a member account's month, billed on the payer's invoice; set by the close together with status
+    # ``combined`` and only then, so either says the same. Its amounts stay its own share. On the payer's
+    # invoice the totals are those of every account together.
     combined_into = models.ForeignKey("self", verbose_name=_("combined into"), on_delete=models.PROTECT, null=True,
                                       blank=True, related_name="combined_members")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

@@ -41,7 +41,7 @@ from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Space
 
 from kaisen.billing.charges import CostTypeRow, cost_type_rows, invoice_pdf_available
 from kaisen.billing.combined import AccountShare, shares
-from kaisen.billing.models import TAX_RATES, Currency, Invoice, InvoiceStatus, TaxClass
+from kaisen.billing.models import TAX_RATES, Currency, Invoice, TaxClass
 from kaisen.carriers.models import Coverage
 from kaisen.core.calendar import last_day_of_month
 from kaisen.core.errors import DomainError, ErrorCode
@@ -212,7 +212,7 @@ def _shares_table(shares: list[AccountShare], currency: str, width: float) -> Ta
 
 
 def _not_issued(invoice: Invoice) -> DomainError:
-    payer = invoice.combined_into if invoice.status == InvoiceStatus.COMBINED else None
+    payer = invoice.combined_into
     if payer is not None:
         return DomainError(ErrorCode.INVOICE_NOT_ISSUED, _(
             "This month is billed on the combined invoice of account %(payer)s, which that account receives: "

@@ -82,6 +82,7 @@ def _t() -> dict[str, str]:
         "rate": CallRate._meta.db_table, "fee": FeeRate._meta.db_table, "ptariff": PlanTariff._meta.db_table,
         "ltd": LongTermDiscount._meta.db_table, "ltr": LongTermRate._meta.db_table,
         "item": InvoiceItem._meta.db_table, "data": DataUsageDaily._meta.db_table,
+        "invoice": Invoice._meta.db_table,
     }
 
 
@@ -258,12 +259,19 @@ def _convert(amount: Decimal, *, frm: str, to: str, month: dt.date) -> Decimal |
     return None
 
 
-def invoice_tax(invoice: Invoice) -> TaxSummary:
-    """Tax of the invoice's current items, summed per tax class in the database, rounded once per rate."""
+def invoice_tax(invoice: Invoice, *, with_combined: bool = False) -> TaxSummary:
+    """Tax of the invoice's current items, summed per tax class in the database, rounded once per rate.
+    ``with_combined``: also the items of the member invoices combined into it (S-BILL-5), the figures of a
+    combined invoice."""
     t = _t()
+    where = "invoice_id = %s"
+    params = [invoice.pk]
+    if with_combined:
+        where += f" OR invoice_id IN (SELECT id FROM {t['invoice']} WHERE combined_into_id = %s)"  # noqa: S608
+        params.append(invoice.pk)
     with connection.cursor() as cur:
-        cur.execute(f"SELECT tax_class, SUM(amount) FROM {t['item']} WHERE invoice_id = %s GROUP BY tax_class",  # noqa: S608
-                    [invoice.pk])
+        cur.execute(f"SELECT tax_class, SUM(amount) FROM {t['item']} WHERE {where} GROUP BY tax_class",  # noqa: S608
+                    params)
         sums = [(row[0], Decimal(str(row[1] or 0))) for row in cur.fetchall()]
     return compute_tax(sums, currency=invoice.currency)
 

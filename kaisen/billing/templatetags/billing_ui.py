@@ -73,7 +73,7 @@ def day_label(value: dt.date | None) -> str:
 def bill_status(invoice: Any) -> SafeString:
     css = _STATUS_CLASSES.get(invoice.status, "text-bg-light")
     badge = format_html('<span class="badge status-badge {}">{}</span>', css, invoice.get_status_display())
-    payer = invoice.combined_into if invoice.status == InvoiceStatus.COMBINED else None
+    payer = invoice.combined_into
     if payer is None:
         return badge
     # S-BILL-5: the member's month follows the payer's invoice (its status, never its amounts).
