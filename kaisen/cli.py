@@ -370,6 +370,17 @@ def print_all_pages(path: str, *, params: dict[str, Any], url: str | None) -> No
     out.write("\n]\n")
 
 
+def print_pages(path: str, *, params: dict[str, Any], cursor: str | None, all_pages: bool, url: str | None) -> None:
+    """A cursor-paged list: the page at ``cursor`` (the first without one), or with ``all_pages`` every item
+    from there on as one JSON array."""
+    if cursor:
+        params = {**params, "cursor": cursor}
+    if all_pages:
+        print_all_pages(path, params=params, url=url)
+    else:
+        _print_json(_api("GET", path, url=url, params=params))
+
+
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Portal address (default $KAISEN_URL or the saved one).")]
 
 

@@ -70,15 +70,10 @@ def bills_numbers(
     url: UrlOpt = None,
 ) -> None:
     """Call charges by phone number (domestic, international, au, other mobile; K-4, K-6)."""
-    from kaisen.cli import _api, _print_json, print_all_pages
+    from kaisen.cli import print_pages
 
-    params: dict[str, Any] = {"q": q, "limit": limit}
-    if cursor:
-        params["cursor"] = cursor
-    if all_pages:
-        print_all_pages(f"/bills/{bill_id}/numbers", params=params, url=url)
-        return
-    _print_json(_api("GET", f"/bills/{bill_id}/numbers", url=url, params=params))
+    print_pages(f"/bills/{bill_id}/numbers", params={"q": q, "limit": limit}, cursor=cursor, all_pages=all_pages,
+                url=url)
 
 
 @billing_app.command("items")
@@ -90,15 +85,9 @@ def bills_items(
     url: UrlOpt = None,
 ) -> None:
     """The bill's items one by one."""
-    from kaisen.cli import _api, _print_json, print_all_pages
+    from kaisen.cli import print_pages
 
-    params: dict[str, Any] = {"msisdn": msisdn}
-    if cursor:
-        params["cursor"] = cursor
-    if all_pages:
-        print_all_pages(f"/bills/{bill_id}/items", params=params, url=url)
-        return
-    _print_json(_api("GET", f"/bills/{bill_id}/items", url=url, params=params))
+    print_pages(f"/bills/{bill_id}/items", params={"msisdn": msisdn}, cursor=cursor, all_pages=all_pages, url=url)
 
 
 @billing_app.command("calls")

@@ -112,13 +112,7 @@ def usage_calls(
     url: UrlOpt = None,
 ) -> None:
     """A line's calls billed in a month (K-4), one page as JSON, or with --all a JSON array of every call."""
-    from kaisen.cli import _api, _print_json, print_all_pages
+    from kaisen.cli import print_pages
 
-    path = f"/lines/{_line_id(ref, url)}/calls"
-    params: dict[str, Any] = {"month": month, "limit": limit}
-    if cursor:
-        params["cursor"] = cursor
-    if all_pages:
-        print_all_pages(path, params=params, url=url)
-        return
-    _print_json(_api("GET", path, url=url, params=params))
+    print_pages(f"/lines/{_line_id(ref, url)}/calls", params={"month": month, "limit": limit}, cursor=cursor,
+                all_pages=all_pages, url=url)
