@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import datetime as dt
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import time_machine
 from django.test import Client
 
 from kaisen.accounts.models import ApiKey, User
 from kaisen.accounts.services import api_key_create, token_issue_for_api_key
+from kaisen.core.clock import JST
 from kaisen.lines.models import Line
 from kaisen.tenancy.models import Tenant
 from tests.factories import PASSWORD, LineFactory, TenantFactory, UserFactory
@@ -17,8 +22,6 @@ from tests.factories import PASSWORD, LineFactory, TenantFactory, UserFactory
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
     """Test database names get a suffix from ``KAISEN_TEST_DB_SUFFIX`` (scripts/test.sh: one per checkout),
     on top of pytest-django's per-xdist-worker suffix, so two clones testing on one PostgreSQL never collide."""
-    import os
-
     from django.conf import settings
 
     suffix = os.environ.get("KAISEN_TEST_DB_SUFFIX", "")
@@ -100,6 +103,26 @@ def tenant_b(db: None) -> TenantWorld:
 @pytest.fixture
 def password() -> str:
     return PASSWORD
+
+
+#: The moment every test starts at, unless it moves the clock itself (Japan time). ``KAISEN_TEST_NOW`` (ISO 8601;
+#: Japan time when it has no offset) moves it: scripts/test.sh runs the date-sensitive tests again under
+#: several such clocks (tests/clocks.py), so a test that only passes on some days fails on the commit that
+#: plants it. A test never reads the real date.
+DEFAULT_TEST_NOW = "2026-11-20T10:00:00+09:00"
+
+
+def start_now() -> dt.datetime:
+    value = dt.datetime.fromisoformat(os.environ.get("KAISEN_TEST_NOW") or DEFAULT_TEST_NOW)
+    return value if value.tzinfo else value.replace(tzinfo=JST)
+
+
+@pytest.fixture(autouse=True)
+def _frozen_clock() -> Iterator[None]:
+    """Every test runs on an injected clock that starts at ``start_now()`` and ticks on from there (so timeouts
+    and polling loops still advance). Tests that need another moment nest their own ``time_machine.travel``."""
+    with time_machine.travel(start_now(), tick=True):
+        yield
 
 
 @pytest.fixture(autouse=True)

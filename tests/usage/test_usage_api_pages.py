@@ -42,15 +42,20 @@ def test_line_usage_api_default_window_is_m_dl_5(tenant_a: TenantWorld) -> None:
     today = clock.today_jst()
     end = today - dt.timedelta(days=2)
     last_month = (end.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-    _data(tenant_a, {end: 500, end - dt.timedelta(days=6): 70, end - dt.timedelta(days=7): 9999,
-                     today - dt.timedelta(days=1): 123, last_month: 1000, last_month + dt.timedelta(days=3): 24})
+    seeded: dict[dt.date, int] = {}
+    for day, count in ((last_month, 1000), (last_month + dt.timedelta(days=3), 24), (end, 500),
+                       (end - dt.timedelta(days=6), 70), (end - dt.timedelta(days=7), 9999),
+                       (today - dt.timedelta(days=1), 123)):
+        seeded[day] = seeded.get(day, 0) + count  # some days coincide near the start of a month
+    _data(tenant_a, seeded)
     body = tenant_a.api().get(f"/api/v1/lines/{tenant_a.line.pk}/usage").json()
+    window = [end - dt.timedelta(days=6 - i) for i in range(7)]
     assert body["window_end"] == end.isoformat()
-    assert [d["date"] for d in body["days"]] == [(end - dt.timedelta(days=6 - i)).isoformat() for i in range(7)]
-    got = {d["date"]: d["bytes"] for d in body["days"]}
-    assert got[end.isoformat()] == 500 and got[(end - dt.timedelta(days=6)).isoformat()] == 70
-    assert body["window_bytes"] == 570 + (1000 + 24 if end - dt.timedelta(days=6) <= last_month <= end else 0)
-    assert body["last_month"] == {"month": f"{last_month:%Y-%m}", "bytes": 1024}
+    assert [d["date"] for d in body["days"]] == [d.isoformat() for d in window]
+    assert {d["date"]: d["bytes"] for d in body["days"]} == {d.isoformat(): seeded.get(d, 0) for d in window}
+    assert body["window_bytes"] == sum(seeded.get(d, 0) for d in window)
+    assert body["last_month"] == {"month": f"{last_month:%Y-%m}",
+                                  "bytes": sum(b for d, b in seeded.items() if d.replace(day=1) == last_month)}
 
     other = tenant_a.api().get(f"/api/v1/lines/{tenant_a.line.pk}/usage",
                                {"end": (today - dt.timedelta(days=1)).isoformat(), "days": 1}).json()
