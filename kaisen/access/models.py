@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from kaisen.access.procedures import procedures
+
 
 class Effect(models.TextChoices):
     ALLOW = "allow", _("Allow")
@@ -205,6 +207,4 @@ class ApprovalRequest(models.Model):
 
     @property
     def kind_label(self) -> str:
-        from kaisen.procedures.models import OrderKind
-
-        return str(OrderKind(self.kind).label) if self.kind in OrderKind.values else self.kind
+        return procedures().kind_label(self.kind)

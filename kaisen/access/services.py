@@ -51,8 +51,10 @@ from kaisen.access.models import (
     UserLineLimit,
 )
 from kaisen.access.policies import BUILTIN_ROLES
+from kaisen.access.procedures import procedures
 from kaisen.audit.services import audit_record
 from kaisen.core import clock
+from kaisen.core.csvsafe import csv_text
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 
 # --- the decision ---------------------------------------------------------------------------------------
@@ -645,11 +647,10 @@ def line_tags_import(*, actor: Any, csv_bytes: bytes) -> list[TagImportRow]:
     the line's tags as ``kind:name`` separated by ``;`` (an empty cell removes every tag). Each row is its own
     transaction and gets its own result; a line outside the actor's lines is ``NOT_FOUND`` for that row."""
     from kaisen.lines.selectors import line_lookup
-    from kaisen.procedures.bulk import _decode
 
     authorize(user=actor, action=a.LINE_TAG)
     tenant = _tenant_of(actor)
-    text = _decode(csv_bytes)
+    text = csv_text(csv_bytes)
     rows = list(csv.reader(io.StringIO(text)))
     if not rows or [c.strip().lower() for c in rows[0][:2]] != list(TAG_CSV_COLUMNS):
         raise DomainError(ErrorCode.INVALID_CSV, _("The first row must be the header: line,tags."), field="file")
@@ -740,8 +741,6 @@ def approval_request_create(*, tenant: Any, user: Any, line_id: int, kind: str, 
                             idempotency_key: str, reason: str = "") -> ApprovalRequest:
     """Hold a destructive procedure for approval: checked now like an order would be (the rules, the line,
     the user's permission), submitted only when another user approves it. Idempotent per key."""
-    from kaisen.procedures.services import order_preview
-
     authorize(user=user, action=a.order_kind_action(kind))
     key = (idempotency_key or "").strip()
     if not key or len(key) > 100:
@@ -754,7 +753,7 @@ def approval_request_create(*, tenant: Any, user: Any, line_id: int, kind: str, 
                               _("This idempotency key was already used for a different request."),
                               field="idempotency_key")
         return existing
-    preview = order_preview(tenant=tenant, user=user, line_id=line_id, kind=kind, params=params)
+    preview = procedures().preview(tenant=tenant, user=user, line_id=line_id, kind=kind, params=params)
     with transaction.atomic():
         if ApprovalRequest.objects.filter(tenant=tenant, line_id=preview.line.pk, kind=kind,
                                           status=ApprovalStatus.PENDING).exists():
@@ -772,21 +771,17 @@ def procedure_request(*, tenant: Any, user: Any, line_id: int, kind: str, params
                       idempotency_key: str, reason: str = "") -> Any:
     """What every interface calls to start a procedure: an ``Order`` at once, or an ``ApprovalRequest``
     when an approval policy holds this procedure for a second user."""
-    from kaisen.procedures.services import order_submit
-
     if approval_needed(user=user, kind=kind):
         return approval_request_create(tenant=tenant, user=user, line_id=line_id, kind=kind, params=params,
                                        idempotency_key=idempotency_key, reason=reason)
-    return order_submit(tenant=tenant, user=user, line_id=line_id, kind=kind, params=params,
-                        idempotency_key=idempotency_key)
+    return procedures().submit(tenant=tenant, user=user, line_id=line_id, kind=kind, params=params,
+                               idempotency_key=idempotency_key)
 
 
 def approval_decide(*, tenant: Any, user: Any, approval_id: int, approve: bool, note: str = "") -> ApprovalRequest:
     """Approve (submits the order through ``order_submit``, once) or reject a pending request. The requester
     cannot decide their own request; the approver needs ``Approval:decide`` and the procedure's action, and
     the line must be one they may see. The requester must still hold the procedure's action."""
-    from kaisen.procedures.services import order_submit
-
     authorize(user=user, action=a.APPROVAL_DECIDE)  # before the lookup: 403 names the action, leaks nothing
     with transaction.atomic():
         req = approval_get(tenant=tenant, user=user, approval_id=approval_id, lock=True)
@@ -800,8 +795,8 @@ def approval_decide(*, tenant: Any, user: Any, approval_id: int, approve: bool, 
         authorize(user=user, action=a.order_kind_action(req.kind))
         note = (note or "").strip()[:500]
         if approve:
-            order = order_submit(tenant=tenant, user=req.requested_by, line_id=req.line_id, kind=req.kind,
-                                 params=req.params, idempotency_key=f"approval-{req.pk}", approved_by=user)
+            order = procedures().submit(tenant=tenant, user=req.requested_by, line_id=req.line_id, kind=req.kind,
+                                        params=req.params, idempotency_key=f"approval-{req.pk}", approved_by=user)
             req.order = order
             req.status = ApprovalStatus.APPROVED
         else:

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from kaisen.access import actions as a
 from kaisen.access import services as s
 from kaisen.access.models import ApprovalStatus, Effect, Role, TagKind
+from kaisen.access.procedures import procedures
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.web import action_required, request_tenant, request_user, tenant_user_required
 
@@ -294,8 +295,6 @@ def approvals_view(request: HttpRequest) -> HttpResponse:
 @tenant_user_required
 @require_http_methods(["GET", "POST"])
 def approval_detail_view(request: HttpRequest, approval_id: int) -> HttpResponse:
-    from kaisen.procedures.display import param_rows
-
     tenant, user = request_tenant(request), request_user(request)
     if request.method == "POST" and request.POST.get("decision") in ("approve", "reject"):
         s.authorize(user=user, action=a.APPROVAL_DECIDE)  # a forced decision: the 403 page
@@ -328,7 +327,7 @@ def approval_detail_view(request: HttpRequest, approval_id: int) -> HttpResponse
     may_decide = (pending and not mine and s.can(user=user, action=a.APPROVAL_DECIDE)
                   and s.can(user=user, action=a.order_kind_action(req.kind)))
     return render(request, "access/approval_detail.html", {
-        "req": req, "kind_label": req.kind_label, "rows": param_rows(req.kind, req.params, None),
+        "req": req, "kind_label": req.kind_label, "rows": procedures().param_rows(req.kind, req.params, None),
         "may_decide": may_decide, "may_withdraw": pending and mine, "error": error, "mine": mine,
     }, status=status)
 

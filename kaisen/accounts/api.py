@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 
 from kaisen.accounts.models import ApiKey, User
+from kaisen.accounts.second_step import second_step
 from kaisen.accounts.services import (
     IssuedToken,
     api_key_create,
@@ -106,8 +107,6 @@ def auth(request: HttpRequest, payload: AuthIn) -> TokenOut | Status[MfaRequired
             raise DomainError(ErrorCode.VALIDATION_ERROR, _("Give both key_id and secret."))
         # API keys are for programs: no second step.
         return token_out(token_issue_for_api_key(key_id=payload.key_id, secret=payload.secret))
-    from kaisen.mfa.services import login_begin, methods_of
-
     if payload.email is not None and not (payload.operator_id or payload.username):
         if payload.password is None:
             raise DomainError(ErrorCode.VALIDATION_ERROR, _("Give email and password."))
@@ -120,12 +119,11 @@ def auth(request: HttpRequest, payload: AuthIn) -> TokenOut | Status[MfaRequired
     else:
         user = login_check(request=request, operator_id=payload.operator_id, username=payload.username,
                            password=payload.password, channel="api")
-    step = login_begin(user=user, channel="api")
-    if step.challenge is not None:
+    step = second_step().api(user=user, channel="api")
+    if step.challenge_id is not None:
         err = DomainError(ErrorCode.MFA_REQUIRED)
         return Status(401, MfaRequiredOut(code=str(err.code), message=str(err.message),
-                                          challenge_id=step.challenge.challenge_id,
-                                          methods=methods_of(step.challenge)))
+                                          challenge_id=step.challenge_id, methods=step.methods))
     if step.enrol:
         raise DomainError(ErrorCode.MFA_ENROLMENT_REQUIRED)
     return token_for(user)

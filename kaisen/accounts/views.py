@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from kaisen.accounts.email_login import login_check_email
 from kaisen.accounts.forms import ApiKeyCreateForm, EmailLoginForm, LoginForm
 from kaisen.accounts.models import User
+from kaisen.accounts.second_step import second_step
 from kaisen.accounts.selectors import api_key_list
 from kaisen.accounts.services import api_key_create, api_key_revoke, login_check
 from kaisen.core import clock
@@ -70,10 +71,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
             if mode == "root":
                 error = _("The email address or password is incorrect, or the account is locked.")
         else:
-            from kaisen.mfa.views import login_second_step
-
             try:
-                second = login_second_step(request, user, next_url=_safe_next(request))
+                second = second_step().web(request, user, next_url=_safe_next(request))
             except DomainError as exc:
                 error = exc.message
             else:

@@ -218,16 +218,14 @@ def _select(columns: list[str], tail: str) -> str:
 
 
 def _extra_fees(invoice: Invoice, *, coverage: str, month: dt.date) -> list[InvoiceItem]:
-    """Account fees another app adds (payments: e.g. the ¥200 convenience-store slip fee, S-PAY-1)."""
-    try:
-        from kaisen.payments import selectors as pay_selectors  # imported at call time: optional app part
-    except ImportError:  # pragma: no cover - the payments part not installed
-        return []
-    fn = getattr(pay_selectors, "invoice_extra_fees", None)
-    if fn is None:
-        return []
+    """Account fees other apps add (payments: e.g. the ¥200 convenience-store slip fee, S-PAY-1), through
+    ``kaisen.billing.extra_fees`` where they register."""
+    from kaisen.billing.extra_fees import providers
+
+    fees = [fee for fn in providers() for fee in fn(tenant=invoice.tenant, coverage=coverage,
+                                                    month=month_start(month))]
     out = []
-    for fee in fn(tenant=invoice.tenant, coverage=coverage, month=month_start(month)):
+    for fee in fees:
         amount = Decimal(str(fee["amount"]))
         if fee.get("currency", invoice.currency) != invoice.currency:
             converted = _convert(amount, frm=str(fee["currency"]), to=invoice.currency, month=month_start(month))

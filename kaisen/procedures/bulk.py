@@ -37,7 +37,7 @@ from kaisen.access import actions
 from kaisen.access.services import approval_needed, authorize, is_line_limited
 from kaisen.audit.services import audit_record
 from kaisen.core import clock
-from kaisen.core.csvsafe import csv_safe
+from kaisen.core.csvsafe import csv_safe, csv_text
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.lines.selectors import line_lookup
 from kaisen.procedures.models import BulkJob, BulkJobStatus, OrderKind
@@ -132,17 +132,6 @@ def _invalid(message: str) -> DomainError:
     return DomainError(ErrorCode.INVALID_CSV, message, field="file")
 
 
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp932")
-    except UnicodeDecodeError as exc:
-        raise _invalid(_("The file is neither UTF-8 nor Shift_JIS text.")) from exc
-
-
 def _cell(value: str | None) -> str:
     """A cell without surrounding spaces; full-width digits, hyphens and slashes (a number, a date, a phone
     number typed in Japanese input mode) become ASCII. Names are left alone: they must stay full-width."""
@@ -160,7 +149,7 @@ def parse_csv(data: bytes, kind: str) -> tuple[list[str], list[list[str]]]:
                           field="kind")
     if len(data) > MAX_BYTES:
         raise _invalid(_("The file is larger than %(mb)d MB.") % {"mb": MAX_BYTES // (1024 * 1024)})
-    text = _decode(data)
+    text = csv_text(data)
     if "\x00" in text:
         raise _invalid(_("The file is not a CSV text file."))
     first = text.split("\n", 1)[0]

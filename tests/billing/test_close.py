@@ -147,11 +147,12 @@ def test_registration_number_is_validated(settings) -> None:  # type: ignore[no-
 
 
 def test_extra_fees_of_the_payments_app_are_billed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """S-PAY-1: the ¥200 postal-invoice fee the payments app reports is an account item of the invoice."""
-    from kaisen.payments import selectors as pay
+    """S-PAY-1: the ¥200 postal-invoice fee the payments app reports (registered with billing's extra fees,
+    issue 16 §3) is an account item of the invoice."""
+    from kaisen.billing import extra_fees
 
     t, _lines = _tenant_with_lines(1)
-    monkeypatch.setattr(pay, "invoice_extra_fees", lambda **kw: [
+    monkeypatch.setitem(extra_fees._providers, "payments", lambda **kw: [
         {"cost_type": "postal_fee", "label": "請求書郵送料", "amount": D(200), "tax_class": "taxable_10",
          "currency": "JPY"}] if kw["tenant"] == t else [])
     inv = close_month(tenant=t, coverage="japan", month=MARCH, today=AFTER)

@@ -1,0 +1,47 @@
+"""The second login step after a correct password, registered by the mfa app.
+
+``mfa`` builds on ``accounts`` (its users, login services and pages), so accounts cannot import mfa back
+(issue 16 §3, docs/decisions/0005-layers.md). The login page and ``POST /auth`` still have to start the
+second step: ``MfaConfig.ready()`` registers it here and they call it through :func:`second_step`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+@dataclass(frozen=True)
+class ApiStep:
+    """What follows a correct password on the API: a challenge to answer, or enrolment due, or neither."""
+
+    challenge_id: str | None = None
+    methods: list[str] = field(default_factory=list)
+    enrol: bool = False
+
+
+@dataclass(frozen=True)
+class SecondStep:
+    #: ``web(request, user, *, next_url)`` → the code or enrolment page, or None to log in now.
+    web: Callable[..., Any]
+    #: ``api(*, user, channel)`` → :class:`ApiStep`.
+    api: Callable[..., ApiStep]
+
+
+_registered: SecondStep | None = None
+
+
+def register(step: SecondStep) -> None:
+    global _registered
+    _registered = step
+
+
+def second_step() -> SecondStep:
+    """The registered second step. Missing registration fails loudly: a login must never skip it silently."""
+    if _registered is None:
+        raise ImproperlyConfigured("Login needs kaisen.mfa in INSTALLED_APPS: it registers the second login "
+                                   "step (kaisen.accounts.second_step.register).")
+    return _registered

@@ -1,0 +1,27 @@
+"""Account fees other apps add to an invoice at rating time, registered by those apps.
+
+``payments`` builds on ``billing`` (its invoices), so billing cannot import payments back (issue 16 §3,
+docs/decisions/0005-layers.md). The monthly close still has to add the fees a payment method brings (the
+postal invoice slip fee): ``PaymentsConfig.ready()`` registers its ``invoice_extra_fees`` here.
+
+A provider is called as ``provider(tenant=..., coverage=..., month=...)`` and returns a list of dicts with
+``amount``, ``cost_type``, ``label`` and optionally ``currency`` and ``tax_class``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+ExtraFeeProvider = Callable[..., list[dict[str, Any]]]
+
+_providers: dict[str, ExtraFeeProvider] = {}
+
+
+def register(name: str, provider: ExtraFeeProvider) -> None:
+    """Add (or replace) the provider called ``name``."""
+    _providers[name] = provider
+
+
+def providers() -> list[ExtraFeeProvider]:
+    return list(_providers.values())
