@@ -51,6 +51,10 @@ unset DATABASE_URL KAISEN_SECRET_KEY KAISEN_PRODUCTION KAISEN_DEBUG KAISEN_EMAIL
 export PATH="$ROOT/.venv/bin:$PATH"
 mkdir -p test-artifacts
 
+step "requirements/*.lock match pyproject.toml"
+"$VPY" -m pytest -q -p no:xdist tests/test_dependency_lock.py \
+    || fail "the lock files do not match pyproject.toml: run ./scripts/lock.sh (docs/dependencies.md)"
+
 step "ruff check kaisen tests"
 ruff check kaisen tests || fail "ruff found problems (ruff check --fix kaisen tests fixes some)"
 
