@@ -78,6 +78,28 @@ SCHEMATHESIS_TEST=tests/security/test_schemathesis.py
 step "pytest on SQLite"
 "$VPY" -m pytest -n "$WORKERS" --ignore="$SCHEMATHESIS_TEST" "$@" || fail "tests failed on SQLite"
 
+# Time bombs: the date-sensitive tests again under shifted clocks (Japan time). Every test starts on an injected
+# clock (tests/conftest.py, KAISEN_TEST_NOW); a test that only passes on some days of the year fails here, on the
+# commit that plants it. KAISEN_SKIP_CLOCKS=1 skips this stage for a quick local run (CI never sets it).
+CLOCKS=(
+    "2027-03-01T10:00:00+09:00"  # the 1st of a month
+    "2027-04-30T15:00:00+09:00"  # the last day of a month
+    "2027-12-31T12:00:00+09:00"  # 31 December
+    "2028-02-29T11:00:00+09:00"  # 29 February
+    "2027-06-07T09:00:00+09:00"  # a Monday at 09:00
+    "2027-06-13T23:59:00+09:00"  # a Sunday at 23:59
+)
+DATE_TESTS=(tests/procedures tests/usage tests/billing tests/charges tests/statements tests/payments tests/access
+            tests/account tests/security tests/test_months.py tests/test_auth.py tests/test_pages.py)
+if [ "${KAISEN_SKIP_CLOCKS:-}" != 1 ]; then
+    for clock in "${CLOCKS[@]}"; do
+        step "pytest on SQLite, date-sensitive tests, clock at $clock"
+        KAISEN_TEST_NOW=$clock "$VPY" -m pytest -n "$WORKERS" -q -m "not browser" \
+            --ignore="$SCHEMATHESIS_TEST" "$@" "${DATE_TESTS[@]}" \
+            || fail "a test depends on the date: it fails with the clock at $clock (KAISEN_TEST_NOW=$clock)"
+    done
+fi
+
 # Schemathesis over the whole OpenAPI document: no 5xx for generated input, 401 for every protected
 # operation without a token. Bounded (KAISEN_SCHEMATHESIS_EXAMPLES per operation, default 4) and
 # derandomised, so a failure reproduces. It also runs in the PostgreSQL run below.

@@ -118,9 +118,15 @@ def start_now() -> dt.datetime:
 
 
 @pytest.fixture(autouse=True)
-def _frozen_clock() -> Iterator[None]:
+def _frozen_clock(request: pytest.FixtureRequest) -> Iterator[None]:
     """Every test runs on an injected clock that starts at ``start_now()`` and ticks on from there (so timeouts
-    and polling loops still advance). Tests that need another moment nest their own ``time_machine.travel``."""
+    and polling loops still advance). Tests that need another moment nest their own ``time_machine.travel``.
+
+    ``@pytest.mark.wall_clock``: the test meets other processes at a wall-clock moment (they cannot share an
+    injected clock) and reads no business date; it keeps the real clock."""
+    if request.node.get_closest_marker("wall_clock"):
+        yield
+        return
     with time_machine.travel(start_now(), tick=True):
         yield
 

@@ -244,9 +244,9 @@ def test_future_orders_wait_for_their_due_time() -> None:
 def test_sim_reissue_and_mnp_reservation_results() -> None:
     settings_delay = 0
     a, b = LineFactory(), LineFactory()
-    reissue = make_order(a, OrderKind.SIM_REISSUE, params={"sim_size": "nano"})
-    mnp = make_order(b, OrderKind.MNP_RESERVATION, params={"holder_name": "テスト"})
     with time_machine.travel(MONDAY_0930, tick=False) as t:
+        reissue = make_order(a, OrderKind.SIM_REISSUE, params={"sim_size": "nano"})
+        mnp = make_order(b, OrderKind.MNP_RESERVATION, params={"holder_name": "テスト"})
         orders_tick(now=clock.now())
         t.shift(60 + settings_delay)
         orders_tick()
@@ -338,8 +338,8 @@ def test_mnp_reservation_port_out_is_polled_and_cancels_the_line(settings: Any) 
     """M-PROC-5: the number arrives first; when the holder ports out later, the line is cancelled."""
     settings.KAISEN_CARRIER_PORT_OUT_DELAY = 600
     line = LineFactory()
-    order = make_order(line, OrderKind.MNP_RESERVATION, params={"holder_name": "テスト", "category": "corporate"})
     with time_machine.travel(MONDAY_0930, tick=False) as t:
+        order = make_order(line, OrderKind.MNP_RESERVATION, params={"holder_name": "テスト", "category": "corporate"})
         orders_tick()
         t.shift(61)
         orders_tick()

@@ -115,6 +115,7 @@ def _py(env: dict[str, str], script: str, *args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.wall_clock  # the attacking processes start together at a wall-clock moment
 def test_100_parallel_wrong_logins_from_4_processes_evaluate_only_the_limit(shared_db_env: dict[str, str]) -> None:
     env = shared_db_env
     subprocess.run([sys.executable, "manage.py", "migrate"], env=env, cwd=ROOT, check=True, capture_output=True,

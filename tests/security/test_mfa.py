@@ -81,7 +81,7 @@ def test_email_code_valid_for_90_seconds_m_auth_1(tenant_a: TenantWorld, mails: 
         assert page.status_code == 200 and "2***@example.jp" in page.content.decode()
         traveller.shift(after)
         res = client.post(reverse("mfa:login_verify"), {"code": _code(mails)})
-    assert _authenticated(client) is ok
+        assert _authenticated(client) is ok  # read while the session is young, on the same clock
     assert res["Location"] == (reverse("core:home") if ok else reverse("accounts:login"))
     ch = LoginChallenge.objects.get(user=tenant_a.user)
     assert ch.code_hash and _code(mails) not in ch.code_hash  # only a keyed hash is stored
