@@ -11,21 +11,19 @@ from typing import Annotated
 
 import typer
 
+from kaisen.core.cli import UrlOpt, api, print_json
+
 account_app = typer.Typer(help="The account: contract, phone numbers, contract holder, SIM transfer, deletion "
                                "(calls the API).", no_args_is_help=True)
 transfer_app = typer.Typer(help="Transfer never-used SIMs to another account, or accept them (root user).",
                            no_args_is_help=True)
 account_app.add_typer(transfer_app, name="transfer")
 
-UrlOpt = Annotated[str | None, typer.Option("--url", help="Portal address (default $KAISEN_URL or the saved one).")]
-
 
 def _call(method: str, path: str, *, url: str | None, body: dict | None = None) -> None:
-    from kaisen.cli import _api, _print_json
-
-    result = _api(method, path, url=url, body=body)
+    result = api(method, path, url=url, body=body)
     if result is not None:
-        _print_json(result)
+        print_json(result)
 
 
 @account_app.command("contract")
