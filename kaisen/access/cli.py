@@ -15,7 +15,7 @@ import typer
 
 from kaisen.core.cli import UrlOpt, api, print_json, request
 
-access_app = typer.Typer(help="Roles, policies, line tags and approvals of the tenant (issue 5 §1; calls the API).",
+access_app = typer.Typer(help="Roles, policies, line tags and approvals of the tenant (calls the API).",
                          no_args_is_help=True)
 tags_app = typer.Typer(help="Line tags: department, cost centre and group; tag lines (one, or many from CSV).",
                        no_args_is_help=True)

@@ -26,7 +26,7 @@ def login(
     api_key_id: Annotated[str | None, typer.Option(help="Log in with an API key ID instead.")] = None,
     api_key_secret: Annotated[str | None, typer.Option(help="The API key's secret (prompted when omitted).")] = None,
     code: Annotated[str | None, typer.Option(help="Two-step login code (prompted when asked for).")] = None,
-    email: Annotated[str | None, typer.Option(help="Root user: log in with the login email instead (S-ACC-1).")] = None,
+    email: Annotated[str | None, typer.Option(help="Root user: log in with the login email instead.")] = None,
     url: UrlOpt = None,
 ) -> None:
     """Get a bearer token and keep it (in ~/.config/kaisen/credentials.json) for the client commands.

@@ -30,14 +30,14 @@ from kaisen.core.cli import UrlOpt, api, api_stream, django_setup, print_json, p
 bills_app = typer.Typer(help="Your bills: months and status, detail, per-number charges, call details, invoice "
                              "PDF (calls the API; log in first with `kaisen login`).", no_args_is_help=True)
 billing_ops_app = typer.Typer(help="Operator: rating, monthly close, TTS rates, coupons, long-term discounts "
-                                   "(issue 4; server side).", no_args_is_help=True)
-tts_app = typer.Typer(help="Monthly average TTS rates (JPY per USD) for Global invoices (S-COV-1).",
+                                   "(server side).", no_args_is_help=True)
+tts_app = typer.Typer(help="Monthly average TTS rates (JPY per USD) for Global invoices.",
                       no_args_is_help=True)
-coupons_app = typer.Typer(help="Prepaid coupons (S-BILL-3).", no_args_is_help=True)
-discounts_app = typer.Typer(help="Long-term discounts of Japan plans (S-BILL-4).", no_args_is_help=True)
+coupons_app = typer.Typer(help="Prepaid coupons.", no_args_is_help=True)
+discounts_app = typer.Typer(help="Long-term discounts of Japan plans.", no_args_is_help=True)
 billing_ops_app.add_typer(tts_app, name="tts-rate")
 billing_ops_app.add_typer(coupons_app, name="coupons")
-combined_app = typer.Typer(help="Combined billing: several accounts' bills on one invoice (S-BILL-5).",
+combined_app = typer.Typer(help="Combined billing: several accounts' bills on one invoice.",
                            no_args_is_help=True)
 billing_ops_app.add_typer(discounts_app, name="discounts")
 billing_ops_app.add_typer(combined_app, name="combined")
@@ -193,7 +193,7 @@ def rate_command(month: MonthOpt, tenant: TenantOpt = None, coverage: CoverageOp
 def close_command(month: MonthOpt, tenant: TenantOpt = None, coverage: CoverageOpt = None,
                   today: Annotated[str | None, typer.Option(help="Business date (default: today, Japan).")] = None,
                   ) -> None:
-    """Close a month (S-BILL-1). Idempotent: a closed invoice is returned unchanged. Exits 1 if any refused."""
+    """Close a month. Idempotent: a closed invoice is returned unchanged. Exits 1 if any refused."""
     _setup()
     from kaisen.billing.close import close_month
     from kaisen.billing.services import parse_month
@@ -358,7 +358,7 @@ BillId = Annotated[int, typer.Argument(help="The bill's ID (the `id` of `kaisen 
 
 @bills_app.command("list")
 def bills_list(
-    months: Annotated[int, typer.Option(min=1, max=84, help="Months back, this one included (K-4: 4).")] = 4,
+    months: Annotated[int, typer.Option(min=1, max=84, help="Months back, this one included.")] = 4,
     coverage: Annotated[str, typer.Option(help="Only japan or global.")] = "",
     url: UrlOpt = None,
 ) -> None:
@@ -377,13 +377,13 @@ def bills_show(bill_id: BillId, url: UrlOpt = None) -> None:
 
 @bills_app.command("combined")
 def bills_combined(url: UrlOpt = None) -> None:
-    """Combined billing (S-BILL-5): the accounts whose bills are on one invoice with this account's."""
+    """Combined billing: the accounts whose bills are on one invoice with this account's."""
     print_json(api("GET", "/billing/combined", url=url))
 
 
 @bills_app.command("current")
 def bills_current(coverage: BillCoverageOpt = "japan", url: UrlOpt = None) -> None:
-    """This month's provisional charges by category and day by day (S-BILL-2)."""
+    """This month's provisional charges by category and day by day."""
     print_json(api("GET", "/bills/current", url=url, params={"coverage": coverage}))
 
 
@@ -396,7 +396,7 @@ def bills_numbers(
     all_pages: Annotated[bool, typer.Option("--all", help="Follow the cursors and print every number.")] = False,
     url: UrlOpt = None,
 ) -> None:
-    """Call charges by phone number (domestic, international, au, other mobile; K-4, K-6)."""
+    """Call charges by phone number (domestic, international, au, other mobile)."""
     print_pages(f"/bills/{bill_id}/numbers", params={"q": q, "limit": limit}, cursor=cursor, all_pages=all_pages,
                 url=url)
 
@@ -418,10 +418,10 @@ def bills_calls(
     bill_id: BillId,
     msisdn: Annotated[str, typer.Argument(help="The phone number.")],
     page: Annotated[int, typer.Option(min=1, help="Page number.")] = 1,
-    limit: Annotated[int, typer.Option(min=1, max=100, help="Calls per page (K-4: 10).")] = 10,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="Calls per page.")] = 10,
     url: UrlOpt = None,
 ) -> None:
-    """One number's call details of the bill's month, 10 per page (K-4)."""
+    """One number's call details of the bill's month, 10 per page."""
     print_json(api("GET", f"/bills/{bill_id}/numbers/{msisdn}/calls", url=url,
                      params={"page": page, "limit": limit}))
 
@@ -432,7 +432,7 @@ def bills_pdf(
     out: Annotated[Path, typer.Option("--out", "-o", help="Write the PDF to this file.")],
     url: UrlOpt = None,
 ) -> None:
-    """Download the qualified invoice (PDF) of an issued bill (X-INVOICE-JP)."""
+    """Download the qualified invoice (適格請求書, PDF) of an issued bill."""
     with api_stream(f"/bills/{bill_id}/pdf", url=url, timeout=120) as resp:
         content = resp.read()
     out.write_bytes(content)

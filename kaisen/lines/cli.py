@@ -41,7 +41,7 @@ def lines_get(
     by_id: Annotated[bool, typer.Option("--id", help="REF is the line's numeric ID.")] = False,
     url: UrlOpt = None,
 ) -> None:
-    """Show one line (M-LINE-1) by phone number, SIM serial or ID."""
+    """Show one line by phone number, SIM serial or ID."""
     digits = "".join(ch for ch in ref if ch.isdigit())
     if by_id:
         if not ref.isdigit():

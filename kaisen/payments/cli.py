@@ -15,7 +15,7 @@ import typer
 
 from kaisen.core.cli import UrlOpt, api, django_setup, print_json
 
-payments_app = typer.Typer(help="Payment methods, payments and billing contacts (issue 4 §5).",
+payments_app = typer.Typer(help="Payment methods, payments and billing contacts (calls the API).",
                            no_args_is_help=True)
 payments_admin_app = typer.Typer(help="Operator: card charges, received payments, invoice-payment applications, "
                                       "bank direct debit (server side).", no_args_is_help=True)
@@ -87,7 +87,7 @@ def contacts(
     recovery: Annotated[str | None, typer.Option(help="Set the recovery address (\"\" removes it).")] = None,
     url: UrlOpt = None,
 ) -> None:
-    """Show or change the primary, recovery and billing email addresses (S-PAY-3)."""
+    """Show or change the primary, recovery and billing email addresses."""
     current = api("GET", "/billing-contacts", url=url)
     if not add and not remove and recovery is None:
         print_json(current)

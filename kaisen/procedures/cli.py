@@ -120,7 +120,7 @@ def orders_create(
     by_id: ByIdOpt = False,
     url: UrlOpt = None,
 ) -> None:
-    """Order a procedure on a line (M-PROC-1..6, M-MNP-2) and print the order as JSON."""
+    """Order a procedure on a line and print the order as JSON."""
     _check_kind(kind)
     params = build_params(kind, param or [], params_json)
     line_id = _line_id(line, by_id, url)
@@ -176,13 +176,13 @@ def orders_procedures(
     by_id: ByIdOpt = False,
     url: UrlOpt = None,
 ) -> None:
-    """What can be ordered on a line now (and why not), and its pending orders (M-LINE-1)."""
+    """What can be ordered on a line now (and why not), and its pending orders."""
     print_json(_api("GET", f"/lines/{_line_id(line, by_id, url)}/procedures", url=url))
 
 
 @mnp_app.command("waiting")
 def mnp_waiting(url: UrlOpt = None) -> None:
-    """Lines waiting for MNP port-in activation: number, SIM shipped or not, reservation expiry (M-MNP-1)."""
+    """Lines waiting for MNP port-in activation: number, SIM shipped or not, reservation expiry."""
     print_json(_api("GET", "/mnp/waiting", url=url))
 
 
@@ -239,7 +239,7 @@ def bulk_upload(
     out: OutOpt = None,
     url: UrlOpt = None,
 ) -> None:
-    """Run one procedure for every row of a CSV and print the job with its per-row results (X-BULK)."""
+    """Run one procedure for every row of a CSV and print the job with its per-row results."""
     _check_kind(kind)
     job = _post_upload(file, kind, dry_run, idempotency_key or str(uuid.uuid4()), url)
     if wait:

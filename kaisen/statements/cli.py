@@ -17,7 +17,7 @@ import typer
 from kaisen.core.cli import UrlOpt, api_stream, print_json
 from kaisen.core.cli import api as core_api
 
-statements_app = typer.Typer(help="CSV statements: request, list, status, download (issue 4 §6).",
+statements_app = typer.Typer(help="CSV statements: request, list, status, download (calls the API).",
                              no_args_is_help=True)
 
 KINDS = ("invoice", "invoice_voice", "cdr", "line_daily", "line_monthly", "datausage", "number_charges",
@@ -64,8 +64,8 @@ def statements_request(
     timeout: Annotated[float, typer.Option(help="Seconds to wait at most with --wait.")] = 1800,
     url: UrlOpt = None,
 ) -> None:
-    """Request a statement; prints it (its id, status, progress). Refused on K-5 days, outside the window or
-    before publication with the error code."""
+    """Request a statement; prints it (its id, status, progress). Refused, with the error code, on the first
+    and the last day of a month (for some kinds), outside the window or before publication."""
     body: dict[str, Any] = {"kind": kind, "encoding": encoding}
     if month:
         body["month"] = month

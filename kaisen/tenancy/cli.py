@@ -28,14 +28,14 @@ def _call(method: str, path: str, *, url: str | None, body: dict | None = None) 
 
 @account_app.command("contract")
 def contract(url: UrlOpt = None) -> None:
-    """The contract summary (K-1) as JSON."""
+    """The contract summary as JSON."""
     _call("GET", "/account/contract", url=url)
 
 
 @account_app.command("number")
 def number(line_id: Annotated[int | None, typer.Argument(help="Line ID (default: the first number).")] = None,
            url: UrlOpt = None) -> None:
-    """One phone number (K-2) with prev_line_id / next_line_id for BACK / NEXT."""
+    """One phone number with prev_line_id / next_line_id for BACK / NEXT."""
     _call("GET", f"/account/numbers/{line_id}" if line_id is not None else "/account/numbers", url=url)
 
 
@@ -50,7 +50,7 @@ def profile(
     address: Annotated[str | None, typer.Option(help="Address.")] = None,
     url: UrlOpt = None,
 ) -> None:
-    """Show the contract holder information, or change the fields given (root user; S-ACC-3)."""
+    """Show the contract holder information, or change the fields given (root user)."""
     changes = {k: v for k, v in {
         "contact_name": contact_name, "contact_name_kana": contact_name_kana, "contact_phone": contact_phone,
         "contact_email": contact_email, "notification_email": notification_email, "postal_code": postal_code,
@@ -115,7 +115,7 @@ def transfer_accept(token: Annotated[str, typer.Argument(help="The transfer code
 
 @account_app.command("deletion-check")
 def deletion_check(url: UrlOpt = None) -> None:
-    """What still blocks deleting the account (S-ACC-5)."""
+    """What still blocks deleting the account."""
     _call("GET", "/account/deletion", url=url)
 
 
