@@ -15,14 +15,14 @@ pg="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
 
 echo "== SQLite ($lines lines)" >&2
 dir="$(mktemp -d)"
-env -u DATABASE_URL KAISEN_DATA_DIR="$dir" .venv/bin/kaisen bench --lines "$lines" --lookups "$lookups" \
+env -u DATABASE_URL KAISEN_DATA_DIR="$dir" .venv/bin/kaisen bench foundation --lines "$lines" --lookups "$lookups" \
     --out "$out/foundation-sqlite.json"
 rm -rf "$dir"
 
 echo "== PostgreSQL ($lines lines)" >&2
 psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS kaisen_bench" -c "CREATE DATABASE kaisen_bench"
 dir="$(mktemp -d)"
-DATABASE_URL="$pg/kaisen_bench" KAISEN_DATA_DIR="$dir" .venv/bin/kaisen bench --lines "$lines" \
+DATABASE_URL="$pg/kaisen_bench" KAISEN_DATA_DIR="$dir" .venv/bin/kaisen bench foundation --lines "$lines" \
     --lookups "$lookups" --out "$out/foundation-postgresql.json"
 rm -rf "$dir"
 psql "$pg/postgres" -qc "DROP DATABASE kaisen_bench"

@@ -143,7 +143,7 @@ class Bill:
 def invoice_pdf_available(invoice: Invoice) -> bool:
     """The qualified invoice exists from its issue date (S-BILL-1: the 4th business day of the next month).
 
-    A closed invoice is ``final`` until then and ``invoiced`` from then (``kaisen billing issue-due``); the
+    A closed invoice is ``final`` until then and ``invoiced`` from then (``kaisen admin billing issue-due``); the
     date decides, so the PDF is there on the issue date even before that job has run."""
     return (invoice.status in PDF_STATUSES and invoice.issued_on is not None
             and invoice.issued_on <= clock.today_jst())

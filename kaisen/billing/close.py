@@ -145,8 +145,8 @@ def close_month(*, tenant: Tenant, coverage: str, month: dt.date, today: dt.date
         tts = TtsRate.objects.filter(month=start).first()
         if tts is None:
             raise DomainError(ErrorCode.TTS_RATE_MISSING, _(
-                "Enter the TTS rate of %(month)s first (kaisen billing tts-rate set): Global charges are converted "
-                "to yen at it.") % {"month": f"{start:%Y-%m}"})
+                "Enter the TTS rate of %(month)s first (kaisen admin billing tts-rate set): Global charges are "
+                "converted to yen at it.") % {"month": f"{start:%Y-%m}"})
     issuer_name, issuer_number = _issuer()
     result = rate_month(tenant=tenant, coverage=coverage, month=start)
     invoice = result.invoice

@@ -2,7 +2,7 @@
 
 A company with several accounts (operator IDs) asks the operator to combine their bills: from a month on,
 the *member* accounts get no invoice of their own, and the *payer* account's invoice bills every account's
-charges, with a breakdown per account. The operator sets this up (back office, ``kaisen billing combined``);
+charges, with a breakdown per account. The operator sets this up (back office, ``kaisen admin billing combined``);
 tenants see it on their Charges pages and in the API. What it means at the close (``close.close_month``):
 
 * each account is still rated and closed on its own — its items, its coupons (S-BILL-3: an account's

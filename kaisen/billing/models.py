@@ -176,7 +176,7 @@ class InvoiceItem(models.Model):
 # ------------------------------------------------------------------------------------------------
 # Tariff catalogue, TTS rates, coupons and long-term discounts (issue 4 §2-§3; part `rate`).
 # Rates are in the coverage's currency: yen for Japan, US dollars for Global (S-COV-1). Everything
-# here is operator data (back office, ``kaisen billing``), not tenant data — except coupons and
+# here is operator data (back office, ``kaisen admin billing``), not tenant data — except coupons and
 # long-term discounts, which belong to one tenant.
 # ------------------------------------------------------------------------------------------------
 

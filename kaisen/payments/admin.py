@@ -91,7 +91,7 @@ class PaymentSettingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(UnpaidInvoice)
 class UnpaidInvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Issued invoices not paid yet. Invoice, bank-debit and convenience-store payments are marked paid here
-    when the money is received (card invoices are charged by ``kaisen payments charge-due``)."""
+    when the money is received (card invoices are charged by ``kaisen admin payments charge-due``)."""
 
     list_display = ("number", "tenant", "coverage", "month", "currency", "total", "total_jpy", "due_on", "status")
     list_filter = ("status", "coverage")

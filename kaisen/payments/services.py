@@ -545,7 +545,7 @@ def charge_due_job() -> int:
 
 
 def receipt_record(*, staff: Any, invoice_id: int, note: str = "") -> Payment:
-    """Back office / ``kaisen payments record-receipt``: the payment of an invoice paid by invoice, bank
+    """Back office / ``kaisen admin payments record-receipt``: the payment of an invoice paid by invoice, bank
     debit or convenience-store slip was received; the invoice becomes ``paid``. Never twice."""
     with transaction.atomic():
         invoice = (Invoice.objects.select_for_update(of=("self",)).select_related("tenant")

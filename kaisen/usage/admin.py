@@ -1,5 +1,5 @@
 """Back office (T-3): the usage tables, read-only. Files are imported on the "Usage imports" page or with
-``kaisen usage import``; nothing here writes usage."""
+``kaisen admin usage import``; nothing here writes usage."""
 
 from __future__ import annotations
 

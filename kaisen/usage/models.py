@@ -141,7 +141,7 @@ class UsageFile(models.Model):
 
 class UnmatchedCall(models.Model):
     """A call record whose phone number matched no line at import time: kept aside, never dropped, and
-    moved into ``CallRecord`` by ``kaisen usage rematch`` once the line exists (issue 4 §1)."""
+    moved into ``CallRecord`` by ``kaisen admin usage rematch`` once the line exists (issue 4 §1)."""
 
     source_file = models.ForeignKey(UsageFile, on_delete=models.CASCADE, related_name="unmatched_calls")
     row_no = models.PositiveIntegerField(_("row"))

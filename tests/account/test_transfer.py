@@ -189,7 +189,7 @@ def test_cli_transfer_commands_call_the_api_s_acc_4(monkeypatch: pytest.MonkeyPa
 
     from typer.testing import CliRunner
 
-    import kaisen.cli as cli
+    import kaisen.tenancy.cli as account_cli
     from kaisen.cli import app
 
     calls: list[tuple[str, str, object]] = []
@@ -201,7 +201,7 @@ def test_cli_transfer_commands_call_the_api_s_acc_4(monkeypatch: pytest.MonkeyPa
         assert r.status_code < 400, r.content
         return r.json()
 
-    monkeypatch.setattr(cli, "_api", fake_api)
+    monkeypatch.setattr(account_cli, "api", fake_api)
     lines = _ready(tenant_a, 1)
     out = CliRunner().invoke(app, ["account", "transfer", "create", "--to", tenant_b.tenant.public_id,
                                    lines[0].iccid])

@@ -1,4 +1,4 @@
-"""``kaisen billing`` (operator CLI, issue 4 §2-§3): JSON out, domain refusals exit 1."""
+"""``kaisen admin billing`` (operator CLI, issue 4 §2-§3): JSON out, domain refusals exit 1."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ runner = CliRunner()
 
 
 def _run(*args: str):  # type: ignore[no-untyped-def]
-    return runner.invoke(app, ["billing", *args], catch_exceptions=False)
+    return runner.invoke(app, ["admin", "billing", *args], catch_exceptions=False)
 
 
 def test_rate_close_tts_and_coupons_from_the_cli() -> None:

@@ -304,19 +304,19 @@ def test_operator_cli_add_list_end() -> None:
     payer, member = _pair()
     runner = CliRunner()
     with time_machine.travel(dt.datetime(2026, 3, 10, 10, tzinfo=JST)):
-        res = runner.invoke(app, ["billing", "combined", "add", "--payer", payer.public_id, "--member",
+        res = runner.invoke(app, ["admin", "billing", "combined", "add", "--payer", payer.public_id, "--member",
                                   member.public_id], catch_exceptions=False)
         assert res.exit_code == 0, res.output
         row = json.loads(res.stdout)
         assert (row["payer"], row["member"], row["first_month"], row["last_month"]) == (
             payer.public_id, member.public_id, "2026-03", None)
-        res = runner.invoke(app, ["billing", "combined", "add", "--payer", member.public_id, "--member",
+        res = runner.invoke(app, ["admin", "billing", "combined", "add", "--payer", member.public_id, "--member",
                                   payer.public_id], catch_exceptions=False)
         assert res.exit_code == 1 and "COMBINED_BILLING_CONFLICT" in res.stderr
-        res = runner.invoke(app, ["billing", "combined", "end", str(row["id"]), "--last-month", "2026-04"],
+        res = runner.invoke(app, ["admin", "billing", "combined", "end", str(row["id"]), "--last-month", "2026-04"],
                             catch_exceptions=False)
         assert res.exit_code == 0 and json.loads(res.stdout)["last_month"] == "2026-04"
-        res = runner.invoke(app, ["billing", "combined", "list", "--tenant", member.public_id],
+        res = runner.invoke(app, ["admin", "billing", "combined", "list", "--tenant", member.public_id],
                             catch_exceptions=False)
         assert [r["id"] for r in json.loads(res.stdout)] == [row["id"]]
 

@@ -46,7 +46,7 @@ def test_cli_card_decline_retry_and_contacts_s_pay_1_2_3(cli_env: dict[str, str]
     assert res.exit_code == 1 and "CARD_TYPE_NOT_ACCEPTED" in res.stderr
 
     inv = make_invoice(world.tenant)
-    res = _run(["payments", "charge-due", "--date", "2026-11-30"], cli_env)
+    res = _run(["admin", "payments", "charge-due", "--date", "2026-11-30"], cli_env)
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout) == {"charged": 1, "paid": 0, "failed": 1, "skipped": 0}
 
@@ -85,17 +85,18 @@ def test_cli_operator_application_approval_and_receipt_s_pay_1() -> None:
     app_ = services.invoice_apply(user=world.user, coverage="japan", company_name="テスト商事", contact_name="経理",
                                   email="keiri@kaisen-test.co.jp", phone="03", postal_code="100-0001",
                                   prefecture="東京都", address="千代田区千代田1-1", delivery="post")
-    listed = json.loads(_run(["payments", "applications"], {}).stdout)
+    listed = json.loads(_run(["admin", "payments", "applications"], {}).stdout)
     assert [a["application_id"] for a in listed] == [app_.pk]
-    res = _run(["payments", "approve", str(app_.pk)], {})
+    res = _run(["admin", "payments", "approve", str(app_.pk)], {})
     assert res.exit_code == 0 and json.loads(res.stdout)["status"] == "approved"
-    assert _run(["payments", "approve", str(app_.pk)], {}).exit_code == 1  # decided already
+    assert _run(["admin", "payments", "approve", str(app_.pk)], {}).exit_code == 1  # decided already
     inv = make_invoice(world.tenant)
-    res = _run(["payments", "record-receipt", inv.number, "--note", "振込確認"], {})
+    res = _run(["admin", "payments", "record-receipt", inv.number, "--note", "振込確認"], {})
     assert res.exit_code == 0, res.output
     assert Invoice.objects.get(pk=inv.pk).status == InvoiceStatus.PAID
-    res = _run(["payments", "record-receipt", inv.number], {})
+    res = _run(["admin", "payments", "record-receipt", inv.number], {})
     assert res.exit_code == 1 and "INVOICE_NOT_PAYABLE" in res.stderr
     services.method_set(user=world.user, coverage="japan", method="bank_debit")
-    res = _run(["payments", "bank-debit-complete", world.tenant.public_id, "japan", "--effective", "2027-02-01"], {})
+    res = _run(["admin", "payments", "bank-debit-complete", world.tenant.public_id, "japan", "--effective",
+                "2027-02-01"], {})
     assert res.exit_code == 0 and json.loads(res.stdout)["method"] == "bank_debit"

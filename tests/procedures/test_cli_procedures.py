@@ -15,9 +15,9 @@ import time_machine
 from typer.testing import CliRunner
 
 from kaisen.cli import app
-from kaisen.cli_procedures import build_params
 from kaisen.core import clock
 from kaisen.lines.models import LineStatus, SimType
+from kaisen.procedures.cli import build_params
 from kaisen.procedures.models import Order, OrderStatus
 from tests.conftest import make_world
 from tests.factories import LineFactory, make_msisdn
@@ -173,7 +173,7 @@ def test_bulk_upload_of_a_large_file_waits_for_the_job_or_not(cli_env: dict[str,
                                                                settings: Any) -> None:
     """X-BULK: a file above the inline limit is a background job: --no-wait prints it queued, the default
     polls until it is done; `kaisen bulk get` shows it; a re-sent upload with the same key is the same job."""
-    from kaisen import cli_procedures
+    from kaisen.procedures import cli as cli_procedures
     from kaisen.procedures.tasks import bulk_job_run
 
     settings.KAISEN_BULK_INLINE_ROWS = 1

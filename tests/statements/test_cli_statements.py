@@ -70,7 +70,7 @@ def test_a_background_statement_is_downloaded_with_wait(cli_env: dict[str, str],
     res = _run(["statements", "request", "cdr", "--month", "2026-10"], cli_env)
     statement = json.loads(res.stdout)
     assert statement["status"] == "queued"
-    from kaisen import cli_statements
+    from kaisen.statements import cli as cli_statements
 
     real_wait = cli_statements._wait
 

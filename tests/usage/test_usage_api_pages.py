@@ -178,15 +178,15 @@ def test_cli_usage_import_and_rematch(tenant_a: TenantWorld, tmp_path: Path) -> 
                     f"K2,09055554444,{day} 10:00:00.0,100,0312345678,東京,,0,1,,voice\n")
     broken = tmp_path / "broken.csv"
     broken.write_text("nothing,useful\n1,2\n")
-    res = runner.invoke(app, ["usage", "import", str(good)], catch_exceptions=False)
+    res = runner.invoke(app, ["admin", "usage", "import", str(good)], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert (out["rows_loaded"], out["rows_unmatched"], out["already_imported"]) == (1, 1, False)
-    res = runner.invoke(app, ["usage", "import", str(good), str(broken)], catch_exceptions=False)
+    res = runner.invoke(app, ["admin", "usage", "import", str(good), str(broken)], catch_exceptions=False)
     assert res.exit_code == 1 and "INVALID_USAGE_FILE" in res.stderr
     assert json.loads(res.stdout)["already_imported"] is True
     LineFactory(tenant=tenant_a.tenant, msisdn="09055554444")
-    res = runner.invoke(app, ["usage", "rematch"], catch_exceptions=False)
+    res = runner.invoke(app, ["admin", "usage", "rematch"], catch_exceptions=False)
     assert json.loads(res.stdout)["calls_matched"] == 1
 
 

@@ -1,6 +1,6 @@
-"""``kaisen usage``: import carrier usage files and re-match kept-aside records (operator, server side: Django
-loaded in this process, like ``kaisen demo``), and read usage through the API (client side, like
-``kaisen lines``) — issue 4 §1, §8.
+"""``kaisen usage``: read usage through the API (client side, like ``kaisen lines``); ``kaisen admin usage``:
+import carrier usage files and re-match kept-aside records (operator, server side: Django loaded in this
+process, like ``kaisen demo``) — issue 4 §1, §8.
 """
 
 from __future__ import annotations
@@ -10,13 +10,16 @@ from typing import Annotated, Any
 
 import typer
 
-usage_app = typer.Typer(help="Usage: import carrier usage files (operator) and read usage (issue 4).",
+from kaisen.core.cli import UrlOpt, api, django_setup, print_json, print_pages
+
+usage_app = typer.Typer(help="Usage: data usage per line and day, the month's summary, calls (calls the API).",
                         no_args_is_help=True)
+usage_admin_app = typer.Typer(help="Import carrier usage files and re-match records of unknown numbers (server side).",
+                              no_args_is_help=True)
 
-UrlOpt = Annotated[str | None, typer.Option("--url", help="Portal address (default $KAISEN_URL or the saved one).")]
 
 
-@usage_app.command("import")
+@usage_admin_app.command("import")
 def usage_import(
     files: Annotated[list[Path], typer.Argument(help="Usage files (CSV, optionally .gz), see docs/usage.md.",
                                                 exists=True, dir_okay=False, readable=True)],
@@ -28,9 +31,7 @@ def usage_import(
     back office, Usage imports) and kept aside for unknown lines. Re-importing a file changes nothing.
     Exits 1 if a file could not be read at all (nothing of that file is imported).
     """
-    from kaisen.cli import _django, _print_json
-
-    _django()
+    django_setup()
     from kaisen.core.errors import DomainError
     from kaisen.usage.ingest import usage_file_import_path
 
@@ -40,7 +41,7 @@ def usage_import(
     failed = False
     for path in files:
         try:
-            result = usage_file_import_path(path=path, kind=kind, imported_by="kaisen usage import")
+            result = usage_file_import_path(path=path, kind=kind, imported_by="kaisen admin usage import")
         except DomainError as exc:
             typer.echo(f"{path}: {exc.code}: {exc.message}", err=True)
             failed = True
@@ -48,31 +49,27 @@ def usage_import(
         out: dict[str, Any] = result.as_dict()
         if result.already_imported:
             out["message"] = "already imported (same SHA-256): nothing changed"
-        _print_json(out)
+        print_json(out)
     if failed:
         raise typer.Exit(1)
 
 
-@usage_app.command("rematch")
+@usage_admin_app.command("rematch")
 def usage_rematch_command() -> None:
     """Match records kept aside for unknown numbers against the lines again (after lines were registered)."""
-    from kaisen.cli import _django, _print_json
-
-    _django()
+    django_setup()
     from kaisen.usage.ingest import usage_rematch
 
-    _print_json(usage_rematch().as_dict())
+    print_json(usage_rematch().as_dict())
 
 
 def _line_id(ref: str, url: str | None) -> int:
     """A line ID as is; a phone number or ICCID through the lines API."""
-    from kaisen.cli import _api
-
     if ref.isdigit() and len(ref) < 10:
         return int(ref)
     digits = "".join(ch for ch in ref if ch.isdigit())
     path = f"/lines/by-iccid/{digits}" if digits.startswith("89") and len(digits) >= 19 else f"/lines/by-msisdn/{ref}"
-    return int(_api("GET", path, url=url)["id"])
+    return int(api("GET", path, url=url)["id"])
 
 
 @usage_app.command("line")
@@ -82,13 +79,11 @@ def usage_line(
     days: Annotated[int, typer.Option(help="Days in the window (1-92).")] = 7,
     url: UrlOpt = None,
 ) -> None:
-    """A line's data usage per day (M-DL-5 window by default) and last month's total, as JSON."""
-    from kaisen.cli import _api, _print_json
-
+    """A line's data usage per day (by default the 7 days up to 2 days ago) and last month's total, as JSON."""
     params: dict[str, Any] = {"days": days}
     if end:
         params["end"] = end
-    _print_json(_api("GET", f"/lines/{_line_id(ref, url)}/usage", url=url, params=params))
+    print_json(api("GET", f"/lines/{_line_id(ref, url)}/usage", url=url, params=params))
 
 
 @usage_app.command("summary")
@@ -97,9 +92,7 @@ def usage_summary(
     url: UrlOpt = None,
 ) -> None:
     """The tenant's usage of a month, day by day (data bytes, calls, call minutes, SMS), as JSON."""
-    from kaisen.cli import _api, _print_json
-
-    _print_json(_api("GET", "/usage/summary", url=url, params={"month": month}))
+    print_json(api("GET", "/usage/summary", url=url, params={"month": month}))
 
 
 @usage_app.command("calls")
@@ -111,8 +104,6 @@ def usage_calls(
     all_pages: Annotated[bool, typer.Option("--all", help="Follow the cursors and print every call.")] = False,
     url: UrlOpt = None,
 ) -> None:
-    """A line's calls billed in a month (K-4), one page as JSON, or with --all a JSON array of every call."""
-    from kaisen.cli import print_pages
-
+    """A line's calls billed in a month, one page as JSON, or with --all a JSON array of every call."""
     print_pages(f"/lines/{_line_id(ref, url)}/calls", params={"month": month, "limit": limit}, cursor=cursor,
                 all_pages=all_pages, url=url)

@@ -1,9 +1,9 @@
 """``kaisen payments``: payment methods, payments and billing contacts (issue 4 §5; S-PAY-1..3).
 
 Client commands (``method``, ``set-card``, ``retry``, ``list``, ``contacts``) call a running portal's API
-with the token of ``kaisen login`` and print JSON; Django is not loaded. Operator commands (``charge-due``,
-``record-receipt``, ``applications``, ``approve``, ``reject``, ``bank-debit-complete``) run server side
-against this environment's database (DATABASE_URL / KAISEN_DATA_DIR).
+with the token of ``kaisen login`` and print JSON; Django is not loaded. Operator commands (``kaisen admin
+payments charge-due``, ``record-receipt``, ``applications``, ``approve``, ``reject``, ``bank-debit-complete``)
+run server side against this environment's database (DATABASE_URL / KAISEN_DATA_DIR).
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ from typing import Annotated, Any
 
 import typer
 
-payments_app = typer.Typer(help="Payment methods, payments and billing contacts (issue 4 §5).",
-                           no_args_is_help=True)
+from kaisen.core.cli import UrlOpt, api, django_setup, print_json
 
-UrlOpt = Annotated[str | None, typer.Option("--url", help="Portal address (default $KAISEN_URL or the saved one).")]
+payments_app = typer.Typer(help="Payment methods, payments and billing contacts (calls the API).",
+                           no_args_is_help=True)
+payments_admin_app = typer.Typer(help="Operator: card charges, received payments, invoice-payment applications, "
+                                      "bank direct debit (server side).", no_args_is_help=True)
+
 CoverageArg = Annotated[str, typer.Argument(help="Coverage: japan or global.")]
 
 
@@ -30,13 +33,11 @@ def method(
     url: UrlOpt = None,
 ) -> None:
     """Show (or, with --set / --delivery, change) the payment method of a coverage."""
-    from kaisen.cli import _api, _print_json
-
     if set_method is None and delivery is None:
-        _print_json(_api("GET", f"/payments/methods/{coverage}", url=url))
+        print_json(api("GET", f"/payments/methods/{coverage}", url=url))
         return
     body: dict[str, Any] = {"method": set_method, "delivery": delivery}
-    _print_json(_api("PUT", f"/payments/methods/{coverage}", url=url, body=body))
+    print_json(api("PUT", f"/payments/methods/{coverage}", url=url, body=body))
 
 
 @payments_app.command("set-card")
@@ -48,8 +49,6 @@ def set_card(
 ) -> None:
     """Register or replace the credit card of a coverage. The number and the security code are prompted
     (hidden, never on the command line); the provider tokenises the card."""
-    from kaisen.cli import _api, _print_json
-
     number = typer.prompt("Card number", hide_input=True, err=True)
     cvc = typer.prompt("Security code", hide_input=True, err=True)
     if not exp:
@@ -61,7 +60,7 @@ def set_card(
         typer.echo("Expiry must be MM/YYYY.", err=True)
         raise typer.Exit(2) from None
     body = {"card": {"number": number, "exp_month": month, "exp_year": year, "cvc": cvc, "holder": holder}}
-    _print_json(_api("PUT", f"/payments/methods/{coverage}", url=url, body=body))
+    print_json(api("PUT", f"/payments/methods/{coverage}", url=url, body=body))
 
 
 @payments_app.command("list")
@@ -70,9 +69,7 @@ def list_payments(
     url: UrlOpt = None,
 ) -> None:
     """Issued invoices with their payment status and every payment attempt."""
-    from kaisen.cli import _api, _print_json
-
-    _print_json(_api("GET", "/payments", url=url, params={"coverage": coverage} if coverage else None))
+    print_json(api("GET", "/payments", url=url, params={"coverage": coverage} if coverage else None))
 
 
 @payments_app.command("retry")
@@ -80,9 +77,7 @@ def retry(invoice_id: Annotated[int, typer.Argument(help="The invoice's ID (see 
           url: UrlOpt = None) -> None:
     """Retry the card payment of an invoice in payment error (after updating the card). A paid invoice is
     never charged again."""
-    from kaisen.cli import _api, _print_json
-
-    _print_json(_api("POST", f"/payments/invoices/{invoice_id}/retry", url=url))
+    print_json(api("POST", f"/payments/invoices/{invoice_id}/retry", url=url))
 
 
 @payments_app.command("contacts")
@@ -92,12 +87,10 @@ def contacts(
     recovery: Annotated[str | None, typer.Option(help="Set the recovery address (\"\" removes it).")] = None,
     url: UrlOpt = None,
 ) -> None:
-    """Show or change the primary, recovery and billing email addresses (S-PAY-3)."""
-    from kaisen.cli import _api, _print_json
-
-    current = _api("GET", "/billing-contacts", url=url)
+    """Show or change the primary, recovery and billing email addresses."""
+    current = api("GET", "/billing-contacts", url=url)
     if not add and not remove and recovery is None:
-        _print_json(current)
+        print_json(current)
         return
     emails = [e for e in current["billing_emails"] if e.lower() not in {r.lower() for r in (remove or [])}]
     emails += [e for e in (add or []) if e.lower() not in {x.lower() for x in emails}]
@@ -106,7 +99,7 @@ def contacts(
         body["billing_emails"] = emails
     if recovery is not None:
         body["recovery_email"] = recovery
-    _print_json(_api("PUT", "/billing-contacts", url=url, body=body))
+    print_json(api("PUT", "/billing-contacts", url=url, body=body))
 
 
 # --- operator commands (server side) --------------------------------------------------------------------
@@ -116,28 +109,24 @@ def _fail(exc: Any) -> None:
     raise typer.Exit(1)
 
 
-@payments_app.command("charge-due")
+@payments_admin_app.command("charge-due")
 def charge_due(
     date: Annotated[str | None, typer.Option(help="Business date (YYYY-MM-DD, JST); default today.")] = None,
 ) -> None:
     """Operator: charge every issued card invoice not charged yet (also run hourly by the scheduler)."""
-    from kaisen.cli import _django, _print_json
-
-    _django()
+    django_setup()
     from kaisen.payments.services import charge_due as run
 
-    _print_json(run(today=dt.date.fromisoformat(date) if date else None))
+    print_json(run(today=dt.date.fromisoformat(date) if date else None))
 
 
-@payments_app.command("record-receipt")
+@payments_admin_app.command("record-receipt")
 def record_receipt(
     invoice: Annotated[str, typer.Argument(help="Invoice number (or ID).")],
     note: Annotated[str, typer.Option(help="Remark kept in the payment and the audit log.")] = "",
 ) -> None:
     """Operator: an invoice paid by invoice, bank debit or convenience-store slip was received: mark it paid."""
-    from kaisen.cli import _django, _print_json
-
-    _django()
+    django_setup()
     from django.db.models import Q
 
     from kaisen.billing.models import Invoice
@@ -154,33 +143,29 @@ def record_receipt(
     except DomainError as exc:
         _fail(exc)
         return
-    _print_json({"invoice": found.number or found.pk, "status": "paid", "payment_id": payment.pk,
+    print_json({"invoice": found.number or found.pk, "status": "paid", "payment_id": payment.pk,
                  "amount": payment.amount, "currency": payment.currency})
 
 
-@payments_app.command("applications")
+@payments_admin_app.command("applications")
 def applications(
     status: Annotated[str, typer.Option(help="pending, approved, rejected or all.")] = "pending",
 ) -> None:
     """Operator: applications for invoice payment."""
-    from kaisen.cli import _django, _print_json
-
-    _django()
+    django_setup()
     from kaisen.payments.models import InvoiceApplication
 
     qs = InvoiceApplication.objects.select_related("tenant").order_by("created_at")
     if status != "all":
         qs = qs.filter(status=status)
-    _print_json([{"application_id": a.pk, "operator_id": a.tenant.public_id, "coverage": a.coverage,
+    print_json([{"application_id": a.pk, "operator_id": a.tenant.public_id, "coverage": a.coverage,
                   "company_name": a.company_name, "email": a.email, "postal_code": a.postal_code,
                   "address": f"{a.prefecture}{a.address}", "delivery": a.delivery, "status": a.status,
                   "created_at": a.created_at} for a in qs])
 
 
 def _decide(application_id: int, approve: bool, reason: str) -> None:
-    from kaisen.cli import _django, _print_json
-
-    _django()
+    django_setup()
     from kaisen.core.errors import DomainError
     from kaisen.payments.services import invoice_application_decide
 
@@ -189,33 +174,31 @@ def _decide(application_id: int, approve: bool, reason: str) -> None:
     except DomainError as exc:
         _fail(exc)
         return
-    _print_json({"application_id": app.pk, "status": app.status})
+    print_json({"application_id": app.pk, "status": app.status})
 
 
-@payments_app.command("approve")
+@payments_admin_app.command("approve")
 def approve(application_id: Annotated[int, typer.Argument()],
             reason: Annotated[str, typer.Option()] = "") -> None:
     """Operator: approve an application (credit check passed): the coverage switches to invoice payment."""
     _decide(application_id, True, reason)
 
 
-@payments_app.command("reject")
+@payments_admin_app.command("reject")
 def reject(application_id: Annotated[int, typer.Argument()],
            reason: Annotated[str, typer.Option(help="Told to the tenant in the mail.")] = "") -> None:
     """Operator: reject an application (credit check failed)."""
     _decide(application_id, False, reason)
 
 
-@payments_app.command("bank-debit-complete")
+@payments_admin_app.command("bank-debit-complete")
 def bank_debit_complete(
     operator_id: Annotated[str, typer.Argument(help="The tenant's operator ID (OP + 10 digits).")],
     coverage: CoverageArg = "japan",
     effective: Annotated[str | None, typer.Option(help="Effective date (YYYY-MM-DD); default today.")] = None,
 ) -> None:
     """Operator: the collection agency confirmed the bank direct debit; it applies from --effective."""
-    from kaisen.cli import _django, _print_json
-
-    _django()
+    django_setup()
     from kaisen.core.errors import DomainError
     from kaisen.payments.models import PaymentSetting
     from kaisen.payments.services import bank_debit_complete as complete
@@ -230,5 +213,5 @@ def bank_debit_complete(
     except DomainError as exc:
         _fail(exc)
         return
-    _print_json({"operator_id": operator_id, "coverage": coverage, "method": done.method,
+    print_json({"operator_id": operator_id, "coverage": coverage, "method": done.method,
                  "effective_on": done.bank_debit_effective_on})

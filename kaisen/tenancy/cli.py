@@ -11,33 +11,31 @@ from typing import Annotated
 
 import typer
 
+from kaisen.core.cli import UrlOpt, api, print_json
+
 account_app = typer.Typer(help="The account: contract, phone numbers, contract holder, SIM transfer, deletion "
                                "(calls the API).", no_args_is_help=True)
 transfer_app = typer.Typer(help="Transfer never-used SIMs to another account, or accept them (root user).",
                            no_args_is_help=True)
 account_app.add_typer(transfer_app, name="transfer")
 
-UrlOpt = Annotated[str | None, typer.Option("--url", help="Portal address (default $KAISEN_URL or the saved one).")]
-
 
 def _call(method: str, path: str, *, url: str | None, body: dict | None = None) -> None:
-    from kaisen.cli import _api, _print_json
-
-    result = _api(method, path, url=url, body=body)
+    result = api(method, path, url=url, body=body)
     if result is not None:
-        _print_json(result)
+        print_json(result)
 
 
 @account_app.command("contract")
 def contract(url: UrlOpt = None) -> None:
-    """The contract summary (K-1) as JSON."""
+    """The contract summary as JSON."""
     _call("GET", "/account/contract", url=url)
 
 
 @account_app.command("number")
 def number(line_id: Annotated[int | None, typer.Argument(help="Line ID (default: the first number).")] = None,
            url: UrlOpt = None) -> None:
-    """One phone number (K-2) with prev_line_id / next_line_id for BACK / NEXT."""
+    """One phone number with prev_line_id / next_line_id for BACK / NEXT."""
     _call("GET", f"/account/numbers/{line_id}" if line_id is not None else "/account/numbers", url=url)
 
 
@@ -52,7 +50,7 @@ def profile(
     address: Annotated[str | None, typer.Option(help="Address.")] = None,
     url: UrlOpt = None,
 ) -> None:
-    """Show the contract holder information, or change the fields given (root user; S-ACC-3)."""
+    """Show the contract holder information, or change the fields given (root user)."""
     changes = {k: v for k, v in {
         "contact_name": contact_name, "contact_name_kana": contact_name_kana, "contact_phone": contact_phone,
         "contact_email": contact_email, "notification_email": notification_email, "postal_code": postal_code,
@@ -117,7 +115,7 @@ def transfer_accept(token: Annotated[str, typer.Argument(help="The transfer code
 
 @account_app.command("deletion-check")
 def deletion_check(url: UrlOpt = None) -> None:
-    """What still blocks deleting the account (S-ACC-5)."""
+    """What still blocks deleting the account."""
     _call("GET", "/account/deletion", url=url)
 
 

@@ -1,37 +1,43 @@
-"""``kaisen billing``: the operator's rating and monthly close (issue 4 §2-§3). Server side, like ``kaisen
+"""``kaisen bills``: a tenant's bills through the API (issue 4 §8; K-4, S-BILL-2, X-INVOICE-JP). Client commands
+like ``kaisen lines`` (see ``kaisen.core.cli``); Django is not loaded for them.
+
+``kaisen admin billing``: the operator's rating and monthly close (issue 4 §2-§3). Server side, like ``kaisen
 demo``: Django runs in this process against ``DATABASE_URL`` / ``KAISEN_DATA_DIR``. Every command prints
 JSON; a refusal prints ``CODE: message`` on stderr and exits 1.
 
-    kaisen billing rate --month 2026-10 [--tenant OP…] [--coverage japan] [--rerate]
-    kaisen billing close --month 2026-10 [--tenant OP…] [--coverage global] [--today 2026-11-05]
-    kaisen billing issue-due
-    kaisen billing tts-rate set 2026-10 149.52 | tts-rate list
-    kaisen billing coupons add --tenant OP… --amount 50000 --code C-1 [--coverage] [--purchased-on] [--expires-on]
-    kaisen billing coupons list [--tenant OP…]
-    kaisen billing discounts add --tenant OP… --msisdn 090… --term 24 --from 2026-01 | discounts list
-    kaisen billing combined add --payer OP… --member OP… [--coverage japan] [--from 2026-12]
-    kaisen billing combined end ID [--last-month 2027-03] | combined list [--tenant OP…]
-    kaisen billing tariffs
-
-The customer-facing ``kaisen bills`` (invoices, PDF) calls the REST API instead.
+    kaisen admin billing rate --month 2026-10 [--tenant OP…] [--coverage japan] [--rerate]
+    kaisen admin billing close --month 2026-10 [--tenant OP…] [--coverage global] [--today 2026-11-05]
+    kaisen admin billing issue-due
+    kaisen admin billing tts-rate set 2026-10 149.52 | tts-rate list
+    kaisen admin billing coupons add --tenant OP… --amount 50000 --code C-1 [--coverage] [--purchased-on] [--expires-on]
+    kaisen admin billing coupons list [--tenant OP…]
+    kaisen admin billing discounts add --tenant OP… --msisdn 090… --term 24 --from 2026-01 | discounts list
+    kaisen admin billing combined add --payer OP… --member OP… [--coverage japan] [--from 2026-12]
+    kaisen admin billing combined end ID [--last-month 2027-03] | combined list [--tenant OP…]
+    kaisen admin billing tariffs
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from kaisen.core.cli import UrlOpt, api, api_stream, django_setup, print_json, print_pages
+
+bills_app = typer.Typer(help="Your bills: months and status, detail, per-number charges, call details, invoice "
+                             "PDF (calls the API; log in first with `kaisen login`).", no_args_is_help=True)
 billing_ops_app = typer.Typer(help="Operator: rating, monthly close, TTS rates, coupons, long-term discounts "
-                                   "(issue 4; server side).", no_args_is_help=True)
-tts_app = typer.Typer(help="Monthly average TTS rates (JPY per USD) for Global invoices (S-COV-1).",
+                                   "(server side).", no_args_is_help=True)
+tts_app = typer.Typer(help="Monthly average TTS rates (JPY per USD) for Global invoices.",
                       no_args_is_help=True)
-coupons_app = typer.Typer(help="Prepaid coupons (S-BILL-3).", no_args_is_help=True)
-discounts_app = typer.Typer(help="Long-term discounts of Japan plans (S-BILL-4).", no_args_is_help=True)
+coupons_app = typer.Typer(help="Prepaid coupons.", no_args_is_help=True)
+discounts_app = typer.Typer(help="Long-term discounts of Japan plans.", no_args_is_help=True)
 billing_ops_app.add_typer(tts_app, name="tts-rate")
 billing_ops_app.add_typer(coupons_app, name="coupons")
-combined_app = typer.Typer(help="Combined billing: several accounts' bills on one invoice (S-BILL-5).",
+combined_app = typer.Typer(help="Combined billing: several accounts' bills on one invoice.",
                            no_args_is_help=True)
 billing_ops_app.add_typer(discounts_app, name="discounts")
 billing_ops_app.add_typer(combined_app, name="combined")
@@ -42,15 +48,11 @@ CoverageOpt = Annotated[str | None, typer.Option("--coverage", help="japan | glo
 
 
 def _setup() -> None:
-    from kaisen.cli import _django
-
-    _django()
+    django_setup()
 
 
 def _out(data: Any) -> None:
-    from kaisen.cli import _print_json
-
-    _print_json(data)
+    print_json(data)
 
 
 def _fail(exc: Exception) -> None:
@@ -125,7 +127,7 @@ def combined_add_command(
     try:
         row = combined_add(payer=_tenants(payer)[0], member=_tenants(member)[0], coverage=coverage,
                            first_month=_month_or_today(first_month),
-                           actor="kaisen billing combined add")
+                           actor="kaisen admin billing combined add")
     except DomainError as exc:
         _fail(exc)
     _out(combined_dict(row))
@@ -133,7 +135,7 @@ def combined_add_command(
 
 @combined_app.command("end")
 def combined_end_command(
-    arrangement_id: Annotated[int, typer.Argument(help="The arrangement's id (`kaisen billing combined list`).")],
+    arrangement_id: Annotated[int, typer.Argument(help="The arrangement's id (`kaisen admin billing combined list`).")],
     last_month: Annotated[str | None, typer.Option("--last-month", help="Last combined month, YYYY-MM (default: "
                                                                         "the current month).")] = None,
 ) -> None:
@@ -144,7 +146,7 @@ def combined_end_command(
 
     try:
         row = combined_end(arrangement_id=arrangement_id, last_month=_month_or_today(last_month),
-                           actor="kaisen billing combined end")
+                           actor="kaisen admin billing combined end")
     except DomainError as exc:
         _fail(exc)
     _out(combined_dict(row))
@@ -191,7 +193,7 @@ def rate_command(month: MonthOpt, tenant: TenantOpt = None, coverage: CoverageOp
 def close_command(month: MonthOpt, tenant: TenantOpt = None, coverage: CoverageOpt = None,
                   today: Annotated[str | None, typer.Option(help="Business date (default: today, Japan).")] = None,
                   ) -> None:
-    """Close a month (S-BILL-1). Idempotent: a closed invoice is returned unchanged. Exits 1 if any refused."""
+    """Close a month. Idempotent: a closed invoice is returned unchanged. Exits 1 if any refused."""
     _setup()
     from kaisen.billing.close import close_month
     from kaisen.billing.services import parse_month
@@ -208,7 +210,7 @@ def close_command(month: MonthOpt, tenant: TenantOpt = None, coverage: CoverageO
     for t, cov in targets:
         try:
             out.append(invoice_dict(close_month(tenant=t, coverage=cov, month=start, today=day,
-                                               actor="kaisen billing close")))
+                                               actor="kaisen admin billing close")))
         except DomainError as exc:
             failed = True
             out.append({"tenant": t.public_id, "coverage": cov, "month": f"{start:%Y-%m}", "error": str(exc.code),
@@ -237,7 +239,7 @@ def tts_set(month: Annotated[str, typer.Argument(help="YYYY-MM")],
     from kaisen.core.errors import DomainError
 
     try:
-        rate = tts_rate_set(month=parse_month(month), jpy_per_usd=jpy_per_usd, entered_by="kaisen billing")
+        rate = tts_rate_set(month=parse_month(month), jpy_per_usd=jpy_per_usd, entered_by="kaisen admin billing")
     except DomainError as exc:
         _fail(exc)
     _out({"month": f"{rate.month:%Y-%m}", "jpy_per_usd": str(rate.jpy_per_usd)})
@@ -268,7 +270,7 @@ def coupons_add(tenant: Annotated[str, typer.Option("--tenant", help="Operator I
     try:
         c = coupon_add(tenant=_tenants(tenant)[0], coverage=coverage, code=code, amount=amount,
                        purchased_on=_date(purchased_on) or clock.today_jst(), expires_on=_date(expires_on),
-                       actor="kaisen billing coupons add")
+                       actor="kaisen admin billing coupons add")
     except DomainError as exc:
         _fail(exc)
     _out({"code": c.code, "amount": str(c.amount), "balance": str(c.balance), "coverage": c.coverage})
@@ -302,7 +304,7 @@ def discounts_add(tenant: Annotated[str, typer.Option("--tenant", help="Operator
 
     try:
         d = long_term_discount_add(tenant=_tenants(tenant)[0], msisdn=msisdn, term_months=term,
-                                   first_month=parse_month(first), actor="kaisen billing discounts add")
+                                   first_month=parse_month(first), actor="kaisen admin billing discounts add")
     except DomainError as exc:
         _fail(exc)
     _out({"msisdn": msisdn, "from": f"{d.starts_on:%Y-%m}", "to": f"{d.ends_on:%Y-%m}",
@@ -346,3 +348,92 @@ def tariffs_list() -> None:
                       for r in LongTermRate.objects.select_related("plan")],
         "plan_tariffs": PlanTariff.objects.count(),
     })
+
+
+# --- customer commands (call the API) ----------------------------------------------------------------
+
+BillCoverageOpt = Annotated[str, typer.Option(help="japan or global.")]
+BillId = Annotated[int, typer.Argument(help="The bill's ID (the `id` of `kaisen bills list`).")]
+
+
+@bills_app.command("list")
+def bills_list(
+    months: Annotated[int, typer.Option(min=1, max=84, help="Months back, this one included.")] = 4,
+    coverage: Annotated[str, typer.Option(help="Only japan or global.")] = "",
+    url: UrlOpt = None,
+) -> None:
+    """Bills of the last months with status and totals, newest first."""
+    params: dict[str, Any] = {"months": months}
+    if coverage:
+        params["coverage"] = coverage
+    print_json(api("GET", "/bills", url=url, params=params))
+
+
+@bills_app.command("show")
+def bills_show(bill_id: BillId, url: UrlOpt = None) -> None:
+    """One bill: totals, tax per rate, items summed by cost type and tax class."""
+    print_json(api("GET", f"/bills/{bill_id}", url=url))
+
+
+@bills_app.command("combined")
+def bills_combined(url: UrlOpt = None) -> None:
+    """Combined billing: the accounts whose bills are on one invoice with this account's."""
+    print_json(api("GET", "/billing/combined", url=url))
+
+
+@bills_app.command("current")
+def bills_current(coverage: BillCoverageOpt = "japan", url: UrlOpt = None) -> None:
+    """This month's provisional charges by category and day by day."""
+    print_json(api("GET", "/bills/current", url=url, params={"coverage": coverage}))
+
+
+@bills_app.command("numbers")
+def bills_numbers(
+    bill_id: BillId,
+    q: Annotated[str, typer.Option(help="Phone number, or its beginning.")] = "",
+    limit: Annotated[int, typer.Option(min=1, max=500, help="Numbers per page.")] = 50,
+    cursor: Annotated[str | None, typer.Option(help="`next_cursor` of the previous page.")] = None,
+    all_pages: Annotated[bool, typer.Option("--all", help="Follow the cursors and print every number.")] = False,
+    url: UrlOpt = None,
+) -> None:
+    """Call charges by phone number (domestic, international, au, other mobile)."""
+    print_pages(f"/bills/{bill_id}/numbers", params={"q": q, "limit": limit}, cursor=cursor, all_pages=all_pages,
+                url=url)
+
+
+@bills_app.command("items")
+def bills_items(
+    bill_id: BillId,
+    msisdn: Annotated[str, typer.Option(help="Only this phone number's items.")] = "",
+    all_pages: Annotated[bool, typer.Option("--all", help="Follow the cursors and print every item.")] = False,
+    cursor: Annotated[str | None, typer.Option(help="`next_cursor` of the previous page.")] = None,
+    url: UrlOpt = None,
+) -> None:
+    """The bill's items one by one."""
+    print_pages(f"/bills/{bill_id}/items", params={"msisdn": msisdn}, cursor=cursor, all_pages=all_pages, url=url)
+
+
+@bills_app.command("calls")
+def bills_calls(
+    bill_id: BillId,
+    msisdn: Annotated[str, typer.Argument(help="The phone number.")],
+    page: Annotated[int, typer.Option(min=1, help="Page number.")] = 1,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="Calls per page.")] = 10,
+    url: UrlOpt = None,
+) -> None:
+    """One number's call details of the bill's month, 10 per page."""
+    print_json(api("GET", f"/bills/{bill_id}/numbers/{msisdn}/calls", url=url,
+                     params={"page": page, "limit": limit}))
+
+
+@bills_app.command("pdf")
+def bills_pdf(
+    bill_id: BillId,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Write the PDF to this file.")],
+    url: UrlOpt = None,
+) -> None:
+    """Download the qualified invoice (適格請求書, PDF) of an issued bill."""
+    with api_stream(f"/bills/{bill_id}/pdf", url=url, timeout=120) as resp:
+        content = resp.read()
+    out.write_bytes(content)
+    print_json({"bill_id": bill_id, "file": str(out), "bytes": len(content)})

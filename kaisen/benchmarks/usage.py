@@ -1,5 +1,5 @@
 """Usage-ingest benchmark (issue 4): generate a call file of N records for M lines, import it with
-``kaisen usage import``'s code path (rows/s), and beside it the raw database's own bulk path on the same
+``kaisen admin usage import``'s code path (rows/s), and beside it the raw database's own bulk path on the same
 data — PostgreSQL ``COPY … FROM`` of the same CSV into an equivalent bare table, SQLite a bare
 ``executemany`` of the same rows into an equivalent bare table — and print the ratio (target ≥ 50%).
 
@@ -266,7 +266,7 @@ def run_usage_bench(*, calls: int, lines: int, keep_file: Path | None = None) ->
         try:
             narrow = _raw_postgresql(path) if connection.vendor == "postgresql" else _raw_sqlite(path)
             t = time.perf_counter()
-            result = usage_file_import_path(path=path, kind="calls", imported_by="kaisen bench-usage")
+            result = usage_file_import_path(path=path, kind="calls", imported_by="kaisen bench usage")
             ingest = time.perf_counter() - t
             loaded = Path(tmp) / "loaded.csv"
             _export_loaded(result.file.pk, loaded)
@@ -307,10 +307,10 @@ def bench_usage_command(
     Uses the database of this environment (DATABASE_URL or the embedded SQLite under KAISEN_DATA_DIR);
     creates and removes its own benchmark tenant and lines. Run it on a throwaway database.
     """
-    from kaisen.cli import _django, _print_json
+    from kaisen.core.cli import django_setup, print_json
 
-    _django()
+    django_setup()
     figures = run_usage_bench(calls=calls, lines=lines, keep_file=keep_file)
-    _print_json(figures)
+    print_json(figures)
     if out:
         out.write_text(json.dumps(figures, ensure_ascii=False, indent=2, default=str))

@@ -1,6 +1,6 @@
 """Export benchmark (issue 4 §6): one tenant's call-detail statement (M-DL-3, ``cdr``) in cp932.
 
-``kaisen bench-export --rows 1000000`` makes a throwaway tenant (operator ID ``OP9990000001``) with
+``kaisen bench export --rows 1000000`` makes a throwaway tenant (operator ID ``OP9990000001``) with
 ``rows`` call records in one month (bulk insert: PostgreSQL ``COPY … FROM STDIN``, SQLite ``executemany``),
 then measures:
 
@@ -241,8 +241,8 @@ def bench_export_command(
     database's raw path (PostgreSQL COPY TO STDOUT / SQLite cursor loop). Uses a throwaway tenant."""
     import json
 
-    from kaisen.cli import _django
+    from kaisen.core.cli import django_setup
 
-    _django()
+    django_setup()
     figures = run_export_bench(rows=rows, small_rows=small_rows, keep=keep)
     typer.echo(json.dumps(figures, ensure_ascii=False, indent=2))

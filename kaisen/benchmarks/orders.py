@@ -25,7 +25,7 @@ def run_orders_bench(*, orders: int, clients: int = 4, threads: int = 8, timeout
     from django.core.management import call_command
     from django.db import connection
 
-    from kaisen.bench import free_port, start_server
+    from kaisen.benchmarks.foundation import free_port, start_server
     from kaisen.core import clock
     from kaisen.demo import TENANTS, demo_create
     from kaisen.lines.models import Line, LineStatus

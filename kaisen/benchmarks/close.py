@@ -1,4 +1,4 @@
-"""Monthly-close benchmark (issue 4, ``kaisen bench-close``): M lines of one tenant with N call records in
+"""Monthly-close benchmark (issue 4, ``kaisen bench close``): M lines of one tenant with N call records in
 one month (and one day of data usage per line), then
 
 1. ``rate``: the first rating of the month — ``UPDATE … FROM`` of every call's charge and the
@@ -10,7 +10,7 @@ one month (and one day of data usage per line), then
    an unrated month.
 
 The call records are written straight into the table by the database's bulk path (PostgreSQL ``COPY``,
-SQLite ``executemany`` in one transaction): ingest is measured by ``kaisen bench-usage``, not here.
+SQLite ``executemany`` in one transaction): ingest is measured by ``kaisen bench usage``, not here.
 It creates a tenant ``OP9000000002`` with its lines and removes everything of it at the end
 (``--keep`` leaves it); run it on a throwaway database (``KAISEN_DATA_DIR`` / ``DATABASE_URL``).
 """
@@ -185,7 +185,7 @@ def run_close_bench(*, lines: int, calls: int, keep: bool = False) -> dict[str, 
         rate_month(tenant=tenant, coverage="japan", month=month)
         figures["rerate_seconds"] = round(time.perf_counter() - t, 2)
         t = time.perf_counter()
-        inv = close_month(tenant=tenant, coverage="japan", month=month, today=today, actor="kaisen bench-close")
+        inv = close_month(tenant=tenant, coverage="japan", month=month, today=today, actor="kaisen bench close")
         figures["close_seconds"] = round(time.perf_counter() - t, 2)
         figures["rate_plus_close_seconds"] = round(figures["rate_seconds"] + figures["close_seconds"], 2)
         figures["calls_per_s_rate_plus_close"] = round(calls / max(figures["rate_plus_close_seconds"], 1e-9))
@@ -210,10 +210,10 @@ def bench_close_command(
     Uses the database of this environment (DATABASE_URL or the embedded SQLite under KAISEN_DATA_DIR);
     creates and removes its own tenant. Full scale: --lines 100000 --calls 10000000.
     """
-    from kaisen.cli import _django, _print_json
+    from kaisen.core.cli import django_setup, print_json
 
-    _django()
+    django_setup()
     figures = run_close_bench(lines=lines, calls=calls, keep=keep)
-    _print_json(figures)
+    print_json(figures)
     if out:
         out.write_text(json.dumps(figures, ensure_ascii=False, indent=2, default=str))

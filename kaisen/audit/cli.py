@@ -12,9 +12,10 @@ from typing import Annotated, Any
 
 import typer
 
+from kaisen.core.cli import UrlOpt, api, api_stream, print_json
+
 audit_app = typer.Typer(help="Read and export the audit log (root user; calls the API).", no_args_is_help=True)
 
-UrlOpt = Annotated[str | None, typer.Option("--url", help="Portal address (default $KAISEN_URL or the saved one).")]
 FamilyOpt = Annotated[str, typer.Option("--family", help="Action family: auth, apikey, user, line, order, ...")]
 FromOpt = Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD, Japan time).")]
 ToOpt = Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD, Japan time), inclusive.")]
@@ -38,10 +39,8 @@ def audit_list(
     url: UrlOpt = None,
 ) -> None:
     """One page of the audit log as JSON, newest first."""
-    from kaisen.cli import _api, _print_json
-
     params = {**_filters(family, date_from, date_to, user_id, success), "page": page, "limit": limit}
-    _print_json(_api("GET", "/audit", url=url, params=params))
+    print_json(api("GET", "/audit", url=url, params=params))
 
 
 @audit_app.command("export")
@@ -52,10 +51,8 @@ def audit_export(
     url: UrlOpt = None,
 ) -> None:
     """The filtered audit log as CSV (UTF-8 with BOM, CRLF), streamed from the portal."""
-    from kaisen.cli import _api_stream
-
     params = _filters(family, date_from, date_to, user_id, success)
-    with _api_stream("/audit/export", url=url, params=params) as resp:
+    with api_stream("/audit/export", url=url, params=params) as resp:
         out = output.open("wb") if output else sys.stdout.buffer
         try:
             for chunk in resp.iter_bytes():

@@ -14,25 +14,23 @@ from typing import Annotated, Any
 
 import typer
 
-statements_app = typer.Typer(help="CSV statements: request, list, status, download (issue 4 §6).",
+from kaisen.core.cli import UrlOpt, api_stream, print_json
+from kaisen.core.cli import api as core_api
+
+statements_app = typer.Typer(help="CSV statements: request, list, status, download (calls the API).",
                              no_args_is_help=True)
 
-UrlOpt = Annotated[str | None, typer.Option("--url", help="Portal address (default $KAISEN_URL or the saved one).")]
 KINDS = ("invoice", "invoice_voice", "cdr", "line_daily", "line_monthly", "datausage", "number_charges",
          "call_detail", "billing_detail")
 
 
 def _print(data: Any) -> None:
-    from kaisen.cli import _print_json
-
-    _print_json(data)
+    print_json(data)
 
 
 def _api(method: str, path: str, *, url: str | None, body: dict[str, Any] | None = None,
          params: dict[str, Any] | None = None) -> Any:
-    from kaisen.cli import _api as api
-
-    return api(method, path, url=url, body=body, params=params, timeout=120)
+    return core_api(method, path, url=url, body=body, params=params, timeout=120)
 
 
 def _wait(statement_id: int, url: str | None, timeout: float, interval: float = 1.0) -> dict[str, Any]:
@@ -66,8 +64,8 @@ def statements_request(
     timeout: Annotated[float, typer.Option(help="Seconds to wait at most with --wait.")] = 1800,
     url: UrlOpt = None,
 ) -> None:
-    """Request a statement; prints it (its id, status, progress). Refused on K-5 days, outside the window or
-    before publication with the error code."""
+    """Request a statement; prints it (its id, status, progress). Refused, with the error code, on the first
+    and the last day of a month (for some kinds), outside the window or before publication."""
     body: dict[str, Any] = {"kind": kind, "encoding": encoding}
     if month:
         body["month"] = month
@@ -104,11 +102,9 @@ def statements_download(
     url: UrlOpt = None,
 ) -> None:
     """Write the statement's file (streamed, bytes unchanged). 410 STATEMENT_EXPIRED after 48 hours."""
-    from kaisen.cli import _api_stream
-
     info = _wait(statement_id, url, timeout) if wait else _api("GET", f"/statements/{statement_id}", url=url)
     target = out or Path(info["file_name"])
-    with _api_stream(f"/statements/{statement_id}/download", url=url) as resp:
+    with api_stream(f"/statements/{statement_id}/download", url=url) as resp:
         size = 0
         partial = target.with_name(target.name + ".part")
         with open(partial, "wb") as fh:

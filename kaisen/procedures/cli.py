@@ -14,8 +14,9 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
+
+from kaisen.core.cli import TransportRetry, UrlOpt, print_all_pages, print_json, request
 
 orders_app = typer.Typer(help="Order line procedures, list, show and cancel orders (calls the API).",
                          no_args_is_help=True)
@@ -31,46 +32,11 @@ VOICE_OPTIONS = ("flat_rate_calling", "voicemail", "call_waiting", "call_forward
 TEXT_PARAMS = ("network_pin", "plan_code", "holder_name", "holder_name_kana", "delivery_address", "category",
                "sim_size", "method", "effective", "postal_code", "address", "recipient")
 
-UrlOpt = Annotated[str | None, typer.Option("--url", help="Portal address (default $KAISEN_URL or the saved one).")]
 ByIdOpt = Annotated[bool, typer.Option("--id", help="LINE is the line's numeric ID.")]
 
 
-def _print_json(data: Any) -> None:
-    from kaisen.cli import _print_json as print_json
-
-    print_json(data)
-
-
-class _TransportRetry(Exception):
-    """The request never got an answer and may be sent again (``retry_transport``)."""
-
-
-def _request(method: str, path: str, *, url: str | None, params: dict[str, Any] | None = None,
-             body: dict[str, Any] | None = None, files: dict[str, Any] | None = None,
-             data: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
-             retry_transport: bool = False) -> httpx.Response:
-    """One API call with the bearer token; an error answer prints ``{status, code, message}`` and exits 1.
-    With ``retry_transport`` a lost connection raises ``_TransportRetry`` instead of exiting."""
-    from kaisen.cli import _base_url, _fail, _token
-
-    base = _base_url(url)
-    all_headers = {"Authorization": f"Bearer {_token(base)}", **(headers or {})}
-    try:
-        resp = httpx.request(method, f"{base}/api/v1{path}", params=params, json=body, files=files, data=data,
-                             headers=all_headers, timeout=600)
-    except httpx.HTTPError as exc:
-        if retry_transport:
-            typer.echo(f"No answer from {base} ({exc}); sending again.", err=True)
-            raise _TransportRetry from exc
-        typer.echo(f"Cannot reach {base}: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    if resp.status_code >= 400:
-        _fail(resp)
-    return resp
-
-
 def _api(method: str, path: str, *, url: str | None, **kwargs: Any) -> Any:
-    resp = _request(method, path, url=url, **kwargs)
+    resp = request(method, path, url=url, **kwargs)
     return resp.json() if resp.content else None
 
 
@@ -154,17 +120,17 @@ def orders_create(
     by_id: ByIdOpt = False,
     url: UrlOpt = None,
 ) -> None:
-    """Order a procedure on a line (M-PROC-1..6, M-MNP-2) and print the order as JSON."""
+    """Order a procedure on a line and print the order as JSON."""
     _check_kind(kind)
     params = build_params(kind, param or [], params_json)
     line_id = _line_id(line, by_id, url)
     if preview:
-        _print_json(_api("POST", f"/lines/{line_id}/orders/preview", url=url, body={"kind": kind, "params": params}))
+        print_json(_api("POST", f"/lines/{line_id}/orders/preview", url=url, body={"kind": kind, "params": params}))
         return
     key = idempotency_key or str(uuid.uuid4())
     if not idempotency_key:
         typer.echo(f"Idempotency key: {key}  (to retry without ordering twice: --idempotency-key {key})", err=True)
-    _print_json(_api("POST", f"/lines/{line_id}/orders", url=url,
+    print_json(_api("POST", f"/lines/{line_id}/orders", url=url,
                      body={"kind": kind, "params": params, "idempotency_key": key}))
 
 
@@ -187,23 +153,21 @@ def orders_list(
     if cursor:
         params["cursor"] = cursor
     if not all_pages:
-        _print_json(_api("GET", "/orders", url=url, params=params))
+        print_json(_api("GET", "/orders", url=url, params=params))
         return
-    from kaisen.cli import print_all_pages
-
     print_all_pages("/orders", params=params, url=url)
 
 
 @orders_app.command("get")
 def orders_get(order_id: Annotated[int, typer.Argument(help="The order's ID.")], url: UrlOpt = None) -> None:
     """Show one order with its history."""
-    _print_json(_api("GET", f"/orders/{order_id}", url=url))
+    print_json(_api("GET", f"/orders/{order_id}", url=url))
 
 
 @orders_app.command("cancel")
 def orders_cancel(order_id: Annotated[int, typer.Argument(help="The order's ID.")], url: UrlOpt = None) -> None:
     """Cancel (withdraw) an order while it may still be cancelled."""
-    _print_json(_api("POST", f"/orders/{order_id}/cancel", url=url))
+    print_json(_api("POST", f"/orders/{order_id}/cancel", url=url))
 
 
 @orders_app.command("procedures")
@@ -212,18 +176,18 @@ def orders_procedures(
     by_id: ByIdOpt = False,
     url: UrlOpt = None,
 ) -> None:
-    """What can be ordered on a line now (and why not), and its pending orders (M-LINE-1)."""
-    _print_json(_api("GET", f"/lines/{_line_id(line, by_id, url)}/procedures", url=url))
+    """What can be ordered on a line now (and why not), and its pending orders."""
+    print_json(_api("GET", f"/lines/{_line_id(line, by_id, url)}/procedures", url=url))
 
 
 @mnp_app.command("waiting")
 def mnp_waiting(url: UrlOpt = None) -> None:
-    """Lines waiting for MNP port-in activation: number, SIM shipped or not, reservation expiry (M-MNP-1)."""
-    _print_json(_api("GET", "/mnp/waiting", url=url))
+    """Lines waiting for MNP port-in activation: number, SIM shipped or not, reservation expiry."""
+    print_json(_api("GET", "/mnp/waiting", url=url))
 
 
 def _save_result(job_id: int, out: Path, url: str | None) -> None:
-    resp = _request("GET", f"/bulk/{job_id}/result.csv", url=url)
+    resp = request("GET", f"/bulk/{job_id}/result.csv", url=url)
     out.write_bytes(resp.content)
     typer.echo(f"Result file: {out}", err=True)
 
@@ -255,7 +219,7 @@ def _post_upload(file: Path, kind: str, dry_run: bool, key: str, url: str | None
         try:
             return _api("POST", "/bulk", url=url, files=files, data=data, headers={"Idempotency-Key": key},
                         retry_transport=attempt < 2)
-        except _TransportRetry:
+        except TransportRetry:
             time.sleep(1 + attempt)
     raise AssertionError("unreachable")
 
@@ -275,12 +239,12 @@ def bulk_upload(
     out: OutOpt = None,
     url: UrlOpt = None,
 ) -> None:
-    """Run one procedure for every row of a CSV and print the job with its per-row results (X-BULK)."""
+    """Run one procedure for every row of a CSV and print the job with its per-row results."""
     _check_kind(kind)
     job = _post_upload(file, kind, dry_run, idempotency_key or str(uuid.uuid4()), url)
     if wait:
         job = _wait_for(job, url)
-    _print_json(job)
+    print_json(job)
     if job.get("status") in RUNNING:
         typer.echo(f"Job {job['id']} is {job['status']} ({job['rows_done']} of {job['rows_total']} rows): "
                    f"see it with `kaisen bulk get {job['id']}`.", err=True)
@@ -302,6 +266,6 @@ def bulk_get(job_id: Annotated[int, typer.Argument(help="The bulk job's ID.")], 
     job = _api("GET", f"/bulk/{job_id}", url=url)
     if wait:
         job = _wait_for(job, url)
-    _print_json(job)
+    print_json(job)
     if out:
         _save_result(job_id, out, url)

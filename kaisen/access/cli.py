@@ -13,7 +13,9 @@ from typing import Annotated, Any
 
 import typer
 
-access_app = typer.Typer(help="Roles, policies, line tags and approvals of the tenant (issue 5 §1; calls the API).",
+from kaisen.core.cli import UrlOpt, api, print_json, request
+
+access_app = typer.Typer(help="Roles, policies, line tags and approvals of the tenant (calls the API).",
                          no_args_is_help=True)
 tags_app = typer.Typer(help="Line tags: department, cost centre and group; tag lines (one, or many from CSV).",
                        no_args_is_help=True)
@@ -22,22 +24,17 @@ approvals_app = typer.Typer(help="The approval queue of cancellations, port-outs
 access_app.add_typer(tags_app, name="tags")
 access_app.add_typer(approvals_app, name="approvals")
 
-UrlOpt = Annotated[str | None, typer.Option("--url", help="Portal address (default $KAISEN_URL or the saved one).")]
 AllowOpt = Annotated[list[str] | None, typer.Option("--allow", help="An action (or Resource:*, *) to allow; repeat.")]
 DenyOpt = Annotated[list[str] | None, typer.Option("--deny", help="An action (or Resource:*, *) to deny; repeat.")]
 
 
 def _call(method: str, path: str, *, url: str | None, body: dict[str, Any] | None = None,
           params: dict[str, Any] | None = None) -> Any:
-    from kaisen.cli import _api
-
-    return _api(method, path, url=url, body=body, params=params)
+    return api(method, path, url=url, body=body, params=params)
 
 
 def _show(data: Any) -> None:
-    from kaisen.cli import _print_json
-
-    _print_json(data)
+    print_json(data)
 
 
 def _statements(allow: list[str] | None, deny: list[str] | None) -> list[dict[str, str]]:
@@ -220,9 +217,8 @@ def tags_line(
 def tags_import(file: Annotated[Path, typer.Argument(help="CSV with the header line,tags.", exists=True,
                                                      dir_okay=False)], url: UrlOpt = None) -> None:
     """Tag many lines from a CSV (tags kind:name separated by ;); one result per row; exits 1 if a row failed."""
-    from kaisen.cli_procedures import _api as upload
-
-    rows = upload("POST", "/line-tags/import", url=url, files={"file": (file.name, file.read_bytes(), "text/csv")})
+    rows = request("POST", "/line-tags/import", url=url,
+                   files={"file": (file.name, file.read_bytes(), "text/csv")}).json()
     _show(rows)
     if any(not r["ok"] for r in rows):
         raise typer.Exit(1)

@@ -1,0 +1,55 @@
+"""``kaisen lines``: look up the tenant's lines through the API (client commands, see ``kaisen.core.cli``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from kaisen.core.cli import UrlOpt, api, print_all_pages, print_json
+
+lines_app = typer.Typer(help="Look up lines (calls the API; log in first with `kaisen login`).", no_args_is_help=True)
+
+
+@lines_app.command("list")
+def lines_list(
+    status: Annotated[str, typer.Option(help="not_activated | active | suspended | cancelled")] = "",
+    carrier: Annotated[str, typer.Option(help="docomo | softbank | au")] = "",
+    sim_type: Annotated[str, typer.Option(help="data | sms | voice")] = "",
+    plan: Annotated[str, typer.Option(help="Plan code.")] = "",
+    q: Annotated[str, typer.Option(help="Phone number or SIM serial (prefix).")] = "",
+    sort: Annotated[str, typer.Option(help="msisdn, iccid, started_on; prefix - for descending.")] = "msisdn",
+    limit: Annotated[int, typer.Option(help="Lines per page (1-500).")] = 50,
+    cursor: Annotated[str | None, typer.Option(help="Cursor from a previous page's next_cursor.")] = None,
+    all_pages: Annotated[bool, typer.Option("--all", help="Follow the cursors and print every line.")] = False,
+    url: UrlOpt = None,
+) -> None:
+    """List lines as JSON: one page ({items, next_cursor, prev_cursor}), or with --all a JSON array of every line."""
+    params: dict[str, Any] = {"status": status, "carrier": carrier, "sim_type": sim_type, "plan": plan, "q": q,
+                              "sort": sort, "limit": limit}
+    if cursor:
+        params["cursor"] = cursor
+    if not all_pages:
+        print_json(api("GET", "/lines", url=url, params=params))
+        return
+    print_all_pages("/lines", params=params, url=url)
+
+
+@lines_app.command("get")
+def lines_get(
+    ref: Annotated[str, typer.Argument(help="Phone number, SIM serial (ICCID), or line ID with --id.")],
+    by_id: Annotated[bool, typer.Option("--id", help="REF is the line's numeric ID.")] = False,
+    url: UrlOpt = None,
+) -> None:
+    """Show one line by phone number, SIM serial or ID."""
+    digits = "".join(ch for ch in ref if ch.isdigit())
+    if by_id:
+        if not ref.isdigit():
+            typer.echo("With --id, REF must be a number.", err=True)
+            raise typer.Exit(2)
+        path = f"/lines/{ref}"
+    elif digits.startswith("89") and len(digits) >= 19:
+        path = f"/lines/by-iccid/{ref}"
+    else:
+        path = f"/lines/by-msisdn/{ref}"
+    print_json(api("GET", path, url=url))
