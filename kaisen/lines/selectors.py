@@ -180,3 +180,20 @@ def line_periods_overlapping(*, tenant: Tenant, start: dt.datetime, end: dt.date
     00:00 JST of its 1st to 00:00 JST of the next 1st): the set rating joins."""
     return LinePeriod.objects.filter(tenant=tenant, valid_from__lt=end).filter(
         Q(valid_to__isnull=True) | Q(valid_to__gt=start))
+
+
+def as_of_parse(text: str) -> dt.datetime:
+    """An "as of" moment typed by a user: ``YYYY-MM-DD`` (00:00 Japan time that day) or an ISO date and
+    time; without an offset it is Japan time."""
+    from kaisen.core import clock
+
+    raw = (text or "").strip().replace(" ", "T")
+    try:
+        if len(raw) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(raw), dt.time(0), tzinfo=clock.JST)
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise DomainError(ErrorCode.INVALID_DATE,
+                          _("'%(value)s' is not a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM).")
+                          % {"value": text}, field="at") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=clock.JST)

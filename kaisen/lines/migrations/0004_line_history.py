@@ -30,10 +30,11 @@ def open_history(apps, schema_editor):
               "FROM lines_line l JOIN lines_plan p ON p.id = l.plan_id")
     statements = [
         f"INSERT INTO lines_lineperiod ({_COLS}) SELECT l.tenant_id, l.id, {opening}, {end}, l.plan_id, p.coverage, "
-        f"l.carrier, 'active', {select} WHERE {_CANCELLED} AND {end} > {opening}",
+        f"l.carrier, 'active', {select} WHERE {_CANCELLED} AND {end} > {opening} AND NOT EXISTS "
+        f"(SELECT 1 FROM lines_lineperiod x WHERE x.line_id = l.id)",
         f"INSERT INTO lines_lineperiod ({_COLS}) SELECT l.tenant_id, l.id, CASE WHEN {_CANCELLED} AND "
         f"{end} > {opening} THEN {end} ELSE {opening} END, NULL, l.plan_id, p.coverage, l.carrier, l.status, "
-        f"{select}",
+        f"{select} WHERE NOT EXISTS (SELECT 1 FROM lines_lineperiod x WHERE x.line_id = l.id AND x.valid_to IS NULL)",
     ]
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cur:
