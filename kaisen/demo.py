@@ -26,7 +26,8 @@ from kaisen.accounts.services import user_create
 from kaisen.audit.services import audit_record
 from kaisen.carriers.models import Carrier, Coverage
 from kaisen.core import clock
-from kaisen.lines.models import Line, LineStatus, Plan, PlanChangeRule, SimSize, SimType
+from kaisen.lines.history import line_history_open_missing
+from kaisen.lines.models import Line, LinePeriodReason, LineStatus, Plan, PlanChangeRule, SimSize, SimType
 from kaisen.lines.validators import luhn_check_digit
 from kaisen.tenancy.models import Tenant
 from kaisen.tenancy.services import tenant_create
@@ -391,6 +392,8 @@ def demo_create(*, lines: int = DEFAULT_LINES, seed: int = DEFAULT_SEED, today: 
                     i += 1
 
         result.lines = _write_lines(rows())
+        # Their line history (issue 10 §1): one set-wise INSERT … SELECT, like the migration's.
+        line_history_open_missing(reason=LinePeriodReason.DEMO, tenant_ids=[t.pk for t in tenants])
         for tenant, n in zip(tenants, _split(lines), strict=True):
             audit_record(action="demo.lines.import", tenant=tenant, actor="kaisen demo",
                          changes={"lines": [0, n], "seed": [None, seed]})

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import factory
 
 from kaisen.accounts.models import User
 from kaisen.carriers.models import Carrier
+from kaisen.lines.history import line_history_open
 from kaisen.lines.models import Line, LineStatus, Plan, SimSize, SimType
 from kaisen.lines.validators import luhn_check_digit
 from kaisen.tenancy.models import Tenant
@@ -69,6 +71,7 @@ class PlanFactory(factory.django.DjangoModelFactory[Plan]):
 class LineFactory(factory.django.DjangoModelFactory[Line]):
     class Meta:
         model = Line
+        skip_postgeneration_save = True
 
     tenant = factory.SubFactory(TenantFactory)
     plan = factory.SubFactory(PlanFactory)
@@ -81,3 +84,9 @@ class LineFactory(factory.django.DjangoModelFactory[Line]):
     status = LineStatus.ACTIVE
     shipped_on = dt.date(2025, 4, 1)
     started_on = dt.date(2025, 4, 3)
+
+    @factory.post_generation
+    def history(obj: Line, create: bool, extracted: Any, **kwargs: Any) -> None:
+        """Like ``line_register``: a created line opens its history (issue 10 §1)."""
+        if create and extracted is not False:
+            line_history_open(line=obj)

@@ -40,6 +40,7 @@ def _lines(m: int, today: dt.date) -> tuple[Any, list[tuple[int, str]]]:
     from django.db import connection, transaction
 
     from kaisen.demo import _ensure_plans, _LineFactory, _write_lines
+    from kaisen.lines.history import line_history_open_missing
     from kaisen.lines.models import Line
     from kaisen.tenancy.models import Tenant
     from kaisen.tenancy.services import tenant_create
@@ -53,6 +54,7 @@ def _lines(m: int, today: dt.date) -> tuple[Any, list[tuple[int, str]]]:
     with transaction.atomic():
         factory = _LineFactory(4343, today, _ensure_plans())
         _write_lines(factory.row(70_000_000 + i, tenant.pk) for i in range(m))
+        line_history_open_missing(tenant_ids=[tenant.pk])  # issue 10 §1: every line has its history
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute(f"ANALYZE {Line._meta.db_table}")

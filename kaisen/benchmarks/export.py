@@ -49,6 +49,7 @@ def bench_tenant_create(rows: int) -> Any:
     """The throwaway tenant with ``LINES`` lines and ``rows`` call records in ``MONTH`` (fresh each run)."""
     from django.db import connection, transaction
 
+    from kaisen.lines.history import line_history_open_missing
     from kaisen.lines.models import Line, Plan
     from kaisen.tenancy.models import Tenant
     from kaisen.usage.models import CallRecord, UsageFile
@@ -62,6 +63,7 @@ def bench_tenant_create(rows: int) -> Any:
     Line.objects.bulk_create([
         Line(tenant=tenant, plan=plan, carrier="docomo", msisdn=f"0909{i:07d}", iccid=f"89819990{i:011d}",
              sim_type="voice", sim_size="nano", status="active") for i in range(LINES)], batch_size=1000)
+    line_history_open_missing(tenant_ids=[tenant.pk])  # issue 10 §1: every line has its history
     line_ids = list(Line.objects.filter(tenant=tenant).order_by("msisdn").values_list("pk", "msisdn"))
     source = UsageFile.objects.create(kind="calls", name="bench-export.csv", sha256="b" * 64)
     table = CallRecord._meta.db_table

@@ -43,6 +43,7 @@ def _bench_lines(m: int) -> tuple[Any, list[str]]:
     from django.db import connection, transaction
 
     from kaisen.demo import _ensure_plans, _LineFactory, _write_lines
+    from kaisen.lines.history import line_history_open_missing
     from kaisen.lines.models import Line
     from kaisen.tenancy.models import Tenant
     from kaisen.tenancy.services import tenant_create
@@ -57,6 +58,7 @@ def _bench_lines(m: int) -> tuple[Any, list[str]]:
         factory = _LineFactory(4242, dt.date.today(), plans)
         # Serials far above the demo's, so the ICCIDs (unique) never collide with demo lines.
         _write_lines(factory.row(50_000_000 + i, tenant.pk) for i in range(m))
+        line_history_open_missing(tenant_ids=[tenant.pk])  # issue 10 §1: every line has its history
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute(f"ANALYZE {Line._meta.db_table}")

@@ -33,7 +33,8 @@ from kaisen.billing.models import (
 from kaisen.billing.rating import rate_month
 from kaisen.billing.services import coupon_add, long_term_discount_add
 from kaisen.carriers.models import Carrier, Coverage
-from kaisen.lines.models import Line, LineStatus, Plan, SimType
+from kaisen.lines.history import lines_record_change, start_of_day_jst
+from kaisen.lines.models import Line, LinePeriodReason, LineStatus, Plan, SimType
 from kaisen.tenancy.models import Tenant
 
 HISTORY_MONTHS = 6
@@ -89,6 +90,8 @@ def demo_billing_create(*, tenants: Sequence[Tenant], today: dt.date, seed: int)
                                            data_cap_mb__isnull=True)
                        .exclude(status=LineStatus.NOT_ACTIVATED).order_by("id").values_list("id", flat=True))[:40:2]
             Line.objects.filter(pk__in=ids).update(plan=global_plan)
+            # In the line history they moved to the Global plan when the demo's billing history begins.
+            lines_record_change(line_ids=ids, at=start_of_day_jst(months[0]), reason=LinePeriodReason.DEMO)
     first = months[0]
     by_id = {t.public_id: t for t in tenants}
     # Committed terms on some docomo data lines of the second tenant (S-BILL-4).

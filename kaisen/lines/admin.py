@@ -4,11 +4,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from kaisen.core import clock
 from kaisen.core.admin import AuditedAdminMixin
 from kaisen.core.errors import DomainError
-from kaisen.lines.models import Line, LineStatus, Plan
+from kaisen.lines.history import line_history_open, line_record_change
+from kaisen.lines.models import Line, LinePeriod, LinePeriodReason, LineStatus, Plan
 from kaisen.lines.validators import iccid_normalize, msisdn_format, msisdn_normalize
 
 
@@ -54,9 +57,29 @@ class LineAdminForm(forms.ModelForm):
         return cleaned
 
 
+class LinePeriodInline(admin.TabularInline):
+    """The line's history, read-only: only the services write it."""
+
+    model = LinePeriod
+    fields = ("valid_from", "valid_to", "tenant", "plan", "status", "voice_options", "data_cap_mb", "sim_size",
+              "iccid", "msisdn", "reason", "order_id")
+    readonly_fields = fields
+    ordering = ("-valid_from",)
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Line)
 class LineAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = LineAdminForm
+    inlines = (LinePeriodInline,)
     list_display = ("phone_number", "iccid", "tenant", "plan", "carrier", "sim_type", "sim_size", "status",
                     "started_on", "scheduled_end_on")
     list_filter = ("status", "carrier", "sim_type", "sim_size", "is_ota")
@@ -77,6 +100,15 @@ class LineAdmin(AuditedAdminMixin, admin.ModelAdmin):
         (_("Options"), {"fields": ("voice_options", "data_cap_mb")}),
         (_("Record"), {"fields": ("created_at", "updated_at")}),
     )
+
+    def save_model(self, request: HttpRequest, obj: Line, form: Any, change: bool) -> None:
+        """The back office writes the line's history in the same transaction as the change (issue 10 §1):
+        a new line opens its history, a change starts a new interval now."""
+        super().save_model(request, obj, form, change)
+        if change:
+            line_record_change(line=obj, at=clock.now(), reason=LinePeriodReason.BACK_OFFICE)
+        else:
+            line_history_open(line=obj, reason=LinePeriodReason.REGISTERED)
 
     @admin.display(description=_("phone number"), ordering="msisdn")
     def phone_number(self, obj: Line) -> str:

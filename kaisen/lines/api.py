@@ -7,8 +7,18 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 
 from kaisen.accounts.models import User
-from kaisen.lines.models import Line
-from kaisen.lines.selectors import DEFAULT_SORT, LineFilters, line_count, line_get, line_list
+from kaisen.core import clock
+from kaisen.lines.models import Line, LinePeriod
+from kaisen.lines.selectors import (
+    DEFAULT_SORT,
+    LineFilters,
+    as_of_parse,
+    line_as_of,
+    line_count,
+    line_get,
+    line_history,
+    line_list,
+)
 
 router = Router(tags=["lines"])
 
@@ -103,3 +113,64 @@ def line_by_iccid(request: HttpRequest, iccid: str) -> Line:
 @router.get("/{int:line_id}", response={200: LineOut, 403: ErrorOut, 404: ErrorOut}, summary="Get a line by ID")
 def line_by_id(request: HttpRequest, line_id: int) -> Line:
     return line_get(tenant=_tenant(request), line_id=line_id, user=_user(request))
+
+
+class LinePeriodOut(Schema):
+    """One interval of a line's history: its state from ``valid_from`` (inclusive) to ``valid_to``
+    (exclusive; null = still in force). Times are Japan time."""
+
+    valid_from: dt.datetime
+    valid_to: dt.datetime | None
+    plan_code: str
+    plan_name: str
+    plan_name_en: str
+    coverage: str
+    carrier: str
+    status: str
+    voice_options: dict[str, Any]
+    data_cap_mb: int | None
+    sim_size: str
+    iccid: str
+    msisdn: str | None
+    reason: str
+    order_id: int | None
+
+    @staticmethod
+    def resolve_valid_from(obj: LinePeriod) -> dt.datetime:
+        return obj.valid_from.astimezone(clock.JST)
+
+    @staticmethod
+    def resolve_valid_to(obj: LinePeriod) -> dt.datetime | None:
+        return obj.valid_to.astimezone(clock.JST) if obj.valid_to else None
+
+    @staticmethod
+    def resolve_plan_code(obj: LinePeriod) -> str:
+        return obj.plan.code
+
+    @staticmethod
+    def resolve_plan_name(obj: LinePeriod) -> str:
+        return obj.plan.name
+
+    @staticmethod
+    def resolve_plan_name_en(obj: LinePeriod) -> str:
+        return obj.plan.name_en
+
+
+class LineHistoryOut(Schema):
+    line_id: int
+    items: list[LinePeriodOut]
+
+
+@router.get("/{int:line_id}/history", response={200: LineHistoryOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut,
+                                                 422: ErrorOut},
+            summary="A line's history (plan, status, options, SIM over time), or the line as of a moment")
+def line_history_api(request: HttpRequest, line_id: int, at: str | None = None) -> dict[str, Any]:
+    """Every interval of the line while it belonged to your account, oldest first. With ``at``
+    (``YYYY-MM-DD`` = 00:00 Japan time, or an ISO date-time; no offset = Japan time), only the interval in
+    force at that moment (an empty list if there was none)."""
+    tenant = _tenant(request)
+    line = line_get(tenant=tenant, line_id=line_id, user=_user(request))
+    if at:
+        period = line_as_of(tenant=tenant, line_id=line.pk, at=as_of_parse(at))
+        return {"line_id": line.pk, "items": [period] if period else []}
+    return {"line_id": line.pk, "items": line_history(tenant=tenant, line=line)}

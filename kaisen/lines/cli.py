@@ -35,6 +35,18 @@ def lines_list(
     print_all_pages("/lines", params=params, url=url)
 
 
+def _line_path(ref: str, by_id: bool) -> str:
+    digits = "".join(ch for ch in ref if ch.isdigit())
+    if by_id:
+        if not ref.isdigit():
+            typer.echo("With --id, REF must be a number.", err=True)
+            raise typer.Exit(2)
+        return f"/lines/{ref}"
+    if digits.startswith("89") and len(digits) >= 19:
+        return f"/lines/by-iccid/{ref}"
+    return f"/lines/by-msisdn/{ref}"
+
+
 @lines_app.command("get")
 def lines_get(
     ref: Annotated[str, typer.Argument(help="Phone number, SIM serial (ICCID), or line ID with --id.")],
@@ -42,14 +54,17 @@ def lines_get(
     url: UrlOpt = None,
 ) -> None:
     """Show one line by phone number, SIM serial or ID."""
-    digits = "".join(ch for ch in ref if ch.isdigit())
-    if by_id:
-        if not ref.isdigit():
-            typer.echo("With --id, REF must be a number.", err=True)
-            raise typer.Exit(2)
-        path = f"/lines/{ref}"
-    elif digits.startswith("89") and len(digits) >= 19:
-        path = f"/lines/by-iccid/{ref}"
-    else:
-        path = f"/lines/by-msisdn/{ref}"
-    print_json(api("GET", path, url=url))
+    print_json(api("GET", _line_path(ref, by_id), url=url))
+
+
+@lines_app.command("history")
+def lines_history(
+    ref: Annotated[str, typer.Argument(help="Phone number, SIM serial (ICCID), or line ID with --id.")],
+    by_id: Annotated[bool, typer.Option("--id", help="REF is the line's numeric ID.")] = False,
+    at: Annotated[str | None, typer.Option(help="Only the line as of this moment: YYYY-MM-DD (00:00 Japan time) "
+                                                "or YYYY-MM-DDTHH:MM (Japan time unless an offset is given).")] = None,
+    url: UrlOpt = None,
+) -> None:
+    """Show a line's history as JSON: its plan, status, options and SIM from one change to the next."""
+    line_id = ref if by_id and ref.isdigit() else api("GET", _line_path(ref, by_id), url=url)["id"]
+    print_json(api("GET", f"/lines/{line_id}/history", url=url, params={"at": at} if at else None))

@@ -123,3 +123,63 @@ class Line(models.Model):
         from kaisen.lines.validators import msisdn_format
 
         return msisdn_format(self.msisdn) if self.msisdn else ""
+
+
+class LinePeriodReason(models.TextChoices):
+    """What opened an interval of a line's history."""
+
+    OPENING = "opening", _("History opened")
+    REGISTERED = "registered", _("Line registered")
+    ORDER = "order", _("Procedure")
+    BACK_OFFICE = "back_office", _("Changed by the operator")
+    TRANSFER = "transfer", _("SIM transfer")
+    DEMO = "demo", _("Demo data")
+
+
+class LinePeriod(models.Model):
+    """One effective-dated interval of a line's history (issue 10 §1): the line's billing-relevant state
+    from ``valid_from`` (inclusive) to ``valid_to`` (exclusive; NULL = still in force).
+
+    Written only by ``kaisen.lines.history``, in the same transaction as the change of the line. The
+    intervals of a line follow each other without gap or overlap; exactly one is open. ``tenant`` is the
+    tenant the line belonged to during the interval, so a SIM transfer closes one tenant's interval and
+    opens the other's, and each tenant reads only its own.
+    """
+
+    tenant = models.ForeignKey("tenancy.Tenant", verbose_name=_("tenant"), on_delete=models.PROTECT,
+                               related_name="line_periods")
+    line = models.ForeignKey(Line, verbose_name=_("line"), on_delete=models.CASCADE, related_name="periods")
+    valid_from = models.DateTimeField(_("valid from"))
+    valid_to = models.DateTimeField(_("valid to"), null=True, blank=True)
+    plan = models.ForeignKey(Plan, verbose_name=_("plan"), on_delete=models.PROTECT, related_name="+")
+    coverage = models.CharField(_("coverage"), max_length=16, choices=Coverage.choices)
+    carrier = models.CharField(_("carrier"), max_length=16, choices=Carrier.choices)
+    status = models.CharField(_("status"), max_length=16, choices=LineStatus.choices)
+    voice_options = models.JSONField(_("voice options"), default=dict, blank=True)
+    data_cap_mb = models.PositiveIntegerField(_("data cap (MB)"), null=True, blank=True)
+    sim_size = models.CharField(_("SIM size"), max_length=8, choices=SimSize.choices)
+    iccid = models.CharField(_("SIM serial number (ICCID)"), max_length=20)
+    msisdn = models.CharField(_("phone number"), max_length=11, null=True, blank=True)  # noqa: DJ001
+    reason = models.CharField(_("reason"), max_length=16, choices=LinePeriodReason.choices)
+    # The procedure (procedures.Order) that made the change. A plain ID, not a foreign key: lines sit below
+    # procedures in the layers, and an order is never deleted while its line exists.
+    order_id = models.PositiveBigIntegerField(_("order"), null=True, blank=True)
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("line history interval")
+        verbose_name_plural = _("line history")
+        ordering = ["line", "valid_from"]
+        indexes = [
+            models.Index(fields=["tenant", "line", "valid_from"], name="lineperiod_tenant_line_from"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["line"], condition=models.Q(valid_to__isnull=True),
+                                    name="lineperiod_one_open_per_line"),
+            models.CheckConstraint(condition=models.Q(valid_to__isnull=True)
+                                   | models.Q(valid_to__gt=models.F("valid_from")),
+                                   name="lineperiod_from_before_to"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.line_id} {self.valid_from:%Y-%m-%d %H:%M} – {self.valid_to or ''}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from kaisen.access.services import authorize, can, line_scope
 from kaisen.carriers.models import Carrier
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.paging import Page, SortKey, keyset_page
-from kaisen.lines.models import Line, LineStatus, Plan, SimType
+from kaisen.lines.models import Line, LinePeriod, LineStatus, Plan, SimType
 from kaisen.lines.validators import iccid_normalize, looks_like_iccid, msisdn_normalize
 from kaisen.tenancy.models import Tenant
 
@@ -156,3 +157,43 @@ def line_summary(*, tenant: Tenant, user: Any = None) -> LineSummary:
         by_carrier[carrier] = by_carrier.get(carrier, 0) + n
         total += n
     return LineSummary(total=total, by_status=by_status, by_carrier=by_carrier)
+
+
+# --- line history (issue 10 §1) ---------------------------------------------------------------------
+
+def line_history(*, tenant: Tenant, line: Line) -> list[LinePeriod]:
+    """The intervals of ``line`` that belong to ``tenant``, oldest first. ``line`` comes from ``line_get``
+    (which checked the tenant and the user); intervals from before a SIM transfer to ``tenant`` belong to
+    the sending tenant and are not shown."""
+    return list(LinePeriod.objects.filter(tenant=tenant, line=line).select_related("plan").order_by("valid_from"))
+
+
+def line_as_of(*, tenant: Tenant, line_id: int, at: dt.datetime) -> LinePeriod | None:
+    """The line as it was at ``at`` (aware), if it was ``tenant``'s then: the interval with
+    ``valid_from <= at < valid_to``; None before its history starts or while another tenant held it."""
+    return (LinePeriod.objects.filter(tenant=tenant, line_id=line_id, valid_from__lte=at)
+            .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=at)).select_related("plan").first())
+
+
+def line_periods_overlapping(*, tenant: Tenant, start: dt.datetime, end: dt.datetime) -> QuerySet[LinePeriod]:
+    """Every interval of ``tenant`` in force at some moment of ``[start, end)`` (e.g. a billing month from
+    00:00 JST of its 1st to 00:00 JST of the next 1st): the set rating joins."""
+    return LinePeriod.objects.filter(tenant=tenant, valid_from__lt=end).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gt=start))
+
+
+def as_of_parse(text: str) -> dt.datetime:
+    """An "as of" moment typed by a user: ``YYYY-MM-DD`` (00:00 Japan time that day) or an ISO date and
+    time; without an offset it is Japan time."""
+    from kaisen.core import clock
+
+    raw = (text or "").strip().replace(" ", "T")
+    try:
+        if len(raw) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(raw), dt.time(0), tzinfo=clock.JST)
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise DomainError(ErrorCode.INVALID_DATE,
+                          _("'%(value)s' is not a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM).")
+                          % {"value": text}, field="at") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=clock.JST)

@@ -9,7 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from kaisen.audit.services import audit_record
 from kaisen.core.errors import DomainError, ErrorCode
-from kaisen.lines.models import Line, LineStatus, Plan, SimSize, SimType
+from kaisen.lines.history import line_history_open
+from kaisen.lines.models import Line, LinePeriodReason, LineStatus, Plan, SimSize, SimType
 from kaisen.lines.validators import iccid_normalize, msisdn_normalize
 from kaisen.tenancy.models import Tenant
 
@@ -55,6 +56,7 @@ def line_register(
     except IntegrityError as exc:
         raise DomainError(ErrorCode.DUPLICATE, _("A line with this SIM serial number already exists."),
                           field="iccid") from exc
+    line_history_open(line=line, reason=LinePeriodReason.REGISTERED)
     audit_record(action="line.register", tenant=tenant, user=actor, target=line,
                  changes={"iccid": [None, line.iccid], "msisdn": [None, line.msisdn], "status": [None, status]})
     return line

@@ -17,7 +17,17 @@ from kaisen.core.errors import DomainError, NotFound
 from kaisen.core.templatetags.kaisen_ui import yen
 from kaisen.core.web import request_tenant, request_user, tenant_user_required
 from kaisen.lines.forms import LineFilterForm, LineLookupForm
-from kaisen.lines.selectors import DEFAULT_SORT, LineFilters, line_count, line_get, line_list, line_lookup, plan_list
+from kaisen.lines.models import LinePeriod
+from kaisen.lines.selectors import (
+    DEFAULT_SORT,
+    LineFilters,
+    line_count,
+    line_get,
+    line_history,
+    line_list,
+    line_lookup,
+    plan_list,
+)
 
 #: Columns of the list that can be sorted (keys of ``selectors.SORTS`` without the sign).
 SORTABLE = ("msisdn", "iccid", "started_on")
@@ -116,12 +126,23 @@ def _voice_option_rows(options: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+@dataclass(frozen=True)
+class HistoryRow:
+    """One interval of the line's history on the status page (issue 10 §1), with its voice options shown."""
+
+    period: LinePeriod
+    options: list[tuple[str, str]]
+
+
 @tenant_user_required
 def line_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         line = line_get(tenant=request_tenant(request), line_id=pk, user=request_user(request))
     except NotFound as exc:
         raise Http404 from exc
+    tenant = request_tenant(request)
+    history = [HistoryRow(period=p, options=_voice_option_rows(p.voice_options or {}))
+               for p in reversed(line_history(tenant=tenant, line=line))]
     return render(request, "lines/detail.html", {
-        "line": line, "voice_options": _voice_option_rows(line.voice_options or {}),
+        "line": line, "voice_options": _voice_option_rows(line.voice_options or {}), "history": history,
     })

@@ -209,6 +209,12 @@ class Rule:
     def on_completed(self, order: Order, line: Line, result: dict[str, Any]) -> list[str]:
         raise NotImplementedError
 
+    def in_force_from(self, order: Order) -> dt.datetime:
+        """When the completed order's change starts in the line's history (issue 10 §1): the moment it was
+        scheduled for, not the moment the engine applied it (a change due at 00:00 JST on the 1st is in
+        force from then, even if applied later)."""
+        return order.due_at
+
     def carrier_params(self, order: Order) -> dict[str, Any]:
         return dict(order.params)
 
@@ -678,6 +684,10 @@ class CancellationRule(Rule):
         line.status = LineStatus.CANCELLED
         line.scheduled_end_on = dt.date.fromisoformat(order.params["end_date"])
         return ["status", "scheduled_end_on"]
+
+    def in_force_from(self, order: Order) -> dt.datetime:
+        # The line is in service through its end date: cancelled from 00:00 JST the day after.
+        return at_jst(dt.date.fromisoformat(order.params["end_date"]) + dt.timedelta(days=1), dt.time(0))
 
 
 RULES: dict[str, Rule] = {

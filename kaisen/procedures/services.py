@@ -23,7 +23,8 @@ from kaisen.audit.services import audit_record
 from kaisen.carriers.adapters import CarrierState, CarrierStatus
 from kaisen.core import calendar, clock
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
-from kaisen.lines.models import Line, LineStatus
+from kaisen.lines.history import KEPT_LINE_FIELDS, line_record_change
+from kaisen.lines.models import Line, LinePeriodReason, LineStatus
 from kaisen.lines.selectors import line_get
 from kaisen.notifications.services import outbox_withdraw
 from kaisen.procedures import mails, rules, workflow
@@ -155,9 +156,14 @@ def _existing(tenant: Tenant, key: str, digest: str) -> Order | None:
     return order
 
 
-def _save_line(line: Line, fields: list[str]) -> None:
+def _save_line(line: Line, fields: list[str], *, order: Order | None = None, at: dt.datetime | None = None) -> None:
+    """Save the changed ``fields`` of ``line``; with ``order``, a change of a kept field also starts a new
+    interval of the line's history (issue 10 §1), from ``at`` or the rule's ``in_force_from``."""
     if fields:
         line.save(update_fields=sorted({*fields, "updated_at"}))
+        if order is not None and KEPT_LINE_FIELDS.intersection(fields):
+            line_record_change(line=line, at=at or rule_for(order.kind).in_force_from(order),
+                               reason=LinePeriodReason.ORDER, order_id=order.pk)
 
 
 def _kick(order_id: int) -> None:
@@ -302,7 +308,7 @@ def order_apply_result(*, order: Order, status: CarrierStatus) -> None:
     order.line = line
     if status.state == CarrierState.COMPLETED:
         fields = rule.on_completed(order, line, result)
-        _save_line(line, fields)
+        _save_line(line, fields, order=order)
         order.result = {**(order.result or {}), **result}
         workflow.order_transition(order, OrderStatus.COMPLETED, actor="carrier", note="carried out",
                                   data={"result": result}, update_fields=["result"])
@@ -333,7 +339,8 @@ def mnp_port_out_apply(*, order: Order, result: dict[str, Any] | None = None) ->
     order.line = line
     if line.status != LineStatus.CANCELLED:
         fields = rules.MnpReservationRule().on_ported_out(order, line, clock.today_jst())
-        _save_line(line, fields)
+        # The number left when the carrier reports it: the line is cancelled from that moment.
+        _save_line(line, fields, order=order, at=clock.now())
         audit_record(action="line.ported_out", tenant=order.tenant, actor="carrier", target=line,
                               changes={"status": [None, LineStatus.CANCELLED], "order": [None, order.pk]})
     if not (order.result or {}).get("ported_out"):

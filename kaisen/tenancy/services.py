@@ -19,7 +19,8 @@ from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.mail import mail_after_commit
 from kaisen.core.tokens import secret_digest
-from kaisen.lines.models import Line
+from kaisen.lines.history import lines_record_change
+from kaisen.lines.models import Line, LinePeriodReason
 from kaisen.tenancy.models import SimTransfer, SimTransferLine, Tenant, TenantKind, TransferStatus
 
 if TYPE_CHECKING:
@@ -325,6 +326,8 @@ def _accept(actor: User, tenant: Tenant, token: str) -> SimTransfer:
     _refuse_used(lines, open_elsewhere=set())
     now = clock.now()
     Line.objects.filter(pk__in=ids).update(tenant=tenant, updated_at=now)
+    # The sender's intervals of these lines end now and the receiver's begin (issue 10 §1).
+    lines_record_change(line_ids=ids, at=now, reason=LinePeriodReason.TRANSFER)
     transfer.status, transfer.to_tenant, transfer.accepted_by, transfer.accepted_at = (
         TransferStatus.ACCEPTED, tenant, actor, now)
     transfer.save(update_fields=["status", "to_tenant", "accepted_by", "accepted_at"])
