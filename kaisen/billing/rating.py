@@ -93,11 +93,43 @@ def _json_true(column: str, key: str) -> str:
     return f"COALESCE(json_extract({column}, '$.{key}') = 1, FALSE)"
 
 
-def _fee(code: str, plan_col: str = "p.id") -> str:
-    """The fee ``code`` for the plan in ``plan_col``: the plan's own row, else the coverage default."""
+def _fee(code: str, plan_col: str = "p.id", column: str = "amount") -> str:
+    """The fee ``code`` for the plan in ``plan_col`` in force on the month's first day (issue 10 §2): the
+    plan's own newest version valid from then or earlier, else the coverage default's."""
     t = _t()
-    return (f"(SELECT f.amount FROM {t['fee']} f WHERE f.coverage = %(cov)s AND f.code = '{code}' "  # noqa: S608
-            f"AND (f.plan_id = {plan_col} OR f.plan_id IS NULL) ORDER BY f.plan_id IS NULL LIMIT 1)")
+    return (f"(SELECT f.{column} FROM {t['fee']} f WHERE f.coverage = %(cov)s AND f.code = '{code}' "  # noqa: S608
+            f"AND (f.plan_id = {plan_col} OR f.plan_id IS NULL) AND f.valid_from <= %(start)s "
+            f"ORDER BY f.plan_id IS NULL, f.valid_from DESC LIMIT 1)")
+
+
+def _jst_day(column: str) -> str:
+    """SQL for the Japan-time date of the timestamp in ``column`` (a call's start), comparable with
+    ``valid_from``. SQLite keeps timestamps as UTC text; PostgreSQL as ``timestamptz``."""
+    if connection.vendor == "postgresql":
+        return f"CAST(({column} AT TIME ZONE 'Asia/Tokyo') AS DATE)"
+    return f"date({column}, '+9 hours')"
+
+
+def _versions(table: str, keys: tuple[str, ...], where: str = "") -> str:
+    """A versioned price table as a derived table with ``valid_to`` (the next version's ``valid_from`` of the
+    same ``keys``; NULL for the newest), so a join picks the version in force on a day with ``_in_force``.
+    ``where`` may only filter on ``keys`` (it must not cut a version out of its key's sequence)."""
+    part = ", ".join(f"v.{k}" for k in keys)
+    return (f"(SELECT v.*, LEAD(v.valid_from) OVER (PARTITION BY {part} ORDER BY v.valid_from) AS valid_to "  # noqa: S608
+            f"FROM {table} v{f' WHERE {where}' if where else ''})")
+
+
+def _in_force(alias: str, day: str) -> str:
+    """The version ``alias`` (from ``_versions``) is the one in force on ``day`` (SQL)."""
+    return f"{alias}.valid_from <= {day} AND ({alias}.valid_to IS NULL OR {day} < {alias}.valid_to)"
+
+
+def _call_rates() -> str:
+    return _versions(_t()["rate"], ("coverage", "call_type"), "v.coverage = %(cov)s")
+
+
+def _plan_tariffs() -> str:
+    return _versions(_t()["ptariff"], ("plan_id",))
 
 
 def _billed_lines_where() -> str:
@@ -123,10 +155,12 @@ def rate_calls(*, tenant: Tenant, coverage: str, month: dt.date, rerate: bool = 
     # PostgreSQL, index entries unless the page has room for a HOT update), so rows left alone are cheapest.
     only_new = (f" AND {t['cdr']}.charge IS NULL" if not rerate
                 else f" AND ({t['cdr']}.charge IS NULL OR {t['cdr']}.charge <> {charge})")
+    # Each call takes the call rate version in force on its Japan-time start date (issue 10 §3).
     sql = (
         f"UPDATE {t['cdr']} SET charge = {charge} "  # noqa: S608
-        f"FROM {t['line']} l JOIN {t['plan']} p ON p.id = l.plan_id JOIN {t['rate']} r ON r.coverage = p.coverage "
+        f"FROM {t['line']} l JOIN {t['plan']} p ON p.id = l.plan_id JOIN {_call_rates()} r ON r.coverage = p.coverage "
         f"WHERE l.id = {t['cdr']}.line_id AND r.call_type = {t['cdr']}.call_type "
+        f"AND {_in_force('r', _jst_day(t['cdr'] + '.started_at'))} "
         f"AND {t['cdr']}.tenant_id = %(tenant)s AND {t['cdr']}.billing_month = %(start)s AND p.coverage = %(cov)s"
         f"{only_new}"
     )
@@ -141,14 +175,21 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
     params: dict[str, Any] = {"tenant": invoice.tenant_id, "cov": coverage, "start": start,
                               "end": last_day_of_month(start), "inv": invoice.pk}
     billed = _billed_lines_where()
+    # Monthly fees: the plan fee version in force on the month's first day (issue 10 §2-§3). The line and
+    # its plan come from the line inventory (``lines_from``); a line-state history can replace that join.
     lines_from = (f"FROM {t['line']} l JOIN {t['plan']} p ON p.id = l.plan_id "
-                  f"LEFT JOIN {t['ptariff']} pt ON pt.plan_id = p.id")
+                  f"LEFT JOIN {_plan_tariffs()} pt ON pt.plan_id = p.id AND {_in_force('pt', '%(start)s')}")
     if coverage == Coverage.GLOBAL:
         base_amount = "pt.usd_monthly_fee"
     else:
-        base_amount = (f"COALESCE((SELECT MIN(r.monthly_fee) FROM {t['ltd']} d JOIN {t['ltr']} r ON r.id = d.rate_id "  # noqa: S608
-                       f"WHERE d.line_id = l.id AND r.plan_id = l.plan_id AND d.starts_on <= %(start)s "
-                       f"AND d.ends_on >= %(start)s), p.monthly_fee)")
+        # The committed term names a plan and term through one LongTermRate version; the month bills that
+        # plan and term's version in force on its first day.
+        base_amount = (f"COALESCE((SELECT MIN(r.monthly_fee) FROM {t['ltd']} d JOIN {t['ltr']} r0 ON r0.id = d.rate_id "  # noqa: S608
+                       f"JOIN {t['ltr']} r ON r.plan_id = r0.plan_id AND r.term_months = r0.term_months "
+                       f"WHERE d.line_id = l.id AND r0.plan_id = l.plan_id AND d.starts_on <= %(start)s "
+                       f"AND d.ends_on >= %(start)s AND r.valid_from = (SELECT MAX(r2.valid_from) FROM {t['ltr']} r2 "
+                       f"WHERE r2.plan_id = r0.plan_id AND r2.term_months = r0.term_months "
+                       f"AND r2.valid_from <= %(start)s)), pt.jpy_monthly_fee, p.monthly_fee)")
     flat = f"({_json_true('l.voice_options', 'flat_rate_calling')} OR COALESCE(pt.includes_flat_rate_calling, FALSE))"
     option_amount = " + ".join(
         f"CASE WHEN {_json_true('l.voice_options', code)}"
@@ -176,8 +217,9 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
                  "SUM(c.units)", "SUM(c.charge)",
                  f"CASE WHEN r.call_type IN ({exempt_types}) THEN '{TaxClass.EXEMPT.value}' ELSE '{taxable}' END"],
                 f"FROM {t['cdr']} c JOIN {t['line']} l ON l.id = c.line_id JOIN {t['plan']} p ON p.id = l.plan_id "
-                f"LEFT JOIN {t['ptariff']} pt ON pt.plan_id = p.id "
-                f"JOIN {t['rate']} r ON r.coverage = p.coverage AND r.call_type = c.call_type "
+                f"LEFT JOIN {_plan_tariffs()} pt ON pt.plan_id = p.id AND {_in_force('pt', _jst_day('c.started_at'))} "
+                f"JOIN {_call_rates()} r ON r.coverage = p.coverage AND r.call_type = c.call_type "
+                f"AND {_in_force('r', _jst_day('c.started_at'))} "
                 f"WHERE c.tenant_id = %(tenant)s AND c.billing_month = %(start)s AND p.coverage = %(cov)s "
                 f"AND NOT (r.flat_rate_covered AND {flat}) "
                 f"GROUP BY c.tenant_id, c.line_id, c.msisdn, r.call_type, r.cost_type, r.label, r.category"),
@@ -188,9 +230,7 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
                  "((x.used - x.allow_b + x.unit_b - 1) / x.unit_b) * x.price", f"'{taxable}'"],
                 f"FROM (SELECT l.tenant_id, l.id AS line_id, l.msisdn, CAST(SUM(u.bytes_used) AS BIGINT) AS used, "  # noqa: S608
                 f"CAST(MAX(p.data_allowance_mb) AS BIGINT) * {MB} AS allow_b, "
-                f"CAST(MAX((SELECT f.unit_mb FROM {t['fee']} f WHERE f.coverage = %(cov)s AND f.code = 'data_overage' "
-                f"AND (f.plan_id = p.id OR f.plan_id IS NULL) ORDER BY f.plan_id IS NULL LIMIT 1)) AS BIGINT) "
-                f"* {MB} AS unit_b, "
+                f"CAST(MAX({_fee('data_overage', column='unit_mb')}) AS BIGINT) * {MB} AS unit_b, "
                 f"MAX({_fee('data_overage')}) AS price "
                 f"FROM {t['data']} u JOIN {t['line']} l ON l.id = u.line_id JOIN {t['plan']} p ON p.id = l.plan_id "
                 f"WHERE u.tenant_id = %(tenant)s AND u.day >= %(start)s AND u.day <= %(end)s "
