@@ -240,7 +240,8 @@ def tariff_version_save(*, obj: models.Model, actor: str = "", audit: bool = Tru
 
     kind_name = _BY_MODEL[type(obj)]
     # Serialise against a concurrent close: the horizon is read under the lock of the price's other versions.
-    list(type(obj)._default_manager.select_for_update().filter(**_key_filter(obj)).values_list("pk", flat=True))
+    list(type(obj)._default_manager.select_for_update().filter(**_key_filter(obj)).order_by("pk")
+         .values_list("pk", flat=True))
     check_version(obj)
     _validate(kind_name, obj)
     obj.full_clean(validate_unique=False, validate_constraints=False)
