@@ -110,26 +110,45 @@ def _jst_day(column: str) -> str:
     return f"date({column}, '+9 hours')"
 
 
-def _versions(table: str, keys: tuple[str, ...], where: str = "") -> str:
-    """A versioned price table as a derived table with ``valid_to`` (the next version's ``valid_from`` of the
-    same ``keys``; NULL for the newest), so a join picks the version in force on a day with ``_in_force``.
-    ``where`` may only filter on ``keys`` (it must not cut a version out of its key's sequence)."""
+def _version(table: str, alias: str, keys: dict[str, str], day: str) -> str:
+    """Join condition: ``alias`` (a row of the versioned price ``table``) is the version in force on ``day``
+    (SQL date) of the price whose key columns equal ``keys`` (column → SQL): the greatest ``valid_from`` on
+    or before the day. A correlated ``MAX`` over the key's few versions, answered from the unique index
+    (key…, valid_from)."""
+    match = " AND ".join(f"{alias}.{col} = {sql}" for col, sql in keys.items())
+    inner = " AND ".join(f"w.{col} = {sql}" for col, sql in keys.items())
+    return (f"{match} AND {alias}.valid_from = (SELECT MAX(w.valid_from) FROM {table} w "  # noqa: S608
+            f"WHERE {inner} AND w.valid_from <= {day})")
+
+
+def _timeline(table: str, keys: tuple[str, ...]) -> str:
+    """PostgreSQL: ``table`` with each version's span as instants — ``from_ts`` (Japan-time midnight of
+    ``valid_from``) and ``to_ts`` (that of the next version of the same ``keys``; NULL for the newest) — so a
+    call joins its version with a hash join and a range test on its start, no per-call subquery."""
     part = ", ".join(f"v.{k}" for k in keys)
-    return (f"(SELECT v.*, LEAD(v.valid_from) OVER (PARTITION BY {part} ORDER BY v.valid_from) AS valid_to "  # noqa: S608
-            f"FROM {table} v{f' WHERE {where}' if where else ''})")
+    nxt = f"LEAD(v.valid_from) OVER (PARTITION BY {part} ORDER BY v.valid_from)"
+    return (f"(SELECT v.*, (CAST(v.valid_from AS TIMESTAMP) AT TIME ZONE 'Asia/Tokyo') AS from_ts, "  # noqa: S608
+            f"(CAST({nxt} AS TIMESTAMP) AT TIME ZONE 'Asia/Tokyo') AS to_ts FROM {table} v)")
 
 
-def _in_force(alias: str, day: str) -> str:
-    """The version ``alias`` (from ``_versions``) is the one in force on ``day`` (SQL)."""
-    return f"{alias}.valid_from <= {day} AND ({alias}.valid_to IS NULL OR {day} < {alias}.valid_to)"
+def _at_call(table: str, alias: str, keys: dict[str, str], call: str) -> tuple[str, str]:
+    """(table SQL, condition): ``alias`` is the version of ``table`` in force at the Japan-time start date of
+    the call ``call`` (issue 10 §3). The same rule both ways, each written for its planner: SQLite looks the
+    version up per call through the unique index (it keeps the calls-first plan); PostgreSQL hash-joins the
+    versions' spans (a per-call subquery would run once per call there)."""
+    if connection.vendor == "postgresql":
+        match = " AND ".join(f"{alias}.{col} = {sql}" for col, sql in keys.items())
+        return (_timeline(table, tuple(keys)), f"{match} AND {alias}.from_ts <= {call}.started_at "
+                                               f"AND ({alias}.to_ts IS NULL OR {call}.started_at < {alias}.to_ts)")
+    return table, _version(table, alias, keys, _jst_day(f"{call}.started_at"))
 
 
-def _call_rates() -> str:
-    return _versions(_t()["rate"], ("coverage", "call_type"), "v.coverage = %(cov)s")
+def _call_rate_at(alias: str, call: str) -> tuple[str, str]:
+    return _at_call(_t()["rate"], alias, {"coverage": "p.coverage", "call_type": f"{call}.call_type"}, call)
 
 
-def _plan_tariffs() -> str:
-    return _versions(_t()["ptariff"], ("plan_id",))
+def _plan_tariff_in_force(alias: str, day: str) -> str:
+    return _version(_t()["ptariff"], alias, {"plan_id": "p.id"}, day)
 
 
 def _billed_lines_where() -> str:
@@ -156,11 +175,11 @@ def rate_calls(*, tenant: Tenant, coverage: str, month: dt.date, rerate: bool = 
     only_new = (f" AND {t['cdr']}.charge IS NULL" if not rerate
                 else f" AND ({t['cdr']}.charge IS NULL OR {t['cdr']}.charge <> {charge})")
     # Each call takes the call rate version in force on its Japan-time start date (issue 10 §3).
+    rates, rate_match = _call_rate_at("r", t["cdr"])
     sql = (
         f"UPDATE {t['cdr']} SET charge = {charge} "  # noqa: S608
-        f"FROM {t['line']} l JOIN {t['plan']} p ON p.id = l.plan_id JOIN {_call_rates()} r ON r.coverage = p.coverage "
-        f"WHERE l.id = {t['cdr']}.line_id AND r.call_type = {t['cdr']}.call_type "
-        f"AND {_in_force('r', _jst_day(t['cdr'] + '.started_at'))} "
+        f"FROM {t['line']} l JOIN {t['plan']} p ON p.id = l.plan_id JOIN {rates} r ON r.coverage = p.coverage "
+        f"WHERE l.id = {t['cdr']}.line_id AND {rate_match} "
         f"AND {t['cdr']}.tenant_id = %(tenant)s AND {t['cdr']}.billing_month = %(start)s AND p.coverage = %(cov)s"
         f"{only_new}"
     )
@@ -178,7 +197,7 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
     # Monthly fees: the plan fee version in force on the month's first day (issue 10 §2-§3). The line and
     # its plan come from the line inventory (``lines_from``); a line-state history can replace that join.
     lines_from = (f"FROM {t['line']} l JOIN {t['plan']} p ON p.id = l.plan_id "
-                  f"LEFT JOIN {_plan_tariffs()} pt ON pt.plan_id = p.id AND {_in_force('pt', '%(start)s')}")
+                  f"LEFT JOIN {t['ptariff']} pt ON {_plan_tariff_in_force('pt', '%(start)s')}")
     if coverage == Coverage.GLOBAL:
         base_amount = "pt.usd_monthly_fee"
     else:
@@ -197,6 +216,9 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
         + f" THEN COALESCE({_fee(code)}, 0) ELSE 0 END"
         for code in ("voicemail", "call_waiting", "flat_rate_calling")
     )
+    # Calls: the call rate and plan fee versions in force at each call's start (issue 10 §3).
+    call_rate = _call_rate_at("r", "c")
+    call_pt = _at_call(t["ptariff"], "pt", {"plan_id": "p.id"}, "c")
     taxable = TaxClass.TAXABLE_10.value
     fee_cat = ChargeCategory.FEE.value
     exempt_types = ", ".join(f"'{c}'" for c in sorted(TAX_EXEMPT_CALL_TYPES))
@@ -217,9 +239,7 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
                  "SUM(c.units)", "SUM(c.charge)",
                  f"CASE WHEN r.call_type IN ({exempt_types}) THEN '{TaxClass.EXEMPT.value}' ELSE '{taxable}' END"],
                 f"FROM {t['cdr']} c JOIN {t['line']} l ON l.id = c.line_id JOIN {t['plan']} p ON p.id = l.plan_id "
-                f"LEFT JOIN {_plan_tariffs()} pt ON pt.plan_id = p.id AND {_in_force('pt', _jst_day('c.started_at'))} "
-                f"JOIN {_call_rates()} r ON r.coverage = p.coverage AND r.call_type = c.call_type "
-                f"AND {_in_force('r', _jst_day('c.started_at'))} "
+                f"LEFT JOIN {call_pt[0]} pt ON {call_pt[1]} JOIN {call_rate[0]} r ON {call_rate[1]} "
                 f"WHERE c.tenant_id = %(tenant)s AND c.billing_month = %(start)s AND p.coverage = %(cov)s "
                 f"AND NOT (r.flat_rate_covered AND {flat}) "
                 f"GROUP BY c.tenant_id, c.line_id, c.msisdn, r.call_type, r.cost_type, r.label, r.category"),
