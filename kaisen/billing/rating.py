@@ -13,8 +13,11 @@ What is billed for a month (decided from the seeds, see docs/billing.md "Rating"
   month — ``active`` and ``suspended`` (charges continue while suspended, M-PROC-1), and ``cancelled``
   lines whose end date falls in or after the month. The full monthly fee, **no pro-rata**: the seed's
   invoice detail (M-DL-1) has one 月額基本料金 row per number and month and no daily fraction.
-* **Base fee**: ``Plan.monthly_fee`` (yen) for Japan, lowered to the ``LongTermRate`` of a committed term
-  covering the month (S-BILL-4); ``PlanTariff.usd_monthly_fee`` for Global.
+* **Tariff versions** (issue 10 §2-§3, ``kaisen.billing.versions``): a call uses the call rate and plan fee
+  versions in force at its Japan-time start; a month's monthly fees use the versions in force on its 1st.
+* **Base fee**: the plan fee version's ``jpy_monthly_fee`` (``Plan.monthly_fee`` for a plan without one) for
+  Japan, lowered to the ``LongTermRate`` of a committed term covering the month (S-BILL-4);
+  ``PlanTariff.usd_monthly_fee`` for Global.
 * **Universal service fee** per number (Japan), **option fees** summed per number as 付加機能使用料.
 * **Calls**: ``CallRecord.charge`` = started units × rate (``ceil(duration / unit) × rate``; per count for
   SMS and directory assistance), the standard-rate charge M-DL-3 prints. A call is billed in its
