@@ -1,5 +1,6 @@
-"""Back office for billing (issue 4 §2-§3): the tariff catalogue, TTS rates, coupons, long-term discounts
-(editable, audited) and invoices (read-only: the close writes them; they are never deleted)."""
+"""Back office for billing (issue 4 §2-§3, issue 10 §2): the tariff catalogue as versions valid from a date
+(a version in force for a closed month is read-only), TTS rates, coupons, long-term discounts (audited) and
+invoices (read-only: the close writes them; they are never deleted)."""
 
 from __future__ import annotations
 
@@ -26,30 +27,151 @@ from kaisen.billing.models import (
 from kaisen.core.admin import AuditedAdminMixin
 
 
+class TariffVersionForm(forms.ModelForm):
+    """Every tariff version form: refuses a version that would re-price a closed month (``versions``)."""
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]
+        from kaisen.billing import versions
+        from kaisen.core.errors import DomainError
+
+        if self.errors:
+            return
+        try:
+            versions.check_version(self.instance)
+            versions._validate(versions._BY_MODEL[type(self.instance)], self.instance)
+        except DomainError as exc:
+            field = exc.field if exc.field in self.fields else None
+            self.add_error(field, str(exc.message))
+
+
+class TariffVersionAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """Issue 10 §2: a tariff is a list of versions, each valid from a date (Japan time). A version in force for
+    a closed month is read-only and kept; a price change is a new version ("Add", or the link on such a
+    version's page, which copies it). ``kaisen billing tariffs set`` does the same from the command line."""
+
+    form = TariffVersionForm
+
+    @admin.display(description=_("status"))
+    def version_status(self, obj: Any) -> str:
+        from kaisen.billing import versions
+
+        labels = {"in force": _("in force"), "scheduled": _("scheduled"), "superseded": _("superseded")}
+        status = str(labels[versions.status_of(obj)])
+        return f"{status} 🔒" if versions.is_frozen(obj) else status
+
+    @admin.display(description=_("new version"))
+    def new_version(self, obj: Any) -> str:
+        from django.urls import reverse
+        from django.utils.html import format_html
+        from django.utils.http import urlencode
+
+        from kaisen.billing import versions
+
+        if obj is None or obj.pk is None:
+            return "-"
+        spec = versions.kind_of(obj)
+        params: dict[str, Any] = {"valid_from": max(versions.first_open_day(versions.coverage_of(obj)),
+                                                    self._today())}
+        for name in (*spec.keys, *spec.values):
+            field = obj._meta.get_field(name)
+            value = getattr(obj, getattr(field, "attname", name))
+            if value is None or value is False:
+                continue
+            params[name] = value
+        url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_add") + "?" + urlencode(params)
+        return format_html('<a href="{}">{}</a>', url, _("Add a new version from these values"))
+
+    def _today(self) -> Any:
+        from kaisen.core import clock
+
+        return clock.today_jst()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        from kaisen.billing import versions
+
+        if obj is not None and versions.is_frozen(obj):
+            return [f.name for f in self.model._meta.fields if f.name != "id"] + ["version_status", "new_version"]
+        return ["version_status", "new_version"] if obj is not None else []
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        from kaisen.billing import versions
+
+        if obj is not None and versions.is_frozen(obj):
+            return False
+        return bool(super().has_delete_permission(request, obj))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        from kaisen.billing import versions
+
+        versions.check_delete(obj)  # the bulk action reaches here too
+        super().delete_model(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        from kaisen.billing import versions
+
+        versions.check_version(obj)  # again at the save (the form checked it)
+        super().save_model(request, obj, form, change)
+        if isinstance(obj, PlanTariff):
+            versions.plan_catalogue_sync()
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+                        extra_context: Any = None) -> Any:
+        from django.contrib import messages
+        from django.shortcuts import redirect
+
+        from kaisen.core.errors import DomainError
+
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:  # a close ran between the form check and the save
+            messages.error(request, str(exc.message))
+            return redirect(request.get_full_path())
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        from django.contrib import messages
+
+        from kaisen.billing import versions
+        from kaisen.core.errors import DomainError
+
+        for obj in queryset:
+            try:
+                versions.check_delete(obj)
+            except DomainError as exc:
+                messages.error(request, f"{obj}: {exc.message}")
+                continue
+            super().delete_model(request, obj)
+
+
 @admin.register(CallRate)
-class CallRateAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ("coverage", "call_type", "unit_seconds", "rate", "cost_type", "label", "category",
-                    "flat_rate_covered")
-    list_filter = ("coverage", "category", "flat_rate_covered")
-    list_editable = ("unit_seconds", "rate")
+class CallRateAdmin(TariffVersionAdmin):
+    list_display = ("coverage", "call_type", "valid_from", "version_status", "unit_seconds", "rate", "cost_type",
+                    "label", "category", "flat_rate_covered")
+    list_filter = ("coverage", "call_type", "category", "flat_rate_covered")
+    date_hierarchy = "valid_from"
 
 
 @admin.register(FeeRate)
-class FeeRateAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ("coverage", "code", "plan", "amount", "unit_mb")
+class FeeRateAdmin(TariffVersionAdmin):
+    list_display = ("coverage", "code", "plan", "valid_from", "version_status", "amount", "unit_mb")
     list_filter = ("coverage", "code")
     autocomplete_fields = ("plan",)
 
 
 @admin.register(PlanTariff)
-class PlanTariffAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ("plan", "usd_monthly_fee", "includes_flat_rate_calling")
+class PlanTariffAdmin(TariffVersionAdmin):
+    list_display = ("plan", "valid_from", "version_status", "jpy_monthly_fee", "usd_monthly_fee",
+                    "includes_flat_rate_calling")
+    list_filter = ("plan__coverage",)
+    search_fields = ("plan__code", "plan__name")
     autocomplete_fields = ("plan",)
 
 
 @admin.register(LongTermRate)
-class LongTermRateAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ("plan", "term_months", "monthly_fee")
+class LongTermRateAdmin(TariffVersionAdmin):
+    list_display = ("plan", "term_months", "valid_from", "version_status", "monthly_fee")
+    list_filter = ("term_months",)
+    search_fields = ("plan__code", "plan__name")
     autocomplete_fields = ("plan",)
 
 
@@ -76,6 +198,26 @@ class TtsRateForm(forms.ModelForm):
             raise forms.ValidationError(_("The amount must be greater than zero."))
         return value
 
+    def clean(self) -> Any:
+        """The month is the rate's validity: once a Global invoice of the month is closed, the rate stays."""
+        data = super().clean() or {}
+        stored = TtsRate.objects.filter(pk=self.instance.pk).first() if self.instance.pk else None
+        month, rate = data.get("month"), data.get("jpy_per_usd")
+        if stored is not None and _tts_closed(stored.month) and (month != stored.month or rate != stored.jpy_per_usd):
+            raise forms.ValidationError(_(
+                "Global invoices of %(month)s are closed at %(rate)s; the rate can no longer change.")
+                % {"month": f"{stored.month:%Y-%m}", "rate": stored.jpy_per_usd})
+        if month is not None and (stored is None or month != stored.month) and _tts_closed(month):
+            raise forms.ValidationError(_("Global invoices of %(month)s are closed; its rate can no longer change.")
+                                        % {"month": f"{month:%Y-%m}"})
+        return data
+
+
+def _tts_closed(month: Any) -> bool:
+    from kaisen.carriers.models import Coverage
+
+    return Invoice.objects.filter(coverage=Coverage.GLOBAL, month=month, closed_at__isnull=False).exists()
+
 
 @admin.register(TtsRate)
 class TtsRateAdmin(AuditedAdminMixin, admin.ModelAdmin):
@@ -85,6 +227,11 @@ class TtsRateAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         obj.entered_by = getattr(request.user, "username", "")
         super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and _tts_closed(obj.month):
+            return False
+        return bool(super().has_delete_permission(request, obj))
 
 
 class CouponUseInline(admin.TabularInline):

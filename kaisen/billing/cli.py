@@ -14,7 +14,10 @@ JSON; a refusal prints ``CODE: message`` on stderr and exits 1.
     kaisen admin billing discounts add --tenant OP… --msisdn 090… --term 24 --from 2026-01 | discounts list
     kaisen admin billing combined add --payer OP… --member OP… [--coverage japan] [--from 2026-12]
     kaisen admin billing combined end ID [--last-month 2027-03] | combined list [--tenant OP…]
-    kaisen admin billing tariffs
+    kaisen admin billing tariffs [list [--kind call-rate] [--current]]
+    kaisen admin billing tariffs set call-rate --coverage japan --call-type domestic --rate 22 --from 2027-01-01
+
+The customer-facing ``kaisen bills`` (invoices, PDF) calls the REST API instead.
 """
 
 from __future__ import annotations
@@ -327,25 +330,39 @@ def discounts_list(tenant: TenantOpt = None) -> None:
           for d in LongTermDiscount.objects.filter(tenant__in=tenants).select_related("tenant", "line", "rate__plan")])
 
 
-@billing_ops_app.command("tariffs")
-def tariffs_list() -> None:
-    """The tariff catalogue: call rates, fees, plan tariffs, long-term rates."""
+tariffs_app = typer.Typer(help="The tariff catalogue and its versions; a price change is a new version valid "
+                                "from a date.")
+billing_ops_app.add_typer(tariffs_app, name="tariffs")
+
+
+@tariffs_app.callback(invoke_without_command=True)
+def tariffs_catalogue(ctx: typer.Context) -> None:
+    """Without a subcommand: the prices in force today (call rates, fees, plan fees, long-term rates)."""
+    if ctx.invoked_subcommand is not None:
+        return
     _setup()
-    from kaisen.billing.models import CallRate, FeeRate, LongTermRate, PlanTariff
+    from kaisen.billing.models import PlanTariff
+    from kaisen.billing.versions import in_force, tariff_versions
+    from kaisen.core import clock
     from kaisen.lines.models import Plan
 
+    today = clock.today_jst()
+    current = [r for r in tariff_versions() if r["status"] == "in force"]
+
+    def plan_row(p: Any) -> dict[str, Any]:
+        pt = in_force(PlanTariff, today, plan=p)
+        return {"code": p.code, "coverage": p.coverage,
+                "monthly_fee_jpy": pt.jpy_monthly_fee if pt is not None and pt.jpy_monthly_fee is not None
+                else p.monthly_fee,
+                "usd_monthly_fee": str(pt.usd_monthly_fee) if pt is not None and pt.usd_monthly_fee is not None
+                else None,
+                "flat_rate_calling": bool(pt is not None and pt.includes_flat_rate_calling)}
+
     _out({
-        "plans": [{"code": p.code, "coverage": p.coverage, "monthly_fee_jpy": p.monthly_fee,
-                   "usd_monthly_fee": str(getattr(getattr(p, "tariff", None), "usd_monthly_fee", None) or "") or None,
-                   "flat_rate_calling": bool(getattr(getattr(p, "tariff", None), "includes_flat_rate_calling", False))}
-                  for p in Plan.objects.order_by("coverage", "code")],
-        "calls": [{"coverage": r.coverage, "call_type": r.call_type, "unit_seconds": r.unit_seconds,
-                   "rate": str(r.rate), "label": r.label, "flat_rate_covered": r.flat_rate_covered}
-                  for r in CallRate.objects.all()],
-        "fees": [{"coverage": f.coverage, "code": f.code, "plan": f.plan.code if f.plan else None,
-                  "amount": str(f.amount), "unit_mb": f.unit_mb} for f in FeeRate.objects.select_related("plan")],
-        "long_term": [{"plan": r.plan.code, "term_months": r.term_months, "monthly_fee": r.monthly_fee}
-                      for r in LongTermRate.objects.select_related("plan")],
+        "plans": [plan_row(p) for p in Plan.objects.order_by("coverage", "code")],
+        "calls": [r for r in current if r["kind"] == "call-rate"],
+        "fees": [r for r in current if r["kind"] == "fee"],
+        "long_term": [r for r in current if r["kind"] == "long-term"],
         "plan_tariffs": PlanTariff.objects.count(),
     })
 
@@ -437,3 +454,66 @@ def bills_pdf(
         content = resp.read()
     out.write_bytes(content)
     print_json({"bill_id": bill_id, "file": str(out), "bytes": len(content)})
+@tariffs_app.command("list")
+def tariffs_versions(kind: Annotated[str | None, typer.Option(
+                         help="call-rate | fee | plan-fee | long-term; default: all.")] = None,
+                     current: Annotated[bool, typer.Option(
+                         "--current", help="Leave out superseded versions.")] = False) -> None:
+    """Every version: valid_from, status (in force / scheduled / superseded) and frozen (used by a closed month)."""
+    _setup()
+    from kaisen.billing.versions import KINDS, tariff_versions
+    from kaisen.core.errors import DomainError, ErrorCode
+
+    if kind is not None and kind not in KINDS:
+        _fail(DomainError(ErrorCode.VALIDATION_ERROR, f"--kind: one of {', '.join(KINDS)}"))
+    _out(tariff_versions(kind=kind, include_superseded=not current))
+
+
+@tariffs_app.command("set")
+def tariffs_set(
+    kind: Annotated[str, typer.Argument(help="call-rate | fee | plan-fee | long-term")],
+    valid_from: Annotated[str, typer.Option("--from", help="First day of the new price, YYYY-MM-DD (Japan time).")],
+    coverage: Annotated[str | None, typer.Option(help="call-rate, fee: japan | global.")] = None,
+    call_type: Annotated[str | None, typer.Option(help="call-rate: the call type, e.g. domestic.")] = None,
+    code: Annotated[str | None, typer.Option(help="fee: e.g. voicemail, universal_service, data_overage.")] = None,
+    plan: Annotated[str | None, typer.Option(help="Plan code (plan-fee, long-term; fee: a plan's override).")] = None,
+    term: Annotated[int | None, typer.Option(help="long-term: committed months.")] = None,
+    rate: Annotated[str | None, typer.Option(help="call-rate: rate per unit.")] = None,
+    unit_seconds: Annotated[int | None, typer.Option(help="call-rate: unit in seconds (0: per count).")] = None,
+    label: Annotated[str | None, typer.Option(help="call-rate: printed label.")] = None,
+    amount: Annotated[str | None, typer.Option(help="fee: amount.")] = None,
+    unit_mb: Annotated[int | None, typer.Option(help="fee data_overage: unit in MB.")] = None,
+    jpy: Annotated[int | None, typer.Option(help="plan-fee: monthly fee in yen (Japan plans).")] = None,
+    usd: Annotated[str | None, typer.Option(help="plan-fee: monthly fee in US dollars (Global plans).")] = None,
+    flat_rate: Annotated[bool | None, typer.Option(
+        "--flat-rate/--no-flat-rate", help="plan-fee: includes flat-rate calling.")] = None,
+    monthly_fee: Annotated[int | None, typer.Option(help="long-term: discounted monthly fee (yen).")] = None,
+) -> None:
+    """A price change: a new version valid from --from (refused in or before a closed month). Fields not given
+    keep the values of the version in force on that day."""
+    _setup()
+    from kaisen.billing.versions import tariff_new_version, version_row
+    from kaisen.core.errors import DomainError, ErrorCode
+    from kaisen.lines.models import Plan
+
+    try:
+        day = _date(valid_from)
+        if day is None:
+            raise DomainError(ErrorCode.INVALID_DATE, "--from: YYYY-MM-DD", field="valid_from")
+        plan_obj = None
+        if plan:
+            plan_obj = Plan.objects.filter(code=plan).first()
+            if plan_obj is None:
+                raise DomainError(ErrorCode.NOT_FOUND, f"No plan {plan}.", field="plan")
+        key: dict[str, Any] = {"coverage": coverage, "call_type": call_type, "code": code, "plan": plan_obj,
+                               "term_months": term}
+        key = {k: v for k, v in key.items() if v is not None or k == "plan"}
+        given = {"rate": rate, "unit_seconds": unit_seconds, "label": label, "amount": amount, "unit_mb": unit_mb,
+                 "jpy_monthly_fee": jpy, "usd_monthly_fee": usd, "includes_flat_rate_calling": flat_rate,
+                 "monthly_fee": monthly_fee}
+        obj = tariff_new_version(kind=kind, key=key, valid_from=day,
+                                 values={k: v for k, v in given.items() if v is not None},
+                                 actor="kaisen admin billing tariffs set")
+    except DomainError as exc:
+        _fail(exc)
+    _out(version_row(obj))

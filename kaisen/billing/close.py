@@ -187,7 +187,7 @@ def close_month(*, tenant: Tenant, coverage: str, month: dt.date, today: dt.date
             invoice.due_on = dates.due_on
             invoice.status = InvoiceStatus.INVOICED if today >= dates.issued_on else InvoiceStatus.FINAL
     invoice.save()
-    audit_record(action="billing.invoice.close", tenant=tenant, actor=actor or "kaisen billing", target=invoice,
+    audit_record(action="billing.invoice.close", tenant=tenant, actor=actor or "kaisen admin billing", target=invoice,
                  changes={"month": [None, f"{start:%Y-%m}"], "coverage": [None, coverage],
                           "status": [InvoiceStatus.ACCUMULATING, invoice.status], "total": [None, str(invoice.total)],
                           "coupon_applied": [None, str(coupon)],

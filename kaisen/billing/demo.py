@@ -20,6 +20,7 @@ from django.db.models import Q
 
 from kaisen.billing.close import close_month
 from kaisen.billing.models import (
+    TARIFF_EPOCH,
     CombinedBilling,
     Coupon,
     CouponUse,
@@ -62,14 +63,16 @@ def _catalogue() -> None:
     for code in FLAT_RATE_PLANS:
         plan = Plan.objects.filter(code=code).first()
         if plan is not None:
-            PlanTariff.objects.update_or_create(plan=plan, defaults={"includes_flat_rate_calling": True})
+            PlanTariff.objects.update_or_create(plan=plan, valid_from=TARIFF_EPOCH,
+                                                defaults={"includes_flat_rate_calling": True})
     for code, term, fee in LONG_TERM_RATES:
         plan = Plan.objects.filter(code=code).first()
         if plan is not None:
-            LongTermRate.objects.update_or_create(plan=plan, term_months=term, defaults={"monthly_fee": fee})
+            LongTermRate.objects.update_or_create(plan=plan, term_months=term, valid_from=TARIFF_EPOCH,
+                                                  defaults={"monthly_fee": fee})
     g, _ = Plan.objects.update_or_create(code=GLOBAL_PLAN["code"], defaults={
         k: v for k, v in GLOBAL_PLAN.items() if k != "code"})
-    PlanTariff.objects.update_or_create(plan=g, defaults={"usd_monthly_fee": GLOBAL_PLAN_USD})
+    PlanTariff.objects.update_or_create(plan=g, valid_from=TARIFF_EPOCH, defaults={"usd_monthly_fee": GLOBAL_PLAN_USD})
 
 
 def demo_billing_create(*, tenants: Sequence[Tenant], today: dt.date, seed: int) -> dict[str, Any]:

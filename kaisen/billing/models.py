@@ -181,6 +181,18 @@ class InvoiceItem(models.Model):
 # ------------------------------------------------------------------------------------------------
 
 
+#: The ``valid_from`` of the prices that existed before tariffs had versions (migration
+#: ``billing.0005_tariff_versions``) and of rows created without a date: before any invoice.
+TARIFF_EPOCH = dt.date(2000, 1, 1)
+
+
+def _valid_from() -> models.DateField:
+    return models.DateField(
+        _("valid from"), default=TARIFF_EPOCH,
+        help_text=_("Japan time. Calls started on or after this day use this version; a month's monthly fees use "
+                    "the version in force on the month's first day. A price change is a new version."))
+
+
 class FeeCode(models.TextChoices):
     """Monthly fees other than the plan's base fee, and the data overage price."""
 
@@ -207,19 +219,20 @@ class FeeRate(models.Model):
                                  help_text=_("Yen for Japan, US dollars for Global; per month, or per unit."))
     unit_mb = models.PositiveIntegerField(_("unit (MB)"), default=0,
                                           help_text=_("Data overage only: the size of one charged unit."))
+    valid_from = _valid_from()
 
     class Meta:
         verbose_name = _("fee rate")
         verbose_name_plural = _("fee rates")
-        ordering = ["coverage", "code", "plan"]
+        ordering = ["coverage", "code", "plan", "-valid_from"]
         constraints = [
-            models.UniqueConstraint(fields=["coverage", "code", "plan"], name="feerate_unique"),
-            models.UniqueConstraint(fields=["coverage", "code"], condition=models.Q(plan__isnull=True),
-                                    name="feerate_default_unique"),
+            models.UniqueConstraint(fields=["coverage", "code", "plan", "valid_from"], name="feerate_version_unique"),
+            models.UniqueConstraint(fields=["coverage", "code", "valid_from"], condition=models.Q(plan__isnull=True),
+                                    name="feerate_default_version_unique"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.coverage} {self.code} {self.plan_id or '*'}: {self.amount}"
+        return f"{self.coverage} {self.code} {self.plan_id or '*'} {self.valid_from}: {self.amount}"
 
 
 class CallRate(models.Model):
@@ -238,50 +251,62 @@ class CallRate(models.Model):
     flat_rate_covered = models.BooleanField(
         _("covered by flat-rate calling"), default=False,
         help_text=_("Free on the invoice for a line with flat-rate calling (the call detail keeps the standard rate)."))
+    valid_from = _valid_from()
 
     class Meta:
         verbose_name = _("call rate")
         verbose_name_plural = _("call rates")
-        ordering = ["coverage", "call_type"]
-        constraints = [models.UniqueConstraint(fields=["coverage", "call_type"], name="callrate_unique")]
+        ordering = ["coverage", "call_type", "-valid_from"]
+        constraints = [models.UniqueConstraint(fields=["coverage", "call_type", "valid_from"],
+                                               name="callrate_version_unique")]
 
     def __str__(self) -> str:
-        return f"{self.coverage} {self.call_type}: {self.rate}/{self.unit_seconds or 'count'}"
+        return f"{self.coverage} {self.call_type} {self.valid_from}: {self.rate}/{self.unit_seconds or 'count'}"
 
 
 class PlanTariff(models.Model):
-    """What the plan catalogue (``lines.Plan``) does not say: the USD fee of a Global plan and whether the
-    plan includes flat-rate calling. A Japan plan without a row is billed ``Plan.monthly_fee`` yen."""
+    """A version of a plan's price (issue 10 §2): the yen fee of a Japan plan, the USD fee of a Global plan and
+    whether the plan includes flat-rate calling, from ``valid_from``. A plan without a version in force bills
+    ``Plan.monthly_fee`` yen (the catalogue price of ``lines``); so does a version whose yen fee is empty."""
 
-    plan = models.OneToOneField("lines.Plan", verbose_name=_("plan"), on_delete=models.CASCADE,
-                                related_name="tariff")
+    plan = models.ForeignKey("lines.Plan", verbose_name=_("plan"), on_delete=models.CASCADE,
+                             related_name="tariffs")
+    jpy_monthly_fee = models.PositiveIntegerField(_("monthly fee (yen, tax excluded)"), null=True, blank=True,
+                                                  help_text=_("Japan plans; empty: the plan's catalogue fee."))
     usd_monthly_fee = models.DecimalField(_("monthly fee (USD)"), max_digits=10, decimal_places=4, null=True,
                                           blank=True, help_text=_("Global plans only."))
     includes_flat_rate_calling = models.BooleanField(_("includes flat-rate calling"), default=False)
+    valid_from = _valid_from()
 
     class Meta:
-        verbose_name = _("plan tariff")
-        verbose_name_plural = _("plan tariffs")
+        verbose_name = _("plan fee")
+        verbose_name_plural = _("plan fees")
+        ordering = ["plan", "-valid_from"]
+        constraints = [models.UniqueConstraint(fields=["plan", "valid_from"], name="plantariff_version_unique")]
 
     def __str__(self) -> str:
-        return f"{self.plan_id}"
+        return f"{self.plan_id} {self.valid_from}"
 
 
 class LongTermRate(models.Model):
-    """S-BILL-4: the lower base fee of a Japan plan for a committed term."""
+    """S-BILL-4: the lower base fee of a Japan plan for a committed term, from ``valid_from``. A
+    ``LongTermDiscount`` names the plan and term through one version; a month bills the version of that plan
+    and term in force on its first day."""
 
     plan = models.ForeignKey("lines.Plan", verbose_name=_("plan"), on_delete=models.CASCADE, related_name="+")
     term_months = models.PositiveIntegerField(_("committed term (months)"))
     monthly_fee = models.PositiveIntegerField(_("discounted monthly fee (yen, tax excluded)"))
+    valid_from = _valid_from()
 
     class Meta:
         verbose_name = _("long-term discount rate")
         verbose_name_plural = _("long-term discount rates")
-        ordering = ["plan", "term_months"]
-        constraints = [models.UniqueConstraint(fields=["plan", "term_months"], name="longtermrate_unique")]
+        ordering = ["plan", "term_months", "-valid_from"]
+        constraints = [models.UniqueConstraint(fields=["plan", "term_months", "valid_from"],
+                                               name="longtermrate_version_unique")]
 
     def __str__(self) -> str:
-        return f"{self.plan_id} {self.term_months}m: {self.monthly_fee}"
+        return f"{self.plan_id} {self.term_months}m {self.valid_from}: {self.monthly_fee}"
 
 
 class LongTermDiscount(models.Model):
@@ -306,7 +331,9 @@ class LongTermDiscount(models.Model):
 
 
 class TtsRate(models.Model):
-    """The month's average TTS rate (JPY per USD) the operator enters; Global invoices use it (S-COV-1)."""
+    """The month's average TTS rate (JPY per USD) the operator enters; Global invoices use it (S-COV-1).
+    Its ``month`` is its validity (issue 10 §2): one rate per month, never valid for another month's invoice,
+    and it cannot change once a Global invoice of the month is closed (``services.tts_rate_set``, back office)."""
 
     month = models.DateField(_("month"), unique=True, help_text=_("First day of the month."))
     jpy_per_usd = models.DecimalField(_("JPY per USD"), max_digits=10, decimal_places=4)

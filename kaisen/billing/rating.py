@@ -13,8 +13,11 @@ What is billed for a month (decided from the seeds, see docs/billing.md "Rating"
   month — ``active`` and ``suspended`` (charges continue while suspended, M-PROC-1), and ``cancelled``
   lines whose end date falls in or after the month. The full monthly fee, **no pro-rata**: the seed's
   invoice detail (M-DL-1) has one 月額基本料金 row per number and month and no daily fraction.
-* **Base fee**: ``Plan.monthly_fee`` (yen) for Japan, lowered to the ``LongTermRate`` of a committed term
-  covering the month (S-BILL-4); ``PlanTariff.usd_monthly_fee`` for Global.
+* **Tariff versions** (issue 10 §2-§3, ``kaisen.billing.versions``): a call uses the call rate and plan fee
+  versions in force at its Japan-time start; a month's monthly fees use the versions in force on its 1st.
+* **Base fee**: the plan fee version's ``jpy_monthly_fee`` (``Plan.monthly_fee`` for a plan without one) for
+  Japan, lowered to the ``LongTermRate`` of a committed term covering the month (S-BILL-4);
+  ``PlanTariff.usd_monthly_fee`` for Global.
 * **Universal service fee** per number (Japan), **option fees** summed per number as 付加機能使用料.
 * **Calls**: ``CallRecord.charge`` = started units × rate (``ceil(duration / unit) × rate``; per count for
   SMS and directory assistance), the standard-rate charge M-DL-3 prints. A call is billed in its
@@ -93,11 +96,62 @@ def _json_true(column: str, key: str) -> str:
     return f"COALESCE(json_extract({column}, '$.{key}') = 1, FALSE)"
 
 
-def _fee(code: str, plan_col: str = "p.id") -> str:
-    """The fee ``code`` for the plan in ``plan_col``: the plan's own row, else the coverage default."""
+def _fee(code: str, plan_col: str = "p.id", column: str = "amount") -> str:
+    """The fee ``code`` for the plan in ``plan_col`` in force on the month's first day (issue 10 §2): the
+    plan's own newest version valid from then or earlier, else the coverage default's."""
     t = _t()
-    return (f"(SELECT f.amount FROM {t['fee']} f WHERE f.coverage = %(cov)s AND f.code = '{code}' "  # noqa: S608
-            f"AND (f.plan_id = {plan_col} OR f.plan_id IS NULL) ORDER BY f.plan_id IS NULL LIMIT 1)")
+    return (f"(SELECT f.{column} FROM {t['fee']} f WHERE f.coverage = %(cov)s AND f.code = '{code}' "  # noqa: S608
+            f"AND (f.plan_id = {plan_col} OR f.plan_id IS NULL) AND f.valid_from <= %(start)s "
+            f"ORDER BY f.plan_id IS NULL, f.valid_from DESC LIMIT 1)")
+
+
+def _jst_day(column: str) -> str:
+    """SQL for the Japan-time date of the timestamp in ``column`` (a call's start), comparable with
+    ``valid_from``. SQLite keeps timestamps as UTC text; PostgreSQL as ``timestamptz``."""
+    if connection.vendor == "postgresql":
+        return f"CAST(({column} AT TIME ZONE 'Asia/Tokyo') AS DATE)"
+    return f"date({column}, '+9 hours')"
+
+
+def _version(table: str, alias: str, keys: dict[str, str], day: str) -> str:
+    """Join condition: ``alias`` (a row of the versioned price ``table``) is the version in force on ``day``
+    (SQL date) of the price whose key columns equal ``keys`` (column → SQL): the greatest ``valid_from`` on
+    or before the day. A correlated ``MAX`` over the key's few versions, answered from the unique index
+    (key…, valid_from)."""
+    match = " AND ".join(f"{alias}.{col} = {sql}" for col, sql in keys.items())
+    inner = " AND ".join(f"w.{col} = {sql}" for col, sql in keys.items())
+    return (f"{match} AND {alias}.valid_from = (SELECT MAX(w.valid_from) FROM {table} w "  # noqa: S608
+            f"WHERE {inner} AND w.valid_from <= {day})")
+
+
+def _timeline(table: str, keys: tuple[str, ...]) -> str:
+    """PostgreSQL: ``table`` with each version's span as instants — ``from_ts`` (Japan-time midnight of
+    ``valid_from``) and ``to_ts`` (that of the next version of the same ``keys``; NULL for the newest) — so a
+    call joins its version with a hash join and a range test on its start, no per-call subquery."""
+    part = ", ".join(f"v.{k}" for k in keys)
+    nxt = f"LEAD(v.valid_from) OVER (PARTITION BY {part} ORDER BY v.valid_from)"
+    return (f"(SELECT v.*, (CAST(v.valid_from AS TIMESTAMP) AT TIME ZONE 'Asia/Tokyo') AS from_ts, "  # noqa: S608
+            f"(CAST({nxt} AS TIMESTAMP) AT TIME ZONE 'Asia/Tokyo') AS to_ts FROM {table} v)")
+
+
+def _at_call(table: str, alias: str, keys: dict[str, str], call: str) -> tuple[str, str]:
+    """(table SQL, condition): ``alias`` is the version of ``table`` in force at the Japan-time start date of
+    the call ``call`` (issue 10 §3). The same rule both ways, each written for its planner: SQLite looks the
+    version up per call through the unique index (it keeps the calls-first plan); PostgreSQL hash-joins the
+    versions' spans (a per-call subquery would run once per call there)."""
+    if connection.vendor == "postgresql":
+        match = " AND ".join(f"{alias}.{col} = {sql}" for col, sql in keys.items())
+        return (_timeline(table, tuple(keys)), f"{match} AND {alias}.from_ts <= {call}.started_at "
+                                               f"AND ({alias}.to_ts IS NULL OR {call}.started_at < {alias}.to_ts)")
+    return table, _version(table, alias, keys, _jst_day(f"{call}.started_at"))
+
+
+def _call_rate_at(alias: str, call: str) -> tuple[str, str]:
+    return _at_call(_t()["rate"], alias, {"coverage": "p.coverage", "call_type": f"{call}.call_type"}, call)
+
+
+def _plan_tariff_in_force(alias: str, day: str) -> str:
+    return _version(_t()["ptariff"], alias, {"plan_id": "p.id"}, day)
 
 
 def _billed_lines_where() -> str:
@@ -123,10 +177,12 @@ def rate_calls(*, tenant: Tenant, coverage: str, month: dt.date, rerate: bool = 
     # PostgreSQL, index entries unless the page has room for a HOT update), so rows left alone are cheapest.
     only_new = (f" AND {t['cdr']}.charge IS NULL" if not rerate
                 else f" AND ({t['cdr']}.charge IS NULL OR {t['cdr']}.charge <> {charge})")
+    # Each call takes the call rate version in force on its Japan-time start date (issue 10 §3).
+    rates, rate_match = _call_rate_at("r", t["cdr"])
     sql = (
         f"UPDATE {t['cdr']} SET charge = {charge} "  # noqa: S608
-        f"FROM {t['line']} l JOIN {t['plan']} p ON p.id = l.plan_id JOIN {t['rate']} r ON r.coverage = p.coverage "
-        f"WHERE l.id = {t['cdr']}.line_id AND r.call_type = {t['cdr']}.call_type "
+        f"FROM {t['line']} l JOIN {t['plan']} p ON p.id = l.plan_id JOIN {rates} r ON r.coverage = p.coverage "
+        f"WHERE l.id = {t['cdr']}.line_id AND {rate_match} "
         f"AND {t['cdr']}.tenant_id = %(tenant)s AND {t['cdr']}.billing_month = %(start)s AND p.coverage = %(cov)s"
         f"{only_new}"
     )
@@ -141,14 +197,21 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
     params: dict[str, Any] = {"tenant": invoice.tenant_id, "cov": coverage, "start": start,
                               "end": last_day_of_month(start), "inv": invoice.pk}
     billed = _billed_lines_where()
+    # Monthly fees: the plan fee version in force on the month's first day (issue 10 §2-§3). The line and
+    # its plan come from the line inventory (``lines_from``); a line-state history can replace that join.
     lines_from = (f"FROM {t['line']} l JOIN {t['plan']} p ON p.id = l.plan_id "
-                  f"LEFT JOIN {t['ptariff']} pt ON pt.plan_id = p.id")
+                  f"LEFT JOIN {t['ptariff']} pt ON {_plan_tariff_in_force('pt', '%(start)s')}")
     if coverage == Coverage.GLOBAL:
         base_amount = "pt.usd_monthly_fee"
     else:
-        base_amount = (f"COALESCE((SELECT MIN(r.monthly_fee) FROM {t['ltd']} d JOIN {t['ltr']} r ON r.id = d.rate_id "  # noqa: S608
-                       f"WHERE d.line_id = l.id AND r.plan_id = l.plan_id AND d.starts_on <= %(start)s "
-                       f"AND d.ends_on >= %(start)s), p.monthly_fee)")
+        # The committed term names a plan and term through one LongTermRate version; the month bills that
+        # plan and term's version in force on its first day.
+        base_amount = (f"COALESCE((SELECT MIN(r.monthly_fee) FROM {t['ltd']} d JOIN {t['ltr']} r0 ON r0.id = d.rate_id "  # noqa: S608
+                       f"JOIN {t['ltr']} r ON r.plan_id = r0.plan_id AND r.term_months = r0.term_months "
+                       f"WHERE d.line_id = l.id AND r0.plan_id = l.plan_id AND d.starts_on <= %(start)s "
+                       f"AND d.ends_on >= %(start)s AND r.valid_from = (SELECT MAX(r2.valid_from) FROM {t['ltr']} r2 "
+                       f"WHERE r2.plan_id = r0.plan_id AND r2.term_months = r0.term_months "
+                       f"AND r2.valid_from <= %(start)s)), pt.jpy_monthly_fee, p.monthly_fee)")
     flat = f"({_json_true('l.voice_options', 'flat_rate_calling')} OR COALESCE(pt.includes_flat_rate_calling, FALSE))"
     option_amount = " + ".join(
         f"CASE WHEN {_json_true('l.voice_options', code)}"
@@ -156,6 +219,9 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
         + f" THEN COALESCE({_fee(code)}, 0) ELSE 0 END"
         for code in ("voicemail", "call_waiting", "flat_rate_calling")
     )
+    # Calls: the call rate and plan fee versions in force at each call's start (issue 10 §3).
+    call_rate = _call_rate_at("r", "c")
+    call_pt = _at_call(t["ptariff"], "pt", {"plan_id": "p.id"}, "c")
     taxable = TaxClass.TAXABLE_10.value
     fee_cat = ChargeCategory.FEE.value
     exempt_types = ", ".join(f"'{c}'" for c in sorted(TAX_EXEMPT_CALL_TYPES))
@@ -176,8 +242,7 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
                  "SUM(c.units)", "SUM(c.charge)",
                  f"CASE WHEN r.call_type IN ({exempt_types}) THEN '{TaxClass.EXEMPT.value}' ELSE '{taxable}' END"],
                 f"FROM {t['cdr']} c JOIN {t['line']} l ON l.id = c.line_id JOIN {t['plan']} p ON p.id = l.plan_id "
-                f"LEFT JOIN {t['ptariff']} pt ON pt.plan_id = p.id "
-                f"JOIN {t['rate']} r ON r.coverage = p.coverage AND r.call_type = c.call_type "
+                f"LEFT JOIN {call_pt[0]} pt ON {call_pt[1]} JOIN {call_rate[0]} r ON {call_rate[1]} "
                 f"WHERE c.tenant_id = %(tenant)s AND c.billing_month = %(start)s AND p.coverage = %(cov)s "
                 f"AND NOT (r.flat_rate_covered AND {flat}) "
                 f"GROUP BY c.tenant_id, c.line_id, c.msisdn, r.call_type, r.cost_type, r.label, r.category"),
@@ -188,9 +253,7 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
                  "((x.used - x.allow_b + x.unit_b - 1) / x.unit_b) * x.price", f"'{taxable}'"],
                 f"FROM (SELECT l.tenant_id, l.id AS line_id, l.msisdn, CAST(SUM(u.bytes_used) AS BIGINT) AS used, "  # noqa: S608
                 f"CAST(MAX(p.data_allowance_mb) AS BIGINT) * {MB} AS allow_b, "
-                f"CAST(MAX((SELECT f.unit_mb FROM {t['fee']} f WHERE f.coverage = %(cov)s AND f.code = 'data_overage' "
-                f"AND (f.plan_id = p.id OR f.plan_id IS NULL) ORDER BY f.plan_id IS NULL LIMIT 1)) AS BIGINT) "
-                f"* {MB} AS unit_b, "
+                f"CAST(MAX({_fee('data_overage', column='unit_mb')}) AS BIGINT) * {MB} AS unit_b, "
                 f"MAX({_fee('data_overage')}) AS price "
                 f"FROM {t['data']} u JOIN {t['line']} l ON l.id = u.line_id JOIN {t['plan']} p ON p.id = l.plan_id "
                 f"WHERE u.tenant_id = %(tenant)s AND u.day >= %(start)s AND u.day <= %(end)s "

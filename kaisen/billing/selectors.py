@@ -124,10 +124,19 @@ class Provisional:
     rated_at: dt.datetime | None = None
 
 
-def _flat_rate_free() -> Q:
-    flat_types = list(CallRate.objects.filter(flat_rate_covered=True).values_list("call_type", flat=True).distinct())
+def _flat_rate_free(coverage: str, day: dt.date) -> Q:
+    """Calls free under flat-rate calling, with the call rate and plan fee versions in force on ``day`` (the
+    month's first day: an approximation of rating's per-call choice, for the provisional daily chart)."""
+    from kaisen.billing.models import PlanTariff
+    from kaisen.billing.versions import in_force
+
+    types = CallRate.objects.filter(coverage=coverage).values_list("call_type", flat=True).distinct()
+    flat_types = [t for t in types if getattr(in_force(CallRate, day, coverage=coverage, call_type=t),
+                                              "flat_rate_covered", False)]
+    plan_ids = {pt.plan_id for pt in PlanTariff.objects.filter(includes_flat_rate_calling=True)
+                if getattr(in_force(PlanTariff, day, plan_id=pt.plan_id), "includes_flat_rate_calling", False)}
     return Q(call_type__in=flat_types) & (Q(line__voice_options__flat_rate_calling=True)
-                                          | Q(line__plan__tariff__includes_flat_rate_calling=True))
+                                          | Q(line__plan_id__in=plan_ids))
 
 
 def provisional(*, tenant: Tenant, user: Any, coverage: str, month: dt.date | None = None) -> Provisional:
@@ -157,7 +166,7 @@ def provisional(*, tenant: Tenant, user: Any, coverage: str, month: dt.date | No
         day += dt.timedelta(days=1)
     calls = (CallRecord.objects.filter(tenant=tenant, billing_month=start, line__plan__coverage=coverage,
                                        charge__isnull=False)
-             .annotate(free=Case(When(_flat_rate_free(), then=Value(True)), default=Value(False),
+             .annotate(free=Case(When(_flat_rate_free(coverage, start), then=Value(True)), default=Value(False),
                                  output_field=BooleanField()))
              .filter(free=False))
     if scope:

@@ -18,6 +18,7 @@ import logging
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from kaisen.billing.close import FINAL_BUSINESS_DAY, close_all, issue_due
@@ -98,7 +99,7 @@ def coupon_add(*, tenant: Tenant, coverage: str, code: str, amount: object, purc
     except IntegrityError as exc:
         raise DomainError(ErrorCode.DUPLICATE, _("Coupon code %(code)s exists already.") % {"code": code},
                           field="code") from exc
-    audit_record(action="billing.coupon.add", tenant=tenant, actor=actor or "kaisen billing", target=coupon,
+    audit_record(action="billing.coupon.add", tenant=tenant, actor=actor or "kaisen admin billing", target=coupon,
                  changes={"code": [None, code], "amount": [None, str(value)], "coverage": [None, coverage]})
     return coupon
 
@@ -114,9 +115,10 @@ def long_term_discount_add(*, tenant: Tenant, msisdn: str, term_months: int, fir
         raise DomainError(ErrorCode.NOT_FOUND, _("No line with number %(msisdn)s.") % {"msisdn": msisdn})
     if line.plan.coverage != Coverage.JAPAN:
         raise DomainError(ErrorCode.LINE_NOT_ELIGIBLE, _("Long-term discounts exist for Japan plans only."))
-    rate = LongTermRate.objects.filter(plan=line.plan, term_months=term_months).first()
+    rate = (LongTermRate.objects.filter(plan=line.plan, term_months=term_months)
+            .order_by(F("valid_from").desc()).first())  # names the plan and term; rating picks the month's version
     if rate is None:
-        terms = list(LongTermRate.objects.filter(plan=line.plan).values_list("term_months", flat=True))
+        terms = sorted(set(LongTermRate.objects.filter(plan=line.plan).values_list("term_months", flat=True)))
         raise DomainError(ErrorCode.INVALID_OPTION, _("Plan %(plan)s has no %(term)s-month term (offered: %(terms)s).")
                           % {"plan": line.plan.code, "term": term_months, "terms": terms or "-"}, field="term_months")
     start = month_start(first_month)
@@ -124,7 +126,7 @@ def long_term_discount_add(*, tenant: Tenant, msisdn: str, term_months: int, fir
     if LongTermDiscount.objects.filter(line=line, starts_on__lte=end, ends_on__gte=start).exists():
         raise DomainError(ErrorCode.DUPLICATE, _("The line already has a committed term in these months."))
     discount = LongTermDiscount.objects.create(tenant=tenant, line=line, rate=rate, starts_on=start, ends_on=end)
-    audit_record(action="billing.long_term_discount.add", tenant=tenant, actor=actor or "kaisen billing",
+    audit_record(action="billing.long_term_discount.add", tenant=tenant, actor=actor or "kaisen admin billing",
                  target=discount, changes={"msisdn": [None, msisdn], "term_months": [None, term_months],
                                            "from": [None, f"{start:%Y-%m}"], "to": [None, f"{end:%Y-%m}"]})
     return discount
@@ -133,7 +135,10 @@ def long_term_discount_add(*, tenant: Tenant, msisdn: str, term_months: int, fir
 def rate_open_months(*, today: dt.date | None = None) -> int:
     """Scheduled: rate the current month, and the previous one while it is open, of every tenant and
     coverage. Returns the number of calls newly rated."""
+    from kaisen.billing.versions import plan_catalogue_sync
+
     today = today or clock.today_jst()
+    plan_catalogue_sync(today=today)  # a plan fee version that took effect shows in the plan catalogue
     months = [month_start(today), previous_month(today)]
     rated = 0
     for tenant in Tenant.objects.filter(is_active=True).order_by("pk"):

@@ -1,7 +1,9 @@
 """The default tariff catalogue and the cost types of the invoice detail (issue 4 §2; M-DL-1, M-DL-2, K-4).
 
 The rates below are the catalogue a fresh installation starts with (seeded by migration
-``billing.0003_default_tariffs``); the operator changes them in the back office (``/admin/billing/``).
+``billing.0003_default_tariffs``, valid from 2000-01-01 since ``billing.0005_tariff_versions``); the operator
+changes them by adding versions valid from a later date (``kaisen.billing.versions``, the back office
+``/admin/billing/``, ``kaisen billing tariffs set``).
 They are plausible MVNO list prices, not any real carrier's: the seeds name the cost types but give no
 prices. Japan rates are yen, tax excluded; Global rates are US dollars (S-COV-1).
 
