@@ -2,7 +2,9 @@
 
 Every route is tenant-scoped (another tenant's bill or line answers 404 ``NOT_FOUND``, exactly like one
 that does not exist) and needs ``Billing:read`` (403 ``PERMISSION_DENIED`` naming the action otherwise).
-Amounts are decimal strings in the invoice's currency, tax excluded unless the field says otherwise.
+Amounts are decimal strings in the invoice's currency, tax excluded unless the field says otherwise; every
+object that carries an amount names that currency in its own ``currency`` field (issue 10 §7: JPY for the
+Japan coverage, USD for Global — two currencies are never added together).
 The reading lives in ``kaisen.billing.charges``; this module only maps.
 """
 
@@ -26,6 +28,11 @@ from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.tenancy.models import Tenant
 
 router = Router(tags=["billing"])
+
+
+#: Issue 10 §7: every object with an amount names its currency.
+CURRENCY_FIELD = Field(description="ISO 4217 code of every amount in this object: JPY (Japan coverage) or "
+                                   "USD (Global).")
 
 
 class ErrorOut(Schema):
@@ -64,6 +71,7 @@ class AccountShareOut(Schema):
     operator_id: str
     company_name: str
     payer: bool = Field(description="True for the paying account (the invoice's recipient).")
+    currency: str = CURRENCY_FIELD
     taxable: Decimal
     exempt: Decimal
     coupon_applied: Decimal
@@ -86,7 +94,9 @@ class BillOut(Schema):
     id: int
     month: str = Field(description="Month of use, YYYY-MM.")
     coverage: str
-    currency: str
+    currency: str = Field(description="ISO 4217 code of every amount of the bill (its charges, cost types and "
+                                      "accounts too): JPY (Japan coverage) or USD (Global). ``total_jpy`` is "
+                                      "always yen.")
     status: str = Field(description="accumulating | final | invoiced | paid | payment_error | no_charge | combined")
     status_label: str
     number: str = Field(description="Invoice number; empty until issued.")
@@ -108,6 +118,7 @@ class BillOut(Schema):
 
 
 class CostTypeOut(Schema):
+    currency: str = CURRENCY_FIELD
     tax_class: str
     category: str
     cost_type: str
@@ -137,6 +148,7 @@ class ItemOut(Schema):
     is_voice: bool
     quantity: Decimal
     amount: Decimal
+    currency: str = CURRENCY_FIELD
     tax_class: str
 
 
@@ -152,11 +164,12 @@ class ItemQuery(Schema):
     limit: int = Field(100, ge=1, le=500)
 
 
-class NumberOut(Schema):
+class NumberChargesOut(Schema):
     """One number's call charges of the month at the standard rate, tax excluded (K-4, K-6)."""
 
     msisdn: str
     line_id: int | None
+    currency: str = CURRENCY_FIELD
     total: Decimal = Field(description="K-6 合計料金: the four call columns together.")
     domestic: Decimal
     international: Decimal
@@ -165,7 +178,7 @@ class NumberOut(Schema):
 
 
 class NumberPageOut(Schema):
-    items: list[NumberOut]
+    items: list[NumberChargesOut]
     count: int
     next_cursor: str | None
     prev_cursor: str | None
@@ -185,6 +198,7 @@ class BillsQuery(Schema):
 
 class DayOut(Schema):
     date: dt.date
+    currency: str = CURRENCY_FIELD
     amount: Decimal = Field(description="Call and SMS charges of the day as billed (Japan time, by call start).")
     cumulative: Decimal
 
@@ -192,7 +206,7 @@ class DayOut(Schema):
 class CurrentOut(Schema):
     month: str
     coverage: str
-    currency: str
+    currency: str = Field(description="ISO 4217 code of every amount here: JPY (Japan coverage) or USD (Global).")
     provisional: bool = True
     invoice_id: int | None
     status: str
@@ -217,7 +231,8 @@ class CallOut(Schema):
     duration_ds: int = Field(description="Duration in tenths of a second.")
     duration: str = Field(description="hhmmss.s, or the count for directory assistance and SMS (K-7).")
     units: int
-    charge: Decimal | None
+    charge: Decimal | None = Field(description="Standard rate, tax excluded; null while not rated.")
+    currency: str = CURRENCY_FIELD
 
 
 class CallPageOut(Schema):
@@ -228,7 +243,10 @@ class CallPageOut(Schema):
     pages: int
     per_page: int
     count: int
-    total_charge: Decimal
+    currency: str = CURRENCY_FIELD
+    total_charge: Decimal = Field(description="The calls' charges (standard rates, tax excluded), SMS not included: "
+                                              "the same figure as the number's `total` in `/bills/{id}/numbers`.")
+    sms_charge: Decimal = Field(description="The SMS listed here, apart from `total_charge`.")
     items: list[CallOut]
 
 
@@ -279,8 +297,8 @@ def combined_billing_out(row: CombinedBilling, tenant: Tenant) -> dict[str, Any]
             "last_month": f"{row.last_month:%Y-%m}" if row.last_month else None}
 
 
-def _number_out(n: NumberCharges) -> dict[str, Any]:
-    return {"msisdn": n.msisdn, "line_id": n.line_id, "total": n.total, "domestic": n.domestic,
+def _number_out(n: NumberCharges, currency: str) -> dict[str, Any]:
+    return {"msisdn": n.msisdn, "line_id": n.line_id, "currency": currency, "total": n.total, "domestic": n.domestic,
             "international": n.international, "au": n.au, "other_mobile": n.other_mobile}
 
 
@@ -301,7 +319,8 @@ def bills_current(request: HttpRequest, query: Query[CurrentQuery]) -> dict[str,
         "month": p.month.strftime("%Y-%m"), "coverage": p.coverage, "currency": p.currency, "provisional": True,
         "invoice_id": p.invoice_id, "status": p.data.status, "charges": _amounts(p.breakdown), "tax": p.data.tax,
         "total": p.data.total,
-        "days": [{"date": d.day, "amount": d.amount, "cumulative": d.cumulative} for d in p.days],
+        "days": [{"date": d.day, "currency": p.currency, "amount": d.amount, "cumulative": d.cumulative}
+                 for d in p.days],
     }
 
 
@@ -314,10 +333,12 @@ def bills_get(request: HttpRequest, invoice_id: int) -> dict[str, Any]:
     rows = charges.cost_type_rows(invoice=inv)
     return {**bill_out(bill), "issuer_name": inv.issuer_name,
             "issuer_registration_number": inv.issuer_registration_number, "recipient_name": inv.recipient_name,
-            "cost_types": [{"tax_class": r.tax_class, "category": r.category, "cost_type": r.cost_type,
-                            "label": r.label, "quantity": r.quantity, "numbers": r.numbers, "amount": r.amount}
+            "cost_types": [{"currency": inv.currency, "tax_class": r.tax_class, "category": r.category,
+                            "cost_type": r.cost_type, "label": r.label, "quantity": r.quantity, "numbers": r.numbers,
+                            "amount": r.amount}
                            for r in rows],
-            "accounts": [{"operator_id": a.operator_id, "company_name": a.name, "payer": a.payer, "taxable": a.taxable,
+            "accounts": [{"operator_id": a.operator_id, "company_name": a.name, "payer": a.payer,
+                          "currency": inv.currency, "taxable": a.taxable,
                           "exempt": a.exempt, "coupon_applied": a.coupon} for a in combined.shares(inv)]}
 
 
@@ -337,7 +358,11 @@ def bills_items(request: HttpRequest, invoice_id: int, query: Query[ItemQuery]) 
     page = charges.invoice_items_page(tenant=tenant, user=user, invoice=bill.invoice, msisdn=query.msisdn,
                                       cursor=query.cursor, size=query.limit)
     items: list[InvoiceItem] = page.items
-    return {"items": items, "next_cursor": page.next_cursor, "prev_cursor": page.prev_cursor}
+    currency = bill.invoice.currency
+    return {"items": [{"id": i.pk, "msisdn": i.msisdn, "line_id": i.line_id, "cost_type": i.cost_type,
+                       "label": i.label, "category": i.category, "is_voice": i.is_voice, "quantity": i.quantity,
+                       "amount": i.amount, "currency": currency, "tax_class": i.tax_class} for i in items],
+            "next_cursor": page.next_cursor, "prev_cursor": page.prev_cursor}
 
 
 @router.get("/bills/{int:invoice_id}/numbers",
@@ -348,8 +373,8 @@ def bills_numbers(request: HttpRequest, invoice_id: int, query: Query[NumberQuer
     bill = charges.bill_get(tenant=tenant, user=user, invoice_id=invoice_id)
     page = charges.number_charges_page(tenant=tenant, user=user, invoice=bill.invoice, q=query.q,
                                        cursor=query.cursor, size=query.limit)
-    return {"items": [_number_out(n) for n in page.items], "count": page.count, "next_cursor": page.next_cursor,
-            "prev_cursor": page.prev_cursor}
+    return {"items": [_number_out(n, bill.invoice.currency) for n in page.items], "count": page.count,
+            "next_cursor": page.next_cursor, "prev_cursor": page.prev_cursor}
 
 
 @router.get("/bills/{int:invoice_id}/pdf", response={200: None, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
@@ -374,15 +399,16 @@ def bill_number_calls(request: HttpRequest, invoice_id: int, msisdn: str, query:
     tenant, user = _who(request)
     bill = charges.bill_get(tenant=tenant, user=user, invoice_id=invoice_id)
     page = charges.call_page(tenant=tenant, user=user, month=bill.invoice.month, msisdn=msisdn, page=query.page,
-                             per_page=query.limit)
+                             per_page=query.limit, coverage=bill.invoice.coverage)
     return {
         "invoice_id": bill.invoice.pk, "msisdn": page.msisdn, "month": page.month.strftime("%Y-%m"),
         "page": page.page, "pages": page.pages, "per_page": page.per_page, "count": page.count,
-        "total_charge": page.total_charge,
+        "currency": bill.invoice.currency, "total_charge": page.total_charge, "sms_charge": page.sms_charge,
         "items": [{"no": page.first_row + n, "started_at": c.started_at,
                    "start_time": c.started_at.astimezone(JST).strftime("%H:%M:%S") + f".{charges.tenths(c.started_at)}",
                    "destination_number": c.destination_number, "destination_area": c.destination_area,
                    "call_type": c.call_type, "is_internal": c.is_internal, "duration_ds": c.duration_ds,
-                   "duration": charges.duration_code(c), "units": c.units, "charge": c.charge}
+                   "duration": charges.duration_code(c), "units": c.units, "charge": c.charge,
+                   "currency": bill.invoice.currency}
                   for n, c in enumerate(page.items)],
     }

@@ -452,8 +452,9 @@ class CallPage:
     page: int
     pages: int
     count: int
-    total_charge: Decimal
+    total_charge: Decimal  # the calls, as the per-number table counts them (selectors.per_number_calls)
     per_page: int
+    sms_charge: Decimal = ZERO  # the SMS listed on the page, apart
 
     @property
     def first_row(self) -> int:
@@ -481,8 +482,12 @@ def _calls_qs(*, tenant: Tenant, user: Any, month: dt.date) -> QuerySet[CallReco
 
 
 def call_page(*, tenant: Tenant, user: Any, month: dt.date, line: Line | None = None, msisdn: str = "",
-              page: int = 1, per_page: int = CALLS_PER_PAGE) -> CallPage:
+              page: int = 1, per_page: int = CALLS_PER_PAGE, coverage: str | None = None) -> CallPage:
     """One number's calls billed in ``month``, by start time, ``per_page`` (10) to a page (K-4).
+
+    The page lists calls and SMS; ``total_charge`` is the calls only, by the same definition as the
+    per-number table (``selectors.per_number_calls``), so the two show one figure for a number (issue 14);
+    ``sms_charge`` is the SMS apart. ``coverage`` (a bill's): only that coverage's lines, as the table.
 
     Give the line (API: already tenant-checked by ``line_get``) or the phone number (the Charges pages).
     A number the user may not see, or that is not the tenant's, is NotFound."""
@@ -491,6 +496,8 @@ def call_page(*, tenant: Tenant, user: Any, month: dt.date, line: Line | None = 
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("The page number must be 1 or more."), field="page")
     per_page = max(1, min(per_page, 100))
     qs = _calls_qs(tenant=tenant, user=user, month=month_start(month))
+    if coverage is not None:
+        qs = qs.filter(line__plan__coverage=coverage)
     if line is not None:
         if line.tenant_id != tenant.pk:
             raise NotFound(_("No such line."))
@@ -512,7 +519,8 @@ def call_page(*, tenant: Tenant, user: Any, month: dt.date, line: Line | None = 
         if not (has_calls or has_items or visible.exists()):
             raise NotFound(_("No such phone number."))
         qs = qs.filter(msisdn=number)
-    agg = qs.aggregate(n=Count("id"), total=Sum("charge"))
+    agg = qs.aggregate(n=Count("id"), total=Sum("charge", filter=selectors.per_number_calls()),
+                       sms=Sum("charge", filter=Q(call_type__in=selectors.SMS_CALL_TYPES)))
     count = agg["n"] or 0
     pages = max(1, -(-count // per_page))
     if page > pages:
@@ -521,7 +529,12 @@ def call_page(*, tenant: Tenant, user: Any, month: dt.date, line: Line | None = 
     offset = (page - 1) * per_page
     items = list(qs.order_by("started_at", "id")[offset:offset + per_page])
     return CallPage(msisdn=number, month=month_start(month), items=items, page=page, pages=pages, count=count,
-                    total_charge=agg["total"] or ZERO, per_page=per_page)
+                    total_charge=_cents(agg["total"]), per_page=per_page, sms_charge=_cents(agg["sms"]))
+
+
+def _cents(value: Decimal | None) -> Decimal:
+    """A sum of charges to the cent (SQLite sums decimals as floats)."""
+    return Decimal(value or 0).quantize(Decimal("0.01"))
 
 
 def _scoped_items_for_number(*, tenant: Tenant, user: Any, month: dt.date, msisdn: str) -> bool:

@@ -200,11 +200,21 @@ def _column_case() -> Case:
                 default=Value(""), output_field=CharField())
 
 
+def per_number_calls() -> Q:
+    """The one definition of a number's call charges (issue 14): the call types of the K-4 / K-6 columns —
+    SMS is not a call. The per-number table, its total and the call-details page's call total all use it."""
+    return Q(call_type__in=list(CALL_COLUMN))
+
+
+#: SMS: listed on the call-details page, summed there on its own, never in the per-number call charges.
+SMS_CALL_TYPES = (CallType.SMS, CallType.SMS_INTERNATIONAL)
+
+
 def call_charges(*, tenant: Tenant, user: Any, coverage: str, month_from: dt.date, month_to: dt.date) -> Any:
     """The calls (no SMS) billed in ``month_from``..``month_to`` on the tenant's lines of ``coverage`` that
     ``user`` may see, each annotated with its K-4 / K-6 column as ``col``. No permission check (the caller's)."""
-    qs = CallRecord.objects.filter(tenant=tenant, billing_month__gte=month_from, billing_month__lte=month_to,
-                                   line__plan__coverage=coverage, call_type__in=list(CALL_COLUMN))
+    qs = CallRecord.objects.filter(per_number_calls(), tenant=tenant, billing_month__gte=month_from,
+                                   billing_month__lte=month_to, line__plan__coverage=coverage)
     scope = line_scope(user=user, prefix="line__")
     if scope:
         qs = qs.filter(scope)

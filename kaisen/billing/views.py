@@ -162,12 +162,12 @@ def number_calls_view(request: HttpRequest, invoice_id: int, msisdn: str) -> Htt
     page = int(page_no) if page_no.isdigit() and int(page_no) >= 1 else 1
     try:
         calls = call_page(tenant=tenant, user=user, month=bill.invoice.month, msisdn=msisdn, page=page,
-                          per_page=CALLS_PER_PAGE)
+                          per_page=CALLS_PER_PAGE, coverage=bill.invoice.coverage)
     except DomainError as exc:
         if exc.code != ErrorCode.VALIDATION_ERROR or exc.field != "page":
             raise
         calls = call_page(tenant=tenant, user=user, month=bill.invoice.month, msisdn=msisdn, page=1,
-                          per_page=CALLS_PER_PAGE)
+                          per_page=CALLS_PER_PAGE, coverage=bill.invoice.coverage)
     shown = sorted({1, calls.pages, *range(max(1, calls.page - 3), min(calls.pages, calls.page + 3) + 1)})
     window: list[int | None] = []
     for n in shown:

@@ -21,16 +21,19 @@ from typing import Any
 
 from django.db.models import (
     BigIntegerField,
+    Case,
     CharField,
     F,
     Func,
     IntegerField,
+    Min,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
     Value,
+    When,
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
@@ -38,7 +41,9 @@ from django.db.models.functions import Cast, Coalesce, Round
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from kaisen.billing.models import ChargeCategory, InvoiceItem, TaxClass
+from kaisen.billing.models import ChargeCategory, Currency, InvoiceItem, TaxClass
+from kaisen.billing.tariffs import VOICE_EXEMPT_LABEL, VOICE_TAXABLE_LABEL
+from kaisen.carriers.models import Coverage
 from kaisen.core.calendar import add_months, first_of_next_month, last_day_of_month, month_start, previous_month
 from kaisen.lines.models import Line, LineStatus
 from kaisen.statements.encoding import CP932, UTF8
@@ -237,43 +242,94 @@ def _count_text(call_type: str, units: int) -> str:
     return f"{units}通" if call_type in SMS_TYPES else f"{units}件"
 
 
+# --- currencies (issue 10 §7) ----------------------------------------------------------------------------------
+
+#: The currency a row's amounts are in, and the amount cells: the seed's amount columns are yen only; a USD
+#: amount (Global coverage, S-COV-1) goes in the trailing ``(USD)`` column(s), so no column holds two
+#: currencies and a column sum is always right. ``通貨`` states each row's currency.
+CURRENCY_COLUMN = "通貨"
+
+
+def usd(header: str) -> str:
+    return f"{header}(USD)"
+
+
+def split_by_currency(currency: str, cells: Sequence[str]) -> list[str]:
+    """The seed's amount cells for a yen row, or empty ones and the trailing USD cells for a dollar row:
+    ``[*yen cells, 通貨, *usd cells]`` with the cells of the other currency empty."""
+    blank = [""] * len(cells)
+    if currency == Currency.USD:
+        return [*blank, Currency.USD.value, *cells]
+    return [*cells, Currency.JPY.value, *blank]
+
+
+def _line_currency() -> Case:
+    """A call's currency: the coverage of its line's plan (as rating prices it, ``rating.rate_calls``)."""
+    return Case(When(line__plan__coverage=Coverage.GLOBAL, then=Value(Currency.USD.value)),
+                default=Value(Currency.JPY.value), output_field=CharField())
+
+
 # --- M-DL-1 invoice detail ----------------------------------------------------------------------------------
 
+def _items(ctx: Context, **filters: Any) -> QuerySet[InvoiceItem]:
+    return (InvoiceItem.objects.filter(tenant=ctx.tenant, invoice__tenant=ctx.tenant, invoice__month=ctx.period,
+                                       **filters).filter(ctx.scope).order_by())
+
+
 def _invoice_query(ctx: Context) -> QuerySet[Any]:
-    return (InvoiceItem.objects.filter(tenant=ctx.tenant, invoice__tenant=ctx.tenant, invoice__month=ctx.period)
-            .filter(ctx.scope).order_by("invoice__coverage", "msisdn", "id")
-            .values_list("msisdn", "label", "amount", "tax_class"))
+    """Every item of the month, except that a number's voice items (calls, SMS, voice options) are one row
+    per tax class: ``音声課税対象料金`` / ``音声非課税対象料金`` (seed 000: the voice charge detail M-DL-2 is
+    "請求明細上の音声課税対象料金および音声非課税対象料金に内包している料金の内訳"). A voice row sits where
+    the number's first voice item of that class is. Yen rows first, then dollar rows."""
+    plain = (_items(ctx, is_voice=False)
+             .annotate(cur=F("invoice__currency"), num=F("msisdn"), k=F("id"), voice=Value(0),
+                       amt=cents("amount"), tax=F("tax_class"), lbl=F("label"))
+             .values_list("cur", "num", "k", "voice", "lbl", "amt", "tax"))
+    voice = (_items(ctx, is_voice=True)
+             .values(cur=F("invoice__currency"), num=F("msisdn"), tax=F("tax_class"))
+             .annotate(k=Min("id"), voice=Value(1), lbl=Value(""),
+                       amt=IntCast(Sum(cents("amount")), BigIntegerField()))
+             .values_list("cur", "num", "k", "voice", "lbl", "amt", "tax"))
+    return plain.union(voice, all=True).order_by("cur", "num", "k")  # type: ignore[no-any-return]
+
+
+def _voice_label(tax_class: str) -> str:
+    return VOICE_EXEMPT_LABEL if tax_class == TaxClass.EXEMPT else VOICE_TAXABLE_LABEL
 
 
 def _invoice_row(r: Sequence[Any], ctx: Context) -> list[str]:
-    return [r[0], month_yyyymm(ctx.period), r[1], amount(r[2]), "", TAX_TEXT.get(r[3], r[3])]
+    currency, msisdn, _k, is_voice, label, cents_value, tax = r
+    cells = split_by_currency(currency, [amount_cents(cents_value)])
+    return [msisdn, month_yyyymm(ctx.period), _voice_label(tax) if is_voice else label, cells[0], "",
+            TAX_TEXT.get(tax, tax), *cells[1:]]
 
 
 # --- M-DL-2 voice charge detail -----------------------------------------------------------------------------
 
 def _voice_query(ctx: Context) -> QuerySet[Any]:
     # "請求の発生しない回線は記載されません": only voice items of a number with an amount.
-    return (InvoiceItem.objects.filter(tenant=ctx.tenant, invoice__tenant=ctx.tenant, invoice__month=ctx.period,
-                                       is_voice=True).exclude(msisdn="").exclude(amount=0)
-            .filter(ctx.scope).order_by("invoice__coverage", "msisdn", "id")
-            .values_list("msisdn", "label", "amount", "tax_class"))
+    return (_items(ctx, is_voice=True).exclude(msisdn="").exclude(amount=0)
+            .order_by("invoice__currency", "msisdn", "id")
+            .values_list("invoice__currency", "msisdn", "label", "amount", "tax_class"))
 
 
 def _voice_row(r: Sequence[Any], ctx: Context) -> list[str]:
-    return [r[0], month_yyyymm(ctx.period), r[1], amount(r[2]), TAX_TEXT.get(r[3], r[3])]
+    currency, msisdn, label, value, tax = r
+    cells = split_by_currency(currency, [amount(value)])
+    return [msisdn, month_yyyymm(ctx.period), label, cells[0], TAX_TEXT.get(tax, tax), *cells[1:]]
 
 
 # --- M-DL-3 call detail records and K-7 call detail ---------------------------------------------------------
 
 _CALL_FIELDS = ("msisdn", "jst", "destination_number", "destination_area", "duration_ds", "units", "charge_cents",
-                "call_type", "exempt", "internal")
+                "call_type", "exempt", "internal", "cur")
 
 
 def _calls_base(ctx: Context) -> QuerySet[Any]:
     return (CallRecord.objects.filter(tenant=ctx.tenant, billing_month=ctx.period).filter(ctx.scope)
             .order_by("msisdn", "started_at", "id")
             .annotate(jst=JstText("started_at"), charge_cents=cents("charge"), exempt=as_int("tax_exempt"),
-                      internal=as_int("is_internal")))
+                      internal=as_int("is_internal"), cur=_line_currency()))
 
 
 def _calls_query(ctx: Context) -> QuerySet[Any]:
@@ -281,7 +337,7 @@ def _calls_query(ctx: Context) -> QuerySet[Any]:
 
 
 def _cdr_row(r: Sequence[Any], ctx: Context) -> list[str]:
-    msisdn, t, dest, area, ds, units, charge, call_type, exempt, _internal = r
+    msisdn, t, dest, area, ds, units, charge, call_type, exempt, _internal, currency = r
     effective = _effective_call_type(call_type, dest)
     if call_type in SMS_TYPES or call_type == CallType.DIRECTORY_ASSISTANCE:
         duration = _count_text(call_type, units)
@@ -290,8 +346,9 @@ def _cdr_row(r: Sequence[Any], ctx: Context) -> list[str]:
     service = "SMS" if call_type in SMS_TYPES else "音声"
     direction = ("発信" if call_type == CallType.ROAMING_OUTGOING
                  else "着信" if call_type == CallType.ROAMING_INCOMING else "")
-    return [msisdn, t[:10], t[11:19], dest, area, duration, amount_cents(charge), _tax_text(call_type, exempt),
-            service, CDR_COST_TYPE.get(effective, effective), direction]
+    cells = split_by_currency(currency, [amount_cents(charge)])
+    return [msisdn, t[:10], t[11:19], dest, area, duration, cells[0], _tax_text(call_type, exempt),
+            service, CDR_COST_TYPE.get(effective, effective), direction, *cells[1:]]
 
 
 def _pg_text(expr: str) -> str:
@@ -322,6 +379,8 @@ def _cdr_pg_select(ctx: Context) -> tuple[str, list[Any]]:
         return f'{t}."{name}"'
 
     sms = "('sms', 'sms_international')"
+    charge = (f"CASE WHEN {c('charge')} = trunc({c('charge')}) THEN trunc({c('charge')})::bigint::text "
+              f"ELSE rtrim({c('charge')}::text, '0') END")
     exempt = "(" + ", ".join(f"'{ct}'" for ct in sorted(TAX_EXEMPT_CALL_TYPES)) + ")"
     secs = f"(({c('duration_ds')} + 9) / 10)"
     type_params: list[Any] = []
@@ -338,18 +397,23 @@ def _cdr_pg_select(ctx: Context) -> tuple[str, list[Any]]:
         (f"CASE WHEN {c('call_type')} IN {sms} THEN {c('units')} || %s "
          f"WHEN {c('call_type')} = 'directory' THEN {c('units')} || %s "
          f"ELSE to_char({secs} * interval '1 second', 'HH24:MI:SS') END", ["通", "件"]),
-        (f"CASE WHEN {c('charge')} = trunc({c('charge')}) THEN trunc({c('charge')})::bigint::text "
-         f"ELSE rtrim({c('charge')}::text, '0') END", []),
+        (charge, []),
         (f"CASE WHEN {c('tax_exempt')} OR {c('call_type')} IN {exempt} THEN %s ELSE %s END", ["非課税", "外税10%"]),
         (f"CASE WHEN {c('call_type')} IN {sms} THEN 'SMS' ELSE %s END", ["音声"]),
         (f"NULLIF({by_number}, '')", number_params + type_params),
         (f"CASE {c('call_type')} WHEN 'roaming_out' THEN %s WHEN 'roaming_in' THEN %s END", ["発信", "着信"]),
     ]
+    cells: list[Any] = [RawSQL(sql, p, output_field=CharField())  # noqa: S611 (constant SQL, params bound)
+                        for sql, p in columns]
+    # Issue 10 §7: 料金 is yen only; a Global line's dollar charge goes in the trailing 料金(USD).
+    is_usd = Q(line__plan__coverage=Coverage.GLOBAL)
+    yen_charge = cells[6]
+    cells[6] = Case(When(is_usd, then=Value(None)), default=yen_charge, output_field=CharField())
+    cells += [_line_currency(), Case(When(is_usd, then=yen_charge), default=Value(None), output_field=CharField())]
     qs = (CallRecord.objects.filter(tenant=ctx.tenant, billing_month=ctx.period).filter(ctx.scope)
           .order_by("msisdn", "started_at", "id")
-          .annotate(**{f"c{i}": RawSQL(sql, p, output_field=CharField())  # noqa: S611 (constant SQL, params bound)
-                       for i, (sql, p) in enumerate(columns)})
-          .values_list(*(f"c{i}" for i in range(len(columns)))))
+          .annotate(**{f"c{i}": cell for i, cell in enumerate(cells)})
+          .values_list(*(f"c{i}" for i in range(len(cells)))))
     sql, sql_params = qs.query.sql_with_params()
     return sql, list(sql_params)
 
@@ -363,7 +427,7 @@ _TRUE_TEXT = frozenset({"true", "1", "True"})
 
 
 def _k7_row(r: Sequence[Any], ctx: Context) -> list[str]:
-    msisdn, t, dest, area, ds, units, charge, call_type, _exempt, internal, flat = r
+    msisdn, t, dest, area, ds, units, charge, call_type, _exempt, internal, currency, flat = r
     effective = _effective_call_type(call_type, dest)
     if call_type == CallType.DIRECTORY_ASSISTANCE or call_type in SMS_TYPES:
         duration = _count_text(call_type, units)
@@ -375,7 +439,7 @@ def _k7_row(r: Sequence[Any], ctx: Context) -> list[str]:
         kind = K7_CALL_TYPE.get(effective, effective)
     domestic = not dest.startswith(("+", "010")) and call_type not in TAX_EXEMPT_CALL_TYPES
     return [phone(msisdn), t[:10], f"{t[11:13]}{t[14:16]}{t[17:19]}.{t[20]}", phone(dest) if domestic else dest,
-            area, duration, "内線" if internal else "外線", kind, amount_cents(charge)]
+            area, duration, "内線" if internal else "外線", kind, *split_by_currency(currency, [amount_cents(charge)])]
 
 
 # --- K-6 per-number charges ---------------------------------------------------------------------------------
@@ -389,15 +453,17 @@ def _k6_query(ctx: Context) -> QuerySet[Any]:
     sums = {name: Coalesce(Sum("amount", filter=Q(category=cat)), zero) for name, cat in _K6.items()}
     return (InvoiceItem.objects.filter(tenant=ctx.tenant, invoice__tenant=ctx.tenant, invoice__month=ctx.period,
                                        category__in=list(_K6.values())).exclude(msisdn="").filter(ctx.scope)
-            .values("msisdn").annotate(**sums).order_by("msisdn")
-            .values_list("msisdn", "domestic", "international", "au", "other"))  # type: ignore[misc]
+            .values("invoice__currency", "msisdn").annotate(**sums).order_by("invoice__currency", "msisdn")
+            .values_list("invoice__currency", "msisdn", "domestic", "international", "au", "other"))  # type: ignore[misc]
 
 
 def _k6_row(r: Sequence[Any], ctx: Context) -> list[str]:
-    msisdn, domestic, international, au, other = r
+    """One number of one currency: 合計料金 adds the four columns of that currency only (issue 10 §7)."""
+    currency, msisdn, domestic, international, au, other = r
     total = Decimal(domestic) + Decimal(international) + Decimal(au) + Decimal(other)
-    return [phone(msisdn), amount(total), amount(Decimal(domestic)), amount(Decimal(international)),
-            amount(Decimal(au)), amount(Decimal(other))]
+    return [phone(msisdn), *split_by_currency(currency, [amount(total), amount(Decimal(domestic)),
+                                                         amount(Decimal(international)), amount(Decimal(au)),
+                                                         amount(Decimal(other))])]
 
 
 # --- M-DL-4 line lists ----------------------------------------------------------------------------------------
@@ -478,28 +544,34 @@ STATUS_TEXT = {"accumulating": "集計中", "final": "確定", "invoiced": "請�
 
 def _billing_query(ctx: Context) -> QuerySet[Any]:
     return (InvoiceItem.objects.filter(tenant=ctx.tenant, invoice__tenant=ctx.tenant, invoice__month=ctx.period)
-            .filter(ctx.scope).order_by("invoice__coverage", "msisdn", "cost_type", "id")
+            .filter(ctx.scope).order_by("invoice__currency", "msisdn", "cost_type", "id")
             .values_list("invoice__coverage", "invoice__currency", "invoice__status", "msisdn", "line__iccid",
                          "cost_type", "label", "quantity", "amount", "tax_class"))
 
 
 def _billing_row(r: Sequence[Any], ctx: Context) -> list[str]:
     coverage, currency, status, msisdn, iccid, code, label, quantity, value, tax = r
+    yen = "" if currency == Currency.USD else amount(value)
+    dollars = amount(value) if currency == Currency.USD else ""
     return [f"{ctx.period:%Y-%m}", COVERAGE_TEXT.get(coverage, coverage), currency, STATUS_TEXT.get(status, status),
-            msisdn, iccid or "", code, label, amount(quantity), amount(value), TAX_TEXT.get(tax, tax)]
+            msisdn, iccid or "", code, label, amount(quantity), yen, TAX_TEXT.get(tax, tax), dollars]
 
 
 # --- the catalogue ------------------------------------------------------------------------------------------
 
 BOTH = (UTF8, CP932)
 C = Column
+#: Issue 10 §7: after the seed's columns, the row's currency and its amount when it is in US dollars.
+USD_TAIL = (C(CURRENCY_COLUMN), C(usd("料金"), NUMBER))
+_K6_AMOUNTS = (C("合計料金", NUMBER), C("国内通話", NUMBER), C("国際通話", NUMBER), C("au通話", NUMBER),
+               C("その他移動体", NUMBER))
 
 LAYOUTS: dict[str, Layout] = {layout.kind: layout for layout in (
     Layout(
         kind="invoice", requirement="M-DL-1", label=_("Invoice detail"),
         file_pattern="{partner}_INVOICE_{yyyymm}.csv",
         columns=(C("回線電話番号"), C("請求対象年月", NUMBER), C("費用種別"), C("料金", NUMBER), C("", NUMBER),
-                 C("外税10%/非課税")),
+                 C("外税10%/非課税"), *USD_TAIL),
         encodings=BOTH, period=MONTH, window_months=6, publish_lag=1, publish_day=10,
         query=_invoice_query, row=_invoice_row,
         note=_("Fees of each line and of the account. Published on the 10th of the following month; last 6 months."),
@@ -507,7 +579,8 @@ LAYOUTS: dict[str, Layout] = {layout.kind: layout for layout in (
     Layout(
         kind="invoice_voice", requirement="M-DL-2", label=_("Voice charge detail"),
         file_pattern="{partner}_INVOICE-VOICE_{yyyymm}.csv",
-        columns=(C("回線電話番号"), C("請求対象年月", NUMBER), C("費用種別"), C("料金", NUMBER), C("外税10%/非課税")),
+        columns=(C("回線電話番号"), C("請求対象年月", NUMBER), C("費用種別"), C("料金", NUMBER), C("外税10%/非課税"),
+                 *USD_TAIL),
         encodings=BOTH, period=MONTH, window_months=6, publish_lag=1, publish_day=25,
         query=_voice_query, row=_voice_row,
         note=_("Voice and SMS charges of each line with charges. Published on the 25th; last 6 months."),
@@ -517,7 +590,7 @@ LAYOUTS: dict[str, Layout] = {layout.kind: layout for layout in (
         file_pattern="{partner}_CDR_{yyyymm}.csv",
         columns=(C("回線電話番号"), C("通信年月日", NUMBER), C("通信開始時刻", NUMBER), C("通信先電話番号"),
                  C("通信先"), C("通信時間", NUMBER), C("料金", NUMBER), C("外税10%/非課税"), C("通信種類1"),
-                 C("通信種類2"), C("通信種類3")),
+                 C("通信種類2"), C("通信種類3"), *USD_TAIL),
         encodings=BOTH, period=MONTH, window_months=6, publish_lag=1, publish_day=25,
         query=_calls_query, row=_cdr_row, pg_select=_cdr_pg_select,
         note=_("Every call and SMS of lines with calls, at the standard rate. Published on the 25th; last 6 months."),
@@ -555,8 +628,8 @@ LAYOUTS: dict[str, Layout] = {layout.kind: layout for layout in (
     Layout(
         kind="number_charges", requirement="K-6", label=_("Charges per number"),
         file_pattern="{partner}_NUMBER-CHARGES_{yyyymm}.csv",
-        columns=(C("ご利用電話番号"), C("合計料金", NUMBER), C("国内通話", NUMBER), C("国際通話", NUMBER),
-                 C("au通話", NUMBER), C("その他移動体", NUMBER)),
+        columns=(C("ご利用電話番号"), *_K6_AMOUNTS, C(CURRENCY_COLUMN),
+                 *(C(usd(c.header), NUMBER) for c in _K6_AMOUNTS)),
         encodings=BOTH, period=MONTH, window_months=4, publish_lag=0, publish_day=1, k5_blackout=True,
         trim_trailing_spaces=True, query=_k6_query, row=_k6_row,
         note=_("Call charges per number (domestic, international, au, other mobile). Last 4 months, this month "
@@ -566,7 +639,8 @@ LAYOUTS: dict[str, Layout] = {layout.kind: layout for layout in (
         kind="call_detail", requirement="K-7", label=_("Call detail"),
         file_pattern="{partner}_CALL-DETAIL_{yyyymm}.csv",
         columns=(C("ご利用電話番号"), C("通話開始日時", NUMBER), C("通話開始時刻", NUMBER), C("着信電話番号"),
-                 C("地域名"), C("通話時間", NUMBER), C("内線区分"), C("呼種別"), C("通話料", NUMBER)),
+                 C("地域名"), C("通話時間", NUMBER), C("内線区分"), C("呼種別"), C("通話料", NUMBER),
+                 C(CURRENCY_COLUMN), C(usd("通話料"), NUMBER)),
         encodings=BOTH, period=MONTH, window_months=4, publish_lag=0, publish_day=1, k5_blackout=True,
         trim_trailing_spaces=True, query=_k7_query, row=_k7_row,
         note=_("Every call of every number with its start to a tenth of a second. Last 4 months, this month "
@@ -576,7 +650,8 @@ LAYOUTS: dict[str, Layout] = {layout.kind: layout for layout in (
         kind="billing_detail", requirement="S-BILL-2", label=_("Billing detail"),
         file_pattern="{partner}_BILLING-DETAIL_{yyyymm}.csv",
         columns=(C("請求対象年月", NUMBER), C("カバレッジ"), C("通貨"), C("状態"), C("回線電話番号"), C("ICCID"),
-                 C("費用種別コード"), C("費用種別"), C("数量", NUMBER), C("料金", NUMBER), C("外税10%/非課税")),
+                 C("費用種別コード"), C("費用種別"), C("数量", NUMBER), C("料金", NUMBER), C("外税10%/非課税"),
+                 C(usd("料金"), NUMBER)),
         encodings=BOTH, period=MONTH, window_months=12, publish_lag=0, publish_day=1,
         query=_billing_query, row=_billing_row,
         note=_("Every item of the month's bill, provisional until the amount is final. This month and the 11 before."),

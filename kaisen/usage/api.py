@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from kaisen.accounts.models import User
 from kaisen.core.errors import DomainError, ErrorCode
@@ -74,7 +74,7 @@ class SummaryOut(Schema):
     days: list[SummaryDay]
 
 
-class CallOut(Schema):
+class LineCallOut(Schema):
     id: int
     record_id: str
     msisdn: str
@@ -87,11 +87,17 @@ class CallOut(Schema):
     call_type: str
     is_internal: bool
     tax_exempt: bool
-    charge: float | None
+    charge: float | None = Field(description="Standard rate, tax excluded; null while not rated.")
+    currency: str = Field(description="ISO 4217 code of the charge: JPY (Japan coverage) or USD (Global).")
 
 
-class CallPageOut(Schema):
-    items: list[CallOut]
+_CALL_FIELDS = ("id", "record_id", "msisdn", "started_at", "duration_ds", "units", "billing_month",
+                "destination_number", "destination_area", "call_type", "is_internal", "tax_exempt", "charge")
+
+
+class LineCallPageOut(Schema):
+    currency: str = Field(description="ISO 4217 code of every charge on the page: JPY or USD.")
+    items: list[LineCallOut]
     next_cursor: str | None
 
 
@@ -128,7 +134,7 @@ def summary(request: HttpRequest, month: str = "") -> dict[str, Any]:
     return usage_summary(user=user, tenant=_tenant(user), month=parse_month(month)).as_dict()
 
 
-@router.get("/lines/{int:line_id}/calls", response={200: CallPageOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+@router.get("/lines/{int:line_id}/calls", response={200: LineCallPageOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
             summary="A line's calls and SMS billed in a month (K-4), keyset-paged")
 def calls(request: HttpRequest, line_id: int, query: Query[CallsQuery]) -> dict[str, Any]:
     """Calls in start order, ``limit`` per page (default 10, K-4; at most 500); follow ``next_cursor``.
@@ -136,4 +142,5 @@ def calls(request: HttpRequest, line_id: int, query: Query[CallsQuery]) -> dict[
     user = _user(request)
     page = line_calls(user=user, tenant=_tenant(user), line_id=line_id, month=parse_month(query.month),
                       cursor=query.cursor, size=query.limit)
-    return {"items": page.items, "next_cursor": page.next_cursor}
+    return {"currency": page.currency, "next_cursor": page.next_cursor,
+            "items": [{**{f: getattr(c, f) for f in _CALL_FIELDS}, "currency": page.currency} for c in page.items]}

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kaisen.access.actions import USAGE_READ
 from kaisen.access.services import authorize, line_scope
+from kaisen.carriers.models import Coverage
 from kaisen.core import clock
 from kaisen.core.calendar import first_of_next_month, month_start, previous_month
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
@@ -180,6 +181,13 @@ def usage_summary(*, user: Any, tenant: Tenant, month: dt.date) -> UsageSummary:
 class CallPage:
     items: list[CallRecord]
     next_cursor: str | None
+    #: The currency of the charges: the line's coverage, as rating prices them (issue 10 §7).
+    currency: str = "JPY"
+
+
+def coverage_currency(coverage: str | None) -> str:
+    """JPY for the Japan coverage, USD for Global (S-COV-1; the same rule as ``billing.rating.currency_of``)."""
+    return "USD" if coverage == Coverage.GLOBAL else "JPY"
 
 
 def _cursor_encode(record: CallRecord) -> str:
@@ -213,4 +221,5 @@ def line_calls(*, user: Any, tenant: Tenant, line_id: int, month: dt.date, curso
     rows = list(qs.order_by("started_at", "pk")[: size + 1])
     has_more = len(rows) > size
     rows = rows[:size]
-    return CallPage(items=rows, next_cursor=_cursor_encode(rows[-1]) if has_more and rows else None)
+    return CallPage(items=rows, next_cursor=_cursor_encode(rows[-1]) if has_more and rows else None,
+                    currency=coverage_currency(line.plan.coverage))

@@ -46,7 +46,7 @@ def test_request_progress_and_download_in_chromium(live_server: Any, browser_pag
     row.locator("select[name=encoding]").select_option("cp932")
     row.locator("button[type=submit]").click()
     page.wait_for_selector("#statement-progress")
-    assert "15" in page.inner_text("[data-testid=statement-rows-done]")
+    assert "18" in page.inner_text("[data-testid=statement-rows-done]")
     page.screenshot(path=str(ARTIFACTS / f"statements-progress-{worker}.png"), full_page=True)
     statement = Statement.objects.get(tenant=world.tenant)
     statement_generate(statement.pk)  # what the worker does with the enqueued task

@@ -150,7 +150,7 @@ def test_api_request_status_list_and_download(world: Any) -> None:
         body = created.json()
         assert body["status"] == "done" and body["requirement"] == "K-7" and body["progress_percent"] == 100
         assert body["file_name"] == "OP0000001234_CALL-DETAIL_202610.csv"
-        assert client.get(f"/api/v1/statements/{body['id']}", headers=headers).json()["rows_total"] == 15
+        assert client.get(f"/api/v1/statements/{body['id']}", headers=headers).json()["rows_total"] == 18
         assert [s["id"] for s in client.get("/api/v1/statements", headers=headers).json()] == [body["id"]]
         download = client.get(body["download_url"], headers=headers)
         assert download.status_code == 200
@@ -181,15 +181,15 @@ def test_a_large_statement_runs_as_a_task_with_progress(world: Any, django_captu
                                       content_type="application/json", headers=headers)
             assert created.status_code == 202
             body = created.json()
-            assert body["status"] == "queued" and body["rows_total"] == 15 and body["download_url"] is None
+            assert body["status"] == "queued" and body["rows_total"] == 18 and body["download_url"] is None
             tasks = DBTaskResult.objects.filter(task_path="kaisen.statements.tasks.statement_generate_task")
             assert tasks.count() == 1, "enqueued on commit"
             page = world.client.get(f"/statements/{body['id']}/", headers={"HX-Request": "true"})
             assert 'data-testid="statement-rows-done"' in page.content.decode()
-            assert "0 of 15 rows" in page.content.decode() or "15 行中 0 行" in page.content.decode()
+            assert "0 of 18 rows" in page.content.decode() or "18 行中 0 行" in page.content.decode()
             assert statement_generate(body["id"]) == "done"
         done = client.get(f"/api/v1/statements/{body['id']}", headers=headers).json()
-        assert done["status"] == "done" and done["rows_done"] == 15 and done["progress_percent"] == 100
+        assert done["status"] == "done" and done["rows_done"] == 18 and done["progress_percent"] == 100
         finished = world.client.get(f"/statements/{body['id']}/", headers={"HX-Request": "true"})
         assert finished.status_code == 204 and finished["HX-Refresh"] == "true"
         assert statement_generate(body["id"]) == "done", "a second run of the task changes nothing"
@@ -216,7 +216,7 @@ def test_progress_is_written_while_the_file_is_written(world: Any, monkeypatch: 
     monkeypatch.setattr(services, "write_rows", recording_write)
     with time_machine.travel(NOW, tick=False):
         services.statement_request(tenant=world.tenant, user=world.user, kind="cdr", month=OCTOBER)
-    assert steps == [4, 8, 12, 15]
+    assert steps == [4, 8, 12, 16, 18]
 
 
 @pytest.mark.django_db
@@ -257,7 +257,7 @@ def test_a_limited_user_gets_only_their_lines_and_their_own_statements(world: An
     with time_machine.travel(NOW, tick=False):
         root_statement = services.statement_request(tenant=world.tenant, user=world.user, kind="cdr", month=OCTOBER)
         mine = services.statement_request(tenant=world.tenant, user=limited, kind="cdr", month=OCTOBER)
-        assert mine.scoped and mine.rows_total == 2 and root_statement.rows_total == 15
+        assert mine.scoped and mine.rows_total == 2 and root_statement.rows_total == 18
         text = statement_file(mine).read_text(encoding="utf-8")
         assert "08022220002" in text and "09011110001" not in text
         daily = services.statement_request(tenant=world.tenant, user=limited, kind="line_daily")
@@ -333,8 +333,8 @@ def test_progress_is_written_during_a_postgresql_copy(monkeypatch: pytest.Monkey
     monkeypatch.setattr(services, "write_copy", recording_write)
     with time_machine.travel(NOW, tick=False):
         statement = services.statement_request(tenant=world.tenant, user=world.user, kind="cdr", month=OCTOBER)
-    assert statement.status == "done" and statement.rows_done == 15
-    assert seen and seen[-1] == 15, "the progress written during the COPY is visible to the page"
+    assert statement.status == "done" and statement.rows_done == 18
+    assert seen and seen[-1] == 18, "the progress written during the COPY is visible to the page"
 
 
 @pytest.mark.django_db

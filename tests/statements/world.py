@@ -15,8 +15,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from kaisen.billing.models import ChargeCategory, Invoice, InvoiceItem, InvoiceStatus, TaxClass
-from kaisen.carriers.models import Carrier
+from kaisen.billing.models import ChargeCategory, Currency, Invoice, InvoiceItem, InvoiceStatus, TaxClass
+from kaisen.carriers.models import Carrier, Coverage
 from kaisen.lines.models import Line, LineStatus, SimSize, SimType
 from kaisen.usage.models import CallRecord, CallType, DataUsageDaily, UsageFile
 from tests.factories import PlanFactory, TenantFactory, UserFactory, make_iccid
@@ -52,6 +52,8 @@ def build_world(public_id: str = PARTNER) -> StatementWorld:
     capped = PlanFactory(code="STMT-3G", data_allowance_mb=3072, carrier=Carrier.DOCOMO)
     unlimited = PlanFactory(code="STMT-UNL", data_allowance_mb=None, carrier=Carrier.DOCOMO)
     sb = PlanFactory(code="STMT-SB1", data_allowance_mb=1024, carrier=Carrier.SOFTBANK)
+    global_plan = PlanFactory(code="STMT-G1", data_allowance_mb=1024, carrier=Carrier.DOCOMO,
+                              coverage=Coverage.GLOBAL)
 
     a = _line(world, "a", 1, plan=capped, msisdn="09011110001", voice_options={"flat_rate_calling": True})
     b = _line(world, "b", 2, plan=unlimited, msisdn="08022220002", sim_size=SimSize.MICRO,
@@ -69,6 +71,8 @@ def build_world(public_id: str = PARTNER) -> StatementWorld:
           scheduled_end_on=dt.date(2026, 10, 5))
     _line(world, "ended_sep", 8, plan=capped, msisdn="09077770007", status=LineStatus.CANCELLED,
           scheduled_end_on=dt.date(2026, 9, 30))
+    # Issue 10 §7: a Global line, billed in US dollars on its own invoice.
+    g = _line(world, "global", 9, plan=global_plan, msisdn="09088880008")
 
     # --- invoice of October (closed) and its items -------------------------------------------------------
     invoice = Invoice.objects.create(tenant=tenant, month=OCTOBER, status=InvoiceStatus.INVOICED, number="INV-1")
@@ -89,10 +93,20 @@ def build_world(public_id: str = PARTNER) -> StatementWorld:
         (b, "custom", "=HYPERLINK(\"http://x\")", ChargeCategory.FEE, False, "10", TaxClass.TAXABLE_10),
         (b, "custom2", "𠮷野家コラボ😀①", ChargeCategory.FEE, False, "5", TaxClass.TAXABLE_10),
     ]
-    for line, code, label, category, voice, value, tax in items:
-        InvoiceItem.objects.create(invoice=invoice, tenant=tenant, line=line, msisdn=line.msisdn if line else "",
-                                   cost_type=code, label=label, category=category, is_voice=voice,
-                                   amount=Decimal(value), tax_class=tax)
+    global_invoice = Invoice.objects.create(tenant=tenant, month=OCTOBER, status=InvoiceStatus.INVOICED,
+                                            number="INV-G1", coverage=Coverage.GLOBAL, currency=Currency.USD)
+    global_items = [
+        (g, "base_fee", "月額基本料金", ChargeCategory.FEE, False, "12", TaxClass.TAXABLE_10),
+        (g, "voice_xi", "Xi通話料", ChargeCategory.DOMESTIC, True, "0.4", TaxClass.TAXABLE_10),
+        (g, "sms", "SMS送信料", ChargeCategory.SMS, True, "0.03", TaxClass.TAXABLE_10),
+        (g, "voice_roaming_out", "国際ローミング通話料(発信)", ChargeCategory.INTERNATIONAL, True, "0.7",
+         TaxClass.EXEMPT),
+    ]
+    for inv, rows in ((invoice, items), (global_invoice, global_items)):
+        for line, code, label, category, voice, value, tax in rows:
+            InvoiceItem.objects.create(invoice=inv, tenant=tenant, line=line, msisdn=line.msisdn if line else "",
+                                       cost_type=code, label=label, category=category, is_voice=voice,
+                                       amount=Decimal(value), tax_class=tax)
 
     # --- calls billed in October -----------------------------------------------------------------------------
     source = UsageFile.objects.create(kind="calls", name=f"calls-{public_id}.csv", sha256=f"{public_id:0>64}"[-64:])
@@ -118,6 +132,11 @@ def build_world(public_id: str = PARTNER) -> StatementWorld:
          "0"),
         # Started on 30 September JST, ended in October: billed in October (K-4).
         (b, (2026, 9, 30, 23, 58, 0, 0), 3000, 1, "0312345678", "東京", CallType.DOMESTIC, False, False, "120"),
+        # The Global line: charges in US dollars.
+        (g, (2026, 10, 15, 10, 0, 0, 0), 400, 1, "0312345678", "東京", CallType.DOMESTIC, False, False, "0.4"),
+        (g, (2026, 10, 16, 10, 0, 0, 0), 0, 1, "09098765432", "", CallType.SMS, False, False, "0.03"),
+        (g, (2026, 10, 17, 10, 0, 0, 0), 300, 1, "+14155550100", "アメリカ", CallType.ROAMING_OUTGOING, False, True,
+         "0.7"),
     ]
     for i, (line, start, ds, units, dest, area, ctype, internal, exempt, charge) in enumerate(calls):
         CallRecord.objects.create(
