@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class OrderKind(models.TextChoices):
@@ -30,7 +31,8 @@ class OrderStatus(models.TextChoices):
     UNKNOWN = "unknown", _("Awaiting carrier confirmation")
     COMPLETED = "completed", _("Completed")
     FAILED = "failed", _("Failed")
-    CANCELLED = "cancelled", _("Cancelled")
+    # Its own word: a withdrawn order is not a terminated line (issue 14; tests/test_choice_labels.py).
+    CANCELLED = "cancelled", pgettext_lazy("order status", "Cancelled")
 
 
 S = OrderStatus
