@@ -197,9 +197,10 @@ def param_rows(kind: str, params: dict[str, Any], line: Line | None = None, *, s
 
 def order_can_cancel(order: Order, now: dt.datetime | None = None) -> bool:
     """Whether the pending panel offers a cancel button (the service decides for real)."""
-    if order.status not in (OrderStatus.RECEIVED, OrderStatus.SCHEDULED) or order.cancellable_until is None:
+    deadline = order.withdrawal_deadline
+    if order.status not in (OrderStatus.RECEIVED, OrderStatus.SCHEDULED) or deadline is None:
         return False
-    return (now or clock.now()) < order.cancellable_until
+    return (now or clock.now()) <= deadline
 
 
 def result_rows(order: Order) -> list[Row]:
