@@ -61,6 +61,7 @@ def serve(
     where = db["NAME"] if db["ENGINE"].endswith("sqlite3") else f"PostgreSQL {db.get('HOST')}/{db['NAME']}"
     typer.echo(f"Kaisen on http://{host}:{port}/  (data: {settings.DATA_DIR}; database: {where}; "
                f"task worker and scheduler: {'in this process' if worker else 'off'})")
+    typer.echo(f"Log in at http://{host}:{port}/login/ (operator back office: http://{host}:{port}/admin/)")
     waitress.serve(application, host=host, port=port, threads=threads, ident="kaisen", _quiet=True)
 
 
@@ -120,12 +121,13 @@ def demo(
         typer.echo(f"Created demo data: {result.lines} lines in {result.seconds:.1f} s.")
     else:
         typer.echo(f"Demo data already present ({result.lines} lines); use --reset to create it again.")
-    typer.echo("Log in at http://127.0.0.1:8000/login/ with (demo passwords, never use them elsewhere):")
+    typer.echo("Log in at /login/ of the address `kaisen serve` prints (http://127.0.0.1:8000/login/ unless you "
+               "pass --port) with (demo passwords, never use them elsewhere):")
     for t in result.tenants:
         for u in t["users"]:
             role = "root" if u["root"] else "user"
             typer.echo(f"  {t['operator_id']}  {u['username']:<12} {u['password']:<22} {role:<5} {t['legal_name']}")
-    typer.echo(f"Operator back office http://127.0.0.1:8000/admin/ : {result.staff['username']} / "
+    typer.echo(f"Operator back office /admin/ : {result.staff['username']} / "
                f"{result.staff['password']}")
 
 

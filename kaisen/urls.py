@@ -20,3 +20,4 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]
+handler403 = "kaisen.access.views.permission_denied_view"

@@ -112,8 +112,11 @@ def api_keys(request: HttpRequest) -> HttpResponse:
             response = render(request, "accounts/api_key_created.html", {"new": new})
             response["Cache-Control"] = "no-store"
             return response
+    from kaisen.access import actions
+
     keys = api_key_list(user=user)
-    return render(request, "accounts/api_keys.html", {"form": form, "keys": keys, "now": clock.now()})
+    return render(request, "accounts/api_keys.html", {"form": form, "keys": keys, "now": clock.now(),
+                                                      "api_key_permission": actions.ACTIONS[actions.APIKEY_MANAGE]})
 
 
 @tenant_user_required

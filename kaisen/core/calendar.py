@@ -131,3 +131,19 @@ def next_reception_opening(kind: str = "", at: dt.datetime | None = None) -> dt.
     window = reception_window(kind)
     day = local.date() if local.time() < window.opens else local.date() + dt.timedelta(days=1)
     return dt.datetime.combine(day, window.opens, tzinfo=clock.JST)
+
+
+def last_reception_moment(kind: str, until: dt.datetime) -> dt.datetime:
+    """The last moment at or before ``until`` that lies within ``kind``'s reception hours (Japan time).
+
+    A withdrawal is refused outside reception hours, so "withdrawable until 23:59" really ends when
+    reception closes that day: this is the deadline pages, mails and the API show and the withdrawal
+    service enforces (issue 14) — one function, so they cannot disagree.
+    """
+    local = until.astimezone(clock.JST)
+    window = reception_window(kind)
+    if window.contains(local.time()):
+        return local
+    closes = dt.datetime.combine(local.date(), window.closes, tzinfo=clock.JST).replace(second=59,
+                                                                                         microsecond=999999)
+    return closes if local > closes else closes - dt.timedelta(days=1)

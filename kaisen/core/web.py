@@ -31,14 +31,14 @@ def request_user(request: HttpRequest) -> User:
     return user
 
 
-def _guard(check: Callable[[Any], bool]) -> Callable[[View], View]:
+def _guard(check: Callable[[Any], bool], denied: Callable[[], Exception] = PermissionDenied) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not check(request.user):
-                raise PermissionDenied
+                raise denied()
             return view(request, *args, **kwargs)
 
         return wrapper
@@ -59,6 +59,11 @@ def action_required(action: str) -> Callable[[View], View]:
 
         return user.tenant_id is not None and can(user=user, action=action)
 
-    return _guard(check)
+    def denied() -> Exception:
+        from kaisen.access.services import ActionDenied
+
+        return ActionDenied(action)  # the 403 page names the permission that is missing (issue 14)
+
+    return _guard(check, denied)
 #: The operator's own staff.
 staff_required = _guard(lambda user: user.is_staff and user.tenant_id is None)

@@ -203,7 +203,7 @@ def order_out(order: Order) -> dict[str, Any]:
         "kind": order.kind, "kind_label": str(order.get_kind_display()), "params": order.params,
         "status": order.status, "status_label": str(order.get_status_display()), "is_pending": order.is_pending,
         "cancellable": services.order_is_cancellable(order), "idempotency_key": order.idempotency_key,
-        "effective_date": order.effective_date, "due_at": order.due_at, "cancellable_until": order.cancellable_until,
+        "effective_date": order.effective_date, "due_at": order.due_at, "cancellable_until": order.withdrawal_deadline,
         "result": order.result, "error_code": order.error_code, "error_message": order.error_message,
         "bulk_job_id": order.bulk_job_id,
         "requested_by": order.requested_by.username if order.requested_by_id and order.requested_by else None,

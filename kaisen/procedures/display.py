@@ -143,7 +143,10 @@ def param_rows(kind: str, params: dict[str, Any], line: Line | None = None, *, s
     elif kind in (OrderKind.SUSPEND, OrderKind.RESUME):
         to = LineStatus.SUSPENDED if kind == OrderKind.SUSPEND else LineStatus.ACTIVE
         before = str(LineStatus(line.status).label) if line is not None and line.status in LineStatus.values else None
-        rows.append(Row(_("Line status"), str(LineStatus(to).label), before))
+        # Without the line this is the order's target, not the line's present state (issue 14: the complete
+        # page said 中断中 while the order was still 予約済).
+        label = _("Line status") if line is not None else _("Line status once carried out")
+        rows.append(Row(label, str(LineStatus(to).label), before))
     elif kind == OrderKind.VOICE_OPTIONS:
         rows.append(Row(_("Effective"), str(EFFECTIVE_LABELS.get(params.get("effective", ""),
                                                                  params.get("effective", "—")))))
@@ -197,9 +200,10 @@ def param_rows(kind: str, params: dict[str, Any], line: Line | None = None, *, s
 
 def order_can_cancel(order: Order, now: dt.datetime | None = None) -> bool:
     """Whether the pending panel offers a cancel button (the service decides for real)."""
-    if order.status not in (OrderStatus.RECEIVED, OrderStatus.SCHEDULED) or order.cancellable_until is None:
+    deadline = order.withdrawal_deadline
+    if order.status not in (OrderStatus.RECEIVED, OrderStatus.SCHEDULED) or deadline is None:
         return False
-    return (now or clock.now()) < order.cancellable_until
+    return (now or clock.now()) <= deadline
 
 
 def result_rows(order: Order) -> list[Row]:

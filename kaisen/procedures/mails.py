@@ -64,7 +64,9 @@ _SIZE_JA = {"standard": "標準", "micro": "マイクロ", "nano": "ナノ", "mu
 
 
 def order_number(order: Order) -> str:
-    return f"KSN-{order.pk}"
+    """The order number as the pages, the API (``id``) and the CLI show it: 申込番号 2 (issue 14; the carrier
+    reference ``KSN-2`` is the engine's and stays out of customer mails)."""
+    return str(order.pk)
 
 
 def _date_ja(day: dt.date | None) -> str:
@@ -132,7 +134,7 @@ def render(order: Order, topic: str, *, extra: dict[str, Any] | None = None) -> 
         "subject_en": en.format(p=PROCEDURE_EN[order.kind]),
         "effective_date": _date_ja(order.effective_date),
         "due_at": _datetime_ja(order.due_at),
-        "cancellable_until": _datetime_ja(order.cancellable_until),
+        "cancellable_until": _datetime_ja(order.withdrawal_deadline),
         "details": _details(order),
         "accepted_at": _datetime_ja(order.created_at),
         "error_message": order.error_message,

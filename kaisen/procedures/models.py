@@ -7,9 +7,14 @@ and every move writes an ``OrderEvent`` (the history on the line page and the au
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from kaisen.core import calendar
 
 
 class OrderKind(models.TextChoices):
@@ -30,7 +35,8 @@ class OrderStatus(models.TextChoices):
     UNKNOWN = "unknown", _("Awaiting carrier confirmation")
     COMPLETED = "completed", _("Completed")
     FAILED = "failed", _("Failed")
-    CANCELLED = "cancelled", _("Cancelled")
+    # Its own word: a withdrawn order is not a terminated line (issue 14; tests/test_choice_labels.py).
+    CANCELLED = "cancelled", pgettext_lazy("order status", "Cancelled")
 
 
 S = OrderStatus
@@ -102,6 +108,15 @@ class Order(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status in PENDING_STATUSES
+
+    @property
+    def withdrawal_deadline(self) -> dt.datetime | None:
+        """The real last moment to withdraw the order: ``cancellable_until`` brought back to the end of
+        reception hours (withdrawals are refused outside them). What every page, mail and the API show,
+        and what ``order_cancel`` enforces (issue 14)."""
+        if self.cancellable_until is None:
+            return None
+        return calendar.last_reception_moment(self.kind, self.cancellable_until)
 
 
 class OrderEvent(models.Model):

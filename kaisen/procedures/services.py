@@ -189,8 +189,10 @@ def order_preview(*, tenant: Tenant, user: Any, line_id: int, kind: str, params:
     line = line_get(tenant=tenant, line_id=line_id, user=user, action=None)
     decision = _decide(line=line, kind=kind, params=params, now=clock.now(), pending=_pending(line))
     return OrderPreview(kind=kind, line=line, params=decision.params, effective_date=decision.effective_date,
-                        due_at=decision.due_at, cancellable_until=decision.cancellable_until,
-                        warnings=decision.warnings, emails=decision.emails)
+                        due_at=decision.due_at, warnings=decision.warnings, emails=decision.emails,
+                        # what the order will show as its withdrawal deadline (Order.withdrawal_deadline)
+                        cancellable_until=None if decision.cancellable_until is None else
+                        calendar.last_reception_moment(kind, decision.cancellable_until))
 
 
 def order_submit(*, tenant: Tenant, user: Any, line_id: int, kind: str, params: dict[str, Any],
@@ -264,8 +266,8 @@ def order_cancel(*, tenant: Tenant, user: Any, order_id: int, reason: str = "") 
         if refusal is not None:
             raise refusal
         if not order_is_cancellable(order, now):
-            if order.is_pending and order.cancellable_until is not None:
-                until = order.cancellable_until.astimezone(clock.JST)
+            if order.is_pending and order.withdrawal_deadline is not None:
+                until = order.withdrawal_deadline.astimezone(clock.JST)
                 message = _("This order could be withdrawn until %(until)s only.") % {
                     "until": f"{until:%Y-%m-%d %H:%M}"}
             else:
@@ -284,10 +286,11 @@ def order_cancel(*, tenant: Tenant, user: Any, order_id: int, reason: str = "") 
 
 
 def order_is_cancellable(order: Order, now: dt.datetime | None = None) -> bool:
-    """Not sent yet, and before ``cancellable_until`` (reception hours are checked separately)."""
+    """Not sent yet, and not past ``withdrawal_deadline`` (the deadline within reception hours; being
+    inside reception hours right now is checked separately)."""
     now = now or clock.now()
-    return (order.status in (OrderStatus.RECEIVED, OrderStatus.SCHEDULED)
-            and order.cancellable_until is not None and now <= order.cancellable_until)
+    deadline = order.withdrawal_deadline
+    return order.status in (OrderStatus.RECEIVED, OrderStatus.SCHEDULED) and deadline is not None and now <= deadline
 
 
 def order_apply_result(*, order: Order, status: CarrierStatus) -> None:

@@ -273,9 +273,13 @@ def line_card_context(*, tenant: Tenant, user: Any, line: Line) -> dict[str, Any
                     for o in pending]
     history = (order_list(tenant=tenant, line_id=line.pk, size=10, user=user).items
                if can(user=user, action=actions.ORDER_READ) else [])
+    # Procedures the user may not start get no button; the "why not" list says so (issue 14).
+    not_permitted = [str(OrderKind(k).label) for k in KIND_ORDER
+                     if k not in starts and not can(user=user, action=actions.order_kind_action(k))]
     return {"line": line, "buttons": buttons, "pending": pending_rows, "history": history,
             "signature": _pending_signature(pending), "pending_ids": ",".join(str(o.pk) for o in pending),
-            "any_unavailable": any(not starts[k].available for k in starts)}
+            "any_unavailable": any(not starts[k].available for k in starts) or bool(not_permitted),
+            "not_permitted": not_permitted}
 
 
 def _pending_signature(pending: list[Order]) -> str:

@@ -76,7 +76,14 @@ def password_validate(password: str, user: User) -> None:
 
 
 def password_help_texts(user: User) -> list[str]:
-    return [str(v.get_help_text()) for v in password_validators(user.tenant)]
+    """The rules shown next to a password field. Django's similarity rule speaks of "your other personal
+    information", which means nothing on the page where a root user sets another user's password
+    (issue 14): it is said in our words."""
+    from django.contrib.auth.password_validation import UserAttributeSimilarityValidator
+
+    return [_("Not similar to the user ID, name or email address.")
+            if isinstance(v, UserAttributeSimilarityValidator) else str(v.get_help_text())
+            for v in password_validators(user.tenant)]
 
 
 def _set_password(user: User, new: str, repeat: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 OPERATOR_ID_RE = r"^OP\d{10}$"
 operator_id_validator = RegexValidator(
@@ -147,8 +148,8 @@ class DialInNumber(models.Model):
 
 class TransferStatus(models.TextChoices):
     OPEN = "open", _("Waiting for the receiving account")
-    ACCEPTED = "accepted", _("Accepted")
-    CANCELLED = "cancelled", _("Cancelled")
+    ACCEPTED = "accepted", pgettext_lazy("transfer", "Accepted")  # as the transfer pages say (not 受付)
+    CANCELLED = "cancelled", pgettext_lazy("transfer status", "Cancelled")  # withdrawn, not 解約
 
 
 class SimTransfer(models.Model):

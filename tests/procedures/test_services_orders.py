@@ -200,7 +200,9 @@ def test_outbox_sends_once_and_respects_send_after_m_proc_7(tenant_a: TenantWorl
         assert len(mail.outbox) == 1
         sent_mail = mail.outbox[0]
         assert sent_mail.to == [tenant_a.tenant.notification_email]
-        assert f"KSN-{order.pk}" in sent_mail.body and "SIMサイズ変更・再発行" in sent_mail.subject
+        # the order number as the pages show it (issue 14), not the carrier reference KSN-n
+        assert f"申込番号: {order.pk}\n" in sent_mail.body and "KSN-" not in sent_mail.body
+        assert "SIMサイズ変更・再発行" in sent_mail.subject
         assert outbox.outbox_send_due() == 0  # the reminder waits for the day before shipment
     with time_machine.travel(jst(2026, 11, 27, 9, 0, 1), tick=False):
         assert outbox.outbox_send_due() == 1

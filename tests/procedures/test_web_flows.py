@@ -396,3 +396,33 @@ def test_index_search_goes_to_the_line_or_the_procedure(tenant_a: TenantWorld, t
     response = client.get(reverse("procedures:index"), {"q": line.msisdn or "", "kind": "resume"})
     assert response["Location"] == reverse("lines:detail", kwargs={"pk": line.pk})
     assert client.get(reverse("procedures:index"), {"q": tenant_b.line.msisdn or ""}).status_code == 400
+
+
+def test_complete_page_shows_a_scheduled_suspend_as_scheduled_issue_14(tenant_a: TenantWorld) -> None:
+    """A SoftBank suspend applied at 9:30 is carried out from 10:00: the complete page must not present
+    the line as already suspended (中断中) beside the order's 予約済."""
+    line = make_line(tenant_a, carrier=Carrier.SOFTBANK)
+    with time_machine.travel(jst(2026, 11, 24, 9, 30), tick=False):
+        order = submit(tenant_a, line, OrderKind.SUSPEND)
+        assert order.status == OrderStatus.SCHEDULED
+        html = session(tenant_a, "ja").get(reverse("procedures:complete",
+                                                   kwargs={"order_id": order.pk})).content.decode()
+    assert "予約済" in html
+    assert "<dt>手続き完了後の回線状態</dt>" in html and "<dt>回線状態</dt>" not in html
+    line.refresh_from_db()
+    assert line.status == LineStatus.ACTIVE
+
+
+def test_a_withdrawn_order_is_shown_as_withdrawn_not_terminated_issue_14(tenant_a: TenantWorld, at_open: Any) -> None:
+    line = line_for(tenant_a, OrderKind.VOICE_OPTIONS)
+    order = submit(tenant_a, line, OrderKind.VOICE_OPTIONS, {"effective": "next_month",
+                                                             "options": {"voicemail": True}})
+    client = session(tenant_a, "ja")
+    client.post(reverse("procedures:order_cancel", kwargs={"order_id": order.pk}))
+    for page in (reverse("procedures:cancelled", kwargs={"order_id": order.pk}),
+                 reverse("procedures:order_detail", kwargs={"order_id": order.pk}),
+                 reverse("procedures:order_list"), reverse("lines:detail", kwargs={"pk": line.pk})):
+        html = client.get(page).content.decode()
+        assert "取消済" in html, page  # the badge, and the order list's status filter
+        if "/orders/" in page and page != reverse("procedures:order_list"):
+            assert "解約済" not in html, page

@@ -36,3 +36,13 @@ def role_names(user: Any) -> list[str]:
     if user is None or getattr(user, "pk", None) is None:
         return []
     return [role_label(r) for r in user_roles(user=user)]
+
+
+@register.filter
+def allowed_procedures(user: Any) -> list[str]:
+    """What each procedure ``user`` may start lets them do (the home page's procedures tile lists only
+    these, issue 14); MNP port-in activation has its own tile."""
+    from kaisen.access.actions import ACTIONS, ORDER_KIND_ACTIONS
+
+    return [str(ACTIONS[action]) for kind, action in ORDER_KIND_ACTIONS.items()
+            if kind != "mnp_activation" and can(user, action)]
