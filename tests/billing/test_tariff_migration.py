@@ -14,7 +14,7 @@ BEFORE = [("billing", "0004_combined_billing")]
 AFTER = [("billing", "0005_tariff_versions")]
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_existing_prices_become_versions_valid_from_2000() -> None:
     executor = MigrationExecutor(connection)
     executor.migrate(BEFORE)
