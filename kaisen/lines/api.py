@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 
 from kaisen.accounts.models import User
+from kaisen.core.ids import Id, Int64
 from kaisen.lines.models import Line
 from kaisen.lines.selectors import DEFAULT_SORT, LineFilters, line_count, line_get, line_list
 
@@ -61,7 +62,7 @@ class LineQuery(Schema):
     q: str = ""
     sort: str = DEFAULT_SORT
     cursor: str | None = None
-    limit: int = 50
+    limit: Int64 = 50
     with_count: bool = False
 
 
@@ -101,5 +102,5 @@ def line_by_iccid(request: HttpRequest, iccid: str) -> Line:
 
 
 @router.get("/{int:line_id}", response={200: LineOut, 403: ErrorOut, 404: ErrorOut}, summary="Get a line by ID")
-def line_by_id(request: HttpRequest, line_id: int) -> Line:
+def line_by_id(request: HttpRequest, line_id: Id) -> Line:
     return line_get(tenant=_tenant(request), line_id=line_id, user=_user(request))

@@ -16,6 +16,7 @@ from kaisen.accounts.email_login import (
     login_email_pending,
 )
 from kaisen.accounts.models import User
+from kaisen.core.ids import Id
 from kaisen.tenancy import selectors, services
 from kaisen.tenancy.models import SimTransfer, Tenant
 
@@ -95,7 +96,7 @@ def number_first(request: HttpRequest) -> NumberOut:
 
 @router.get("/account/numbers/{line_id}", response={200: NumberOut, 404: ErrorOut},
             summary="One phone number of the contract (K-2) with NEXT / BACK line IDs")
-def number_get(request: HttpRequest, line_id: int) -> NumberOut:
+def number_get(request: HttpRequest, line_id: Id) -> NumberOut:
     return _number_out(selectors.number_detail(user=_user(request), line_id=line_id))
 
 
@@ -253,14 +254,14 @@ def transfer_accept(request: HttpRequest, payload: TokenIn) -> TransferOut:
 
 @router.get("/account/transfers/{transfer_id}", response={200: TransferOut, 404: ErrorOut},
             summary="One transfer this account sent or received")
-def transfer_get(request: HttpRequest, transfer_id: int) -> TransferOut:
+def transfer_get(request: HttpRequest, transfer_id: Id) -> TransferOut:
     user = _user(request)
     return _transfer_out(user, selectors.transfer_get(user=user, transfer_id=transfer_id))
 
 
 @router.post("/account/transfers/{transfer_id}/cancel", response={200: TransferOut, 404: ErrorOut, 409: ErrorOut},
              summary="Withdraw an open transfer this account sent")
-def transfer_cancel(request: HttpRequest, transfer_id: int) -> TransferOut:
+def transfer_cancel(request: HttpRequest, transfer_id: Id) -> TransferOut:
     user = _user(request)
     return _transfer_out(user, services.transfer_cancel(actor=user, transfer_id=transfer_id))
 
