@@ -17,13 +17,9 @@ from kaisen.access import actions as a
 from kaisen.access import services as s
 from kaisen.access.models import ApprovalRequest, LineTag, Role
 from kaisen.core.ids import Id
+from kaisen.core.schemas import ErrorOut
 
 router = Router(tags=["access"])
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
 
 
 class DeniedOut(Schema):
@@ -76,7 +72,7 @@ class RolePatch(Schema):
     line_tag_ids: list[Id] | None = None
 
 
-class MeOut(Schema):
+class AccessMeOut(Schema):
     is_root: bool
     roles: list[str]
     actions: list[str] = Field(description="Every action this request may perform (with its API key's limit).")
@@ -191,7 +187,7 @@ def action_catalogue(request: HttpRequest) -> list[dict[str, str]]:
     return [{"action": name, "description": str(text)} for name, text in a.ACTIONS.items()]
 
 
-@router.get("/access/me", response=MeOut, summary="What this request may do: roles, actions, line limit")
+@router.get("/access/me", response=AccessMeOut, summary="What this request may do: roles, actions, line limit")
 def access_me(request: HttpRequest) -> dict[str, Any]:
     user = _user(request)
     eff = s.effective(user)

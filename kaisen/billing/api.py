@@ -24,14 +24,10 @@ from kaisen.carriers.models import Coverage
 from kaisen.core.clock import JST
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import Id
+from kaisen.core.schemas import ErrorOut
 from kaisen.tenancy.models import Tenant
 
 router = Router(tags=["billing"])
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
 
 
 class CategoryAmountsOut(Schema):

@@ -8,6 +8,7 @@ from ninja import Query, Router, Schema
 
 from kaisen.accounts.models import User
 from kaisen.core.ids import Id, Int64
+from kaisen.core.schemas import ErrorOut
 from kaisen.lines.models import Line
 from kaisen.lines.selectors import DEFAULT_SORT, LineFilters, line_count, line_get, line_list
 
@@ -47,11 +48,6 @@ class LinePageOut(Schema):
     next_cursor: str | None
     prev_cursor: str | None
     count: int | None = None
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
 
 
 class LineQuery(Schema):

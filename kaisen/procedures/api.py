@@ -21,6 +21,7 @@ from kaisen.accounts.models import User
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import Id
+from kaisen.core.schemas import ErrorOut
 from kaisen.lines.selectors import line_get
 from kaisen.procedures import selectors, services
 from kaisen.procedures.bulk import (
@@ -49,11 +50,6 @@ PARAMS_HELP = (
     "{holder_name, holder_name_kana, category: corporate}; `cancellation` {end_date}. Dates are YYYY-MM-DD "
     "(Japan)."
 )
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
 
 
 class OrderIn(Schema):

@@ -19,6 +19,7 @@ from kaisen.accounts.models import User
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import Id, Int64
+from kaisen.core.schemas import ErrorOut
 from kaisen.statements.layouts import LAYOUTS, MONTH, available_months
 from kaisen.statements.models import Statement, StatementStatus
 from kaisen.statements.selectors import statement_get, statement_list
@@ -29,11 +30,6 @@ router = Router(tags=["statements"])
 Kind = Literal["invoice", "invoice_voice", "cdr", "line_daily", "line_monthly", "datausage", "number_charges",
                "call_detail", "billing_detail"]
 assert set(Kind.__args__) == set(LAYOUTS)  # type: ignore[attr-defined]
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
 
 
 class StatementIn(Schema):

@@ -12,6 +12,7 @@ from ninja import Query, Router, Schema
 from kaisen.accounts.models import User
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import Id, Int64
+from kaisen.core.schemas import ErrorOut
 from kaisen.tenancy.models import Tenant
 from kaisen.usage.selectors import (
     WINDOW_DAYS,
@@ -22,11 +23,6 @@ from kaisen.usage.selectors import (
 )
 
 router = Router(tags=["usage"])
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
 
 
 class DayBytes(Schema):
@@ -75,7 +71,7 @@ class SummaryOut(Schema):
     days: list[SummaryDay]
 
 
-class CallOut(Schema):
+class LineCallOut(Schema):
     id: int
     record_id: str
     msisdn: str
@@ -91,8 +87,8 @@ class CallOut(Schema):
     charge: float | None
 
 
-class CallPageOut(Schema):
-    items: list[CallOut]
+class LineCallPageOut(Schema):
+    items: list[LineCallOut]
     next_cursor: str | None
 
 
@@ -129,7 +125,7 @@ def summary(request: HttpRequest, month: str = "") -> dict[str, Any]:
     return usage_summary(user=user, tenant=_tenant(user), month=parse_month(month)).as_dict()
 
 
-@router.get("/lines/{int:line_id}/calls", response={200: CallPageOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+@router.get("/lines/{int:line_id}/calls", response={200: LineCallPageOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
             summary="A line's calls and SMS billed in a month (K-4), keyset-paged")
 def calls(request: HttpRequest, line_id: Id, query: Query[CallsQuery]) -> dict[str, Any]:
     """Calls in start order, ``limit`` per page (default 10, K-4; at most 500); follow ``next_cursor``.
