@@ -261,13 +261,13 @@ def order_create(request: HttpRequest, line_id: Id, payload: OrderIn,
     if len(key) > 100:
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("The idempotency key is longer than 100 characters."),
                           field="idempotency_key")
-    # Only to choose 200 over 201: order_submit itself decides replay vs. conflict under the line lock.
-    replay = Order.objects.filter(tenant=tenant, idempotency_key=key).exists()
     result = procedure_request(tenant=tenant, user=user, line_id=line.pk, kind=payload.kind,
                                params=payload.params, idempotency_key=key)
     if isinstance(result, ApprovalRequest):
         return Status(202, approval_out(result))
-    return Status(200 if replay else 201, order_out(result))
+    # order_submit tells a replay from a new order under the line lock: of parallel requests with one key,
+    # exactly one gets 201 (issue 14 e).
+    return Status(200 if result.replayed else 201, order_out(result))
 
 
 @router.get("/lines/{int:line_id}/procedures", response={200: ProceduresOut, 403: ErrorOut, 404: ErrorOut},
