@@ -250,6 +250,11 @@ KAISEN_LOCKOUT_IP_FAILURES = int(os.environ.get("KAISEN_LOCKOUT_IP_FAILURES", "2
 KAISEN_LOCKOUT_IP_WINDOW_MINUTES = int(os.environ.get("KAISEN_LOCKOUT_IP_WINDOW_MINUTES", "10"))
 # Password reset links work once and for this many seconds.
 PASSWORD_RESET_TIMEOUT = int(os.environ.get("KAISEN_PASSWORD_RESET_SECONDS", "3600"))
+# Web sessions end after SESSION_COOKIE_AGE from sign-in whatever the activity (absolute), and after the
+# tenant's Tenant.session_idle_minutes without a request (idle; kaisen.security.sessions). Operator staff
+# (no tenant) get KAISEN_SESSION_IDLE_MINUTES.
+SESSION_COOKIE_AGE = int(os.environ.get("KAISEN_SESSION_MAX_HOURS", "336")) * 3600  # 14 days, Django's default
+KAISEN_SESSION_IDLE_MINUTES = int(os.environ.get("KAISEN_SESSION_IDLE_MINUTES", "30"))
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

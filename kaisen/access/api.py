@@ -16,13 +16,10 @@ from ninja.files import UploadedFile
 from kaisen.access import actions as a
 from kaisen.access import services as s
 from kaisen.access.models import ApprovalRequest, LineTag, Role
+from kaisen.core.ids import Id
+from kaisen.core.schemas import ErrorOut
 
 router = Router(tags=["access"])
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
 
 
 class DeniedOut(Schema):
@@ -64,7 +61,7 @@ class RoleIn(Schema):
     description: str = Field("", max_length=300)
     statements: list[StatementIO] = []
     requires_approval: bool = False
-    line_tag_ids: list[int] = []
+    line_tag_ids: list[Id] = []
 
 
 class RolePatch(Schema):
@@ -72,10 +69,10 @@ class RolePatch(Schema):
     description: str | None = Field(None, max_length=300)
     statements: list[StatementIO] | None = None
     requires_approval: bool | None = None
-    line_tag_ids: list[int] | None = None
+    line_tag_ids: list[Id] | None = None
 
 
-class MeOut(Schema):
+class AccessMeOut(Schema):
     is_root: bool
     roles: list[str]
     actions: list[str] = Field(description="Every action this request may perform (with its API key's limit).")
@@ -97,7 +94,7 @@ class UserAccessOut(Schema):
 
 
 class RolesIn(Schema):
-    roles: list[int | str] = Field(description="Role IDs, built-in keys (administrator, operations, accounting, "
+    roles: list[Id | str] = Field(description="Role IDs, built-in keys (administrator, operations, accounting, "
                                                "read_only) or custom role names.")
 
 
@@ -106,7 +103,7 @@ class StatementsIn(Schema):
 
 
 class TagRefsIn(Schema):
-    tags: list[int | str] = Field(description="Tag IDs or `kind:name`.")
+    tags: list[Id | str] = Field(description="Tag IDs or `kind:name`.")
 
 
 class TagIn(Schema):
@@ -190,7 +187,7 @@ def action_catalogue(request: HttpRequest) -> list[dict[str, str]]:
     return [{"action": name, "description": str(text)} for name, text in a.ACTIONS.items()]
 
 
-@router.get("/access/me", response=MeOut, summary="What this request may do: roles, actions, line limit")
+@router.get("/access/me", response=AccessMeOut, summary="What this request may do: roles, actions, line limit")
 def access_me(request: HttpRequest) -> dict[str, Any]:
     user = _user(request)
     eff = s.effective(user)
@@ -230,14 +227,14 @@ def role_new(request: HttpRequest, payload: RoleIn) -> Status[dict[str, Any]]:
 
 @router.get("/roles/{int:role_id}", response={200: RoleOut, 403: DeniedOut, 404: ErrorOut},
             summary="One role (Role:manage)")
-def role_detail(request: HttpRequest, role_id: int) -> dict[str, Any]:
+def role_detail(request: HttpRequest, role_id: Id) -> dict[str, Any]:
     return role_out(s.role_get(tenant=_tenant(request), role_id=role_id, user=_user(request)))
 
 
 @router.patch("/roles/{int:role_id}", response={200: RoleOut, 403: DeniedOut, 404: ErrorOut, 409: ErrorOut,
                                                 422: ErrorOut},
               summary="Change a custom role; the fields given replace the old ones (Role:manage)")
-def role_patch(request: HttpRequest, role_id: int, payload: RolePatch) -> dict[str, Any]:
+def role_patch(request: HttpRequest, role_id: Id, payload: RolePatch) -> dict[str, Any]:
     role = s.role_update(actor=_user(request), role_id=role_id, name=payload.name, description=payload.description,
                          statements=[st.model_dump() for st in payload.statements]
                          if payload.statements is not None else None,
@@ -247,14 +244,14 @@ def role_patch(request: HttpRequest, role_id: int, payload: RolePatch) -> dict[s
 
 @router.delete("/roles/{int:role_id}", response={204: None, 403: DeniedOut, 404: ErrorOut},
                summary="Delete a custom role; its holders lose it (Role:manage)")
-def role_remove(request: HttpRequest, role_id: int) -> Status[None]:
+def role_remove(request: HttpRequest, role_id: Id) -> Status[None]:
     s.role_delete(actor=_user(request), role_id=role_id)
     return Status(204, None)
 
 
 # --- a user's access -----------------------------------------------------------------------------------------
 
-def _user_access_out(request: HttpRequest, user_id: int) -> dict[str, Any]:
+def _user_access_out(request: HttpRequest, user_id: Id) -> dict[str, Any]:
     from kaisen.accounts.selectors import user_get
 
     target = user_get(tenant=_tenant(request), user_id=user_id)
@@ -266,14 +263,14 @@ def _user_access_out(request: HttpRequest, user_id: int) -> dict[str, Any]:
 
 @router.get("/users/{int:user_id}/access", response={200: UserAccessOut, 403: DeniedOut, 404: ErrorOut},
             summary="A user's roles, own statements and line limit (Role:manage, or the user themselves)")
-def user_access(request: HttpRequest, user_id: int) -> dict[str, Any]:
+def user_access(request: HttpRequest, user_id: Id) -> dict[str, Any]:
     return _user_access_out(request, user_id)
 
 
 @router.put("/users/{int:user_id}/roles", response={200: UserAccessOut, 403: DeniedOut, 404: ErrorOut,
                                                     422: ErrorOut},
             summary="Give a user exactly these roles (Role:manage)")
-def user_roles(request: HttpRequest, user_id: int, payload: RolesIn) -> dict[str, Any]:
+def user_roles(request: HttpRequest, user_id: Id, payload: RolesIn) -> dict[str, Any]:
     s.user_roles_set(actor=_user(request), user_id=user_id, roles=payload.roles)
     return _user_access_out(request, user_id)
 
@@ -281,7 +278,7 @@ def user_roles(request: HttpRequest, user_id: int, payload: RolesIn) -> dict[str
 @router.put("/users/{int:user_id}/statements", response={200: UserAccessOut, 403: DeniedOut, 404: ErrorOut,
                                                          422: ErrorOut},
             summary="Attach these allow/deny statements to a user directly (Role:manage)")
-def user_statements(request: HttpRequest, user_id: int, payload: StatementsIn) -> dict[str, Any]:
+def user_statements(request: HttpRequest, user_id: Id, payload: StatementsIn) -> dict[str, Any]:
     s.user_statements_set(actor=_user(request), user_id=user_id,
                           statements=[st.model_dump() for st in payload.statements])
     return _user_access_out(request, user_id)
@@ -290,7 +287,7 @@ def user_statements(request: HttpRequest, user_id: int, payload: StatementsIn) -
 @router.put("/users/{int:user_id}/line-tags", response={200: UserAccessOut, 403: DeniedOut, 404: ErrorOut,
                                                         422: ErrorOut},
             summary="Limit a user to the lines carrying one of these tags; [] lifts their own limit (Role:manage)")
-def user_line_tags(request: HttpRequest, user_id: int, payload: TagRefsIn) -> dict[str, Any]:
+def user_line_tags(request: HttpRequest, user_id: Id, payload: TagRefsIn) -> dict[str, Any]:
     tags = [s._tag_by_ref(_tenant(request), t) for t in payload.tags]
     s.user_line_limits_set(actor=_user(request), user_id=user_id, tag_ids=[t.pk for t in tags])
     return _user_access_out(request, user_id)
@@ -311,7 +308,7 @@ def line_tag_new(request: HttpRequest, payload: TagIn) -> Status[dict[str, Any]]
 
 @router.delete("/line-tags/{int:tag_id}", response={204: None, 403: DeniedOut, 404: ErrorOut, 409: ErrorOut},
                summary="Delete a tag no user or role is limited to (Line:tag)")
-def line_tag_remove(request: HttpRequest, tag_id: int) -> Status[None]:
+def line_tag_remove(request: HttpRequest, tag_id: Id) -> Status[None]:
     s.tag_delete(actor=_user(request), tag_id=tag_id)
     return Status(204, None)
 
@@ -333,7 +330,7 @@ def line_tags_import(request: HttpRequest, file: File[UploadedFile]) -> list[dic
 
 @router.get("/lines/{int:line_id}/tags", response={200: LineTagsOut, 403: DeniedOut, 404: ErrorOut},
             summary="A line's tags")
-def line_tags_get(request: HttpRequest, line_id: int) -> dict[str, Any]:
+def line_tags_get(request: HttpRequest, line_id: Id) -> dict[str, Any]:
     from kaisen.lines.selectors import line_get
 
     user = _user(request)
@@ -344,7 +341,7 @@ def line_tags_get(request: HttpRequest, line_id: int) -> dict[str, Any]:
 
 @router.put("/lines/{int:line_id}/tags", response={200: LineTagsOut, 403: DeniedOut, 404: ErrorOut, 422: ErrorOut},
             summary="Give a line exactly these tags (Line:tag)")
-def line_tags_put(request: HttpRequest, line_id: int, payload: TagRefsIn) -> dict[str, Any]:
+def line_tags_put(request: HttpRequest, line_id: Id, payload: TagRefsIn) -> dict[str, Any]:
     tags = s.line_tags_set(actor=_user(request), line_id=line_id, tags=payload.tags)
     return {"line_id": line_id, "tags": [tag_out(t) for t in tags]}
 
@@ -389,14 +386,14 @@ def approvals(request: HttpRequest,
 
 @router.get("/approvals/{int:approval_id}", response={200: ApprovalOut, 404: ErrorOut}, tags=["approvals"],
             summary="One approval request")
-def approval_detail(request: HttpRequest, approval_id: int) -> dict[str, Any]:
+def approval_detail(request: HttpRequest, approval_id: Id) -> dict[str, Any]:
     return approval_out(s.approval_get(tenant=_tenant(request), user=_user(request), approval_id=approval_id))
 
 
 @router.post("/approvals/{int:approval_id}/approve", response={200: ApprovalOut, 400: ErrorOut, 403: DeniedOut,
                                                                 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
              tags=["approvals"], summary="Approve: the order is submitted now, once (Approval:decide)")
-def approval_approve(request: HttpRequest, approval_id: int, payload: DecisionIn) -> dict[str, Any]:
+def approval_approve(request: HttpRequest, approval_id: Id, payload: DecisionIn) -> dict[str, Any]:
     return approval_out(s.approval_decide(tenant=_tenant(request), user=_user(request), approval_id=approval_id,
                                           approve=True, note=payload.note))
 
@@ -404,7 +401,7 @@ def approval_approve(request: HttpRequest, approval_id: int, payload: DecisionIn
 @router.post("/approvals/{int:approval_id}/reject", response={200: ApprovalOut, 403: DeniedOut, 404: ErrorOut,
                                                                409: ErrorOut, 422: ErrorOut},
              tags=["approvals"], summary="Reject: nothing is ordered (Approval:decide)")
-def approval_reject(request: HttpRequest, approval_id: int, payload: DecisionIn) -> dict[str, Any]:
+def approval_reject(request: HttpRequest, approval_id: Id, payload: DecisionIn) -> dict[str, Any]:
     return approval_out(s.approval_decide(tenant=_tenant(request), user=_user(request), approval_id=approval_id,
                                           approve=False, note=payload.note))
 
@@ -412,5 +409,5 @@ def approval_reject(request: HttpRequest, approval_id: int, payload: DecisionIn)
 @router.post("/approvals/{int:approval_id}/withdraw", response={200: ApprovalOut, 403: DeniedOut, 404: ErrorOut,
                                                                  409: ErrorOut},
              tags=["approvals"], summary="Withdraw your own pending request")
-def approval_withdraw(request: HttpRequest, approval_id: int) -> dict[str, Any]:
+def approval_withdraw(request: HttpRequest, approval_id: Id) -> dict[str, Any]:
     return approval_out(s.approval_withdraw(tenant=_tenant(request), user=_user(request), approval_id=approval_id))

@@ -56,6 +56,7 @@ from kaisen.audit.services import audit_record
 from kaisen.core import clock
 from kaisen.core.csvsafe import csv_text
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
+from kaisen.core.ids import as_id
 
 # --- the decision ---------------------------------------------------------------------------------------
 
@@ -306,8 +307,8 @@ def _clean_name(name: str) -> str:
 
 
 def _tags_of(tenant: Any, tag_ids: Iterable[int]) -> list[LineTag]:
-    ids = {int(t) for t in tag_ids}
-    tags = list(LineTag.objects.filter(tenant=tenant, pk__in=ids))
+    ids = {as_id(t) for t in tag_ids}
+    tags = list(LineTag.objects.filter(tenant=tenant, pk__in=[i for i in ids if i is not None]))
     if len(tags) != len(ids):
         raise NotFound(_("No such line tag."))
     return tags
@@ -416,7 +417,9 @@ def _role_refs(tenant: Any, roles: Iterable[Any]) -> list[Role]:
         if isinstance(ref, Role):
             role = ref if ref.tenant_id in (None, tenant.pk) else None
         elif isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-            role = Role.objects.filter(Q(tenant=tenant) | Q(tenant__isnull=True), pk=int(ref)).first()
+            role_id = as_id(ref)
+            role = (Role.objects.filter(Q(tenant=tenant) | Q(tenant__isnull=True), pk=role_id).first()
+                    if role_id is not None else None)
         else:
             role = builtin.get(str(ref)) or Role.objects.filter(tenant=tenant, name=str(ref)).first()
         if role is None:
@@ -580,7 +583,10 @@ def _tag_by_ref(tenant: Any, ref: Any) -> LineTag:
             raise NotFound(_("No such line tag."))
         return ref
     if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        return tag_get(tenant=tenant, tag_id=int(ref))
+        tag_id = as_id(ref)
+        if tag_id is None:
+            raise NotFound(_("No such line tag: %(tag)s.") % {"tag": ref})
+        return tag_get(tenant=tenant, tag_id=tag_id)
     kind, _sep, name = str(ref).partition(":")
     tag = LineTag.objects.filter(tenant=tenant, kind=kind.strip(), name=name.strip()).first()
     if tag is None:
@@ -651,7 +657,14 @@ def line_tags_import(*, actor: Any, csv_bytes: bytes) -> list[TagImportRow]:
     authorize(user=actor, action=a.LINE_TAG)
     tenant = _tenant_of(actor)
     text = csv_text(csv_bytes)
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # e.g. a bare CR inside an unquoted cell, a cell over the csv module's limit
+        raise DomainError(ErrorCode.INVALID_CSV,
+                          _("Line %(line)d of the file cannot be read: a line break inside a cell must be in "
+                            "double quotes, and a cell holds at most 131,072 characters.") % {"line": reader.line_num},
+                          field="file") from exc
     if not rows or [c.strip().lower() for c in rows[0][:2]] != list(TAG_CSV_COLUMNS):
         raise DomainError(ErrorCode.INVALID_CSV, _("The first row must be the header: line,tags."), field="file")
     if len(rows) - 1 > 10_000:

@@ -17,6 +17,7 @@ from kaisen.accounts.services import (
     token_revoke,
 )
 from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.core.schemas import ErrorOut
 
 router = Router(tags=["auth"])
 
@@ -44,11 +45,6 @@ class TokenOut(Schema):
     expires_at: dt.datetime
     operator_id: str
     username: str
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
 
 
 class MeOut(Schema):

@@ -14,6 +14,7 @@ from kaisen.accounts.models import User
 from kaisen.accounts.selectors import user_get, user_list
 from kaisen.accounts.services import user_create_limited, user_unlock_by_root, user_update, username_change
 from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.core.ids import Id
 
 router = Router(tags=["users"])
 
@@ -37,7 +38,7 @@ class UserIn(Schema):
     password: str
     display_name: str = ""
     email: str = ""
-    roles: list[int | str] = []  # issue 5 §1: role IDs, built-in keys or custom role names (Role:manage)
+    roles: list[Id | str] = []  # issue 5 §1: role IDs, built-in keys or custom role names (Role:manage)
 
 
 class UserPatch(Schema):
@@ -94,7 +95,7 @@ def user_new(request: HttpRequest, payload: UserIn) -> Status[UserOut]:
 
 @router.get("/users/{user_id}", response={200: UserOut, 403: ErrorOut, 404: ErrorOut},
             summary="One user of the tenant (root user only)")
-def user_detail(request: HttpRequest, user_id: int) -> UserOut:
+def user_detail(request: HttpRequest, user_id: Id) -> UserOut:
     actor = _root(request)
     return user_out(user_get(tenant=actor.tenant, user_id=user_id))
 
@@ -102,7 +103,7 @@ def user_detail(request: HttpRequest, user_id: int) -> UserOut:
 @router.patch("/users/{user_id}", response={200: UserOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut,
                                              422: ErrorOut},
               summary="Change a user's name, email, active flag or username (root user only)")
-def user_patch(request: HttpRequest, user_id: int, payload: UserPatch) -> UserOut:
+def user_patch(request: HttpRequest, user_id: Id, payload: UserPatch) -> UserOut:
     actor = _root(request)
     user_get(tenant=actor.tenant, user_id=user_id)  # 404 before any validation
     with transaction.atomic():  # all of the change or none of it
@@ -115,5 +116,5 @@ def user_patch(request: HttpRequest, user_id: int, payload: UserPatch) -> UserOu
 
 @router.post("/users/{user_id}/unlock", response={200: UserOut, 403: ErrorOut, 404: ErrorOut},
              summary="End a user's lock and clear the failed-login counter (root user only)")
-def user_unlock(request: HttpRequest, user_id: int) -> UserOut:
+def user_unlock(request: HttpRequest, user_id: Id) -> UserOut:
     return user_out(user_unlock_by_root(actor=_root(request), user_id=user_id))

@@ -15,13 +15,9 @@ from kaisen.audit.forms import FAMILIES
 from kaisen.audit.selectors import audit_event_list
 from kaisen.audit.services import audit_export_record
 from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.core.schemas import ErrorOut
 
 router = Router(tags=["audit"])
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
 
 
 class AuditEventOut(Schema):

@@ -25,6 +25,8 @@ from kaisen.billing.pdf import invoice_pdf, invoice_pdf_filename
 from kaisen.carriers.models import Coverage
 from kaisen.core.clock import JST
 from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.core.ids import Id
+from kaisen.core.schemas import ErrorOut
 from kaisen.tenancy.models import Tenant
 
 router = Router(tags=["billing"])
@@ -33,11 +35,6 @@ router = Router(tags=["billing"])
 #: Issue 10 §7: every object with an amount names its currency.
 CURRENCY_FIELD = Field(description="ISO 4217 code of every amount in this object: JPY (Japan coverage) or "
                                    "USD (Global).")
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
 
 
 class CategoryAmountsOut(Schema):
@@ -251,7 +248,7 @@ class CallPageOut(Schema):
 
 
 class CallQuery(Schema):
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=1_000_000)
     limit: int = Field(charges.CALLS_PER_PAGE, ge=1, le=100, description="Calls per page (K-4: 10).")
 
 
@@ -326,7 +323,7 @@ def bills_current(request: HttpRequest, query: Query[CurrentQuery]) -> dict[str,
 
 @router.get("/bills/{int:invoice_id}", response={200: BillDetailOut, 403: ErrorOut, 404: ErrorOut},
             summary="One bill: totals, tax per rate, items summed by cost type and tax class")
-def bills_get(request: HttpRequest, invoice_id: int) -> dict[str, Any]:
+def bills_get(request: HttpRequest, invoice_id: Id) -> dict[str, Any]:
     tenant, user = _who(request)
     bill = charges.bill_get(tenant=tenant, user=user, invoice_id=invoice_id)
     inv = bill.invoice
@@ -352,7 +349,7 @@ def combined_billing(request: HttpRequest) -> list[dict[str, Any]]:
 @router.get("/bills/{int:invoice_id}/items",
             response={200: ItemPageOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
             summary="The bill's items one by one (keyset paged)")
-def bills_items(request: HttpRequest, invoice_id: int, query: Query[ItemQuery]) -> dict[str, Any]:
+def bills_items(request: HttpRequest, invoice_id: Id, query: Query[ItemQuery]) -> dict[str, Any]:
     tenant, user = _who(request)
     bill = charges.bill_get(tenant=tenant, user=user, invoice_id=invoice_id)
     page = charges.invoice_items_page(tenant=tenant, user=user, invoice=bill.invoice, msisdn=query.msisdn,
@@ -368,7 +365,7 @@ def bills_items(request: HttpRequest, invoice_id: int, query: Query[ItemQuery]) 
 @router.get("/bills/{int:invoice_id}/numbers",
             response={200: NumberPageOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
             summary="Call charges by phone number: domestic, international, au, other mobile (K-4, K-6)")
-def bills_numbers(request: HttpRequest, invoice_id: int, query: Query[NumberQuery]) -> dict[str, Any]:
+def bills_numbers(request: HttpRequest, invoice_id: Id, query: Query[NumberQuery]) -> dict[str, Any]:
     tenant, user = _who(request)
     bill = charges.bill_get(tenant=tenant, user=user, invoice_id=invoice_id)
     page = charges.number_charges_page(tenant=tenant, user=user, invoice=bill.invoice, q=query.q,
@@ -382,7 +379,7 @@ def bills_numbers(request: HttpRequest, invoice_id: int, query: Query[NumberQuer
             openapi_extra={"responses": {200: {"description": "The invoice (application/pdf).",
                                                "content": {"application/pdf": {"schema": {"type": "string",
                                                                                           "format": "binary"}}}}}})
-def bills_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
+def bills_pdf(request: HttpRequest, invoice_id: Id) -> HttpResponse:
     tenant, user = _who(request)
     bill = charges.bill_get(tenant=tenant, user=user, invoice_id=invoice_id)
     response = HttpResponse(invoice_pdf(invoice=bill.invoice), content_type="application/pdf")
@@ -393,7 +390,7 @@ def bills_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
 @router.get("/bills/{int:invoice_id}/numbers/{msisdn}/calls",
             response={200: CallPageOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
             summary="One number's call details of the bill's month, 10 per page (K-4)")
-def bill_number_calls(request: HttpRequest, invoice_id: int, msisdn: str, query: Query[CallQuery]) -> dict[str, Any]:
+def bill_number_calls(request: HttpRequest, invoice_id: Id, msisdn: str, query: Query[CallQuery]) -> dict[str, Any]:
     """Calls billed in the bill's month (a call spanning a month end is in the next month), by start time;
     ``page`` numbers from 1, ``limit`` calls a page (K-4: 10)."""
     tenant, user = _who(request)

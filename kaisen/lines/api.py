@@ -8,6 +8,8 @@ from ninja import Query, Router, Schema
 
 from kaisen.accounts.models import User
 from kaisen.core import clock
+from kaisen.core.ids import Id, Int64
+from kaisen.core.schemas import ErrorOut
 from kaisen.lines.models import Line, LinePeriod
 from kaisen.lines.selectors import (
     DEFAULT_SORT,
@@ -58,11 +60,6 @@ class LinePageOut(Schema):
     count: int | None = None
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-
-
 class LineQuery(Schema):
     status: str = ""
     carrier: str = ""
@@ -71,7 +68,7 @@ class LineQuery(Schema):
     q: str = ""
     sort: str = DEFAULT_SORT
     cursor: str | None = None
-    limit: int = 50
+    limit: Int64 = 50
     with_count: bool = False
 
 
@@ -111,7 +108,7 @@ def line_by_iccid(request: HttpRequest, iccid: str) -> Line:
 
 
 @router.get("/{int:line_id}", response={200: LineOut, 403: ErrorOut, 404: ErrorOut}, summary="Get a line by ID")
-def line_by_id(request: HttpRequest, line_id: int) -> Line:
+def line_by_id(request: HttpRequest, line_id: Id) -> Line:
     return line_get(tenant=_tenant(request), line_id=line_id, user=_user(request))
 
 

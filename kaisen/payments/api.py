@@ -12,6 +12,7 @@ from ninja import Router, Schema, Status
 
 from kaisen.accounts.api import ErrorOut
 from kaisen.billing.models import Invoice
+from kaisen.core.ids import Id, Int64
 from kaisen.payments import services
 from kaisen.payments.models import InvoiceApplication, Payment
 
@@ -61,8 +62,8 @@ class MethodOut(Schema):
 
 class CardIn(Schema):
     number: str
-    exp_month: int
-    exp_year: int
+    exp_month: Int64
+    exp_year: Int64
     cvc: str
     holder: str = ""
 
@@ -216,7 +217,7 @@ def payments_list(request: HttpRequest, coverage: str | None = None) -> list[Inv
 
 @router.get("/payments/invoices/{invoice_id}", response={200: InvoicePaymentsOut, 403: ErrorOut, 404: ErrorOut},
             summary="One invoice's payment status and attempts")
-def payment_detail(request: HttpRequest, invoice_id: int) -> InvoicePaymentsOut:
+def payment_detail(request: HttpRequest, invoice_id: Id) -> InvoicePaymentsOut:
     inv, can_retry = services.invoice_payments(user=request.auth, invoice_id=invoice_id)  # type: ignore[attr-defined]
     return invoice_payments_out(inv, can_retry)
 
@@ -224,7 +225,7 @@ def payment_detail(request: HttpRequest, invoice_id: int) -> InvoicePaymentsOut:
 @router.post("/payments/invoices/{invoice_id}/retry",
              response={200: InvoicePaymentsOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
              summary="Retry the card payment of an invoice in payment error (never charges a paid invoice)")
-def payment_retry(request: HttpRequest, invoice_id: int) -> InvoicePaymentsOut:
+def payment_retry(request: HttpRequest, invoice_id: Id) -> InvoicePaymentsOut:
     user = request.auth  # type: ignore[attr-defined]
     services.invoice_retry(user=user, invoice_id=invoice_id, channel="api")
     inv, can_retry = services.invoice_payments(user=user, invoice_id=invoice_id)

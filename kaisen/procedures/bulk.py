@@ -154,8 +154,13 @@ def parse_csv(data: bytes, kind: str) -> tuple[list[str], list[list[str]]]:
         raise _invalid(_("The file is not a CSV text file."))
     first = text.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first and "," not in first else ","
-    rows = [row for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-            if any(c.strip() for c in row)]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        rows = [row for row in reader if any(c.strip() for c in row)]
+    except csv.Error as exc:  # a cell over the csv module's limit, a stray quote in strict dialects
+        raise _invalid(_("Line %(line)d of the file cannot be read: a line break inside a cell must be in "
+                         "double quotes, and a cell holds at most 131,072 characters.")
+                       % {"line": reader.line_num}) from exc
     if not rows:
         raise _invalid(_("The file is empty: it needs a header row and at least one line."))
     header = [h.strip().lower() for h in rows[0]]

@@ -49,7 +49,7 @@ VOICE_LABELS: dict[str, Any] = {
 }
 VOICE_HELP: dict[str, Any] = {
     "flat_rate_calling": _("Monthly fee. Discounted or free calls under the plan's conditions. While subscribed, "
-                           "any change (including removal) applies from the 1st of next month only."),
+                           "changing or removing it applies from the 1st of next month only."),
     "voicemail": _("Monthly fee. Takes messages when the phone is off or out of coverage."),
     "call_waiting": _("Monthly fee. Take another call during a call."),
     "call_forwarding": _("Forwards calls to a number you choose; calls to that number are charged."),
@@ -171,12 +171,6 @@ class VoiceOptionsForm(ProcedureForm):
         if "network_pin" not in spec:
             del rest["network_pin"]
         self.fields = {**fields, **rest}  # type: ignore[assignment]
-        if self.flat_rate_subscribed:
-            # Flat-rate calling subscribed: every change applies from the 1st of next month (M-PROC-2).
-            effective = self.fields["effective"]
-            assert isinstance(effective, forms.ChoiceField)
-            effective.choices = [("next_month", _("The 1st of next month"))]
-            effective.initial = "next_month"
 
     @property
     def flat_rate_subscribed(self) -> bool:

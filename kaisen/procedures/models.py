@@ -67,6 +67,10 @@ class Order(models.Model):
                                      blank=True, on_delete=models.SET_NULL, related_name="orders")
     idempotency_key = models.CharField(_("idempotency key"), max_length=100)
     params_hash = models.CharField(max_length=64)
+    #: Not a field: True on the order ``order_submit`` returns when its idempotency key had already made it
+    #: (a replay; the API answers 200 instead of 201). Decided under the line lock, so of requests sent at
+    #: the same moment with one key exactly one is not a replay (issue 14 e).
+    replayed = False
     effective_date = models.DateField(_("effective date"))
     # When the order may be sent to the carrier (e.g. SoftBank suspensions not before 10:00 JST).
     due_at = models.DateTimeField(_("carried out from"), db_index=True)

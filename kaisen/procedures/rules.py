@@ -366,14 +366,17 @@ class VoiceOptionsRule(Rule):
         if not changes:
             raise refuse(ErrorCode.INVALID_OPTION, _("Nothing would change: choose at least one new value."),
                          "options")
-        subscribed = bool(current.get("flat_rate_calling"))
-        effective = str(params.get("effective") or ("next_month" if subscribed else "today")).strip()
+        # Seed 000, 通話定額 → 通話定額オプション変更の適用日: while the line subscribes to flat-rate calling,
+        # a change of that option (removal included) applies from the 1st of next month only. The rule sits
+        # under the flat-rate option's own entry: a change that leaves it untouched may apply today.
+        next_month_only = bool(current.get("flat_rate_calling")) and "flat_rate_calling" in changes
+        effective = str(params.get("effective") or ("next_month" if next_month_only else "today")).strip()
         if effective not in ("today", "next_month"):
             raise refuse(ErrorCode.INVALID_OPTION, _("The change applies 'today' or 'next_month'."), "effective")
-        if subscribed and effective == "today":
+        if next_month_only and effective == "today":
             raise refuse(ErrorCode.INVALID_OPTION,
-                         _("The line subscribes to flat-rate calling: any voice option change, including "
-                           "removing flat-rate calling, applies from the 1st of next month only."), "effective")
+                         _("The line subscribes to flat-rate calling: changing or removing flat-rate calling "
+                           "applies from the 1st of next month only."), "effective")
         if effective == "today":
             local = now.astimezone(clock.JST)
             eff, due, until = local.date(), now, None

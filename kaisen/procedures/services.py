@@ -215,11 +215,13 @@ def order_submit(*, tenant: Tenant, user: Any, line_id: int, kind: str, params: 
     digest = params_hash(kind, line.pk, params if isinstance(params, dict) else {"_": str(params)})
     existing = _existing(tenant, key, digest)
     if existing is not None:
+        existing.replayed = True
         return existing
     with transaction.atomic():
         line = Line.objects.select_for_update().select_related("plan", "tenant").get(pk=line.pk, tenant=tenant)
         existing = _existing(tenant, key, digest)  # a twin request committed while we waited for the lock
         if existing is not None:
+            existing.replayed = True
             return existing
         now = clock.now()
         decision = _decide(line=line, kind=kind, params=params, now=now, pending=_pending(line))
@@ -233,6 +235,7 @@ def order_submit(*, tenant: Tenant, user: Any, line_id: int, kind: str, params: 
         except IntegrityError as exc:
             twin = _existing(tenant, key, digest)
             if twin is not None:
+                twin.replayed = True
                 return twin
             raise DomainError(ErrorCode.ORDER_CONFLICT,
                               _("Another %(kind)s order for this line was accepted at the same moment.")

@@ -17,6 +17,7 @@ from django.contrib.auth import HASH_SESSION_KEY, logout
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import add_never_cache_headers
 
 from kaisen.accounts.models import User
 from kaisen.audit.services import audit_record
@@ -102,9 +103,29 @@ def session_ended(session_key: str | None, reason: str) -> None:
                                                                                          end_reason=reason)
 
 
+def idle_timeout(user: User) -> dt.timedelta:
+    """How long a session of ``user`` may go without a request: the tenant's setting (operator staff: the
+    KAISEN_SESSION_IDLE_MINUTES setting)."""
+    minutes = user.tenant.session_idle_minutes if user.tenant is not None else settings.KAISEN_SESSION_IDLE_MINUTES
+    return dt.timedelta(minutes=minutes)
+
+
+def _expiry(row: UserSession, user: User, now: dt.datetime) -> str:
+    """Why the session is over ("idle", "expired"), or "" while it is valid. "last seen" is written at most
+    every TOUCH_EVERY, so the idle time may be counted up to that much early."""
+    if now - row.created_at >= dt.timedelta(seconds=settings.SESSION_COOKIE_AGE):
+        return "expired"
+    if now - row.last_seen_at >= idle_timeout(user):
+        return "idle"
+    return ""
+
+
 class SessionGuardMiddleware:
-    """After AuthenticationMiddleware: signs out a session whose record was ended, keeps "last seen" fresh,
-    and records sessions that began without ``session_register`` (e.g. before this existed)."""
+    """After AuthenticationMiddleware: signs out a session whose record was ended, that was idle longer than
+    the tenant's ``session_idle_minutes`` or is older than SESSION_COOKIE_AGE (issue 14 d); keeps "last seen"
+    fresh; records sessions that began without ``session_register`` (e.g. before this existed). Answers to a
+    signed-in user (web page or API) are marked ``Cache-Control: no-store``: a shared or back-button cache
+    must not keep a customer's page."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -113,13 +134,21 @@ class SessionGuardMiddleware:
         user = getattr(request, "user", None)
         key = request.session.session_key if hasattr(request, "session") else None
         if isinstance(user, User) and key:
-            row = UserSession.objects.filter(session_key=key).only("id", "ended_at", "last_seen_at",
+            row = UserSession.objects.filter(session_key=key).only("id", "ended_at", "last_seen_at", "created_at",
                                                                    "user_id").first()
+            now = clock.now()
             if row is None:
                 session_register(request, user)
             elif row.ended_at is not None or row.user_id != user.pk:
                 logout(request)
-            elif clock.now() - row.last_seen_at >= TOUCH_EVERY:
-                UserSession.objects.filter(pk=row.pk).update(last_seen_at=clock.now(),
+            elif reason := _expiry(row, user, now):
+                session_ended(key, reason)
+                logout(request)
+            elif now - row.last_seen_at >= TOUCH_EVERY:
+                UserSession.objects.filter(pk=row.pk).update(last_seen_at=now,
                                                              ip_address=ip_from_request(request) or None)
-        return self.get_response(request)
+        signed_in = bool(getattr(getattr(request, "user", None), "is_authenticated", False))
+        response = self.get_response(request)
+        if signed_in or getattr(getattr(request, "user", None), "is_authenticated", False):
+            add_never_cache_headers(response)
+        return response

@@ -18,6 +18,8 @@ from ninja import Field, Router, Schema, Status
 from kaisen.accounts.models import User
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.core.ids import Id, Int64
+from kaisen.core.schemas import ErrorOut
 from kaisen.statements.layouts import LAYOUTS, MONTH, available_months
 from kaisen.statements.models import Statement, StatementStatus
 from kaisen.statements.selectors import statement_get, statement_list
@@ -28,11 +30,6 @@ router = Router(tags=["statements"])
 Kind = Literal["invoice", "invoice_voice", "cdr", "line_daily", "line_monthly", "datausage", "number_charges",
                "call_detail", "billing_detail"]
 assert set(Kind.__args__) == set(LAYOUTS)  # type: ignore[attr-defined]
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
 
 
 class StatementIn(Schema):
@@ -122,14 +119,14 @@ def statement_create(request: HttpRequest, payload: StatementIn) -> Status[dict[
 
 @router.get("/statements", response={200: list[StatementOut]},
             summary="The statements requested recently (newest first), with their status and expiry")
-def statement_index(request: HttpRequest, limit: int = 50) -> list[dict[str, Any]]:
+def statement_index(request: HttpRequest, limit: Int64 = 50) -> list[dict[str, Any]]:
     user = _user(request)
     return [statement_out(s) for s in statement_list(tenant=user.tenant, user=user, limit=max(1, min(limit, 200)))]
 
 
 @router.get("/statements/{int:statement_id}", response={200: StatementOut, 404: ErrorOut},
             summary="One statement: status and progress (rows_done / rows_total)")
-def statement_detail(request: HttpRequest, statement_id: int) -> dict[str, Any]:
+def statement_detail(request: HttpRequest, statement_id: Id) -> dict[str, Any]:
     user = _user(request)
     return statement_out(statement_get(tenant=user.tenant, user=user, statement_id=statement_id))
 
@@ -139,7 +136,7 @@ def statement_detail(request: HttpRequest, statement_id: int) -> dict[str, Any]:
             summary="The statement's file (streamed); 410 STATEMENT_EXPIRED after 48 hours",
             openapi_extra={"responses": {"200": {"description": "CSV, CRLF, UTF-8 or cp932 as requested",
                                                  "content": {"text/csv": {"schema": {"type": "string"}}}}}})
-def statement_download(request: HttpRequest, statement_id: int) -> FileResponse:
+def statement_download(request: HttpRequest, statement_id: Id) -> FileResponse:
     user = _user(request)
     statement, path = statement_open(tenant=user.tenant, user=user, statement_id=statement_id)
     return file_response(statement, path)

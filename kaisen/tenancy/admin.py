@@ -41,6 +41,7 @@ class TenantAdmin(AuditedAdminMixin, admin.ModelAdmin):
         (_("Coverage"), {"fields": ("coverage_japan", "coverage_global")}),
         (_("Contact"), {"fields": ("contact_name", "contact_name_kana", "contact_email", "contact_phone",
                                    "notification_email", "postal_code", "address")}),
+        (_("Security"), {"fields": ("password_profile", "mfa_policy", "session_idle_minutes")}),
         (_("Contract summary (K-1)"), {"fields": ("contract_started_on", "base_number", "channels", "connection_type",
                                                   "dns_primary", "dns_secondary")}),
         (_("Record"), {"fields": ("created_at", "updated_at", "deleted_at")}),

@@ -16,6 +16,8 @@ from kaisen.accounts.email_login import (
     login_email_pending,
 )
 from kaisen.accounts.models import User
+from kaisen.core.ids import Id
+from kaisen.core.schemas import ErrorOut
 from kaisen.tenancy import selectors, services
 from kaisen.tenancy.models import SimTransfer, Tenant
 
@@ -24,13 +26,6 @@ router = Router(tags=["account"])
 
 def _user(request: HttpRequest) -> User:
     return request.auth  # type: ignore[attr-defined,no-any-return]
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-    field: str | None = None
-    details: dict | None = None
 
 
 class ServiceOut(Schema):
@@ -68,7 +63,7 @@ def contract(request: HttpRequest) -> ContractOut:
     )
 
 
-class NumberOut(Schema):
+class AccountNumberOut(Schema):
     line_id: int
     base_number: str
     dial_in_number: str | None
@@ -80,22 +75,22 @@ class NumberOut(Schema):
     next_line_id: int | None
 
 
-def _number_out(d: selectors.NumberDetail) -> NumberOut:
-    return NumberOut(line_id=d.line.pk, base_number=d.base_number,
+def _number_out(d: selectors.NumberDetail) -> AccountNumberOut:
+    return AccountNumberOut(line_id=d.line.pk, base_number=d.base_number,
                      dial_in_number=d.dial_in.number if d.dial_in else None, mobile_number=d.line.msisdn or "",
                      started_on=(d.dial_in.started_on if d.dial_in and d.dial_in.started_on else d.line.started_on),
                      plan_code=d.line.plan.code, status=d.line.status, prev_line_id=d.prev_id, next_line_id=d.next_id)
 
 
-@router.get("/account/numbers", response={200: NumberOut, 404: ErrorOut},
+@router.get("/account/numbers", response={200: AccountNumberOut, 404: ErrorOut},
             summary="The first phone number of the contract (K-2), with the ID of the next one")
-def number_first(request: HttpRequest) -> NumberOut:
+def number_first(request: HttpRequest) -> AccountNumberOut:
     return _number_out(selectors.number_detail(user=_user(request)))
 
 
-@router.get("/account/numbers/{line_id}", response={200: NumberOut, 404: ErrorOut},
+@router.get("/account/numbers/{line_id}", response={200: AccountNumberOut, 404: ErrorOut},
             summary="One phone number of the contract (K-2) with NEXT / BACK line IDs")
-def number_get(request: HttpRequest, line_id: int) -> NumberOut:
+def number_get(request: HttpRequest, line_id: Id) -> AccountNumberOut:
     return _number_out(selectors.number_detail(user=_user(request), line_id=line_id))
 
 
@@ -253,14 +248,14 @@ def transfer_accept(request: HttpRequest, payload: TokenIn) -> TransferOut:
 
 @router.get("/account/transfers/{transfer_id}", response={200: TransferOut, 404: ErrorOut},
             summary="One transfer this account sent or received")
-def transfer_get(request: HttpRequest, transfer_id: int) -> TransferOut:
+def transfer_get(request: HttpRequest, transfer_id: Id) -> TransferOut:
     user = _user(request)
     return _transfer_out(user, selectors.transfer_get(user=user, transfer_id=transfer_id))
 
 
 @router.post("/account/transfers/{transfer_id}/cancel", response={200: TransferOut, 404: ErrorOut, 409: ErrorOut},
              summary="Withdraw an open transfer this account sent")
-def transfer_cancel(request: HttpRequest, transfer_id: int) -> TransferOut:
+def transfer_cancel(request: HttpRequest, transfer_id: Id) -> TransferOut:
     user = _user(request)
     return _transfer_out(user, services.transfer_cancel(actor=user, transfer_id=transfer_id))
 

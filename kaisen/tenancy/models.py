@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -61,6 +61,9 @@ class Tenant(models.Model):
                                         default=PasswordProfile.SECURE)
     mfa_policy = models.CharField(_("two-step login"), max_length=24, choices=MfaPolicy.choices,
                                   default=MfaPolicy.OPTIONAL)
+    session_idle_minutes = models.PositiveIntegerField(
+        _("sign out after idle minutes"), default=30, validators=[MinValueValidator(5), MaxValueValidator(24 * 60)],
+        help_text=_("A signed-in browser session without any request for this long is signed out (5 to 1,440)."))
     # The contract summary (K-1), kept by the operator in the back office and shown read-only to the tenant.
     contract_started_on = models.DateField(_("contract start date"), null=True, blank=True)
     base_number = models.CharField(_("base (management) number"), max_length=11, blank=True,

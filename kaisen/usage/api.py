@@ -11,6 +11,8 @@ from ninja import Field, Query, Router, Schema
 
 from kaisen.accounts.models import User
 from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.core.ids import Id, Int64
+from kaisen.core.schemas import ErrorOut
 from kaisen.tenancy.models import Tenant
 from kaisen.usage.selectors import (
     WINDOW_DAYS,
@@ -21,11 +23,6 @@ from kaisen.usage.selectors import (
 )
 
 router = Router(tags=["usage"])
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
 
 
 class DayBytes(Schema):
@@ -52,7 +49,7 @@ class LineUsageOut(Schema):
 
 class LineUsageQuery(Schema):
     end: dt.date | None = None
-    days: int = WINDOW_DAYS
+    days: Int64 = WINDOW_DAYS
 
 
 class SummaryDay(Schema):
@@ -104,7 +101,7 @@ class LineCallPageOut(Schema):
 class CallsQuery(Schema):
     month: str = ""
     cursor: str | None = None
-    limit: int = 10
+    limit: Int64 = 10
 
 
 def _user(request: HttpRequest) -> User:
@@ -119,7 +116,7 @@ def _tenant(user: User) -> Tenant:
 
 @router.get("/lines/{int:line_id}/usage", response={200: LineUsageOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
             summary="A line's data usage per day (M-DL-5 window by default) and last month's total")
-def line_usage(request: HttpRequest, line_id: int, query: Query[LineUsageQuery]) -> dict[str, Any]:
+def line_usage(request: HttpRequest, line_id: Id, query: Query[LineUsageQuery]) -> dict[str, Any]:
     """Bytes per day for ``days`` days ending at ``end`` (default: today − 2 days, the newest the carrier
     reports, and the 6 days before: the window of the data-usage file M-DL-5), and last month's total."""
     user = _user(request)
@@ -136,7 +133,7 @@ def summary(request: HttpRequest, month: str = "") -> dict[str, Any]:
 
 @router.get("/lines/{int:line_id}/calls", response={200: LineCallPageOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
             summary="A line's calls and SMS billed in a month (K-4), keyset-paged")
-def calls(request: HttpRequest, line_id: int, query: Query[CallsQuery]) -> dict[str, Any]:
+def calls(request: HttpRequest, line_id: Id, query: Query[CallsQuery]) -> dict[str, Any]:
     """Calls in start order, ``limit`` per page (default 10, K-4; at most 500); follow ``next_cursor``.
     A call is listed in the month it is billed in: the month its end falls in (K-4)."""
     user = _user(request)

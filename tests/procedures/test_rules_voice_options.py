@@ -57,16 +57,33 @@ def test_next_month_change_withdrawn_on_the_day_before_not_on_the_day_m_proc_2(t
 
 
 @time_machine.travel(NOON, tick=False)
-def test_flat_rate_subscribed_change_today_refused_m_proc_2(tenant_a: TenantWorld) -> None:
+def test_flat_rate_subscribed_changing_flat_rate_today_refused_m_proc_2(tenant_a: TenantWorld) -> None:
+    """Seed 000 (通話定額オプション変更の適用日): while subscribed, a change of flat-rate calling, removal
+    included, applies from the 1st of next month only; so does an order that changes it with other options."""
     line = voice_line(tenant_a, flat_rate_calling=True)
-    for options in ({"flat_rate_calling": False}, {"voicemail": True}):
+    for options in ({"flat_rate_calling": False}, {"flat_rate_calling": False, "voicemail": True}):
         with pytest.raises(DomainError) as exc:
             submit(tenant_a, line, "voice_options", {"effective": "today", "options": options})
         assert exc.value.code == ErrorCode.INVALID_OPTION
         assert "next month" in str(exc.value.message)
+    assert preview(tenant_a, line, "voice_options", {"options": {"flat_rate_calling": False}}).params[
+        "effective"] == "next_month"
     order = submit(tenant_a, line, "voice_options",
                    {"effective": "next_month", "options": {"flat_rate_calling": False}})
     assert order.effective_date.isoformat() == "2026-12-01"
+
+
+@time_machine.travel(NOON, tick=False)
+def test_flat_rate_subscribed_other_option_may_change_today_m_proc_2(tenant_a: TenantWorld) -> None:
+    """The next-month-only rule is the flat-rate option's own: flat-rate calling untouched (or given with
+    its current value), another option changes today, and that is the default."""
+    line = voice_line(tenant_a, flat_rate_calling=True)
+    order = submit(tenant_a, line, "voice_options",
+                   {"effective": "today", "options": {"voicemail": True, "flat_rate_calling": True}})
+    assert (order.effective_date.isoformat(), order.due_at) == ("2026-11-24", NOON)
+    assert order.params["options"] == {"voicemail": True}
+    assert preview(tenant_a, voice_line(tenant_a, flat_rate_calling=True), "voice_options",
+                   {"options": {"call_waiting": True}}).params["effective"] == "today"
 
 
 @time_machine.travel(NOON, tick=False)

@@ -234,9 +234,11 @@ def test_cancel_button_only_while_allowed_and_cancel_flow_m_proc_2(tenant_a: Ten
     assert "Pending changes" in detail and "2026-12-01" in detail
 
     # The day before the change (until 23:59:59) it can still be cancelled; on the day itself, no more.
+    # (A new sign-in after each jump: days idle end a session.)
     at_open.move_to(jst(2026, 11, 30, 19, 0))
-    assert _cancel_links(client, line) == [cancel_url]
+    assert _cancel_links(session(tenant_a), line) == [cancel_url]
     at_open.move_to(jst(2026, 12, 1, 10, 0))
+    client = session(tenant_a)
     assert _cancel_links(client, line) == []
     refused = client.post(cancel_url)
     assert refused.status_code == 409
