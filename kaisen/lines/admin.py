@@ -6,10 +6,10 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from kaisen.core.admin import AuditedAdminMixin
+from kaisen.audit.backoffice import AuditedAdminMixin
 from kaisen.core.errors import DomainError
+from kaisen.core.numbers import iccid_normalize, msisdn_format, msisdn_normalize
 from kaisen.lines.models import Line, LineStatus, Plan
-from kaisen.lines.validators import iccid_normalize, msisdn_format, msisdn_normalize
 
 
 @admin.register(Plan)

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from ninja import Router, Schema, Status
 
+from kaisen.account import selectors, services
 from kaisen.accounts.email_login import (
     login_email_change_confirm,
     login_email_change_request,
@@ -16,7 +17,6 @@ from kaisen.accounts.email_login import (
     login_email_pending,
 )
 from kaisen.accounts.models import User
-from kaisen.tenancy import selectors, services
 from kaisen.tenancy.models import SimTransfer, Tenant
 
 router = Router(tags=["account"])
