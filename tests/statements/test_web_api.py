@@ -201,7 +201,7 @@ def test_progress_is_written_while_the_file_is_written(world: Any, monkeypatch: 
     monkeypatch.setenv("KAISEN_STATEMENT_COPY", "0")  # the Python path (the COPY path: the test below)
     monkeypatch.setattr(generate, "PROGRESS_EVERY_ROWS", 4)
     steps: list[int] = []
-    real_write = services.write_rows
+    real_write = generate.write_rows
 
     def recording_write(out: Any, **kwargs: Any) -> Any:
         inner = kwargs["progress"]
