@@ -7,6 +7,7 @@ The layers, the few allowed exceptions and the acyclic apps are the import-linte
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tomllib
@@ -57,3 +58,22 @@ def test_higher_layers_register_what_lower_ones_trigger() -> None:
     assert handler.kind_label("suspend") != "suspend"  # the procedure's name, not its code
     assert second_step().web is login_second_step
     assert invoice_extra_fees in providers()
+
+
+def test_the_cycle_contract_catches_a_cycle_inside_an_app(tmp_path: Path) -> None:
+    """The acyclic-modules contract type, on a package whose service and task import each other (the shape
+    that statements, notifications and procedures had): broken, with the cycle named."""
+    app = tmp_path / "cyclepkg" / "app"
+    app.mkdir(parents=True)
+    (tmp_path / "cyclepkg" / "__init__.py").write_text("")
+    (app / "__init__.py").write_text("")
+    (app / "services.py").write_text("def enqueue():\n    from cyclepkg.app import tasks\n    return tasks\n")
+    (app / "tasks.py").write_text("def run():\n    from cyclepkg.app import services\n    return services\n")
+    (tmp_path / ".importlinter").write_text(
+        "[importlinter]\nroot_package = cyclepkg\n\n[importlinter:contract:cycles]\nname = cycles\n"
+        "type = acyclic_siblings\nancestors =\n    cyclepkg.app\n")
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint_imports), "--no-cache"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120, check=False, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "No cycles are allowed in cyclepkg.app" in result.stdout
