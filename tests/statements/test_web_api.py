@@ -311,7 +311,7 @@ def test_progress_is_written_during_a_postgresql_copy(monkeypatch: pytest.Monkey
     world = build_world()
     monkeypatch.setattr(generate, "PROGRESS_EVERY_ROWS", 4)
     seen: list[int] = []
-    real_write = services.write_copy
+    real_write = generate.write_copy
 
     def recording_write(out: Any, **kwargs: Any) -> Any:
         inner = kwargs["progress"]
@@ -331,7 +331,7 @@ def test_progress_is_written_during_a_postgresql_copy(monkeypatch: pytest.Monkey
         kwargs["progress"] = progress
         return real_write(out, **kwargs)
 
-    monkeypatch.setattr(services, "write_copy", recording_write)
+    monkeypatch.setattr(generate, "write_copy", recording_write)
     with time_machine.travel(NOW, tick=False):
         statement = services.statement_request(tenant=world.tenant, user=world.user, kind="cdr", month=OCTOBER)
     assert statement.status == "done" and statement.rows_done == 15
