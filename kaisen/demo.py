@@ -26,9 +26,9 @@ from kaisen.accounts.services import user_create
 from kaisen.audit.services import audit_record
 from kaisen.carriers.models import Carrier, Coverage
 from kaisen.core import clock
+from kaisen.core.numbers import luhn_check_digit
 from kaisen.lines.history import line_history_open_missing
 from kaisen.lines.models import Line, LinePeriodReason, LineStatus, Plan, PlanChangeRule, SimSize, SimType
-from kaisen.lines.validators import luhn_check_digit
 from kaisen.tenancy.models import Tenant
 from kaisen.tenancy.services import tenant_create
 
@@ -162,7 +162,7 @@ def demo_delete() -> None:
         from kaisen.statements.demo import demo_statements_delete
 
         demo_statements_delete(tenants=tenants)  # generated statements and their files
-        from kaisen.tenancy.demo import demo_account_delete
+        from kaisen.account.demo import demo_account_delete
 
         demo_account_delete(tenants=tenants)  # dial-in numbers and SIM transfers reference the lines
         Line.objects.filter(tenant__in=tenants).delete()
@@ -423,7 +423,7 @@ def demo_create(*, lines: int = DEFAULT_LINES, seed: int = DEFAULT_SEED, today: 
 
     demo_access_create(tenants=tenants)
     # Account pages (issue 5 §7): contract summary, services, dial-in numbers (K-1, K-2).
-    from kaisen.tenancy.demo import demo_account_create
+    from kaisen.account.demo import demo_account_create
 
     demo_account_create(tenants=tenants)
     result.seconds = time.perf_counter() - started

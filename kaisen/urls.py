@@ -2,15 +2,18 @@ from django.contrib import admin
 from django.urls import include, path
 
 from kaisen.api import api
+from kaisen.core.urls import urlpatterns as core_urls
+from kaisen.lines.home import home
 
 urlpatterns = [
-    path("", include("kaisen.core.urls")),
+    # The "core" namespace: the home page (lines at a glance) and core's own pages.
+    path("", include(([path("", home, name="home"), *core_urls], "core"))),
     path("", include("kaisen.accounts.urls")),
     path("", include("kaisen.mfa.urls")),
-    path("", include("kaisen.tenancy.urls")),
+    path("", include("kaisen.account.urls")),
     path("lines/", include("kaisen.lines.urls")),
     path("procedures/", include("kaisen.procedures.urls")),
-    path("audit/", include("kaisen.audit.urls")),
+    path("audit/", include("kaisen.auditlog.urls")),
     path("access/", include("kaisen.access.urls")),
     path("usage/", include("kaisen.usage.urls")),
     path("billing/", include("kaisen.billing.urls")),

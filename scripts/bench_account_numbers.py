@@ -22,12 +22,12 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from kaisen.account.selectors import number_detail  # noqa: E402
 from kaisen.accounts.models import User  # noqa: E402
 from kaisen.core import clock  # noqa: E402
 from kaisen.demo import _ensure_plans, _LineFactory, _write_lines  # noqa: E402
 from kaisen.lines.models import Line  # noqa: E402
 from kaisen.tenancy.models import Tenant  # noqa: E402
-from kaisen.tenancy.selectors import number_detail  # noqa: E402
 
 
 def main(n: int) -> None:

@@ -9,9 +9,9 @@ import factory
 
 from kaisen.accounts.models import User
 from kaisen.carriers.models import Carrier
+from kaisen.core.numbers import luhn_check_digit
 from kaisen.lines.history import line_history_open
 from kaisen.lines.models import Line, LineStatus, Plan, SimSize, SimType
-from kaisen.lines.validators import luhn_check_digit
 from kaisen.tenancy.models import Tenant
 
 PASSWORD = "correct-horse-battery-9"

@@ -17,9 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from kaisen.cli import app
+from kaisen.core.numbers import iccid_normalize
 from kaisen.demo import TENANTS, demo_create
 from kaisen.lines.models import Line, LineStatus, SimSize
-from kaisen.lines.validators import iccid_normalize
 from tests.conftest import make_world
 from tests.factories import PASSWORD
 

@@ -30,8 +30,8 @@ from kaisen.accounts.models import ApiKey
 from kaisen.audit.models import AuditEvent
 from kaisen.audit.services import audit_record
 from kaisen.core.errors import NotFound
+from kaisen.core.numbers import msisdn_format
 from kaisen.lines.models import Line
-from kaisen.lines.validators import msisdn_format
 from kaisen.procedures.models import BulkJob, Order
 from kaisen.tenancy.models import SimTransfer, SimTransferLine
 from tests.conftest import TenantWorld
@@ -537,7 +537,7 @@ def test_the_sweep_catches_a_forgotten_tenant_check_on_orders_and_bulk_jobs(monk
 def test_the_sweep_catches_a_forgotten_tenant_check_on_transfers(
         monkeypatch: pytest.MonkeyPatch, tenant_a: TenantWorld, victim: Victim, surface: str) -> None:
     """The sweep fills ``transfer_id`` (S-ACC-4) with B's transfer: a lookup without the tenant fails it."""
-    from kaisen.tenancy import selectors as account_selectors
+    from kaisen.account import selectors as account_selectors
     from kaisen.tenancy.models import SimTransfer as Transfer
 
     def leaky_transfer_get(*, user: Any, transfer_id: int) -> Transfer:

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from kaisen.audit.models import AuditEvent
 from kaisen.core.errors import DEFAULT_MESSAGES, ErrorCode
-from kaisen.lines.validators import msisdn_format
+from kaisen.core.numbers import msisdn_format
 from tests.conftest import TenantWorld
 from tests.factories import PASSWORD, LineFactory, UserFactory
 

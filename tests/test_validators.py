@@ -9,7 +9,7 @@ from django.utils import translation
 
 from kaisen.accounts.services import user_create
 from kaisen.core.errors import DomainError, ErrorCode
-from kaisen.lines.validators import iccid_normalize, luhn_check_digit, msisdn_normalize
+from kaisen.core.numbers import iccid_normalize, luhn_check_digit, msisdn_normalize
 from kaisen.tenancy.models import Tenant
 from kaisen.tenancy.services import tenant_create
 from tests.factories import TenantFactory, make_iccid, make_msisdn

@@ -18,8 +18,9 @@ from kaisen.access import actions as a
 from kaisen.access import services as s
 from kaisen.access.models import ApprovalStatus, Effect, Role, TagKind
 from kaisen.access.procedures import procedures
+from kaisen.access.web import action_required
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
-from kaisen.core.web import action_required, request_tenant, request_user, tenant_user_required
+from kaisen.core.web import request_tenant, request_user, tenant_user_required
 
 role_manager_required = action_required(a.ROLE_MANAGE)
 

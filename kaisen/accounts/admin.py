@@ -13,8 +13,9 @@ from django.utils.translation import ngettext
 
 from kaisen.accounts.models import ApiKey, User
 from kaisen.accounts.services import api_key_revoke
+from kaisen.audit.backoffice import HIDDEN, AuditedAdminMixin
 from kaisen.audit.services import audit_record
-from kaisen.core.admin import HIDDEN, AuditedAdminMixin, ReadOnlyAdminMixin
+from kaisen.core.admin import ReadOnlyAdminMixin
 from kaisen.core.errors import DomainError
 from kaisen.security.throttle import account_key, throttle_clear
 

@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from kaisen.access.web import action_required
 from kaisen.accounts.forms import UserCreateForm, UserEditForm, UsernameChangeForm
 from kaisen.accounts.models import User
 from kaisen.accounts.selectors import user_get, user_list
@@ -21,7 +22,7 @@ from kaisen.accounts.services import (
     username_change,
 )
 from kaisen.core.errors import DomainError, NotFound
-from kaisen.core.web import action_required, request_tenant, request_user, tenant_user_required
+from kaisen.core.web import request_tenant, request_user, tenant_user_required
 from kaisen.security.passwords import password_help_texts
 
 #: User management needs ``User:manage`` (issue 5 §1); the root user always has it.

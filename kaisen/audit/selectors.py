@@ -34,10 +34,3 @@ def audit_event_list(
     if success is not None:
         qs = qs.filter(success=success)
     return qs.order_by("-at", "-id")
-
-
-def audit_user_choices(*, tenant) -> list[tuple[int, str]]:
-    """The tenant's users, for the user filter."""
-    from kaisen.accounts.models import User
-
-    return [(u.pk, u.username) for u in User.objects.filter(tenant=tenant).order_by("username")]

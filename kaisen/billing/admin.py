@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from kaisen.audit.backoffice import AuditedAdminMixin
 from kaisen.billing.models import (
     CallRate,
     CombinedBilling,
@@ -24,7 +25,6 @@ from kaisen.billing.models import (
     PlanTariff,
     TtsRate,
 )
-from kaisen.core.admin import AuditedAdminMixin
 
 
 class TariffVersionForm(forms.ModelForm):

@@ -40,7 +40,7 @@ from django.db import transaction
 from kaisen.carriers.adapters import CarrierError, CarrierRequest, CarrierState, CarrierStatus, CarrierTimeout
 from kaisen.carriers.models import Carrier, SimulatedCarrierRequest
 from kaisen.core import clock
-from kaisen.lines.validators import luhn_check_digit
+from kaisen.core.numbers import luhn_check_digit
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
 """The simulated carrier's usage files: call/SMS detail records and daily data usage (issue 4 §1).
 
 **A simulator, not a carrier.** A real MVNO receives these files from its host carrier; this module
-writes files in the same format (``kaisen/usage/formats.py``, docs/usage.md) for the demo tenants and the
-ingest benchmark, so that the import, rating and statements downstream are real and can be shown.
+writes files in the same format (the columns of ``kaisen/carriers/usage_columns.py``, which
+``kaisen/usage/formats.py`` reads; docs/usage.md) for the demo tenants and the ingest benchmark, so that the
+import, rating and statements downstream are real and can be shown.
 
 Realistic enough to look at, deterministic by seed: each line's month is drawn from its own
 ``random.Random(f"{seed}:{number}:{month}")``, so the same seed gives the same files whatever else
@@ -30,8 +31,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kaisen.carriers.usage_columns import CALL_COLUMNS, DATA_COLUMNS
 from kaisen.core.calendar import first_of_next_month, month_start
-from kaisen.usage.formats import CALL_COLUMNS, DATA_COLUMNS
 
 MB = 1024 * 1024
 

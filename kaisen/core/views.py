@@ -1,31 +1,14 @@
-"""Home (M-HOME-1) and the development mail viewer."""
+"""The development mail viewer. (The home page, M-HOME-1, shows lines: ``kaisen.lines.home``.)"""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from kaisen.carriers.models import Carrier
 from kaisen.core.errors import NotFound
 from kaisen.core.selectors import dev_mail_get, dev_mail_list
 from kaisen.core.web import staff_required
-from kaisen.lines.models import LineStatus
-from kaisen.lines.selectors import line_summary
-
-
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    tenant = getattr(request.user, "tenant", None)
-    if tenant is None:
-        # Operator staff signed in through the back office: nothing of a tenant to show here.
-        return render(request, "core/home_staff.html")
-    summary = line_summary(tenant=tenant, user=request.user)
-    statuses = [(value, label, summary.by_status.get(value, 0)) for value, label in LineStatus.choices]
-    carriers = [(value, label, summary.by_carrier[value]) for value, label in Carrier.choices
-                if summary.by_carrier.get(value)]
-    return render(request, "core/home.html", {"summary": summary, "statuses": statuses, "carriers": carriers})
 
 
 def _dev_mail_enabled() -> None:

@@ -1,17 +1,24 @@
-"""Access rules shared by the web pages (interfaces only; the rules themselves live in services)."""
+"""Access rules shared by the web pages (interfaces only; the rules themselves live in services).
+
+Core sits below every app: the user is the configured user model (``AUTH_USER_MODEL``, ``accounts.User``) and
+the names of the user and tenant models below are for type checking only. The page guard that asks access
+whether a user may perform an action is ``kaisen.access.web.action_required``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
-from kaisen.accounts.models import User
-from kaisen.tenancy.models import Tenant
+if TYPE_CHECKING:
+    from kaisen.accounts.models import User
+    from kaisen.tenancy.models import Tenant
 
 View = Callable[..., HttpResponse]
 
@@ -26,12 +33,15 @@ def request_tenant(request: HttpRequest) -> Tenant:
 
 def request_user(request: HttpRequest) -> User:
     user = request.user
-    if not isinstance(user, User):
+    if not isinstance(user, get_user_model()):
         raise PermissionDenied
-    return user
+    return cast("User", user)
 
 
-def _guard(check: Callable[[Any], bool], denied: Callable[[], Exception] = PermissionDenied) -> Callable[[View], View]:
+def guard(check: Callable[[Any], bool], denied: Callable[[], Exception] = PermissionDenied) -> Callable[[View], View]:
+    """A view decorator: the sign-in page for a visitor, the 403 page (``denied()``) for a user ``check``
+    refuses."""
+
     def decorator(view: View) -> View:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -47,23 +57,8 @@ def _guard(check: Callable[[Any], bool], denied: Callable[[], Exception] = Permi
 
 
 #: A user of a tenant (operator staff have no tenant and use the back office instead).
-tenant_user_required = _guard(lambda user: user.tenant_id is not None)
+tenant_user_required = guard(lambda user: user.tenant_id is not None)
 #: The tenant's root user (X-AUDIT: the audit log is theirs).
-root_user_required = _guard(lambda user: user.tenant_id is not None and user.is_root)
-
-
-def action_required(action: str) -> Callable[[View], View]:
-    """A tenant user who may perform ``action`` (issue 5 §1; the root user always may): else the 403 page."""
-    def check(user: Any) -> bool:
-        from kaisen.access.services import can
-
-        return user.tenant_id is not None and can(user=user, action=action)
-
-    def denied() -> Exception:
-        from kaisen.access.services import ActionDenied
-
-        return ActionDenied(action)  # the 403 page names the permission that is missing (issue 14)
-
-    return _guard(check, denied)
+root_user_required = guard(lambda user: user.tenant_id is not None and user.is_root)
 #: The operator's own staff.
-staff_required = _guard(lambda user: user.is_staff and user.tenant_id is None)
+staff_required = guard(lambda user: user.is_staff and user.tenant_id is None)

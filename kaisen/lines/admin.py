@@ -7,12 +7,12 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from kaisen.audit.backoffice import AuditedAdminMixin
 from kaisen.core import clock
-from kaisen.core.admin import AuditedAdminMixin
 from kaisen.core.errors import DomainError
+from kaisen.core.numbers import iccid_normalize, msisdn_format, msisdn_normalize
 from kaisen.lines.history import line_history_open, line_record_change
 from kaisen.lines.models import Line, LinePeriod, LinePeriodReason, LineStatus, Plan
-from kaisen.lines.validators import iccid_normalize, msisdn_format, msisdn_normalize
 
 
 @admin.register(Plan)

@@ -120,7 +120,7 @@ class Line(models.Model):
 
     @property
     def msisdn_display(self) -> str:
-        from kaisen.lines.validators import msisdn_format
+        from kaisen.core.numbers import msisdn_format
 
         return msisdn_format(self.msisdn) if self.msisdn else ""
 

@@ -14,9 +14,9 @@ from kaisen.access import actions
 from kaisen.access.services import authorize, can, line_scope
 from kaisen.carriers.models import Carrier
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
+from kaisen.core.numbers import iccid_normalize, looks_like_iccid, msisdn_normalize
 from kaisen.core.paging import Page, SortKey, keyset_page
 from kaisen.lines.models import Line, LinePeriod, LineStatus, Plan, SimType
-from kaisen.lines.validators import iccid_normalize, looks_like_iccid, msisdn_normalize
 from kaisen.tenancy.models import Tenant
 
 SORTS: dict[str, SortKey] = {

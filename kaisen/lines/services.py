@@ -9,9 +9,9 @@ from django.utils.translation import gettext_lazy as _
 
 from kaisen.audit.services import audit_record
 from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.core.numbers import iccid_normalize, msisdn_normalize
 from kaisen.lines.history import line_history_open
 from kaisen.lines.models import Line, LinePeriodReason, LineStatus, Plan, SimSize, SimType
-from kaisen.lines.validators import iccid_normalize, msisdn_normalize
 from kaisen.tenancy.models import Tenant
 
 

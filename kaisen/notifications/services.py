@@ -1,9 +1,10 @@
 """The mail outbox (M-PROC-7): nothing lost, nothing sent twice.
 
 ``outbox_add`` writes the message in the caller's transaction (the step it reports) and enqueues its
-sending after commit; ``outbox_send`` sends one message under a row lock, so two workers never send the
-same message; ``outbox_send_due`` (called by the scheduler's tick) sends what is due and was left behind —
-a dead worker, a lost task, or a message held back with ``send_after``.
+sending after commit; ``outbox_send`` (``kaisen.notifications.sending``, run by the task) sends one message
+under a row lock, so two workers never send the same message; ``outbox_send_due`` (called by the scheduler's
+tick) sends what is due and was left behind — a dead worker, a lost task, or a message held back with
+``send_after``.
 """
 
 from __future__ import annotations
@@ -12,19 +13,17 @@ import datetime as dt
 import logging
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 
 from kaisen.core import clock
 from kaisen.notifications.models import OutboxMessage, OutboxStatus
+from kaisen.notifications.sending import outbox_send
+from kaisen.notifications.tasks import outbox_send_task
 
 log = logging.getLogger(__name__)
 
 #: A pending message younger than this is left to the task enqueued for it (no race with that task).
 SWEEP_GRACE = dt.timedelta(seconds=5)
-#: Sending is retried by the sweep; after this many failed attempts the message is marked FAILED.
-MAX_ATTEMPTS = 5
 
 
 def outbox_add(*, tenant: Any, order: Any, topic: str, to: list[str] | str, subject: str, body: str,
@@ -50,38 +49,10 @@ def outbox_add(*, tenant: Any, order: Any, topic: str, to: list[str] | str, subj
 
 
 def _enqueue(message_id: int) -> None:
-    from kaisen.notifications.tasks import outbox_send_task
-
     try:
         outbox_send_task.enqueue(message_id=message_id)
     except Exception:  # the sweep sends it later
         log.exception("could not enqueue outbox message %s", message_id)
-
-
-def outbox_send(message_id: int) -> bool:
-    """Send one message if it is still pending and due. True if this call sent it."""
-    with transaction.atomic():
-        message = OutboxMessage.objects.select_for_update().filter(pk=message_id).first()
-        if message is None or message.status != OutboxStatus.PENDING:
-            return False
-        now = clock.now()
-        if message.send_after is not None and message.send_after > now:
-            return False
-        message.attempts += 1
-        try:
-            if message.to:
-                send_mail(message.subject, message.body, settings.DEFAULT_FROM_EMAIL, list(message.to))
-        except Exception as exc:
-            message.last_error = str(exc)[:500]
-            if message.attempts >= MAX_ATTEMPTS:
-                message.status = OutboxStatus.FAILED
-            message.save(update_fields=["attempts", "last_error", "status"])
-            log.warning("outbox message %s not sent: %s", message_id, exc)
-            return False
-        message.status = OutboxStatus.SENT
-        message.sent_at = now
-        message.save(update_fields=["attempts", "status", "sent_at"])
-        return True
 
 
 def outbox_send_due(now: dt.datetime | None = None, *, limit: int = 200) -> int:

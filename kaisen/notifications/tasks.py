@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django_tasks import task
 
+from kaisen.notifications.sending import outbox_send
+
 
 @task()
 def outbox_send_task(*, message_id: int) -> bool:
     """Send one outbox message; a no-op if it was sent already (or is not due yet)."""
-    from kaisen.notifications.services import outbox_send
-
     return outbox_send(message_id)

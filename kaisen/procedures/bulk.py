@@ -32,6 +32,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils.translation import gettext as _
+from django_tasks import task
 
 from kaisen.access import actions
 from kaisen.access.services import approval_needed, authorize, is_line_limited
@@ -305,8 +306,6 @@ def bulk_run(*, tenant: Any, user: Any, kind: str, csv_bytes: bytes, filename: s
 
 def bulk_enqueue(job_id: int) -> None:
     """Enqueue ``bulk_job_run`` for a job; a failure is logged (the scheduler's ``bulk_requeue_stale`` retries)."""
-    from kaisen.procedures.tasks import bulk_job_run
-
     try:
         bulk_job_run.enqueue(job_id)
     except Exception:
@@ -379,6 +378,16 @@ def _process_rows(job: BulkJob, token: str) -> str:
                      changes={"kind": [None, kind], "filename": [None, job.filename], "rows": [None, job.rows_total],
                               "ok": [None, job.rows_ok], "refused": [None, job.rows_failed]})
     return "done"
+
+
+@task()
+def bulk_job_run(job_id: int) -> str:
+    """Run a large bulk upload row by row (X-BULK), enqueued on commit by ``bulk_start``.
+
+    Safe to run twice or after a crash: only one run holds the job, it resumes after the rows it saved, and
+    every row of a real run has its own idempotency key. Lost runs are enqueued again by the scheduler.
+    """
+    return bulk_process(job_id)
 
 
 def _bulk_row(job: BulkJob, tenant: Any, user: Any, kind: str, dry_run: bool, header: list[str], row: list[str],

@@ -12,7 +12,7 @@
   it never arrived → SCHEDULED, and the next tick sends it (again safe: the carrier dedups by reference);
 - a completed MNP reservation with a port-out to come (the simulator's ``port_out_after``) keeps a
   ``next_check_at``; when the carrier reports ``ported_out`` the rules cancel the line (M-PROC-5);
-- a result (COMPLETED / FAILED) is applied by ``services.order_apply_result`` in the same transaction as
+- a result (COMPLETED / FAILED) is applied by ``results.order_apply_result`` in the same transaction as
   the query that saw it, which changes the line and queues the mails (outbox, unique per order and topic).
 """
 
@@ -36,6 +36,7 @@ from kaisen.carriers.adapters import (
 )
 from kaisen.core import clock
 from kaisen.procedures.models import Order, OrderKind, OrderStatus
+from kaisen.procedures.results import order_apply_result
 from kaisen.procedures.workflow import order_transition
 
 log = logging.getLogger(__name__)
@@ -91,15 +92,9 @@ def _next_poll(now: dt.datetime, status: CarrierStatus) -> dt.datetime:
     return min(max(status.expected_at, now + MIN_POLL), now + MAX_POLL)
 
 
-def _order_apply_result(*, order: Order, status: CarrierStatus) -> None:
-    from kaisen.procedures.services import order_apply_result
-
-    order_apply_result(order=order, status=status)
-
-
 def _apply(order: Order, status: CarrierStatus, report: TickReport) -> None:
     """Hand a final carrier answer to the rules (line changes, mails) — same transaction, row locked."""
-    _order_apply_result(order=order, status=status)
+    order_apply_result(order=order, status=status)
     port_out_after = status.result.get("port_out_after") if status.state == CarrierState.COMPLETED else None
     if port_out_after and not status.result.get("ported_out"):
         # An issued MNP reservation number: keep asking the carrier whether the number has ported out.
@@ -186,7 +181,7 @@ def _check_port_out(order: Order, adapter: CarrierAdapter, now: dt.datetime, rep
         order.save(update_fields=["next_check_at", "updated_at"])
         return
     if status.result.get("ported_out"):
-        _order_apply_result(order=order, status=status)
+        order_apply_result(order=order, status=status)
         order.next_check_at = None
         report.ported_out += 1
     else:

@@ -25,8 +25,8 @@ from django.utils.translation import gettext as _
 from kaisen.carriers.models import Carrier
 from kaisen.core import calendar, clock
 from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.core.numbers import iccid_normalize
 from kaisen.lines.models import Line, LineStatus, Plan, PlanChangeRule, SimSize, SimType
-from kaisen.lines.validators import iccid_normalize
 from kaisen.procedures.models import Order, OrderKind
 
 K = OrderKind

@@ -19,17 +19,16 @@ from django.utils.translation import gettext as _
 
 from kaisen.access import actions
 from kaisen.access.services import approval_needed, authorize, can, line_scope
-from kaisen.audit.services import audit_record
-from kaisen.carriers.adapters import CarrierState, CarrierStatus
 from kaisen.core import calendar, clock
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
-from kaisen.lines.history import KEPT_LINE_FIELDS, line_record_change
-from kaisen.lines.models import Line, LinePeriodReason, LineStatus
+from kaisen.lines.models import Line
 from kaisen.lines.selectors import line_get
 from kaisen.notifications.services import outbox_withdraw
 from kaisen.procedures import mails, rules, workflow
 from kaisen.procedures.models import PENDING_STATUSES, BulkJob, Order, OrderKind, OrderStatus
+from kaisen.procedures.results import save_line
 from kaisen.procedures.rules import LINE_STATE_KINDS, Decision, rule_for
+from kaisen.procedures.tasks import order_kick
 from kaisen.tenancy.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -156,20 +155,8 @@ def _existing(tenant: Tenant, key: str, digest: str) -> Order | None:
     return order
 
 
-def _save_line(line: Line, fields: list[str], *, order: Order | None = None, at: dt.datetime | None = None) -> None:
-    """Save the changed ``fields`` of ``line``; with ``order``, a change of a kept field also starts a new
-    interval of the line's history (issue 10 §1), from ``at`` or the rule's ``in_force_from``."""
-    if fields:
-        line.save(update_fields=sorted({*fields, "updated_at"}))
-        if order is not None and KEPT_LINE_FIELDS.intersection(fields):
-            line_record_change(line=line, at=at or rule_for(order.kind).in_force_from(order),
-                               reason=LinePeriodReason.ORDER, order_id=order.pk)
-
-
 def _kick(order_id: int) -> None:
     try:
-        from kaisen.procedures.tasks import order_kick
-
         order_kick.enqueue(order_id=order_id)
     except Exception:  # the scheduler's tick picks the order up anyway
         log.exception("could not enqueue order_kick for order %s", order_id)
@@ -243,7 +230,7 @@ def order_submit(*, tenant: Tenant, user: Any, line_id: int, kind: str, params: 
         actor = _actor(user)
         workflow.order_record_created(order, actor=actor, user=user)
         workflow.order_transition(order, OrderStatus.SCHEDULED, actor=actor, user=user, note="accepted")
-        _save_line(line, rule.on_accepted(order, line))
+        save_line(line, rule.on_accepted(order, line))
         order.line = line
         if rules.ACCEPTED in decision.emails:
             mails.order_mail(order, rules.ACCEPTED)
@@ -280,7 +267,7 @@ def order_cancel(*, tenant: Tenant, user: Any, order_id: int, reason: str = "") 
         actor = _actor(user)
         workflow.order_transition(order, OrderStatus.CANCELLED, actor=actor, user=user, note="withdrawn by customer",
                                   reason=reason)
-        _save_line(line, rule_for(order.kind).on_withdrawn(order, line))
+        save_line(line, rule_for(order.kind).on_withdrawn(order, line))
         order.line = line
         outbox_withdraw(order=order, topics=[rules.REMINDER])
         if rules.CANCELLED in rule_for(order.kind).emails(line):
@@ -294,65 +281,6 @@ def order_is_cancellable(order: Order, now: dt.datetime | None = None) -> bool:
     now = now or clock.now()
     deadline = order.withdrawal_deadline
     return order.status in (OrderStatus.RECEIVED, OrderStatus.SCHEDULED) and deadline is not None and now <= deadline
-
-
-def order_apply_result(*, order: Order, status: CarrierStatus) -> None:
-    """The carrier finished ``order`` (COMPLETED or FAILED): change the line, move the order, queue the mail.
-
-    The engine calls it in its transaction with the order row locked. Applied once: an order already
-    final is left alone — except a completed MNP reservation whose number has since been ported out
-    (``status.result["ported_out"]``), which cancels the line (once).
-    """
-    rule = rule_for(order.kind)
-    result = dict(status.result or {})
-    if order.status in (OrderStatus.COMPLETED, OrderStatus.FAILED, OrderStatus.CANCELLED):
-        if order.status == OrderStatus.COMPLETED and order.kind == OrderKind.MNP_RESERVATION and result.get(
-                "ported_out"):
-            mnp_port_out_apply(order=order, result=result)
-        return
-    line = Line.objects.select_for_update().select_related("plan", "tenant").get(pk=order.line_id)
-    order.line = line
-    if status.state == CarrierState.COMPLETED:
-        fields = rule.on_completed(order, line, result)
-        _save_line(line, fields, order=order)
-        order.result = {**(order.result or {}), **result}
-        workflow.order_transition(order, OrderStatus.COMPLETED, actor="carrier", note="carried out",
-                                  data={"result": result}, update_fields=["result"])
-        topic = rule.completion_topic(order)
-        if topic:
-            mails.order_mail(order, topic)
-        if order.kind == OrderKind.MNP_RESERVATION and result.get("ported_out"):
-            mnp_port_out_apply(order=order, result=result)
-        return
-    if status.state != CarrierState.FAILED:
-        raise ValueError(f"order_apply_result: not a final state: {status.state}")
-    order.error_code = (status.error_code or "CARRIER_FAILED")[:64]
-    order.error_message = (status.error_message or "")[:500]
-    order.result = {**(order.result or {}), **result}
-    workflow.order_transition(order, OrderStatus.FAILED, actor="carrier", note=order.error_message,
-                              data={"error_code": order.error_code}, update_fields=["error_code", "error_message",
-                                                                                    "result"])
-    # What acceptance put on the line (a scheduled end date) no longer holds.
-    _save_line(line, rule.on_withdrawn(order, line))
-    outbox_withdraw(order=order, topics=[rules.REMINDER])
-    mails.order_mail(order, rules.FAILED)
-
-
-def mnp_port_out_apply(*, order: Order, result: dict[str, Any] | None = None) -> None:
-    """The number of a completed MNP reservation has left for another operator: the line is cancelled
-    and the customer told (M-PROC-5). Safe to call again."""
-    line = Line.objects.select_for_update().select_related("tenant").get(pk=order.line_id)
-    order.line = line
-    if line.status != LineStatus.CANCELLED:
-        fields = rules.MnpReservationRule().on_ported_out(order, line, clock.today_jst())
-        # The number left when the carrier reports it: the line is cancelled from that moment.
-        _save_line(line, fields, order=order, at=clock.now())
-        audit_record(action="line.ported_out", tenant=order.tenant, actor="carrier", target=line,
-                              changes={"status": [None, LineStatus.CANCELLED], "order": [None, order.pk]})
-    if not (order.result or {}).get("ported_out"):
-        order.result = {**(order.result or {}), **(result or {}), "ported_out": True}
-        order.save(update_fields=["result", "updated_at"])
-    mails.order_mail(order, rules.PORTED_OUT)
 
 
 def procedures_for_line(*, tenant: Tenant, user: Any, line: Line) -> list[ProcedureOption]:

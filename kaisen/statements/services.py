@@ -13,12 +13,9 @@ All dates are Japan time (``kaisen.core.clock``).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import os
-import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,44 +31,29 @@ from kaisen.core import clock
 from kaisen.core.calendar import last_day_of_month
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.statements.encoding import ENCODINGS
+from kaisen.statements.generate import (
+    STALE_SECONDS,
+    layout_or_error,
+    statement_context,
+    statement_generate,
+    storage_dir,
+)
 from kaisen.statements.layouts import (
     MONTH,
-    Context,
     Layout,
     available_months,
     latest_month,
-    layout_get,
     next_publication,
 )
 from kaisen.statements.models import Statement, StatementStatus
 from kaisen.statements.selectors import statement_get
-from kaisen.statements.writers import write_copy, write_rows
+from kaisen.statements.tasks import statement_generate_task
 
 logger = logging.getLogger(__name__)
 
 
 def inline_max_rows() -> int:
     return int(getattr(settings, "KAISEN_STATEMENT_INLINE_ROWS", os.environ.get("KAISEN_STATEMENT_INLINE_ROWS", 5000)))
-
-
-def keep_hours() -> int:
-    return int(getattr(settings, "KAISEN_STATEMENT_KEEP_HOURS", os.environ.get("KAISEN_STATEMENT_KEEP_HOURS", 48)))
-
-
-#: A queued or running statement not heard of for this long is taken to be lost and is started again.
-STALE_SECONDS = 120
-PROGRESS_EVERY_ROWS = 5000
-
-
-def use_copy() -> bool:
-    """PostgreSQL's COPY fast path for the layouts that have one (``KAISEN_STATEMENT_COPY=0`` turns it off)."""
-    from django.db import connection
-
-    return connection.vendor == "postgresql" and os.environ.get("KAISEN_STATEMENT_COPY", "1") != "0"
-
-
-def storage_dir() -> Path:
-    return Path(settings.DATA_DIR) / "statements"
 
 
 # --- rules ------------------------------------------------------------------------------------------------------
@@ -109,33 +91,13 @@ def resolve_period(layout: Layout, month: dt.date | None, today: dt.date) -> dt.
         field="month")
 
 
-def _layout_or_error(kind: str) -> Layout:
-    layout = layout_get(kind)
-    if layout is None:
-        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Unknown statement."), field="kind")
-    return layout
-
-
-def _context(statement: Statement, layout: Layout) -> Context:
-    user = statement.requested_by
-    if statement.scoped:
-        if user is None:  # the limited user who asked is gone: nothing of theirs to show
-            scope = line = Q(pk__in=[])
-        else:
-            scope, line = line_scope(user=user, prefix="line__"), line_scope(user=user)
-    else:
-        scope = line = Q()
-    return Context(tenant=statement.tenant, scope=scope, line_scope=line, period=statement.period,
-                   partner_id=statement.tenant.public_id)
-
-
 # --- request ----------------------------------------------------------------------------------------------------
 
 def statement_request(*, tenant: Any, user: Any, kind: str, month: dt.date | None = None,
                       encoding: str = "utf-8") -> Statement:
     """Accept a request for one statement and write it now (small) or in the background (large)."""
     authorize(user=user, action=actions.STATEMENT_REQUEST)
-    layout = _layout_or_error(kind)
+    layout = layout_or_error(kind)
     encoding = (encoding or "utf-8").lower().replace("_", "-")
     if encoding in ("shift-jis", "sjis", "shift_jis", "windows-31j", "ms932"):
         encoding = "cp932"
@@ -151,7 +113,7 @@ def statement_request(*, tenant: Any, user: Any, kind: str, month: dt.date | Non
         statement = Statement.objects.create(
             tenant=tenant, requested_by=user if getattr(user, "pk", None) else None, kind=kind, period=period,
             encoding=encoding, scoped=scoped, file_name=layout.file_name(tenant.public_id, period))
-        statement.rows_total = layout.count(_context(statement, layout))
+        statement.rows_total = layout.count(statement_context(statement, layout))
         statement.save(update_fields=["rows_total"])
         audit_record(action="statement.request", tenant=tenant, user=user, target=statement,
                      changes={"kind": [None, kind], "period": [None, period.isoformat()],
@@ -166,96 +128,10 @@ def statement_request(*, tenant: Any, user: Any, kind: str, month: dt.date | Non
 
 
 def statement_enqueue(statement_id: int) -> None:
-    from kaisen.statements.tasks import statement_generate_task
-
     try:
         statement_generate_task.enqueue(statement_id)
     except Exception:  # the periodic job starts lost statements again
         logger.exception("could not enqueue statement %s", statement_id)
-
-
-# --- generation --------------------------------------------------------------------------------------------------
-
-def _claim(statement_id: int) -> bool:
-    """Take the statement for this run: queued, or running but silent for STALE_SECONDS (a lost run)."""
-    now = clock.now()
-    stale = now - dt.timedelta(seconds=STALE_SECONDS)
-    claimable = Q(status=StatementStatus.QUEUED) | Q(status=StatementStatus.RUNNING, heartbeat_at__lt=stale)
-    return bool(Statement.objects.filter(claimable, pk=statement_id).update(
-        status=StatementStatus.RUNNING, started_at=now, heartbeat_at=now, rows_done=0))
-
-
-@contextlib.contextmanager
-def _side_progress(statement_id: int) -> Iterator[Callable[[int], None]]:
-    """Progress while ``COPY`` holds the connection: written through a second, autocommit connection (the
-    copy's own connection cannot run a query until the copy ends). Best effort: a failure only loses a
-    progress step (the final count is written after the copy on the main connection)."""
-    from django.db import connection
-
-    side = None
-    try:
-        side = connection.get_new_connection(connection.get_connection_params())
-        side.autocommit = True
-    except Exception:
-        logger.warning("no second connection for the progress of statement %s", statement_id)
-
-    def progress(done: int) -> None:
-        if side is None:
-            return
-        try:
-            with side.cursor() as cur:
-                cur.execute(f"UPDATE {Statement._meta.db_table} SET rows_done = %s, heartbeat_at = %s "  # noqa: S608
-                            "WHERE id = %s", (done, clock.now(), statement_id))
-        except Exception:
-            logger.warning("progress of statement %s not written", statement_id, exc_info=True)
-
-    try:
-        yield progress
-    finally:
-        if side is not None:
-            side.close()
-
-
-def statement_generate(statement_id: int) -> str:
-    """Write the file of one statement, streaming its rows; returns the final status."""
-    if not _claim(statement_id):
-        return Statement.objects.filter(pk=statement_id).values_list("status", flat=True).first() or "missing"
-    statement = Statement.objects.select_related("tenant", "requested_by").get(pk=statement_id)
-    layout = _layout_or_error(statement.kind)
-    folder = storage_dir() / str(statement.tenant_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"{statement.pk}-{uuid.uuid4().hex}.csv"
-    partial = final.with_suffix(".part")
-
-    def progress(done: int) -> None:
-        Statement.objects.filter(pk=statement_id).update(rows_done=done, heartbeat_at=clock.now())
-
-    try:
-        ctx = _context(statement, layout)
-        with open(partial, "wb") as out:
-            if layout.pg_select is not None and use_copy():
-                sql, params = layout.pg_select(ctx)
-                with _side_progress(statement_id) as side:
-                    rows, size = write_copy(out, layout=layout, sql=sql, params=params,
-                                            encoding=statement.encoding, progress=side,
-                                            progress_rows=PROGRESS_EVERY_ROWS)
-            else:
-                rows, size = write_rows(out, layout=layout, rows=layout.rows(ctx), encoding=statement.encoding,
-                                        progress=progress, progress_rows=PROGRESS_EVERY_ROWS,
-                                        flush_rows=min(1000, PROGRESS_EVERY_ROWS))
-        partial.replace(final)
-    except Exception as exc:
-        logger.exception("statement %s failed", statement_id)
-        partial.unlink(missing_ok=True)
-        Statement.objects.filter(pk=statement_id).update(status=StatementStatus.FAILED, error=str(exc)[:300],
-                                                         finished_at=clock.now())
-        return StatementStatus.FAILED
-    finished = clock.now()
-    Statement.objects.filter(pk=statement_id).update(
-        status=StatementStatus.DONE, rows_done=rows, rows_total=rows, size_bytes=size,
-        file_path=str(final.relative_to(storage_dir())), finished_at=finished, heartbeat_at=finished,
-        expires_at=finished + dt.timedelta(hours=keep_hours()))
-    return StatementStatus.DONE
 
 
 # --- download -----------------------------------------------------------------------------------------------------
@@ -270,7 +146,7 @@ def statement_open(*, tenant: Any, user: Any, statement_id: int) -> tuple[Statem
     being written, STATEMENT_UNAVAILABLE_TODAY (409) on a K-5 blackout day."""
     statement = statement_get(tenant=tenant, user=user, statement_id=statement_id)
     authorize(user=user, action=actions.STATEMENT_DOWNLOAD)
-    layout = _layout_or_error(statement.kind)
+    layout = layout_or_error(statement.kind)
     check_blackout(layout, clock.today_jst())
     if statement.is_expired(clock.now()):
         raise DomainError(ErrorCode.STATEMENT_EXPIRED)

@@ -19,10 +19,11 @@ from kaisen.core.errors import DomainError, NotFound
 from kaisen.core.web import request_tenant, request_user, tenant_user_required
 from kaisen.statements.api import file_response, statement_out
 from kaisen.statements.encoding import CP932
+from kaisen.statements.generate import keep_hours
 from kaisen.statements.layouts import LAYOUTS, MONTH, available_months
 from kaisen.statements.models import Statement
 from kaisen.statements.selectors import statement_get, statement_list
-from kaisen.statements.services import check_blackout, keep_hours, statement_open, statement_request
+from kaisen.statements.services import check_blackout, statement_open, statement_request
 
 ENCODING_LABELS = {"utf-8": "UTF-8", "cp932": "Shift-JIS"}
 

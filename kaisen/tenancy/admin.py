@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from kaisen.core.admin import AuditedAdminMixin
+from kaisen.audit.backoffice import AuditedAdminMixin
 from kaisen.tenancy.models import ContractService, DialInNumber, SimTransfer, SimTransferLine, Tenant
 from kaisen.tenancy.services import tenant_generate_public_id
 

@@ -32,15 +32,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, TypeAlias
 
+from kaisen.carriers.usage_columns import CALL_COLUMNS, DATA_COLUMNS
 from kaisen.usage.classify import ClassifyError, classify
 from kaisen.usage.models import CallType, UsageFileKind
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 
-CALL_COLUMNS = ("record_id", "msisdn", "start", "duration_ds", "destination", "area", "network", "internal",
-                "count", "roaming", "service")
 CALL_REQUIRED = ("record_id", "msisdn", "start", "duration_ds", "destination")
-DATA_COLUMNS = ("date", "msisdn", "iccid", "bytes")
 DATA_REQUIRED = ("date", "bytes")
 
 MAX_RECORD_ID = 40

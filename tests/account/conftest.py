@@ -13,7 +13,7 @@ def mails(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     def record(**kwargs: Any) -> None:
         sent.append(kwargs)
 
-    for module in ("kaisen.core.mail", "kaisen.accounts.email_login", "kaisen.tenancy.services",
+    for module in ("kaisen.core.mail", "kaisen.accounts.email_login", "kaisen.account.services",
                    "kaisen.mfa.services"):
         monkeypatch.setattr(f"{module}.mail_after_commit", record)
     return sent

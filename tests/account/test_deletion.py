@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from kaisen.account.services import account_delete
 from kaisen.accounts.models import ApiKey, ApiToken, User
 from kaisen.accounts.services import user_deactivate
 from kaisen.audit.models import AuditEvent
@@ -19,7 +20,6 @@ from kaisen.billing.models import Invoice, InvoiceStatus
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.lines.models import Line, LineStatus
 from kaisen.tenancy.models import ContractService, Tenant
-from kaisen.tenancy.services import account_delete
 from tests.conftest import TenantWorld
 from tests.factories import PASSWORD, UserFactory
 

@@ -11,13 +11,13 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
+from kaisen.account.selectors import number_detail
 from kaisen.accounts.email_login import login_email_change_confirm, login_email_change_request
 from kaisen.accounts.models import User
 from kaisen.audit.models import AuditEvent
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.lines.models import LineStatus
 from kaisen.tenancy.models import ConnectionType, ContractService, DialInNumber
-from kaisen.tenancy.selectors import number_detail
 from tests.conftest import TenantWorld, make_world
 from tests.factories import PASSWORD, LineFactory, UserFactory
 
@@ -110,7 +110,7 @@ def test_a_limited_user_pages_only_through_their_lines_k_2(monkeypatch: pytest.M
                                                            tenant_a: TenantWorld) -> None:
     from django.db.models import Q
 
-    from kaisen.tenancy import selectors
+    from kaisen.account import selectors
 
     mine = tenant_a.lines[1]
     monkeypatch.setattr(selectors, "line_scope", lambda *, user, prefix="": Q(pk=mine.pk))

@@ -11,12 +11,12 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
+from kaisen.account import services
+from kaisen.account.selectors import lines_transfer_blockers
 from kaisen.audit.models import AuditEvent
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.lines.models import Line, LineStatus
-from kaisen.tenancy import services
 from kaisen.tenancy.models import SimTransfer, TransferStatus
-from kaisen.tenancy.selectors import lines_transfer_blockers
 from kaisen.usage.models import DataUsageDaily, UsageFile
 from tests.conftest import TenantWorld, make_world
 from tests.factories import LineFactory

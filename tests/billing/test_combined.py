@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import translation
 from typer.testing import CliRunner
 
+from kaisen.account.selectors import deletion_blockers_of
 from kaisen.accounts.services import user_create
 from kaisen.audit.models import AuditEvent
 from kaisen.billing import combined
@@ -27,7 +28,6 @@ from kaisen.billing.services import coupon_add
 from kaisen.cli import app
 from kaisen.core.clock import JST
 from kaisen.core.errors import DomainError, ErrorCode
-from kaisen.tenancy.selectors import deletion_blockers_of
 from tests.billing import kit
 from tests.conftest import TenantWorld, make_world
 

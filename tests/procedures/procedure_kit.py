@@ -1,5 +1,5 @@
 """Helpers for the procedure rules and services tests: lines of every shape, Japan-time instants, and
-the carrier's answer fed to ``order_apply_result`` as the engine would."""
+the carrier's answer fed to ``results.order_apply_result`` as the engine would."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from kaisen.carriers.models import Carrier
 from kaisen.core import clock
 from kaisen.lines.models import Line, LineStatus, SimSize, SimType
 from kaisen.notifications.models import OutboxMessage
-from kaisen.procedures import services
+from kaisen.procedures import results, services
 from kaisen.procedures.models import Order, OrderStatus
 from kaisen.procedures.workflow import order_transition
 from tests.factories import LineFactory, PlanFactory
@@ -53,14 +53,14 @@ def sent(order: Order) -> Order:
 
 def complete(order: Order, **result: Any) -> Order:
     order = sent(order)
-    services.order_apply_result(order=order, status=CarrierStatus(state=CarrierState.COMPLETED, result=result))
+    results.order_apply_result(order=order, status=CarrierStatus(state=CarrierState.COMPLETED, result=result))
     order.refresh_from_db()
     return order
 
 
 def fail(order: Order, code: str = "REFUSED", message: str = "refused by the carrier") -> Order:
     order = Order.objects.select_related("line", "tenant").get(pk=order.pk)
-    services.order_apply_result(order=order, status=CarrierStatus(state=CarrierState.FAILED, error_code=code,
+    results.order_apply_result(order=order, status=CarrierStatus(state=CarrierState.FAILED, error_code=code,
                                                                   error_message=message))
     order.refresh_from_db()
     return order

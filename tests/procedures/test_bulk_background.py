@@ -18,9 +18,15 @@ from django_tasks_db.models import DBTaskResult
 from kaisen.core.errors import DomainError
 from kaisen.lines.models import Line
 from kaisen.procedures import bulk
-from kaisen.procedures.bulk import bulk_job_status, bulk_process, bulk_requeue_stale, bulk_result_csv, bulk_start
+from kaisen.procedures.bulk import (
+    bulk_job_run,
+    bulk_job_status,
+    bulk_process,
+    bulk_requeue_stale,
+    bulk_result_csv,
+    bulk_start,
+)
 from kaisen.procedures.models import BulkJob, BulkJobStatus, Order
-from kaisen.procedures.tasks import bulk_job_run
 from kaisen.procedures.worker import Scheduler
 from tests.conftest import TenantWorld
 from tests.procedures.procedure_kit import jst, make_line

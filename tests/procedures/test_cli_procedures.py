@@ -174,7 +174,7 @@ def test_bulk_upload_of_a_large_file_waits_for_the_job_or_not(cli_env: dict[str,
     """X-BULK: a file above the inline limit is a background job: --no-wait prints it queued, the default
     polls until it is done; `kaisen bulk get` shows it; a re-sent upload with the same key is the same job."""
     from kaisen.procedures import cli as cli_procedures
-    from kaisen.procedures.tasks import bulk_job_run
+    from kaisen.procedures.bulk import bulk_job_run
 
     settings.KAISEN_BULK_INLINE_ROWS = 1
     a = make_world(n_lines=3)

@@ -14,8 +14,8 @@ from django.db import connection
 from kaisen.carriers import simulator
 from kaisen.carriers.models import Carrier, SimulatedCarrierRequest
 from kaisen.core import clock
+from kaisen.core.numbers import iccid_normalize
 from kaisen.lines.models import LineStatus
-from kaisen.lines.validators import iccid_normalize
 from kaisen.notifications.models import OutboxMessage
 from kaisen.procedures import engine
 from kaisen.procedures.engine import orders_tick

@@ -11,7 +11,7 @@ from kaisen.carriers.adapters import CarrierState, CarrierStatus
 from kaisen.carriers.models import Carrier
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.lines.models import LineStatus, SimType
-from kaisen.procedures import selectors, services
+from kaisen.procedures import results, selectors
 from kaisen.procedures.models import Order
 from tests.conftest import TenantWorld
 from tests.procedures.procedure_kit import complete, jst, make_line, preview, submit, topics
@@ -148,7 +148,7 @@ def test_number_issued_then_ported_out_m_proc_5(tenant_a: TenantWorld) -> None:
     # Later the carrier reports the port-out: the line is cancelled and the customer told, once.
     for _ in range(2):
         fresh = Order.objects.select_related("line", "tenant").get(pk=order.pk)
-        services.order_apply_result(order=fresh, status=CarrierStatus(
+        results.order_apply_result(order=fresh, status=CarrierStatus(
             state=CarrierState.COMPLETED, result={"reservation_number": "1234567890", "ported_out": True}))
     line.refresh_from_db()
     assert line.status == LineStatus.CANCELLED

@@ -10,9 +10,10 @@ from django.core import mail
 from kaisen.carriers.models import Carrier
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.lines.models import LineStatus, SimType
+from kaisen.notifications import sending
 from kaisen.notifications import services as outbox
 from kaisen.notifications.models import OutboxMessage, OutboxStatus
-from kaisen.procedures import selectors, services
+from kaisen.procedures import results, selectors, services
 from kaisen.procedures.models import Order, OrderEvent, OrderKind, OrderStatus
 from tests.conftest import TenantWorld
 from tests.procedures.procedure_kit import complete, fail, jst, make_line, submit, topics
@@ -136,7 +137,7 @@ def test_failure_mails_and_clears_the_scheduled_end_m_proc_7(tenant_a: TenantWor
     second = submit(tenant_a, line, "cancellation")
     from kaisen.carriers.adapters import CarrierState, CarrierStatus
 
-    services.order_apply_result(order=Order.objects.get(pk=second.pk),
+    results.order_apply_result(order=Order.objects.get(pk=second.pk),
                                 status=CarrierStatus(state=CarrierState.FAILED, error_code="X"))
     assert Order.objects.get(pk=second.pk).status == OrderStatus.FAILED
 
@@ -253,8 +254,8 @@ def test_outbox_send_failure_is_retried_then_failed_m_proc_7(tenant_a: TenantWor
     def broken(*args: object, **kwargs: object) -> int:
         raise OSError("smtp down")
 
-    monkeypatch.setattr(outbox, "send_mail", broken)
-    for _ in range(outbox.MAX_ATTEMPTS):
+    monkeypatch.setattr(sending, "send_mail", broken)
+    for _ in range(sending.MAX_ATTEMPTS):
         assert outbox.outbox_send(message.pk) is False
     message.refresh_from_db()
     assert (message.status, message.attempts, message.last_error) == (OutboxStatus.FAILED, 5, "smtp down")

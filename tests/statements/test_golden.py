@@ -53,7 +53,7 @@ def test_postgresql_copy_path_and_python_path_give_the_same_bytes(monkeypatch: p
     hours of 100 and more."""
     from django.db import connection
 
-    from kaisen.statements import services, writers
+    from kaisen.statements import generate, writers
     from kaisen.usage.models import CallRecord
 
     if connection.vendor != "postgresql":
@@ -74,7 +74,7 @@ def test_postgresql_copy_path_and_python_path_give_the_same_bytes(monkeypatch: p
         calls.append("copy")
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(services, "write_copy", spy)
+    monkeypatch.setattr(generate, "write_copy", spy)
     outputs = []
     for copy in ("1", "0"):
         monkeypatch.setenv("KAISEN_STATEMENT_COPY", copy)

@@ -14,7 +14,7 @@ from django.test import Client, override_settings
 from django_tasks_db.models import DBTaskResult
 
 from kaisen.core.errors import DomainError, ErrorCode
-from kaisen.statements import selectors, services
+from kaisen.statements import generate, selectors, services
 from kaisen.statements.models import Statement, StatementStatus
 from kaisen.statements.services import statement_file, statement_generate, statements_purge
 from tests.conftest import TenantWorld
@@ -175,7 +175,7 @@ def test_a_large_statement_runs_as_a_task_with_progress(world: Any, django_captu
         client = make_world_token(world)
         headers = {"Authorization": f"Bearer {client.token}"}
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(services, "PROGRESS_EVERY_ROWS", 4)
+            mp.setattr(generate, "PROGRESS_EVERY_ROWS", 4)
             with django_capture_on_commit_callbacks(execute=True):
                 created = client.post("/api/v1/statements", {"kind": "cdr", "month": "2026-10"},
                                       content_type="application/json", headers=headers)
@@ -199,9 +199,9 @@ def test_a_large_statement_runs_as_a_task_with_progress(world: Any, django_captu
 def test_progress_is_written_while_the_file_is_written(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """rows_done grows in steps of PROGRESS_EVERY_ROWS while the rows stream (what the page polls)."""
     monkeypatch.setenv("KAISEN_STATEMENT_COPY", "0")  # the Python path (the COPY path: the test below)
-    monkeypatch.setattr(services, "PROGRESS_EVERY_ROWS", 4)
+    monkeypatch.setattr(generate, "PROGRESS_EVERY_ROWS", 4)
     steps: list[int] = []
-    real_write = services.write_rows
+    real_write = generate.write_rows
 
     def recording_write(out: Any, **kwargs: Any) -> Any:
         inner = kwargs["progress"]
@@ -213,7 +213,7 @@ def test_progress_is_written_while_the_file_is_written(world: Any, monkeypatch: 
         kwargs["progress"] = progress
         return real_write(out, **kwargs)
 
-    monkeypatch.setattr(services, "write_rows", recording_write)
+    monkeypatch.setattr(generate, "write_rows", recording_write)
     with time_machine.travel(NOW, tick=False):
         services.statement_request(tenant=world.tenant, user=world.user, kind="cdr", month=OCTOBER)
     assert steps == [4, 8, 12, 16, 18]
@@ -252,6 +252,7 @@ def test_a_limited_user_gets_only_their_lines_and_their_own_statements(world: An
         return Q(**{f"{prefix}pk__in": [allowed]}) if user.pk == limited.pk else Q()
 
     monkeypatch.setattr(services, "line_scope", scope)
+    monkeypatch.setattr(generate, "line_scope", scope)
     monkeypatch.setattr(selectors, "line_scope", scope)
     monkeypatch.setattr(services, "authorize", lambda *, user, action: None)  # the role system is not tested here
     with time_machine.travel(NOW, tick=False):
@@ -275,7 +276,7 @@ def test_a_failed_generation_leaves_no_partial_file(world: Any, monkeypatch: pyt
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "write_rows", broken)
+    monkeypatch.setattr(generate, "write_rows", broken)
     with time_machine.travel(NOW, tick=False):
         statement = services.statement_request(tenant=world.tenant, user=world.user, kind="invoice", month=OCTOBER)
     assert statement.status == StatementStatus.FAILED and "disk full" in statement.error
@@ -308,9 +309,9 @@ def test_progress_is_written_during_a_postgresql_copy(monkeypatch: pytest.Monkey
     if connection.vendor != "postgresql":
         pytest.skip("the COPY path is PostgreSQL's")
     world = build_world()
-    monkeypatch.setattr(services, "PROGRESS_EVERY_ROWS", 4)
+    monkeypatch.setattr(generate, "PROGRESS_EVERY_ROWS", 4)
     seen: list[int] = []
-    real_write = services.write_copy
+    real_write = generate.write_copy
 
     def recording_write(out: Any, **kwargs: Any) -> Any:
         inner = kwargs["progress"]
@@ -330,7 +331,7 @@ def test_progress_is_written_during_a_postgresql_copy(monkeypatch: pytest.Monkey
         kwargs["progress"] = progress
         return real_write(out, **kwargs)
 
-    monkeypatch.setattr(services, "write_copy", recording_write)
+    monkeypatch.setattr(generate, "write_copy", recording_write)
     with time_machine.travel(NOW, tick=False):
         statement = services.statement_request(tenant=world.tenant, user=world.user, kind="cdr", month=OCTOBER)
     assert statement.status == "done" and statement.rows_done == 18

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import time_machine
 
-from kaisen.statements import services
+from kaisen.statements import generate
 from kaisen.statements.encoding import CP932, REPLACEMENT, UTF8, encode
 from kaisen.statements.layouts import LAYOUTS, amount, amount_cents
 from kaisen.statements.models import Statement
@@ -136,4 +136,4 @@ def test_generation_memory_is_flat_from_the_database_10k_vs_100k_rows() -> None:
         rows_large, large = peak()
     assert (rows_small, rows_large) == (10_000 + 18, 100_000 + 18)
     assert large < small * 1.5, f"peak {small / 1e6:.1f} MB at 10k rows, {large / 1e6:.1f} MB at 100k rows"
-    assert services.PROGRESS_EVERY_ROWS >= 1000
+    assert generate.PROGRESS_EVERY_ROWS >= 1000

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
 from kaisen.core.clock import JST
-from kaisen.lines.validators import msisdn_format
+from kaisen.core.numbers import msisdn_format
 
 register = template.Library()
 

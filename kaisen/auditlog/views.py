@@ -7,18 +7,21 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
+from kaisen.access.web import action_required
+from kaisen.accounts.selectors import user_list
 from kaisen.audit.export import csv_chunks
-from kaisen.audit.forms import AuditFilterForm
-from kaisen.audit.selectors import audit_event_list, audit_user_choices
+from kaisen.audit.selectors import audit_event_list
 from kaisen.audit.services import audit_export_record
+from kaisen.auditlog.forms import AuditFilterForm
 from kaisen.core import clock
-from kaisen.core.web import action_required, request_tenant, request_user
+from kaisen.core.web import request_tenant, request_user
 
 PAGE_SIZE = 50
 
 
 def _form(request: HttpRequest) -> AuditFilterForm:
-    return AuditFilterForm(request.GET, users=audit_user_choices(tenant=request_tenant(request)))
+    users = [(u.pk, u.username) for u in user_list(tenant=request_tenant(request))]
+    return AuditFilterForm(request.GET, users=users)
 
 
 @action_required("Audit:read")

@@ -1,7 +1,7 @@
 """Account pages (issue 5 §7): contract summary (K-1), phone-number pages with NEXT / BACK (K-2), contract
 holder information and login email (S-ACC-3), SIM transfer (S-ACC-4), account deletion (S-ACC-5).
 
-Interfaces only: the rules and the permission checks are in kaisen.tenancy.services / selectors and
+Interfaces only: the rules and the permission checks are in kaisen.account.services / selectors and
 kaisen.accounts.email_login.
 """
 
@@ -20,6 +20,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from kaisen.account import selectors, services
+from kaisen.account.forms import (
+    ContractHolderForm,
+    DeleteAccountForm,
+    LoginEmailForm,
+    TransferCreateForm,
+    TransferTokenForm,
+)
 from kaisen.accounts.email_login import (
     login_email_change_confirm,
     login_email_change_lookup,
@@ -30,14 +38,6 @@ from kaisen.accounts.email_login import (
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.web import request_user, tenant_user_required
 from kaisen.lines.models import LineStatus
-from kaisen.tenancy import selectors, services
-from kaisen.tenancy.forms import (
-    ContractHolderForm,
-    DeleteAccountForm,
-    LoginEmailForm,
-    TransferCreateForm,
-    TransferTokenForm,
-)
 
 
 def _denied_or_missing(exc: DomainError) -> None:

@@ -9,11 +9,13 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
+from kaisen.access import actions
+from kaisen.access.services import authorize
 from kaisen.accounts.models import User
 from kaisen.audit.export import csv_chunks
-from kaisen.audit.forms import FAMILIES
 from kaisen.audit.selectors import audit_event_list
 from kaisen.audit.services import audit_export_record
+from kaisen.auditlog.forms import FAMILIES
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.schemas import ErrorOut
 
@@ -59,9 +61,6 @@ class AuditQuery(AuditFilterQuery):
 
 def audit_root_user(request: HttpRequest) -> User:
     """A user who may read the audit log (``Audit:read``, issue 5 §1; the root user always may)."""
-    from kaisen.access import actions
-    from kaisen.access.services import authorize
-
     user = request.auth  # type: ignore[attr-defined]
     if not isinstance(user, User) or user.tenant_id is None:
         raise DomainError(ErrorCode.PERMISSION_DENIED, _("Only the root user can read the audit log."))

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from ninja import Router, Schema, Status
 
+from kaisen.account import selectors, services
 from kaisen.accounts.email_login import (
     login_email_change_confirm,
     login_email_change_request,
@@ -18,7 +19,6 @@ from kaisen.accounts.email_login import (
 from kaisen.accounts.models import User
 from kaisen.core.ids import Id
 from kaisen.core.schemas import ErrorOut
-from kaisen.tenancy import selectors, services
 from kaisen.tenancy.models import SimTransfer, Tenant
 
 router = Router(tags=["account"])

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kaisen.tenancy import views
+from kaisen.account import views
 
 app_name = "account"
 urlpatterns = [

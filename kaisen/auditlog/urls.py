@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kaisen.audit import views
+from kaisen.auditlog import views
 
 app_name = "audit"
 urlpatterns = [
