@@ -37,8 +37,11 @@ ALLOWED: dict[str, tuple[frozenset[str], str]] = {
 
 
 def _entries() -> list[tuple[str, str, str, bool]]:
-    """(Japanese label, "app.Model.field=value", model label, is a status field) of every choice."""
-    out = []
+    """(Japanese label, "app.Model.field=value", model label, is a status field) of every choice.
+
+    Fields with the very same choices are one thing shown twice (a line's status and the status kept in its
+    history, ``lines.LinePeriod.status``): they are reported under the first such field's name."""
+    fields = []
     with translation.override("ja"):
         for model in apps.get_models():
             if not model.__module__.startswith("kaisen."):
@@ -46,13 +49,17 @@ def _entries() -> list[tuple[str, str, str, bool]]:
             for field in model._meta.get_fields():
                 if not getattr(field, "concrete", False) or not getattr(field, "choices", None):
                     continue
-                is_status = "status" in field.name or "state" in field.name
-                for value, label in field.flatchoices:
-                    if value in ("", None):
-                        continue
-                    out.append((str(label), f"{model._meta.label}.{field.name}={value}", model._meta.label,
-                                is_status))
-    return out
+                choices = tuple((value, str(label)) for value, label in field.flatchoices if value not in ("", None))
+                fields.append((f"{model._meta.label}.{field.name}", model._meta.label, field.name, choices))
+        canonical: dict[tuple, tuple[str, str]] = {}
+        for name, label, _field, choices in sorted(fields):
+            canonical.setdefault(choices, (name, label))
+        out = []
+        for _name, _label, field_name, choices in fields:
+            name, label = canonical[choices]
+            is_status = "status" in field_name or "state" in field_name
+            out.extend((ja, f"{name}={value}", label, is_status) for value, ja in choices)
+    return sorted(set(out))
 
 
 def _clashes() -> dict[str, set[str]]:

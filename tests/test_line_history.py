@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
+from kaisen.account import services as tenancy_services
 from kaisen.carriers.models import Carrier, Coverage
 from kaisen.core import clock
 from kaisen.lines.admin import LineAdmin, LineAdminForm
@@ -25,7 +26,6 @@ from kaisen.lines.models import Line, LinePeriod, LinePeriodReason, LineStatus, 
 from kaisen.lines.selectors import line_as_of, line_history, line_periods_overlapping
 from kaisen.lines.services import line_register
 from kaisen.procedures.models import OrderStatus
-from kaisen.tenancy import services as tenancy_services
 from tests.conftest import TenantWorld
 from tests.factories import LineFactory, PlanFactory, UserFactory, make_iccid
 from tests.procedures.procedure_kit import complete, jst, make_line, submit
@@ -170,12 +170,12 @@ def test_cancellation_starts_the_day_after_the_end_date_m_proc_6(tenant_a: Tenan
 @time_machine.travel(NOON, tick=False)
 def test_a_failed_or_withdrawn_order_changes_no_history(tenant_a: TenantWorld) -> None:
     from kaisen.carriers.adapters import CarrierState, CarrierStatus
-    from kaisen.procedures import services
+    from kaisen.procedures import results, services
     from tests.procedures.procedure_kit import sent
 
     line = make_line(tenant_a)
     order = sent(submit(tenant_a, line, "suspend"))
-    services.order_apply_result(order=order, status=CarrierStatus(state=CarrierState.FAILED, error_code="X"))
+    results.order_apply_result(order=order, status=CarrierStatus(state=CarrierState.FAILED, error_code="X"))
     cancellation = submit(tenant_a, line, "cancellation", {"end_date": "2026-12-31"})
     services.order_cancel(tenant=tenant_a.tenant, user=tenant_a.user, order_id=cancellation.pk)
     assert len(periods(line)) == 1
@@ -346,7 +346,7 @@ def test_api_history_and_as_of(tenant_a: TenantWorld, tenant_b: TenantWorld) -> 
     order = submit(tenant_a, line, "plan_change", {"plan_code": small.code})
     with time_machine.travel(jst(2026, 12, 1, 0, 5), tick=False):
         complete(order)
-    api = tenant_a.api()
+    api = tenant_a.api_now()  # a token of this test's clock (the fixture's was issued before it travelled)
     body = api.get(f"/api/v1/lines/{line.pk}/history").json()
     assert body["line_id"] == line.pk
     assert [(i["plan_code"], i["valid_from"], i["valid_to"]) for i in body["items"]] == [
@@ -360,8 +360,8 @@ def test_api_history_and_as_of(tenant_a: TenantWorld, tenant_b: TenantWorld) -> 
     assert api.get(f"/api/v1/lines/{line.pk}/history", {"at": "2020-01-01"}).json()["items"] == []
     bad = api.get(f"/api/v1/lines/{line.pk}/history", {"at": "30/11/2026"})
     assert bad.status_code == 400 and bad.json()["code"] == "INVALID_DATE"
-    assert tenant_b.api().get(f"/api/v1/lines/{line.pk}/history").status_code == 404
-    assert tenant_b.api().get(f"/api/v1/lines/{line.pk}/history", {"at": "2026-12-01"}).status_code == 404
+    assert tenant_b.api_now().get(f"/api/v1/lines/{line.pk}/history").status_code == 404
+    assert tenant_b.api_now().get(f"/api/v1/lines/{line.pk}/history", {"at": "2026-12-01"}).status_code == 404
 
 
 def test_every_factory_line_has_history(tenant_a: TenantWorld) -> None:

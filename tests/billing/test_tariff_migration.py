@@ -27,6 +27,11 @@ def test_existing_prices_become_versions_valid_from_2000() -> None:
     glob = plan.objects.create(code="MIG-G", name="g", name_en="g", coverage="global", monthly_fee=0, **common)
     tariff.objects.create(plan=flat, includes_flat_rate_calling=True)
     tariff.objects.create(plan=glob, usd_monthly_fee=D("12.00"))
+    # Rows of our own: the seeded catalogue may already be gone (a transactional test before this one flushed it).
+    old.get_model("billing", "CallRate").objects.create(
+        coverage="japan", call_type="mig_test", unit_seconds=30, rate=D("20"), cost_type="MIG", label="mig",
+        category="domestic")
+    old.get_model("billing", "FeeRate").objects.create(coverage="japan", code="voicemail", plan=plain, amount=D("300"))
     calls_before = old.get_model("billing", "CallRate").objects.count()
 
     executor = MigrationExecutor(connection)

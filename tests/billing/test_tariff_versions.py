@@ -311,7 +311,7 @@ def test_cli_sets_and_lists_versions() -> None:
     kit.plan("TV-CLI", fee=800)
 
     def run(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(app, ["billing", "tariffs", *args], catch_exceptions=False)
+        return runner.invoke(app, ["admin", "billing", "tariffs", *args], catch_exceptions=False)
 
     res = run("set", "plan-fee", "--plan", "TV-CLI", "--jpy", "880", "--from", "2026-04-01")
     assert res.exit_code == 0, res.output
