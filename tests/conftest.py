@@ -114,7 +114,7 @@ def password() -> str:
 #: Japan time when it has no offset) moves it: scripts/test.sh runs the date-sensitive tests again under
 #: several such clocks (tests/clocks.py), so a test that only passes on some days fails on the commit that
 #: plants it. A test never reads the real date.
-DEFAULT_TEST_NOW = "2026-11-20T10:00:00+09:00"
+DEFAULT_TEST_NOW = "2026-12-07T10:00:00+09:00"
 
 
 def start_now() -> dt.datetime:

@@ -161,7 +161,7 @@ class LineHistoryOut(Schema):
 @router.get("/{int:line_id}/history", response={200: LineHistoryOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut,
                                                  422: ErrorOut},
             summary="A line's history (plan, status, options, SIM over time), or the line as of a moment")
-def line_history_api(request: HttpRequest, line_id: int, at: str | None = None) -> dict[str, Any]:
+def line_history_api(request: HttpRequest, line_id: Id, at: str | None = None) -> dict[str, Any]:
     """Every interval of the line while it belonged to your account, oldest first. With ``at``
     (``YYYY-MM-DD`` = 00:00 Japan time, or an ISO date-time; no offset = Japan time), only the interval in
     force at that moment (an empty list if there was none)."""
