@@ -185,9 +185,14 @@ def _month_states() -> str:
 
 def _at_start(period: str, call: str) -> str:
     """Join condition: the line-history interval ``period`` was in force when the call ``call`` started
-    (``valid_from`` ≤ start < ``valid_to``; an open interval has no end)."""
-    return (f"{period}.line_id = {call}.line_id AND {period}.valid_from <= {call}.started_at "
-            f"AND ({period}.valid_to IS NULL OR {call}.started_at < {period}.valid_to)")
+    (``valid_from`` ≤ start < ``valid_to``; an open interval has no end). A call the carrier reports from
+    before the line's history begins (before its start date, or on a line registered later) takes the
+    line's first interval: exactly one interval matches every call."""
+    t = _t()
+    return (f"{period}.line_id = {call}.line_id "  # noqa: S608
+            f"AND ({period}.valid_to IS NULL OR {call}.started_at < {period}.valid_to) "
+            f"AND ({period}.valid_from <= {call}.started_at OR {period}.valid_from = "
+            f"(SELECT MIN(f.valid_from) FROM {t['period']} f WHERE f.line_id = {period}.line_id))")
 
 
 def _month_params(tenant_id: int, coverage: str, start: dt.date) -> dict[str, Any]:
