@@ -5,14 +5,17 @@ Every statement here works on one tenant, one coverage and one month at a time a
 tenant's rows (every ``WHERE`` starts with the tenant). Nothing is computed row by row in Python: call
 charges are one ``UPDATE … FROM``, the items are a handful of ``INSERT … SELECT … GROUP BY``. The SQL is
 written once, here, and runs on SQLite (≥ 3.33, for ``UPDATE … FROM``) and PostgreSQL; the only dialect
-difference is how a JSON key of ``Line.voice_options`` is read (``_json_true``).
+difference is how a JSON key of ``LinePeriod.voice_options`` is read (``_json_true``).
 
 What is billed for a month (decided from the seeds, see docs/billing.md "Rating"):
 
-* **Lines**: every line of the coverage with a number that was in service on at least one day of the
-  month — ``active`` and ``suspended`` (charges continue while suspended, M-PROC-1), and ``cancelled``
-  lines whose end date falls in or after the month. The full monthly fee, **no pro-rata**: the seed's
-  invoice detail (M-DL-1) has one 月額基本料金 row per number and month and no daily fraction.
+* **Lines** (issue 10 §3), from the line history (``LinePeriod``), never the line's current columns: a line
+  is billed for a month when it was in service (``active`` or ``suspended``: charges continue while
+  suspended, M-PROC-1) at some moment of it; the month's fees, data allowance and cap follow its *last
+  in-service interval of the month* (``_month_states``), billed to that interval's tenant. The full monthly
+  fee, **no pro-rata**: the seed's invoice detail (M-DL-1) has one 月額基本料金 row per number and month and
+  no daily fraction. Each call follows the interval in force when it started (tenant, plan, flat-rate
+  calling; ``_at_start``).
 * **Tariff versions** (issue 10 §2-§3, ``kaisen.billing.versions``): a call uses the call rate and plan fee
   versions in force at its Japan-time start; a month's monthly fees use the versions in force on its 1st.
 * **Base fee**: the plan fee version's ``jpy_monthly_fee`` (``Plan.monthly_fee`` for a plan without one) for
