@@ -10,7 +10,7 @@ import factory
 from kaisen.accounts.models import User
 from kaisen.carriers.models import Carrier
 from kaisen.core.numbers import luhn_check_digit
-from kaisen.lines.history import line_history_open
+from kaisen.lines.history import line_history_open, opening_sql
 from kaisen.lines.models import Line, LineStatus, Plan, SimSize, SimType
 from kaisen.tenancy.models import Tenant
 
@@ -68,6 +68,18 @@ class PlanFactory(factory.django.DjangoModelFactory[Plan]):
     monthly_fee = 980
 
 
+def _open_like_the_migration(line: Line) -> None:
+    """The opening intervals ``kaisen.lines.history.opening_sql`` writes, for this one line."""
+    from django.db import connection
+
+    from kaisen.core import clock
+
+    now = connection.ops.adapt_datetimefield_value(clock.now())
+    with connection.cursor() as cur:
+        for sql in opening_sql(connection.vendor, where="l.id = %s"):
+            cur.execute(sql, ["registered", now, line.pk])
+
+
 class LineFactory(factory.django.DjangoModelFactory[Line]):
     class Meta:
         model = Line
@@ -87,6 +99,11 @@ class LineFactory(factory.django.DjangoModelFactory[Line]):
 
     @factory.post_generation
     def history(obj: Line, create: bool, extracted: Any, **kwargs: Any) -> None:
-        """Like ``line_register``: a created line opens its history (issue 10 §1)."""
+        """Like ``line_register``: a created line opens its history (issue 10 §1). A line created already
+        cancelled with an end date gets the history the migration gives such a line: in service from its
+        start date through its end date, cancelled from the day after (rating reads it, issue 10 §3)."""
         if create and extracted is not False:
-            line_history_open(line=obj)
+            if obj.status == LineStatus.CANCELLED and obj.started_on and obj.scheduled_end_on:
+                _open_like_the_migration(obj)
+            else:
+                line_history_open(line=obj)

@@ -5,14 +5,17 @@ Every statement here works on one tenant, one coverage and one month at a time a
 tenant's rows (every ``WHERE`` starts with the tenant). Nothing is computed row by row in Python: call
 charges are one ``UPDATE … FROM``, the items are a handful of ``INSERT … SELECT … GROUP BY``. The SQL is
 written once, here, and runs on SQLite (≥ 3.33, for ``UPDATE … FROM``) and PostgreSQL; the only dialect
-difference is how a JSON key of ``Line.voice_options`` is read (``_json_true``).
+difference is how a JSON key of ``LinePeriod.voice_options`` is read (``_json_true``).
 
 What is billed for a month (decided from the seeds, see docs/billing.md "Rating"):
 
-* **Lines**: every line of the coverage with a number that was in service on at least one day of the
-  month — ``active`` and ``suspended`` (charges continue while suspended, M-PROC-1), and ``cancelled``
-  lines whose end date falls in or after the month. The full monthly fee, **no pro-rata**: the seed's
-  invoice detail (M-DL-1) has one 月額基本料金 row per number and month and no daily fraction.
+* **Lines** (issue 10 §3), from the line history (``LinePeriod``), never the line's current columns: a line
+  is billed for a month when it was in service (``active`` or ``suspended``: charges continue while
+  suspended, M-PROC-1) at some moment of it; the month's fees, data allowance and cap follow its *last
+  in-service interval of the month* (``_month_states``), billed to that interval's tenant. The full monthly
+  fee, **no pro-rata**: the seed's invoice detail (M-DL-1) has one 月額基本料金 row per number and month and
+  no daily fraction. Each call follows the interval in force when it started (tenant, plan, flat-rate
+  calling; ``_at_start``).
 * **Tariff versions** (issue 10 §2-§3, ``kaisen.billing.versions``): a call uses the call rate and plan fee
   versions in force at its Japan-time start; a month's monthly fees use the versions in force on its 1st.
 * **Base fee**: the plan fee version's ``jpy_monthly_fee`` (``Plan.monthly_fee`` for a plan without one) for
@@ -55,14 +58,16 @@ from kaisen.billing.models import (
 )
 from kaisen.billing.tax import TaxSummary, compute_tax
 from kaisen.carriers.models import Coverage
+from kaisen.core import clock
 from kaisen.core.calendar import last_day_of_month, month_start
 from kaisen.core.errors import DomainError, ErrorCode
-from kaisen.lines.models import Line, Plan
+from kaisen.lines.models import Line, LinePeriod, Plan
 from kaisen.tenancy.models import Tenant
 from kaisen.usage.models import TAX_EXEMPT_CALL_TYPES, CallRecord, DataUsageDaily
 
 MB = 1024 * 1024
-BILLED_STATUSES = ("active", "suspended", "cancelled")
+#: The statuses of a line-history interval in which the line is in service: its monthly fees are billed.
+IN_SERVICE_STATUSES = ("active", "suspended")
 
 
 def currency_of(coverage: str) -> str:
@@ -85,7 +90,7 @@ def _t() -> dict[str, str]:
         "rate": CallRate._meta.db_table, "fee": FeeRate._meta.db_table, "ptariff": PlanTariff._meta.db_table,
         "ltd": LongTermDiscount._meta.db_table, "ltr": LongTermRate._meta.db_table,
         "item": InvoiceItem._meta.db_table, "data": DataUsageDaily._meta.db_table,
-        "invoice": Invoice._meta.db_table,
+        "invoice": Invoice._meta.db_table, "period": LinePeriod._meta.db_table,
     }
 
 
@@ -154,12 +159,53 @@ def _plan_tariff_in_force(alias: str, day: str) -> str:
     return _version(_t()["ptariff"], alias, {"plan_id": "p.id"}, day)
 
 
-def _billed_lines_where() -> str:
-    statuses = ", ".join(f"'{s}'" for s in BILLED_STATUSES)
-    return (f"l.tenant_id = %(tenant)s AND p.coverage = %(cov)s AND l.msisdn IS NOT NULL "
-            f"AND l.status IN ({statuses}) AND l.started_on IS NOT NULL AND l.started_on <= %(end)s "
-            f"AND (l.scheduled_end_on IS NULL OR l.scheduled_end_on >= %(start)s) "
-            f"AND NOT (l.status = 'cancelled' AND l.scheduled_end_on IS NULL)")
+def _overlaps(alias: str) -> str:
+    """The line-history interval ``alias`` overlaps the month [``%(mfrom)s``, ``%(mto)s``) (Japan time)."""
+    return f"{alias}.valid_from < %(mto)s AND ({alias}.valid_to IS NULL OR {alias}.valid_to > %(mfrom)s)"
+
+
+def _month_states() -> str:
+    """Derived table: the deciding state of each line billed to the tenant in the month (issue 10 §3).
+
+    A line's deciding state is its **last in-service interval of the month**: of its line-history intervals
+    overlapping the month (Japan time) whose status is active or suspended, the one that starts last
+    (``ROW_NUMBER() OVER (PARTITION BY line ORDER BY valid_from DESC)``). The line is billed to the tenant
+    and coverage of that interval, with its plan, voice options, data cap and number. Columns: tenant_id,
+    line_id, plan_id, msisdn, voice_options, data_cap_mb. Only lines with an interval of the tenant in the
+    month are ranked (the index leads with the tenant); the ranking itself looks at every tenant's
+    intervals of those lines, so a line transferred away in the month is billed to its new tenant only.
+    """
+    t = _t()
+    statuses = ", ".join(f"'{s}'" for s in IN_SERVICE_STATUSES)
+    return (f"(SELECT w.tenant_id, w.line_id, w.plan_id, w.msisdn, w.voice_options, w.data_cap_mb FROM ("  # noqa: S608
+            f"SELECT s.tenant_id, s.line_id, s.plan_id, s.msisdn, s.voice_options, s.data_cap_mb, s.coverage, "
+            f"ROW_NUMBER() OVER (PARTITION BY s.line_id ORDER BY s.valid_from DESC) AS rn "
+            f"FROM {t['period']} s WHERE s.status IN ({statuses}) AND {_overlaps('s')} "
+            f"AND s.line_id IN (SELECT o.line_id FROM {t['period']} o WHERE o.tenant_id = %(tenant)s "
+            f"AND {_overlaps('o')})) w "
+            f"WHERE w.rn = 1 AND w.tenant_id = %(tenant)s AND w.coverage = %(cov)s AND w.msisdn IS NOT NULL)")
+
+
+def _at_start(period: str, call: str) -> str:
+    """Join condition: the line-history interval ``period`` was in force when the call ``call`` started
+    (``valid_from`` ≤ start < ``valid_to``; an open interval has no end). A call the carrier reports from
+    before the line's history begins (before its start date, or on a line registered later) takes the
+    line's first interval: exactly one interval matches every call."""
+    t = _t()
+    return (f"{period}.line_id = {call}.line_id "  # noqa: S608
+            f"AND ({period}.valid_to IS NULL OR {call}.started_at < {period}.valid_to) "
+            f"AND ({period}.valid_from <= {call}.started_at OR {period}.valid_from = "
+            f"(SELECT MIN(f.valid_from) FROM {t['period']} f WHERE f.line_id = {period}.line_id))")
+
+
+def _month_params(tenant_id: int, coverage: str, start: dt.date) -> dict[str, Any]:
+    """The parameters every statement here reads: tenant, coverage, the month's first and last days and its
+    bounds as instants (00:00 JST of the 1st and of the next month's 1st), in the database's format."""
+    end = last_day_of_month(start)
+    adapt = connection.ops.adapt_datetimefield_value
+    return {"tenant": tenant_id, "cov": coverage, "start": start, "end": end,
+            "mfrom": adapt(dt.datetime.combine(start, dt.time(0), tzinfo=clock.JST)),
+            "mto": adapt(dt.datetime.combine(end + dt.timedelta(days=1), dt.time(0), tzinfo=clock.JST))}
 
 
 ITEM_COLUMNS = ("invoice_id, tenant_id, line_id, msisdn, cost_type, label, category, is_voice, quantity, amount, "
@@ -177,13 +223,15 @@ def rate_calls(*, tenant: Tenant, coverage: str, month: dt.date, rerate: bool = 
     # PostgreSQL, index entries unless the page has room for a HOT update), so rows left alone are cheapest.
     only_new = (f" AND {t['cdr']}.charge IS NULL" if not rerate
                 else f" AND ({t['cdr']}.charge IS NULL OR {t['cdr']}.charge <> {charge})")
-    # Each call takes the call rate version in force on its Japan-time start date (issue 10 §3).
+    # Each call takes the call rate version in force on its Japan-time start date, and the plan and tenant of
+    # the line-history interval in force when it started (issue 10 §3): a call made before a SIM transfer is
+    # the old tenant's, whichever tenant the import filed it under.
     rates, rate_match = _call_rate_at("r", t["cdr"])
     sql = (
         f"UPDATE {t['cdr']} SET charge = {charge} "  # noqa: S608
-        f"FROM {t['line']} l JOIN {t['plan']} p ON p.id = l.plan_id JOIN {rates} r ON r.coverage = p.coverage "
-        f"WHERE l.id = {t['cdr']}.line_id AND {rate_match} "
-        f"AND {t['cdr']}.tenant_id = %(tenant)s AND {t['cdr']}.billing_month = %(start)s AND p.coverage = %(cov)s"
+        f"FROM {t['period']} l JOIN {t['plan']} p ON p.id = l.plan_id JOIN {rates} r ON r.coverage = p.coverage "
+        f"WHERE {_at_start('l', t['cdr'])} AND {rate_match} "
+        f"AND l.tenant_id = %(tenant)s AND {t['cdr']}.billing_month = %(start)s AND p.coverage = %(cov)s"
         f"{only_new}"
     )
     with connection.cursor() as cur:
@@ -191,15 +239,25 @@ def rate_calls(*, tenant: Tenant, coverage: str, month: dt.date, rerate: bool = 
         return max(cur.rowcount, 0)
 
 
+def _unrated_calls(*, tenant: Tenant, coverage: str, month: dt.date) -> int:
+    """The month's calls billed to the tenant (by the interval in force at their start) still without a
+    charge: no call rate for their type."""
+    t = _t()
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT COUNT(*) FROM {t['cdr']} c JOIN {t['period']} l ON {_at_start('l', 'c')} "  # noqa: S608
+                    f"JOIN {t['plan']} p ON p.id = l.plan_id WHERE l.tenant_id = %(tenant)s "
+                    f"AND c.billing_month = %(start)s AND p.coverage = %(cov)s AND c.charge IS NULL",
+                    {"tenant": tenant.pk, "start": month_start(month), "cov": coverage})
+        return int(cur.fetchone()[0])
+
+
 def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
     t = _t()
     start = month_start(month)
-    params: dict[str, Any] = {"tenant": invoice.tenant_id, "cov": coverage, "start": start,
-                              "end": last_day_of_month(start), "inv": invoice.pk}
-    billed = _billed_lines_where()
-    # Monthly fees: the plan fee version in force on the month's first day (issue 10 §2-§3). The line and
-    # its plan come from the line inventory (``lines_from``); a line-state history can replace that join.
-    lines_from = (f"FROM {t['line']} l JOIN {t['plan']} p ON p.id = l.plan_id "
+    params: dict[str, Any] = {**_month_params(invoice.tenant_id, coverage, start), "inv": invoice.pk}
+    # Monthly fees: the deciding state of each billed line — its last in-service line-history interval of the
+    # month (``_month_states``) — with the plan fee version in force on the month's first day (issue 10 §2-§3).
+    lines_from = (f"FROM {_month_states()} l JOIN {t['plan']} p ON p.id = l.plan_id "
                   f"LEFT JOIN {t['ptariff']} pt ON {_plan_tariff_in_force('pt', '%(start)s')}")
     if coverage == Coverage.GLOBAL:
         base_amount = "pt.usd_monthly_fee"
@@ -208,7 +266,7 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
         # plan and term's version in force on its first day.
         base_amount = (f"COALESCE((SELECT MIN(r.monthly_fee) FROM {t['ltd']} d JOIN {t['ltr']} r0 ON r0.id = d.rate_id "  # noqa: S608
                        f"JOIN {t['ltr']} r ON r.plan_id = r0.plan_id AND r.term_months = r0.term_months "
-                       f"WHERE d.line_id = l.id AND r0.plan_id = l.plan_id AND d.starts_on <= %(start)s "
+                       f"WHERE d.line_id = l.line_id AND r0.plan_id = l.plan_id AND d.starts_on <= %(start)s "
                        f"AND d.ends_on >= %(start)s AND r.valid_from = (SELECT MAX(r2.valid_from) FROM {t['ltr']} r2 "
                        f"WHERE r2.plan_id = r0.plan_id AND r2.term_months = r0.term_months "
                        f"AND r2.valid_from <= %(start)s)), pt.jpy_monthly_fee, p.monthly_fee)")
@@ -219,7 +277,8 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
         + f" THEN COALESCE({_fee(code)}, 0) ELSE 0 END"
         for code in ("voicemail", "call_waiting", "flat_rate_calling")
     )
-    # Calls: the call rate and plan fee versions in force at each call's start (issue 10 §3).
+    # Calls: the line-history interval (tenant, plan, voice options), call rate and plan fee versions in
+    # force at each call's start (issue 10 §3).
     call_rate = _call_rate_at("r", "c")
     call_pt = _at_call(t["ptariff"], "pt", {"plan_id": "p.id"}, "c")
     taxable = TaxClass.TAXABLE_10.value
@@ -227,38 +286,40 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
     exempt_types = ", ".join(f"'{c}'" for c in sorted(TAX_EXEMPT_CALL_TYPES))
     statements = [
         # 月額基本料金 per billed number.
-        _select(["%(inv)s", "l.tenant_id", "l.id", "l.msisdn", f"'{tariffs.BASE_FEE[0]}'", f"'{tariffs.BASE_FEE[1]}'",
-                 f"'{fee_cat}'", "FALSE", "1", base_amount, f"'{taxable}'"], f"{lines_from} WHERE {billed}"),
+        _select(["%(inv)s", "l.tenant_id", "l.line_id", "l.msisdn", f"'{tariffs.BASE_FEE[0]}'",
+                 f"'{tariffs.BASE_FEE[1]}'", f"'{fee_cat}'", "FALSE", "1", base_amount, f"'{taxable}'"], lines_from),
         # ﾕﾆﾊﾞｰｻﾙｻｰﾋﾞｽ料金 per billed number (no row in the catalogue: no item).
-        _select(["%(inv)s", "l.tenant_id", "l.id", "l.msisdn", f"'{tariffs.UNIVERSAL_SERVICE[0]}'",
+        _select(["%(inv)s", "l.tenant_id", "l.line_id", "l.msisdn", f"'{tariffs.UNIVERSAL_SERVICE[0]}'",
                  f"'{tariffs.UNIVERSAL_SERVICE[1]}'", f"'{fee_cat}'", "FALSE", "1", _fee("universal_service"),
-                 f"'{taxable}'"], f"{lines_from} WHERE {billed}"),
+                 f"'{taxable}'"], lines_from),
         # 付加機能使用料: the sum of the number's paid voice options.
-        _select(["%(inv)s", "l.tenant_id", "l.id", "l.msisdn", f"'{tariffs.OPTION_FEE[0]}'",
+        _select(["%(inv)s", "l.tenant_id", "l.line_id", "l.msisdn", f"'{tariffs.OPTION_FEE[0]}'",
                  f"'{tariffs.OPTION_FEE[1]}'", f"'{fee_cat}'", "TRUE", "1", option_amount, f"'{taxable}'"],
-                f"{lines_from} WHERE {billed}"),
+                lines_from),
         # Calls and SMS per number and call type (flat-rate covered types dropped for flat-rate lines).
-        _select(["%(inv)s", "c.tenant_id", "c.line_id", "c.msisdn", "r.cost_type", "r.label", "r.category", "TRUE",
+        _select(["%(inv)s", "l.tenant_id", "c.line_id", "c.msisdn", "r.cost_type", "r.label", "r.category", "TRUE",
                  "SUM(c.units)", "SUM(c.charge)",
                  f"CASE WHEN r.call_type IN ({exempt_types}) THEN '{TaxClass.EXEMPT.value}' ELSE '{taxable}' END"],
-                f"FROM {t['cdr']} c JOIN {t['line']} l ON l.id = c.line_id JOIN {t['plan']} p ON p.id = l.plan_id "
+                f"FROM {t['cdr']} c JOIN {t['period']} l ON {_at_start('l', 'c')} "
+                f"JOIN {t['plan']} p ON p.id = l.plan_id "
                 f"LEFT JOIN {call_pt[0]} pt ON {call_pt[1]} JOIN {call_rate[0]} r ON {call_rate[1]} "
-                f"WHERE c.tenant_id = %(tenant)s AND c.billing_month = %(start)s AND p.coverage = %(cov)s "
+                f"WHERE l.tenant_id = %(tenant)s AND c.billing_month = %(start)s AND p.coverage = %(cov)s "
                 f"AND NOT (r.flat_rate_covered AND {flat}) "
-                f"GROUP BY c.tenant_id, c.line_id, c.msisdn, r.call_type, r.cost_type, r.label, r.category"),
+                f"GROUP BY l.tenant_id, c.line_id, c.msisdn, r.call_type, r.cost_type, r.label, r.category"),
         # Data beyond the allowance, in started units (integer division rounds the units up here).
         _select(["%(inv)s", "x.tenant_id", "x.line_id", "x.msisdn", f"'{tariffs.DATA_OVERAGE[0]}'",
                  f"'{tariffs.DATA_OVERAGE[1]}'", f"'{ChargeCategory.DATA.value}'", "FALSE",
                  "(x.used - x.allow_b + x.unit_b - 1) / x.unit_b",
                  "((x.used - x.allow_b + x.unit_b - 1) / x.unit_b) * x.price", f"'{taxable}'"],
-                f"FROM (SELECT l.tenant_id, l.id AS line_id, l.msisdn, CAST(SUM(u.bytes_used) AS BIGINT) AS used, "  # noqa: S608
+                f"FROM (SELECT l.tenant_id, l.line_id, l.msisdn, CAST(SUM(u.bytes_used) AS BIGINT) AS used, "  # noqa: S608
                 f"CAST(MAX(p.data_allowance_mb) AS BIGINT) * {MB} AS allow_b, "
                 f"CAST(MAX({_fee('data_overage', column='unit_mb')}) AS BIGINT) * {MB} AS unit_b, "
                 f"MAX({_fee('data_overage')}) AS price "
-                f"FROM {t['data']} u JOIN {t['line']} l ON l.id = u.line_id JOIN {t['plan']} p ON p.id = l.plan_id "
-                f"WHERE u.tenant_id = %(tenant)s AND u.day >= %(start)s AND u.day <= %(end)s "
-                f"AND p.coverage = %(cov)s AND p.data_allowance_mb IS NOT NULL AND l.data_cap_mb IS NULL "
-                f"AND l.msisdn IS NOT NULL GROUP BY l.tenant_id, l.id, l.msisdn) x "
+                f"FROM {_month_states()} l JOIN {t['plan']} p ON p.id = l.plan_id "
+                f"JOIN {t['data']} u ON u.line_id = l.line_id "
+                f"AND u.day >= %(start)s AND u.day <= %(end)s "
+                f"WHERE p.data_allowance_mb IS NOT NULL AND l.data_cap_mb IS NULL "
+                f"GROUP BY l.tenant_id, l.line_id, l.msisdn) x "
                 f"WHERE x.unit_b > 0 AND x.price IS NOT NULL AND x.used > x.allow_b"),
     ]
     inserted = 0
@@ -376,6 +437,5 @@ def rate_month(*, tenant: Tenant, coverage: str, month: dt.date, rerate: bool = 
     invoice.exempt_total = summary.exempt_total
     invoice.total = summary.total
     invoice.save(update_fields=["currency", "taxable_total", "tax_total", "exempt_total", "total", "updated_at"])
-    unrated = CallRecord.objects.filter(tenant=tenant, billing_month=start, charge__isnull=True,
-                                        line__plan__coverage=coverage).count()
+    unrated = _unrated_calls(tenant=tenant, coverage=coverage, month=start)
     return RatingResult(invoice=invoice, calls_rated=calls, items=items, unrated_calls=unrated, summary=summary)
