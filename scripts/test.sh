@@ -62,7 +62,7 @@ step "mypy kaisen"
 mypy kaisen || fail "mypy found type errors"
 
 step "lint-imports: no app imports a higher layer, no import cycle inside an app (pyproject.toml [tool.importlinter])"
-lint-imports --no-cache || fail "an app imports a higher layer or its modules form a cycle (see above and docs/decisions/0005-layers.md)"
+lint-imports --no-cache || fail "an app imports a higher layer or its modules form a cycle (see above and docs/decisions/0006-layers.md)"
 
 step "makemigrations --check"
 "$VPY" manage.py makemigrations --check --dry-run || fail "models changed without a migration: run python manage.py makemigrations"

@@ -2,7 +2,7 @@
 modules import each other in a cycle.
 
 The layers, the few allowed exceptions and the acyclic apps are the import-linter contracts in pyproject.toml
-([tool.importlinter]); docs/decisions/0005-layers.md says why they are what they are.
+([tool.importlinter]); docs/decisions/0006-layers.md says why they are what they are.
 """
 
 from __future__ import annotations

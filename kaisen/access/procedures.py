@@ -1,6 +1,6 @@
 """What an approval request holds and carries out: a line procedure, registered by the procedures app.
 
-``access`` sits below ``procedures`` in the layers (docs/decisions/0005-layers.md): procedures asks access
+``access`` sits below ``procedures`` in the layers (docs/decisions/0006-layers.md): procedures asks access
 whether a user may act, so access cannot import procedures back. An approval still has to check a held
 procedure like an order, submit it once approved, and show its kind and parameters; the procedures app hands
 those four functions over in ``ProceduresConfig.ready()`` (the higher layer registers a handler with the lower

@@ -1,7 +1,7 @@
 """The second login step after a correct password, registered by the mfa app.
 
 ``mfa`` builds on ``accounts`` (its users, login services and pages), so accounts cannot import mfa back
-(issue 16 §3, docs/decisions/0005-layers.md). The login page and ``POST /auth`` still have to start the
+(issue 16 §3, docs/decisions/0006-layers.md). The login page and ``POST /auth`` still have to start the
 second step: ``MfaConfig.ready()`` registers it here and they call it through :func:`second_step`.
 """
 

@@ -21,7 +21,7 @@ class MfaConfig(AppConfig):
 
     def ready(self) -> None:
         # The login page and POST /auth (kaisen.accounts) start the second step, but accounts sits below mfa
-        # and must not import it: hand it over here (issue 16 §3, docs/decisions/0005-layers.md).
+        # and must not import it: hand it over here (issue 16 §3, docs/decisions/0006-layers.md).
         from kaisen.accounts.second_step import SecondStep, register
         from kaisen.mfa.views import login_second_step
 

@@ -9,7 +9,7 @@ class PaymentsConfig(AppConfig):
 
     def ready(self) -> None:
         # The monthly close (kaisen.billing) adds the fees a payment method brings, but billing sits below
-        # payments and must not import it: hand it the fees here (issue 16 §3, docs/decisions/0005-layers.md).
+        # payments and must not import it: hand it the fees here (issue 16 §3, docs/decisions/0006-layers.md).
         from kaisen.billing.extra_fees import register
         from kaisen.payments.selectors import invoice_extra_fees
 

@@ -15,7 +15,7 @@ class ProceduresConfig(AppConfig):
 
     def ready(self) -> None:
         # Approvals (kaisen.access) hold and carry out line procedures, but access sits below procedures and
-        # must not import it: hand it the procedures here (issue 16 §3, docs/decisions/0005-layers.md).
+        # must not import it: hand it the procedures here (issue 16 §3, docs/decisions/0006-layers.md).
         from kaisen.access.procedures import ProcedureHandler, register
         from kaisen.procedures.display import param_rows
         from kaisen.procedures.services import order_preview, order_submit
