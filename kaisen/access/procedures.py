@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
+from kaisen.core.registry import Slot
 
 
 @dataclass(frozen=True)
@@ -29,17 +29,8 @@ class ProcedureHandler:
     param_rows: Callable[..., list[Any]]
 
 
-_handler: ProcedureHandler | None = None
-
-
-def register(handler: ProcedureHandler) -> None:
-    """Called once by the procedures app when Django starts (a second call replaces the first)."""
-    global _handler
-    _handler = handler
-
-
-def procedures() -> ProcedureHandler:
-    if _handler is None:
-        raise ImproperlyConfigured("Approvals need kaisen.procedures in INSTALLED_APPS: it registers the "
-                                   "procedures an approval carries out (kaisen.access.procedures.register).")
-    return _handler
+_slot: Slot[ProcedureHandler] = Slot(
+    "Approvals need kaisen.procedures in INSTALLED_APPS: it registers the procedures an approval carries out "
+    "(kaisen.access.procedures.register).")
+register = _slot.register
+procedures = _slot.get

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
+from kaisen.core.registry import Slot
 
 
 @dataclass(frozen=True)
@@ -31,17 +31,8 @@ class SecondStep:
     api: Callable[..., ApiStep]
 
 
-_registered: SecondStep | None = None
-
-
-def register(step: SecondStep) -> None:
-    global _registered
-    _registered = step
-
-
-def second_step() -> SecondStep:
-    """The registered second step. Missing registration fails loudly: a login must never skip it silently."""
-    if _registered is None:
-        raise ImproperlyConfigured("Login needs kaisen.mfa in INSTALLED_APPS: it registers the second login "
-                                   "step (kaisen.accounts.second_step.register).")
-    return _registered
+_slot: Slot[SecondStep] = Slot("Login needs kaisen.mfa in INSTALLED_APPS: it registers the second login step "
+                               "(kaisen.accounts.second_step.register).")
+register = _slot.register
+#: The registered second step.
+second_step = _slot.get
