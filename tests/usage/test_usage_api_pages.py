@@ -127,7 +127,7 @@ def test_usage_pages_render_with_charts(tenant_a: TenantWorld) -> None:
     html = page.content.decode()
     assert page.status_code == 200 and 'data-source="line-usage-data"' in html and "5.0 MB" in html
     assert "chart.umd.min.js" in html and "<script>" not in html  # CSP: no inline script
-    overview = client.get("/usage/")
+    overview = client.get("/usage/", {"month": f"{end:%Y-%m}"})  # the month of the data (the 1st has none yet)
     assert overview.status_code == 200 and 'data-source="usage-daily-data"' in overview.content.decode()
     detail = client.get(f"/lines/{tenant_a.line.pk}/").content.decode()
     assert f"/usage/lines/{tenant_a.line.pk}/" in detail
