@@ -12,6 +12,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
@@ -62,6 +63,16 @@ def amount_column(field: str, label: Any) -> Any:
 # The library's model and field names go through gettext (their Japanese is in our catalogue); its app name
 # and two admin columns are plain English strings, so they are given translatable ones here.
 apps.get_app_config("django_tasks_database").verbose_name = _("Background tasks")
+
+#: The library's own msgids (django_tasks_db/models.py, django_tasks/base.py), listed so that makemessages keeps
+#: them in our catalogue, where their Japanese is: gettext finds them there at runtime by the same msgid.
+TASK_RESULT_MSGIDS = (
+    _("Task Result"), _("Task Results"), _("status"), _("enqueued at"), _("started at"), _("finished at"),
+    _("args kwargs"), _("priority"), _("task path"), _("worker id"), _("queue name"), _("backend name"),
+    _("run after"), _("return value"), _("exception class path"), _("traceback"),
+    pgettext_lazy("Task", "Ready"), pgettext_lazy("Task", "Running"), pgettext_lazy("Task", "Failed"),
+    pgettext_lazy("Task", "Successful"),
+)
 
 
 class TaskResultAdmin(DBTaskResultAdmin):

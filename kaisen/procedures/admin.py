@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
@@ -71,12 +71,13 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return obj.line.iccid
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> Any:
-        """Also the order number ("123" or "#123"); digits alone also match ICCIDs and phone numbers."""
-        term = search_term.strip().lstrip("#")
-        results, distinct = super().get_search_results(request, queryset, search_term)
-        if term.isdigit() and len(term) <= 18:
-            results = results | queryset.filter(Q(pk=int(term)))
-        return results, distinct
+        """An order number ("123" or "#123": up to 9 digits, shorter than any phone number or ICCID) finds
+        that order; anything else is looked up in the fields above."""
+        term = search_term.strip()
+        number = term.removeprefix("#")
+        if number.isdigit() and (term.startswith("#") or len(number) <= 9):
+            return queryset.filter(pk=int(number[:18])), False
+        return super().get_search_results(request, queryset, search_term)
 
     def get_urls(self) -> list[Any]:
         return [
