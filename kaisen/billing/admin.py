@@ -25,6 +25,7 @@ from kaisen.billing.models import (
     PlanTariff,
     TtsRate,
 )
+from kaisen.core.admin import amount_column
 
 
 class TariffVersionForm(forms.ModelForm):
@@ -246,7 +247,8 @@ class CouponUseInline(admin.TabularInline):
 
 @admin.register(Coupon)
 class CouponAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ("code", "tenant", "coverage", "amount", "balance", "purchased_on", "expires_on")
+    list_display = ("code", "tenant", "coverage", amount_column("amount", _("amount")),
+                    amount_column("balance", _("balance")), "purchased_on", "expires_on")
     list_filter = ("coverage",)
     search_fields = ("code", "tenant__public_id", "tenant__legal_name")
     inlines = [CouponUseInline]
@@ -281,7 +283,8 @@ class InvoiceItemInline(admin.TabularInline):
 class InvoiceAdmin(admin.ModelAdmin):
     """Read-only: the rating and the close write invoices; nobody deletes them (7-year retention)."""
 
-    list_display = ("month", "tenant", "coverage", "status", "number", "currency", "total", "total_jpy",
+    list_display = ("month", "tenant", "coverage", "status", "number", "currency",
+                    amount_column("total", _("amount billed")), amount_column("total_jpy", _("amount billed (JPY)")),
                     "issued_on", "due_on")
     list_display_links = ("month",)
     list_filter = ("status", "coverage", "currency", "month")

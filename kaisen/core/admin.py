@@ -5,11 +5,16 @@ The audit every admin write goes through is ``kaisen.audit.backoffice.AuditedAdm
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from django.apps import apps
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+from django_tasks_db.admin import DBTaskResultAdmin
+from django_tasks_db.models import DBTaskResult
 
 admin.site.site_header = _("Kaisen back office")
 admin.site.site_title = _("Kaisen back office")
@@ -28,3 +33,65 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def format_amount(value: Any) -> str:
+    """An amount or a count with thousands separators ("1,234,567", "1,234.50"); "-" for none (issue 14).
+
+    Whole amounts (yen) show no decimals; others keep theirs. The same in every language: the back office
+    shows yen the way invoices do."""
+    if value is None or value == "":
+        return "-"
+    number = Decimal(str(value))
+    if number == number.to_integral_value():
+        return f"{int(number):,}"
+    return f"{number:,}"
+
+
+def amount_column(field: str, label: Any) -> Any:
+    """A ``list_display`` column showing ``field`` through ``format_amount``, right-aligned, sortable."""
+
+    @admin.display(description=label, ordering=field)
+    def column(obj: Any) -> str:
+        return format_amount(getattr(obj, field))
+
+    column.__name__ = f"{field}_amount"
+    return column
+
+
+# --- The task results of django-tasks' database backend, in the back office's language (issue 14) ----------
+# The library's model and field names go through gettext (their Japanese is in our catalogue); its app name
+# and two admin columns are plain English strings, so they are given translatable ones here.
+apps.get_app_config("django_tasks_database").verbose_name = _("Background tasks")
+
+#: The library's own msgids (django_tasks_db/models.py, django_tasks/base.py), listed so that makemessages keeps
+#: them in our catalogue, where their Japanese is: gettext finds them there at runtime by the same msgid.
+TASK_RESULT_MSGIDS = (
+    _("Task Result"), _("Task Results"), _("status"), _("enqueued at"), _("started at"), _("finished at"),
+    _("args kwargs"), _("priority"), _("task path"), _("worker id"), _("queue name"), _("backend name"),
+    _("run after"), _("return value"), _("exception class path"), _("traceback"),
+    pgettext_lazy("Task", "Ready"), pgettext_lazy("Task", "Running"), pgettext_lazy("Task", "Failed"),
+    pgettext_lazy("Task", "Successful"),
+)
+
+
+class TaskResultAdmin(DBTaskResultAdmin):
+    list_display = ("id", "task_label", "status", "enqueued_at", "started_at", "finished_at", "priority",
+                    "queue_name")
+
+    @admin.display(description=_("task"))
+    def task_label(self, obj: DBTaskResult) -> str:
+        return str(obj.task_name)
+
+    @admin.display(description=_("traceback"))
+    def formatted_traceback(self, obj: DBTaskResult) -> str:
+        return super().formatted_traceback(obj)
+
+    @admin.display(description=_("run after"))
+    def display_run_after(self, obj: DBTaskResult) -> Any:
+        return super().display_run_after(obj)
+
+
+if admin.site.is_registered(DBTaskResult):
+    admin.site.unregister(DBTaskResult)
+admin.site.register(DBTaskResult, TaskResultAdmin)

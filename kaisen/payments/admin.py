@@ -7,11 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from kaisen.core.admin import ReadOnlyAdminMixin
+from kaisen.billing.models import Invoice, InvoiceStatus
+from kaisen.core import clock
+from kaisen.core.admin import ReadOnlyAdminMixin, amount_column, format_amount
 from kaisen.core.errors import DomainError
 from kaisen.payments import services
 from kaisen.payments.models import (
@@ -23,6 +28,8 @@ from kaisen.payments.models import (
     SimulatedCharge,
     UnpaidInvoice,
 )
+from kaisen.procedures.models import PENDING_STATUSES, Order, OrderStatus
+from kaisen.usage.models import UsageFile
 
 
 def _each(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any], call: Any,
@@ -93,7 +100,8 @@ class UnpaidInvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Issued invoices not paid yet. Invoice, bank-debit and convenience-store payments are marked paid here
     when the money is received (card invoices are charged by ``kaisen admin payments charge-due``)."""
 
-    list_display = ("number", "tenant", "coverage", "month", "currency", "total", "total_jpy", "due_on", "status")
+    list_display = ("number", "tenant", "coverage", "month", "currency", amount_column("total", _("amount billed")),
+                    amount_column("total_jpy", _("amount billed (JPY)")), "due_on", "status")
     list_filter = ("status", "coverage")
     search_fields = ("number", "tenant__public_id")
     actions = ("record_receipt",)
@@ -113,7 +121,8 @@ class UnpaidInvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "tenant", "invoice", "channel", "method", "status", "amount", "currency",
+    list_display = ("created_at", "tenant", "invoice", "channel", "method", "status",
+                    amount_column("amount", _("amount")), "currency",
                     "card_brand", "card_last4", "failure_code", "trigger")
     list_filter = ("status", "channel", "method")
     search_fields = ("tenant__public_id", "invoice__number", "provider_charge_id")
@@ -123,5 +132,56 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class SimulatedChargeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The SIMULATOR provider's ledger (no real money): what a real provider would show in its dashboard."""
 
-    list_display = ("created_at", "charge_id", "idempotency_key", "amount", "currency", "status", "failure_code")
+    list_display = ("created_at", "charge_id", "idempotency_key", amount_column("amount", _("amount")), "currency",
+                    "status", "failure_code")
     list_filter = ("status",)
+
+
+# --- "Needs attention" (issue 14) ------------------------------------------------------------------------
+#: How many rows of each kind the page shows.
+ATTENTION_LIMIT = 200
+
+
+def attention_view(request: HttpRequest) -> HttpResponse:
+    """What staff must look at: orders past their time and not finished, invoices with a payment error,
+    usage files with rejected rows. Here because payments is the layer that may read all three (0006)."""
+    if not request.user.has_perm("procedures.view_order"):
+        raise PermissionDenied
+    now = clock.now()
+    # Past its time and not final: waiting to be sent after its time (the engine should have sent it), or
+    # sent / unknown with the carrier check overdue or missing.
+    overdue = (Order.objects.filter(status__in=PENDING_STATUSES, due_at__lt=now)
+               .filter(Q(status__in=[OrderStatus.RECEIVED, OrderStatus.SCHEDULED])
+                       | Q(next_check_at__isnull=True) | Q(next_check_at__lt=now))
+               .select_related("tenant", "line").order_by("due_at", "id"))
+    payment_errors = (Invoice.objects.filter(status=InvoiceStatus.PAYMENT_ERROR)
+                      .select_related("tenant").order_by("due_on", "id"))
+    failed_imports = UsageFile.objects.filter(rows_rejected__gt=0).order_by("-imported_at", "-id")
+    invoices = list(payment_errors[:ATTENTION_LIMIT])
+    for invoice in invoices:
+        invoice.total_display = format_amount(invoice.total)  # type: ignore[attr-defined]
+    files = list(failed_imports[:ATTENTION_LIMIT])
+    for file in files:
+        file.rows_total_display = format_amount(file.rows_total)  # type: ignore[attr-defined]
+        file.rows_rejected_display = format_amount(file.rows_rejected)  # type: ignore[attr-defined]
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Needs attention"),
+        "now": now,
+        "overdue": list(overdue[:ATTENTION_LIMIT]),
+        "payment_errors": invoices,
+        "failed_imports": files,
+        "limit": ATTENTION_LIMIT,
+    }
+    return TemplateResponse(request, "admin/needs_attention.html", context)
+
+
+_site_urls = admin.site.get_urls
+
+
+def _get_urls() -> list[Any]:
+    return [path("needs-attention/", admin.site.admin_view(attention_view), name="needs_attention"),
+            *_site_urls()]
+
+
+admin.site.get_urls = _get_urls  # type: ignore[method-assign]

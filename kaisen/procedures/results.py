@@ -32,12 +32,14 @@ def save_line(line: Line, fields: list[str], *, order: Order | None = None, at: 
                                reason=LinePeriodReason.ORDER, order_id=order.pk)
 
 
-def order_apply_result(*, order: Order, status: CarrierStatus) -> None:
+def order_apply_result(*, order: Order, status: CarrierStatus, actor: str = "carrier", user: Any = None,
+                       reason: str = "") -> None:
     """The carrier finished ``order`` (COMPLETED or FAILED): change the line, move the order, queue the mail.
 
     The engine calls it in its transaction with the order row locked. Applied once: an order already
     final is left alone — except a completed MNP reservation whose number has since been ported out
-    (``status.result["ported_out"]``), which cancels the line (once).
+    (``status.result["ported_out"]``), which cancels the line (once). ``actor``/``user``/``reason`` name
+    who decided when it is not the carrier (a staff member in the back office, ``procedures.staff``).
     """
     rule = rule_for(order.kind)
     result = dict(status.result or {})
@@ -52,8 +54,8 @@ def order_apply_result(*, order: Order, status: CarrierStatus) -> None:
         fields = rule.on_completed(order, line, result)
         save_line(line, fields, order=order)
         order.result = {**(order.result or {}), **result}
-        workflow.order_transition(order, OrderStatus.COMPLETED, actor="carrier", note="carried out",
-                                  data={"result": result}, update_fields=["result"])
+        workflow.order_transition(order, OrderStatus.COMPLETED, actor=actor, user=user, note=reason or "carried out",
+                                  data={"result": result}, update_fields=["result"], reason=reason)
         topic = rule.completion_topic(order)
         if topic:
             mails.order_mail(order, topic)
@@ -65,9 +67,9 @@ def order_apply_result(*, order: Order, status: CarrierStatus) -> None:
     order.error_code = (status.error_code or "CARRIER_FAILED")[:64]
     order.error_message = (status.error_message or "")[:500]
     order.result = {**(order.result or {}), **result}
-    workflow.order_transition(order, OrderStatus.FAILED, actor="carrier", note=order.error_message,
+    workflow.order_transition(order, OrderStatus.FAILED, actor=actor, user=user, note=order.error_message,
                               data={"error_code": order.error_code}, update_fields=["error_code", "error_message",
-                                                                                    "result"])
+                                                                                    "result"], reason=reason)
     # What acceptance put on the line (a scheduled end date) no longer holds.
     save_line(line, rule.on_withdrawn(order, line))
     outbox_withdraw(order=order, topics=[rules.REMINDER])
