@@ -38,7 +38,7 @@ def audit_list(
     limit: Annotated[int, typer.Option(min=1, max=500, help="Entries per page.")] = 50,
     fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
-    """One page of the audit log as JSON, newest first."""
+    """One page of the audit log, newest first."""
     params = {**_filters(family, date_from, date_to, user_id, success), "page": page, "limit": limit}
     emit(api("GET", "/audit", url=url, params=params))
 

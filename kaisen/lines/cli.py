@@ -24,7 +24,7 @@ def lines_list(
     all_pages: Annotated[bool, typer.Option("--all", help="Follow the cursors and print every line.")] = False,
     fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
-    """List lines as JSON: one page ({items, next_cursor, prev_cursor}), or with --all a JSON array of every line."""
+    """List lines: one page ({items, next_cursor, prev_cursor}), or with --all every line."""
     params: dict[str, Any] = {"status": status, "carrier": carrier, "sim_type": sim_type, "plan": plan, "q": q,
                               "sort": sort, "limit": limit}
     if cursor:
@@ -65,6 +65,6 @@ def lines_history(
                                                 "or YYYY-MM-DDTHH:MM (Japan time unless an offset is given).")] = None,
     fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
-    """Show a line's history as JSON: its plan, status, options and SIM from one change to the next."""
+    """Show a line's history: its plan, status, options and SIM from one change to the next."""
     line_id = ref if by_id and ref.isdigit() else api("GET", _line_path(ref, by_id), url=url)["id"]
     emit(api("GET", f"/lines/{line_id}/history", url=url, params={"at": at} if at else None))

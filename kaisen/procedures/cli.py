@@ -146,7 +146,7 @@ def orders_list(
     all_pages: Annotated[bool, typer.Option("--all", help="Follow the cursors and print every order.")] = False,
     fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
-    """List orders, newest first: one page ({items, next_cursor, prev_cursor}), or with --all a JSON array."""
+    """List orders, newest first: one page ({items, next_cursor, prev_cursor}), or with --all every order."""
     params: dict[str, Any] = {"status": status, "kind": kind, "limit": limit}
     if line:
         params["line_id"] = _line_id(line, by_id, url)

@@ -79,7 +79,7 @@ def usage_line(
     days: Annotated[int, typer.Option(help="Days in the window (1-92).")] = 7,
     fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
-    """A line's data usage per day (by default the 7 days up to 2 days ago) and last month's total, as JSON."""
+    """A line's data usage per day (by default the 7 days up to 2 days ago) and last month's total."""
     params: dict[str, Any] = {"days": days}
     if end:
         params["end"] = end
@@ -91,7 +91,7 @@ def usage_summary(
     month: Annotated[str, typer.Option(help="YYYY-MM (default: this month).")] = "",
     fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
-    """The tenant's usage of a month, day by day (data bytes, calls, call minutes, SMS), as JSON."""
+    """The tenant's usage of a month, day by day (data bytes, calls, call minutes, SMS)."""
     emit(api("GET", "/usage/summary", url=url, params={"month": month}))
 
 
@@ -104,6 +104,6 @@ def usage_calls(
     all_pages: Annotated[bool, typer.Option("--all", help="Follow the cursors and print every call.")] = False,
     fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
-    """A line's calls billed in a month, one page as JSON, or with --all a JSON array of every call."""
+    """A line's calls billed in a month, one page, or with --all every call."""
     print_pages(f"/lines/{_line_id(ref, url)}/calls", params={"month": month, "limit": limit}, cursor=cursor,
                 all_pages=all_pages, url=url)
