@@ -42,7 +42,8 @@ def django_setup() -> None:
 
 
 def print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    """JSON on stdout: times in Japan time (``+09:00``), amounts as decimal strings (:func:`normalise`)."""
+    typer.echo(json.dumps(normalise(data), ensure_ascii=False, indent=2, default=str))
 
 
 # --- output format and language of the listings ---------------------------------------------------------
@@ -133,9 +134,23 @@ def amount_str(value: Any) -> Any:
     return format(number, "f") if number.is_finite() else value
 
 
+def jst_iso(value: str) -> str:
+    """An ISO date-time with an offset (``…Z``, ``…+00:00``) as the same moment in Japan time, still ISO
+    (``…+09:00``); other text unchanged."""
+    if not _DATETIME.match(value):
+        return value
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(JST).isoformat()
+    except ValueError:
+        return value
+
+
 def normalise(data: Any, currency: str | None = None) -> Any:
     """Every amount of an object with a ``currency`` (its own or its page's) as a decimal string, in nested
-    objects too: the JSON output's one shape, whatever number type an amount came in."""
+    objects too, whatever number type an amount came in; every time in Japan time: the JSON output's one
+    shape."""
+    if isinstance(data, str):
+        return jst_iso(data)
     if isinstance(data, list):
         return [normalise(x, currency) for x in data]
     if isinstance(data, dict):
@@ -215,7 +230,7 @@ def emit(data: Any, *, fmt: OutputFormat | None = None) -> None:
     piped). Amounts are decimal strings; in a table or CSV with their currency, and times in JST."""
     fmt = fmt or output_format()
     if fmt is OutputFormat.json:
-        print_json(normalise(data))
+        print_json(data)
         return
     header, body, meta = table_rows(data)
     if fmt is OutputFormat.csv:

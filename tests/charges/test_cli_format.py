@@ -94,6 +94,7 @@ def test_bills_calls_all_follows_every_page(billed_env: tuple[Any, dict[str, str
     every = json.loads(res.stdout)
     assert [c["no"] for c in every["items"]] == list(range(1, first["count"] + 1)) and first["count"] == 23
     assert every["total_charge"] == first["total_charge"] and every["currency"] == "JPY"
+    assert all(c["started_at"].endswith("+09:00") for c in every["items"])   # JSON times in Japan time too
 
     # In CSV, every call a row, the start in Japan time, the charge with its currency.
     res = _run(["bills", "calls", str(billed.oct.pk), l0.msisdn, "--all", "--format", "csv"], env)
@@ -151,6 +152,10 @@ def test_helpers_lang_jst_amounts() -> None:
     assert core_cli.jst("2026-12-07T00:30:00+09:00") == "2026-12-07 00:30:00 JST"
     assert core_cli.jst("2026-12-07") == "2026-12-07"
     assert core_cli.jst("09012345678") == "09012345678"
+    assert core_cli.jst_iso("2026-12-06T15:30:00Z") == "2026-12-07T00:30:00+09:00"
+    assert core_cli.jst_iso("2026-12-06T15:30:00.250000+00:00") == "2026-12-07T00:30:00.250000+09:00"
+    assert core_cli.normalise({"at": "2026-12-06T15:30:00Z", "month": "2026-12"}) == {
+        "at": "2026-12-07T00:30:00+09:00", "month": "2026-12"}
     # Amounts: decimal strings whatever type they came in, with the currency in a table or CSV.
     assert core_cli.normalise({"currency": "JPY", "total": 1200, "count": 3, "items": [{"amount": 1.5}]}) == {
         "currency": "JPY", "total": "1200", "count": 3, "items": [{"amount": "1.5"}]}
