@@ -12,6 +12,8 @@ Nothing but this module's caller imports it: the apps' ``cli.py`` files import `
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from kaisen import server
@@ -20,6 +22,7 @@ from kaisen.accounts.cli import apikeys_app, createstaff, login, logout, users_a
 from kaisen.audit.cli import audit_app
 from kaisen.benchmarks.cli import bench_app
 from kaisen.billing.cli import billing_ops_app, bills_app
+from kaisen.core.cli import LANGUAGES, FormatOpt, set_lang, state
 from kaisen.lines.cli import lines_app
 from kaisen.payments.cli import payments_admin_app, payments_app
 from kaisen.procedures.cli import bulk_app, mnp_app, orders_app
@@ -37,6 +40,21 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+
+@app.callback()
+def root(
+    fmt: FormatOpt = None,
+    lang: Annotated[str | None, typer.Option(
+        "--lang", help="ja or en: the language of messages (default: from LANG / LC_ALL, else Japanese).")] = None,
+) -> None:
+    """Options for every command: the output format of listings and the language of messages."""
+    if lang is not None and lang not in LANGUAGES:
+        raise typer.BadParameter("ja or en", param_hint="--lang")
+    state.format = fmt
+    set_lang(lang)
+
 
 # Customer commands: they call the API with the login of `kaisen login`.
 app.command()(login)

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kaisen.core.cli import UrlOpt, api, print_json, request
+from kaisen.core.cli import FormatOpt, UrlOpt, api, emit, print_json, request
 
 access_app = typer.Typer(help="Roles, policies, line tags and approvals of the tenant (calls the API).",
                          no_args_is_help=True)
@@ -58,15 +58,15 @@ def can(action: Annotated[str, typer.Argument(help="An action, e.g. Line:cancel.
 
 
 @access_app.command("actions")
-def actions_list(url: UrlOpt = None) -> None:
+def actions_list(fmt: FormatOpt = None, url: UrlOpt = None) -> None:
     """The catalogue of actions."""
-    _show(_call("GET", "/access/actions", url=url))
+    emit(_call("GET", "/access/actions", url=url))
 
 
 @access_app.command("list")
-def roles_list(url: UrlOpt = None) -> None:
+def roles_list(fmt: FormatOpt = None, url: UrlOpt = None) -> None:
     """Built-in and custom roles with their statements."""
-    _show(_call("GET", "/roles", url=url))
+    emit(_call("GET", "/roles", url=url))
 
 
 @access_app.command("show")
@@ -180,9 +180,9 @@ def key_scope(
 # --- tags ------------------------------------------------------------------------------------------------
 
 @tags_app.command("list")
-def tags_list(url: UrlOpt = None) -> None:
+def tags_list(fmt: FormatOpt = None, url: UrlOpt = None) -> None:
     """The tenant's line tags (a line-limited user: theirs)."""
-    _show(_call("GET", "/line-tags", url=url))
+    emit(_call("GET", "/line-tags", url=url))
 
 
 @tags_app.command("create")
@@ -228,9 +228,9 @@ def tags_import(file: Annotated[Path, typer.Argument(help="CSV with the header l
 
 @approvals_app.command("list")
 def approvals_list(status: Annotated[str, typer.Option(help="pending, approved, rejected, withdrawn or ''.")]
-                   = "pending", url: UrlOpt = None) -> None:
+                   = "pending", fmt: FormatOpt = None, url: UrlOpt = None) -> None:
     """Requests you may decide (or your own)."""
-    _show(_call("GET", "/approvals", url=url, params={"status": status}))
+    emit(_call("GET", "/approvals", url=url, params={"status": status}))
 
 
 @approvals_app.command("show")

@@ -12,7 +12,18 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from kaisen.core.cli import UrlOpt, api, base_url, django_setup, load_config, post_auth, print_json, save_config
+from kaisen.core.cli import (
+    FormatOpt,
+    UrlOpt,
+    api,
+    base_url,
+    django_setup,
+    emit,
+    load_config,
+    post_auth,
+    print_json,
+    save_config,
+)
 
 users_app = typer.Typer(help="List, create, show and unlock the tenant's users (root user; calls the API).",
                         no_args_is_help=True)
@@ -62,9 +73,9 @@ def logout(url: UrlOpt = None) -> None:
 
 
 @apikeys_app.command("list")
-def apikeys_list(url: UrlOpt = None) -> None:
+def apikeys_list(fmt: FormatOpt = None, url: UrlOpt = None) -> None:
     """List your API keys."""
-    print_json(api("GET", "/api-keys", url=url))
+    emit(api("GET", "/api-keys", url=url))
 
 
 @apikeys_app.command("create")
@@ -104,9 +115,9 @@ def createstaff(
 
 
 @users_app.command("list")
-def users_list(url: UrlOpt = None) -> None:
+def users_list(fmt: FormatOpt = None, url: UrlOpt = None) -> None:
     """Every user of the tenant as JSON."""
-    print_json(api("GET", "/users", url=url))
+    emit(api("GET", "/users", url=url))
 
 
 @users_app.command("create")

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kaisen.core.cli import UrlOpt, api, api_stream, print_json
+from kaisen.core.cli import FormatOpt, UrlOpt, api, api_stream, emit
 
 audit_app = typer.Typer(help="Read and export the audit log (root user; calls the API).", no_args_is_help=True)
 
@@ -36,11 +36,11 @@ def audit_list(
     success: SuccessOpt = None,
     page: Annotated[int, typer.Option(min=1, help="Page number.")] = 1,
     limit: Annotated[int, typer.Option(min=1, max=500, help="Entries per page.")] = 50,
-    url: UrlOpt = None,
+    fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
-    """One page of the audit log as JSON, newest first."""
+    """One page of the audit log, newest first."""
     params = {**_filters(family, date_from, date_to, user_id, success), "page": page, "limit": limit}
-    print_json(api("GET", "/audit", url=url, params=params))
+    emit(api("GET", "/audit", url=url, params=params))
 
 
 @audit_app.command("export")

@@ -28,7 +28,17 @@ from typing import Annotated, Any
 
 import typer
 
-from kaisen.core.cli import UrlOpt, api, api_stream, django_setup, print_json, print_pages
+from kaisen.core.cli import (
+    FormatOpt,
+    UrlOpt,
+    api,
+    api_stream,
+    django_setup,
+    emit,
+    print_json,
+    print_numbered_pages,
+    print_pages,
+)
 
 bills_app = typer.Typer(help="Your bills: months and status, detail, per-number charges, call details, invoice "
                              "PDF (calls the API; log in first with `kaisen login`).", no_args_is_help=True)
@@ -377,13 +387,13 @@ BillId = Annotated[int, typer.Argument(help="The bill's ID (the `id` of `kaisen 
 def bills_list(
     months: Annotated[int, typer.Option(min=1, max=84, help="Months back, this one included.")] = 4,
     coverage: Annotated[str, typer.Option(help="Only japan or global.")] = "",
-    url: UrlOpt = None,
+    fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
     """Bills of the last months with status and totals, newest first."""
     params: dict[str, Any] = {"months": months}
     if coverage:
         params["coverage"] = coverage
-    print_json(api("GET", "/bills", url=url, params=params))
+    emit(api("GET", "/bills", url=url, params=params))
 
 
 @bills_app.command("show")
@@ -393,9 +403,9 @@ def bills_show(bill_id: BillId, url: UrlOpt = None) -> None:
 
 
 @bills_app.command("combined")
-def bills_combined(url: UrlOpt = None) -> None:
+def bills_combined(fmt: FormatOpt = None, url: UrlOpt = None) -> None:
     """Combined billing: the accounts whose bills are on one invoice with this account's."""
-    print_json(api("GET", "/billing/combined", url=url))
+    emit(api("GET", "/billing/combined", url=url))
 
 
 @bills_app.command("current")
@@ -411,7 +421,7 @@ def bills_numbers(
     limit: Annotated[int, typer.Option(min=1, max=500, help="Numbers per page.")] = 50,
     cursor: Annotated[str | None, typer.Option(help="`next_cursor` of the previous page.")] = None,
     all_pages: Annotated[bool, typer.Option("--all", help="Follow the cursors and print every number.")] = False,
-    url: UrlOpt = None,
+    fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
     """Call charges by phone number (domestic, international, au, other mobile)."""
     print_pages(f"/bills/{bill_id}/numbers", params={"q": q, "limit": limit}, cursor=cursor, all_pages=all_pages,
@@ -424,7 +434,7 @@ def bills_items(
     msisdn: Annotated[str, typer.Option(help="Only this phone number's items.")] = "",
     all_pages: Annotated[bool, typer.Option("--all", help="Follow the cursors and print every item.")] = False,
     cursor: Annotated[str | None, typer.Option(help="`next_cursor` of the previous page.")] = None,
-    url: UrlOpt = None,
+    fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
     """The bill's items one by one."""
     print_pages(f"/bills/{bill_id}/items", params={"msisdn": msisdn}, cursor=cursor, all_pages=all_pages, url=url)
@@ -436,11 +446,16 @@ def bills_calls(
     msisdn: Annotated[str, typer.Argument(help="The phone number.")],
     page: Annotated[int, typer.Option(min=1, help="Page number.")] = 1,
     limit: Annotated[int, typer.Option(min=1, max=100, help="Calls per page.")] = 10,
-    url: UrlOpt = None,
+    all_pages: Annotated[bool, typer.Option("--all", help="Every page: all the number's calls of the month.")]
+    = False,
+    fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
-    """One number's call details of the bill's month, 10 per page."""
-    print_json(api("GET", f"/bills/{bill_id}/numbers/{msisdn}/calls", url=url,
-                     params={"page": page, "limit": limit}))
+    """One number's call details of the bill's month, 10 per page (with --all, every call)."""
+    path = f"/bills/{bill_id}/numbers/{msisdn}/calls"
+    if all_pages:
+        print_numbered_pages(path, params={}, url=url)
+        return
+    emit(api("GET", path, url=url, params={"page": page, "limit": limit}))
 
 
 @bills_app.command("pdf")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kaisen.core.cli import UrlOpt, api, print_all_pages, print_json
+from kaisen.core.cli import FormatOpt, UrlOpt, api, emit, print_all_pages, print_json
 
 lines_app = typer.Typer(help="Look up lines (calls the API; log in first with `kaisen login`).", no_args_is_help=True)
 
@@ -22,15 +22,15 @@ def lines_list(
     limit: Annotated[int, typer.Option(help="Lines per page (1-500).")] = 50,
     cursor: Annotated[str | None, typer.Option(help="Cursor from a previous page's next_cursor.")] = None,
     all_pages: Annotated[bool, typer.Option("--all", help="Follow the cursors and print every line.")] = False,
-    url: UrlOpt = None,
+    fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
-    """List lines as JSON: one page ({items, next_cursor, prev_cursor}), or with --all a JSON array of every line."""
+    """List lines: one page ({items, next_cursor, prev_cursor}), or with --all every line."""
     params: dict[str, Any] = {"status": status, "carrier": carrier, "sim_type": sim_type, "plan": plan, "q": q,
                               "sort": sort, "limit": limit}
     if cursor:
         params["cursor"] = cursor
     if not all_pages:
-        print_json(api("GET", "/lines", url=url, params=params))
+        emit(api("GET", "/lines", url=url, params=params))
         return
     print_all_pages("/lines", params=params, url=url)
 
@@ -63,8 +63,8 @@ def lines_history(
     by_id: Annotated[bool, typer.Option("--id", help="REF is the line's numeric ID.")] = False,
     at: Annotated[str | None, typer.Option(help="Only the line as of this moment: YYYY-MM-DD (00:00 Japan time) "
                                                 "or YYYY-MM-DDTHH:MM (Japan time unless an offset is given).")] = None,
-    url: UrlOpt = None,
+    fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
-    """Show a line's history as JSON: its plan, status, options and SIM from one change to the next."""
+    """Show a line's history: its plan, status, options and SIM from one change to the next."""
     line_id = ref if by_id and ref.isdigit() else api("GET", _line_path(ref, by_id), url=url)["id"]
-    print_json(api("GET", f"/lines/{line_id}/history", url=url, params={"at": at} if at else None))
+    emit(api("GET", f"/lines/{line_id}/history", url=url, params={"at": at} if at else None))

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kaisen.core.cli import UrlOpt, api, django_setup, print_json
+from kaisen.core.cli import FormatOpt, UrlOpt, api, django_setup, emit, print_json
 
 payments_app = typer.Typer(help="Payment methods, payments and billing contacts (calls the API).",
                            no_args_is_help=True)
@@ -66,10 +66,10 @@ def set_card(
 @payments_app.command("list")
 def list_payments(
     coverage: Annotated[str | None, typer.Option(help="Only this coverage.")] = None,
-    url: UrlOpt = None,
+    fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
     """Issued invoices with their payment status and every payment attempt."""
-    print_json(api("GET", "/payments", url=url, params={"coverage": coverage} if coverage else None))
+    emit(api("GET", "/payments", url=url, params={"coverage": coverage} if coverage else None))
 
 
 @payments_app.command("retry")

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kaisen.core.cli import TransportRetry, UrlOpt, print_all_pages, print_json, request
+from kaisen.core.cli import FormatOpt, TransportRetry, UrlOpt, emit, print_all_pages, print_json, request
 
 orders_app = typer.Typer(help="Order line procedures, list, show and cancel orders (calls the API).",
                          no_args_is_help=True)
@@ -144,16 +144,16 @@ def orders_list(
     limit: Annotated[int, typer.Option(help="Orders per page (1-500).")] = 50,
     cursor: Annotated[str | None, typer.Option(help="Cursor from a previous page's next_cursor.")] = None,
     all_pages: Annotated[bool, typer.Option("--all", help="Follow the cursors and print every order.")] = False,
-    url: UrlOpt = None,
+    fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
-    """List orders, newest first: one page ({items, next_cursor, prev_cursor}), or with --all a JSON array."""
+    """List orders, newest first: one page ({items, next_cursor, prev_cursor}), or with --all every order."""
     params: dict[str, Any] = {"status": status, "kind": kind, "limit": limit}
     if line:
         params["line_id"] = _line_id(line, by_id, url)
     if cursor:
         params["cursor"] = cursor
     if not all_pages:
-        print_json(_api("GET", "/orders", url=url, params=params))
+        emit(_api("GET", "/orders", url=url, params=params))
         return
     print_all_pages("/orders", params=params, url=url)
 
@@ -174,16 +174,16 @@ def orders_cancel(order_id: Annotated[int, typer.Argument(help="The order's ID."
 def orders_procedures(
     line: Annotated[str, typer.Argument(help="Phone number, SIM serial (ICCID), or line ID with --id.")],
     by_id: ByIdOpt = False,
-    url: UrlOpt = None,
+    fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
     """What can be ordered on a line now (and why not), and its pending orders."""
-    print_json(_api("GET", f"/lines/{_line_id(line, by_id, url)}/procedures", url=url))
+    emit(_api("GET", f"/lines/{_line_id(line, by_id, url)}/procedures", url=url))
 
 
 @mnp_app.command("waiting")
-def mnp_waiting(url: UrlOpt = None) -> None:
+def mnp_waiting(fmt: FormatOpt = None, url: UrlOpt = None) -> None:
     """Lines waiting for MNP port-in activation: number, SIM shipped or not, reservation expiry."""
-    print_json(_api("GET", "/mnp/waiting", url=url))
+    emit(_api("GET", "/mnp/waiting", url=url))
 
 
 def _save_result(job_id: int, out: Path, url: str | None) -> None:

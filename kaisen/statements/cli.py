@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kaisen.core.cli import UrlOpt, api_stream, print_json
+from kaisen.core.cli import FormatOpt, UrlOpt, api_stream, emit, print_json
 from kaisen.core.cli import api as core_api
 
 statements_app = typer.Typer(help="CSV statements: request, list, status, download (calls the API).",
@@ -50,9 +50,9 @@ def _wait(statement_id: int, url: str | None, timeout: float, interval: float = 
 
 
 @statements_app.command("kinds")
-def statements_kinds(url: UrlOpt = None) -> None:
+def statements_kinds(fmt: FormatOpt = None, url: UrlOpt = None) -> None:
     """The statements that can be requested today, with their encodings and the months open now."""
-    _print(_api("GET", "/statements/kinds", url=url))
+    emit(_api("GET", "/statements/kinds", url=url))
 
 
 @statements_app.command("request")
@@ -77,9 +77,9 @@ def statements_request(
 
 @statements_app.command("list")
 def statements_list(limit: Annotated[int, typer.Option(help="At most this many (newest first).")] = 50,
-                    url: UrlOpt = None) -> None:
+                    fmt: FormatOpt = None, url: UrlOpt = None) -> None:
     """The statements requested recently, with status and expiry."""
-    _print(_api("GET", "/statements", url=url, params={"limit": limit}))
+    emit(_api("GET", "/statements", url=url, params={"limit": limit}))
 
 
 @statements_app.command("status")

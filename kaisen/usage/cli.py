@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kaisen.core.cli import UrlOpt, api, django_setup, print_json, print_pages
+from kaisen.core.cli import FormatOpt, UrlOpt, api, django_setup, emit, print_json, print_pages
 
 usage_app = typer.Typer(help="Usage: data usage per line and day, the month's summary, calls (calls the API).",
                         no_args_is_help=True)
@@ -77,22 +77,22 @@ def usage_line(
     ref: Annotated[str, typer.Argument(help="Line ID, phone number or SIM serial (ICCID).")],
     end: Annotated[str | None, typer.Option(help="Last day of the window, YYYY-MM-DD (default: today − 2).")] = None,
     days: Annotated[int, typer.Option(help="Days in the window (1-92).")] = 7,
-    url: UrlOpt = None,
+    fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
-    """A line's data usage per day (by default the 7 days up to 2 days ago) and last month's total, as JSON."""
+    """A line's data usage per day (by default the 7 days up to 2 days ago) and last month's total."""
     params: dict[str, Any] = {"days": days}
     if end:
         params["end"] = end
-    print_json(api("GET", f"/lines/{_line_id(ref, url)}/usage", url=url, params=params))
+    emit(api("GET", f"/lines/{_line_id(ref, url)}/usage", url=url, params=params))
 
 
 @usage_app.command("summary")
 def usage_summary(
     month: Annotated[str, typer.Option(help="YYYY-MM (default: this month).")] = "",
-    url: UrlOpt = None,
+    fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
-    """The tenant's usage of a month, day by day (data bytes, calls, call minutes, SMS), as JSON."""
-    print_json(api("GET", "/usage/summary", url=url, params={"month": month}))
+    """The tenant's usage of a month, day by day (data bytes, calls, call minutes, SMS)."""
+    emit(api("GET", "/usage/summary", url=url, params={"month": month}))
 
 
 @usage_app.command("calls")
@@ -102,8 +102,8 @@ def usage_calls(
     limit: Annotated[int, typer.Option(help="Calls per page (1-500).")] = 10,
     cursor: Annotated[str | None, typer.Option(help="Cursor from a previous page's next_cursor.")] = None,
     all_pages: Annotated[bool, typer.Option("--all", help="Follow the cursors and print every call.")] = False,
-    url: UrlOpt = None,
+    fmt: FormatOpt = None, url: UrlOpt = None,
 ) -> None:
-    """A line's calls billed in a month, one page as JSON, or with --all a JSON array of every call."""
+    """A line's calls billed in a month, one page, or with --all every call."""
     print_pages(f"/lines/{_line_id(ref, url)}/calls", params={"month": month, "limit": limit}, cursor=cursor,
                 all_pages=all_pages, url=url)

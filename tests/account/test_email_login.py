@@ -152,7 +152,8 @@ def test_cli_login_with_email_s_acc_1(root: User, monkeypatch: pytest.MonkeyPatc
     client = Client()
     sent: list[dict[str, Any]] = []
 
-    def fake_post(url: str, json: dict[str, Any], timeout: int) -> httpx.Response:
+    def fake_post(url: str, json: dict[str, Any], timeout: int,
+                  headers: dict[str, str] | None = None) -> httpx.Response:
         sent.append(json)
         r = client.post(url.split("http://portal")[1], json, content_type="application/json")
         return httpx.Response(r.status_code, content=r.content, headers={"content-type": "application/json"})
