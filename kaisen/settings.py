@@ -240,6 +240,16 @@ KAISEN_INVOICE_ISSUER_NAME = os.environ.get(
     "KAISEN_INVOICE_ISSUER_NAME", "" if PRODUCTION else "カイセン・デモ通信株式会社")
 KAISEN_INVOICE_REGISTRATION_NUMBER = os.environ.get(
     "KAISEN_INVOICE_REGISTRATION_NUMBER", "" if PRODUCTION else "T3010001999994")
+# The issuer's address and contact under its name, and the account an invoice is paid into by bank transfer
+# (printed on every invoice PDF, read when the PDF is made). "|" separates lines. Demo values are fictional
+# (a bank named デモ銀行 does not exist); production leaves them empty until set.
+KAISEN_INVOICE_ISSUER_ADDRESS = os.environ.get(
+    "KAISEN_INVOICE_ISSUER_ADDRESS", "" if PRODUCTION else "〒100-0000 東京都千代田区デモ町1-2-3 デモビル4階")
+KAISEN_INVOICE_ISSUER_CONTACT = os.environ.get(
+    "KAISEN_INVOICE_ISSUER_CONTACT", "" if PRODUCTION else "TEL 03-0000-0000 | billing@kaisen-demo.example")
+KAISEN_INVOICE_BANK_TRANSFER = os.environ.get(
+    "KAISEN_INVOICE_BANK_TRANSFER",
+    "" if PRODUCTION else "デモ銀行（9999） 本店営業部（001） 普通預金 1234567 | 口座名義 カイセン・デモツウシン（カ")
 
 # --- Security -------------------------------------------------------------------------------------
 # Failed-login limiting (kaisen.security.throttle): after N failures in a row an account is locked until the

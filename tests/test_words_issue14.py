@@ -30,7 +30,7 @@ def test_headings_and_rules_say_what_they_are(tenant_a: TenantWorld) -> None:
     assert "個人情報" not in create and "personal information" not in create
     assert "ユーザーID・氏名・メールアドレスに似たものは使えません。" in create
     statements = client.get(reverse("statements:index")).content.decode()
-    assert "Windows版Excelで開く場合はShift-JISを選んでください。" in statements
+    assert "Windows版Excelで開く場合はShift-JISまたはUTF-8 (BOM)を選んでください。" in statements
 
 
 def test_dollar_amounts_are_written_us_dollar_on_every_page() -> None:

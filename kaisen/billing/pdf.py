@@ -16,18 +16,24 @@ What the invoice rules ask for, and where it comes from:
   rate on the sum. A member account's month has no invoice of its own (``INVOICE_NOT_ISSUED``, naming the
   invoice it is billed on).
 
-The text is Japanese, set in reportlab's built-in CID font ``HeiseiKakuGo-W5`` (an Adobe-Japan1 font every
-PDF reader has or substitutes; nothing to install), so ``pdftotext`` reads it back for the tests.
+The text is Japanese, set in IPAex Gothic (IPA Font License v1.0), a TrueType font from the PyPI package
+``matplotlib-fontja`` (a runtime dependency, installed by ``start.sh``; only its font file is read). The PDF
+embeds the subset of the glyphs it uses, so it shows and archives the same without the reader's fonts
+(``pdffonts`` lists it with emb=yes, sub=yes), and ``pdftotext`` reads the text back for the tests.
 Records are kept (7 years); only this file is produced when asked for.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import io
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
@@ -35,18 +41,22 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from kaisen.billing.charges import CostTypeRow, cost_type_rows, invoice_pdf_available
 from kaisen.billing.combined import AccountShare, shares
 from kaisen.billing.models import TAX_RATES, Currency, Invoice, TaxClass
+from kaisen.billing.tax import usd_to_jpy
 from kaisen.carriers.models import Coverage
 from kaisen.core.calendar import last_day_of_month
 from kaisen.core.errors import DomainError, ErrorCode
 
-FONT = "HeiseiKakuGo-W5"
+FONT = "IPAexGothic"
+#: The package that ships the font file (IPAex Gothic, IPA Font License v1.0) and the file inside it.
+FONT_PACKAGE = "matplotlib_fontja"
+FONT_FILE = "fonts/ipaexg.ttf"
 INK = colors.HexColor("#14202e")
 MUTED = colors.HexColor("#55626f")
 RULE = colors.HexColor("#c9d2dc")
@@ -56,10 +66,20 @@ ACCENT = colors.HexColor("#1f5fbf")
 _registered = False
 
 
+def font_path() -> Path:
+    """Where IPAex Gothic is: inside the installed ``matplotlib-fontja`` wheel (found without importing it,
+    so matplotlib is never loaded)."""
+    spec = importlib.util.find_spec(FONT_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"{FONT_PACKAGE} is not installed: run ./scripts/start.sh or ./scripts/test.sh")
+    return Path(next(iter(spec.submodule_search_locations))) / FONT_FILE
+
+
 def _font() -> str:
+    """The TrueType font, registered once; reportlab embeds the subset of the glyphs a PDF uses."""
     global _registered
     if not _registered:
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+        pdfmetrics.registerFont(TTFont(FONT, str(font_path())))
         _registered = True
     return FONT
 
@@ -97,6 +117,9 @@ class _NumberedCanvas(rl_canvas.Canvas):
     footer_text = ""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Start every page in the embedded font, not reportlab's default Helvetica (which would be a font the
+        # PDF names without carrying).
+        kwargs["initialFontName"] = _font()
         super().__init__(*args, **kwargs)
         self._saved: list[dict[str, Any]] = []
 
@@ -126,6 +149,7 @@ def _styles() -> dict[str, ParagraphStyle]:
         "subtitle": ParagraphStyle("subtitle", parent=base, fontSize=9, alignment=TA_CENTER, textColor=MUTED),
         "recipient": ParagraphStyle("recipient", parent=base, fontSize=13, leading=18),
         "right": ParagraphStyle("right", parent=base, alignment=TA_RIGHT),
+        "small_right": ParagraphStyle("small_right", parent=base, fontSize=8, leading=11, alignment=TA_RIGHT),
         "issuer": ParagraphStyle("issuer", parent=base, fontSize=10.5, leading=15, alignment=TA_RIGHT),
         "h": ParagraphStyle("h", parent=base, fontSize=10.5, leading=15, spaceBefore=6, spaceAfter=3),
     }
@@ -211,6 +235,31 @@ def _shares_table(shares: list[AccountShare], currency: str, width: float) -> Ta
     return _table(data, [0.17 * width, 0.35 * width, 0.18 * width, 0.15 * width, 0.15 * width], style)
 
 
+def _lines(text: str) -> list[str]:
+    """A setting's text as lines: ``|`` or a line break separates them (env vars hold one line)."""
+    return [part.strip() for part in text.replace("|", "\n").splitlines() if part.strip()]
+
+
+def tax_total_jpy(invoice: Invoice) -> int | None:
+    """The consumption tax of a USD invoice in yen at the invoice's stored TTS rate (rounded down like every
+    USD→JPY conversion, ``kaisen.billing.tax.usd_to_jpy``): a qualified invoice states the tax in yen.
+    ``None`` for a yen invoice or one without a rate."""
+    if invoice.currency != Currency.USD or invoice.jpy_rate is None:
+        return None
+    return usd_to_jpy(invoice.tax_total, invoice.jpy_rate)
+
+
+def _bank_block(s: dict[str, ParagraphStyle]) -> list[Any]:
+    """The account to pay into when the invoice is paid by bank transfer (KAISEN_INVOICE_BANK_TRANSFER)."""
+    lines = _lines(settings.KAISEN_INVOICE_BANK_TRANSFER)
+    if not lines:
+        return []
+    return [Paragraph("お振込先（請求書払いのお客さま）", s["h"]),
+            *[Paragraph(escape(line), s["base"]) for line in lines],
+            Paragraph("※ 振込手数料はお客さまのご負担でお願いいたします。お振込名義の前に請求書番号をご記入ください。",
+                      s["small"]), Spacer(0, 4 * mm)]
+
+
 def _not_issued(invoice: Invoice) -> DomainError:
     payer = invoice.combined_into
     if payer is not None:
@@ -247,8 +296,11 @@ def invoice_pdf(*, invoice: Invoice) -> bytes:
              Spacer(0, 3 * mm),
              Paragraph(invoice.issuer_name, s["issuer"]),
              Paragraph(f"登録番号　{invoice.issuer_registration_number}", s["issuer"])]
+    right += [Paragraph(escape(line), s["small_right"]) for line in _lines(settings.KAISEN_INVOICE_ISSUER_ADDRESS)]
+    right += [Paragraph(escape(line), s["small_right"]) for line in _lines(settings.KAISEN_INVOICE_ISSUER_CONTACT)]
     head = Table([[left, right]], colWidths=[0.55 * width, 0.45 * width])
-    head.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEBELOW", (0, 0), (0, 0), 0.8, INK),
+    head.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), _font(), 9), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                              ("LINEBELOW", (0, 0), (0, 0), 0.8, INK),
                               ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
     story += [head, Spacer(0, 5 * mm), Paragraph("下記のとおりご請求申し上げます。", s["base"]), Spacer(0, 3 * mm)]
 
@@ -260,6 +312,9 @@ def invoice_pdf(*, invoice: Invoice) -> bytes:
         amount_rows.append(["円換算額", money(invoice.total_jpy, Currency.JPY)])
         month = f"{invoice.month.year}年{invoice.month.month}月"
         amount_rows.append(["換算レート", f"1 USD = {rate:,} 円（{month} 月中平均TTS）" if rate is not None else "—"])
+        tax_jpy = tax_total_jpy(invoice)
+        tax_text = f"{money(tax_jpy, Currency.JPY)}（{money(invoice.tax_total, cur)} × 換算レート、円未満切り捨て）"
+        amount_rows.append(["うち消費税額（円換算）", tax_text if tax_jpy is not None else "—"])
     amount_rows += [
         ["お支払期限", jdate(invoice.due_on)],
         ["ご請求対象", f"{invoice.month.year}年{invoice.month.month}月ご利用分（{period}）"],
@@ -284,6 +339,7 @@ def invoice_pdf(*, invoice: Invoice) -> bytes:
     story += [Paragraph("ご請求内訳", s["h"]), _items_table(rows, cur, width), Spacer(0, 5 * mm)]
     story += [KeepTogether([Paragraph("税率ごとの合計と消費税額", s["h"]), _summary_table(invoice, width)]),
               Spacer(0, 4 * mm)]
+    story += _bank_block(s)
     notes = [
         "※ 消費税額は、税率ごとに区分して合計した対価の額に対して、請求書ごとに1回だけ端数処理（切り捨て）しています。",
         "※ 非課税：国際通話、国際ローミング、国際SMSの料金です（消費税はかかりません）。",

@@ -20,6 +20,7 @@ from kaisen.carriers.models import Carrier
 from kaisen.core import calendar, clock
 from kaisen.lines.models import Line, Plan, SimSize
 from kaisen.procedures.models import OrderKind
+from kaisen.procedures.prices import plan_price_label
 from kaisen.procedures.rules import (
     CANCEL_YEARS_AHEAD,
     INTERNATIONAL_CALL_CAPS,
@@ -235,7 +236,8 @@ class PlanChangeForm(ProcedureForm):
     def plan_label(plan: Plan) -> str:
         volume = _mb_label(plan.data_allowance_mb) if plan.data_allowance_mb else _("unlimited")
         cap = _(", data cap selectable") if plan.has_data_cap else ""
-        return f"{plan.code} — {plan.name} ({volume}, {_yen_label(plan.monthly_fee)}{cap})"
+        price = plan_price_label(plan, clock.today_jst())
+        return f"{plan.code} — {plan.name} ({volume}{', ' + price if price else ''}{cap})"
 
     def plan_by_code(self, code: str) -> Plan | None:
         return next((p for p in self.plans if p.code == code), None)

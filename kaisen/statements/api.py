@@ -38,8 +38,10 @@ class StatementIn(Schema):
                                         "call_detail (K-7), billing_detail (S-BILL-2).")
     month: str | None = Field(None, pattern=r"^\d{4}-\d{2}$", description="YYYY-MM for a monthly statement; "
                                                                           "omit for a daily file.")
-    encoding: Literal["utf-8", "cp932"] = Field("utf-8", description="cp932 = Shift-JIS as Windows writes it; "
-                                                                     "only where the seed allows it.")
+    encoding: Literal["utf-8", "utf-8-sig", "cp932"] = Field(
+        "utf-8", description="utf-8-sig = UTF-8 starting with a byte-order mark (EF BB BF), which Excel on "
+                             "Windows opens correctly; cp932 = Shift-JIS as Windows writes it, only where the "
+                             "seed allows it.")
 
 
 class StatementOut(Schema):
@@ -134,7 +136,7 @@ def statement_detail(request: HttpRequest, statement_id: Id) -> dict[str, Any]:
 @router.get("/statements/{int:statement_id}/download",
             response={200: None, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 410: ErrorOut},
             summary="The statement's file (streamed); 410 STATEMENT_EXPIRED after 48 hours",
-            openapi_extra={"responses": {"200": {"description": "CSV, CRLF, UTF-8 or cp932 as requested",
+            openapi_extra={"responses": {"200": {"description": "CSV, CRLF, UTF-8 (BOM or not) or cp932",
                                                  "content": {"text/csv": {"schema": {"type": "string"}}}}}})
 def statement_download(request: HttpRequest, statement_id: Id) -> FileResponse:
     user = _user(request)

@@ -59,7 +59,8 @@ def statements_kinds(fmt: FormatOpt = None, url: UrlOpt = None) -> None:
 def statements_request(
     kind: Annotated[str, typer.Argument(help="One of: " + ", ".join(KINDS) + ".")],
     month: Annotated[str | None, typer.Option(help="YYYY-MM (monthly statements).")] = None,
-    encoding: Annotated[str, typer.Option(help="utf-8 or cp932 (Shift-JIS), where the file allows it.")] = "utf-8",
+    encoding: Annotated[str, typer.Option(
+        help="utf-8, utf-8-sig (UTF-8 with BOM, for Excel) or cp932 (Shift-JIS), where the file allows it.")] = "utf-8",
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the statement is ready.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait at most with --wait.")] = 1800,
     url: UrlOpt = None,

@@ -22,8 +22,12 @@ import codecs
 import unicodedata
 
 UTF8 = "utf-8"
+#: UTF-8 that starts with a byte-order mark (EF BB BF): Excel on Windows opens it as UTF-8 (without the mark
+#: it guesses Shift-JIS and garbles the Japanese), and no character is lost as in cp932.
+UTF8_BOM = "utf-8-sig"
 CP932 = "cp932"
-ENCODINGS = (UTF8, CP932)
+ENCODINGS = (UTF8, UTF8_BOM, CP932)
+BOM = codecs.BOM_UTF8
 REPLACEMENT = "〓"
 ERROR_HANDLER = "kaisen-cp932"
 
@@ -66,7 +70,14 @@ codecs.register_error(ERROR_HANDLER, _handler)
 
 
 def encode(text: str, encoding: str) -> bytes:
-    """``text`` in ``encoding`` (``utf-8`` or ``cp932``); never raises for a character cp932 lacks."""
+    """``text`` in ``encoding`` (``utf-8``, ``utf-8-sig`` or ``cp932``); never raises for a character cp932
+    lacks. The byte-order mark of ``utf-8-sig`` is not added here: the writers put it once, at the start of
+    the file (``preamble``), whereas ``text`` may be any chunk of it."""
     if encoding == CP932:
         return text.encode(CP932, errors=ERROR_HANDLER)
     return text.encode(UTF8)
+
+
+def preamble(encoding: str) -> bytes:
+    """The bytes a file in ``encoding`` starts with: the BOM for ``utf-8-sig``, nothing otherwise."""
+    return BOM if encoding == UTF8_BOM else b""

@@ -46,7 +46,7 @@ from kaisen.billing.tariffs import VOICE_EXEMPT_LABEL, VOICE_TAXABLE_LABEL
 from kaisen.carriers.models import Coverage
 from kaisen.core.calendar import add_months, first_of_next_month, last_day_of_month, month_start, previous_month
 from kaisen.lines.models import Line, LineStatus
-from kaisen.statements.encoding import CP932, UTF8
+from kaisen.statements.encoding import CP932, UTF8, UTF8_BOM
 from kaisen.usage.models import TAX_EXEMPT_CALL_TYPES, CallRecord, CallType, DataUsageDaily
 
 TEXT, NUMBER = "text", "number"
@@ -559,7 +559,9 @@ def _billing_row(r: Sequence[Any], ctx: Context) -> list[str]:
 
 # --- the catalogue ------------------------------------------------------------------------------------------
 
-BOTH = (UTF8, CP932)
+BOTH = (UTF8, UTF8_BOM, CP932)
+#: Files the seeds give in UTF-8 only; the BOM variant is the same text for Excel on Windows.
+UTF8_ONLY = (UTF8, UTF8_BOM)
 C = Column
 #: Issue 10 §7: after the seed's columns, the row's currency and its amount when it is in US dollars.
 USD_TAIL = (C(CURRENCY_COLUMN), C(usd("料金"), NUMBER))
@@ -601,7 +603,7 @@ LAYOUTS: dict[str, Layout] = {layout.kind: layout for layout in (
         columns=(C("集計対象日", NUMBER), C("回線電話番号"), C("SIM製造番号"), C("出荷時商品コード"), C("プランコード"),
                  C("キャリア種別"), C("SIM種別"), C("SIMサイズ"), C("出荷日", NUMBER), C("利用開始日", NUMBER),
                  C("利用終了予定日", NUMBER), C("SIMステータス")),
-        encodings=(UTF8,), period=DAY, query=_line_daily_query, row=_line_daily_row,
+        encodings=UTF8_ONLY, period=DAY, query=_line_daily_query, row=_line_daily_row,
         note=_("Every line as of today, unactivated and cancelled ones included. Updated daily."),
     ),
     Layout(
@@ -610,7 +612,7 @@ LAYOUTS: dict[str, Layout] = {layout.kind: layout for layout in (
         columns=(C("集計対象月", NUMBER), C("回線電話番号"), C("SIM製造番号"), C("出荷時商品コード"), C("プランコード"),
                  C("キャリア種別"), C("SIM種別"), C("SIMサイズ"), C("出荷日", NUMBER), C("利用開始日", NUMBER),
                  C("利用終了予定日", NUMBER), C("SIMステータス")),
-        encodings=(UTF8,), period=MONTH, window_months=3, publish_lag=1, publish_day=3,
+        encodings=UTF8_ONLY, period=MONTH, window_months=3, publish_lag=1, publish_day=3,
         query=_line_monthly_query, row=_line_monthly_row,
         note=_("The lines of a closed month. Published on the 3rd; last 3 months."),
     ),
@@ -622,7 +624,7 @@ LAYOUTS: dict[str, Layout] = {layout.kind: layout for layout in (
                                           "3日前のデータ利用量", "4日前のデータ利用量", "5日前のデータ利用量",
                                           "6日前のデータ利用量")),
                  C("前月の合計データ利用量", NUMBER)),
-        encodings=(UTF8,), period=DAY, query=_datausage_query, row=_datausage_row,
+        encodings=UTF8_ONLY, period=DAY, query=_datausage_query, row=_datausage_row,
         note=_("Bytes per line for the 7 days up to the day before yesterday, and last month's total. Updated daily."),
     ),
     Layout(

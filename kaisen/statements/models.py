@@ -32,7 +32,7 @@ class Statement(models.Model):
                                      blank=True, on_delete=models.SET_NULL, related_name="+")
     kind = models.CharField(pgettext_lazy("CSV statement", "statement"), max_length=32)
     period = models.DateField(_("period"), help_text=_("First day of the month, or the file date of a daily file."))
-    encoding = models.CharField(_("character encoding"), max_length=8, default="utf-8")
+    encoding = models.CharField(_("character encoding"), max_length=16, default="utf-8")  # utf-8, utf-8-sig, cp932
     #: True when the rows were limited to the lines the requesting user may see (a limited user).
     scoped = models.BooleanField(_("limited to the user's lines"), default=False)
     status = models.CharField(_("status"), max_length=10, choices=StatementStatus.choices,

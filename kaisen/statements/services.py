@@ -101,8 +101,11 @@ def statement_request(*, tenant: Any, user: Any, kind: str, month: dt.date | Non
     encoding = (encoding or "utf-8").lower().replace("_", "-")
     if encoding in ("shift-jis", "sjis", "shift_jis", "windows-31j", "ms932"):
         encoding = "cp932"
+    if encoding in ("utf-8-bom", "utf8-bom", "utf8-sig", "bom"):
+        encoding = "utf-8-sig"
     if encoding not in ENCODINGS:
-        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Choose UTF-8 or Shift-JIS."), field="encoding")
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Choose UTF-8, UTF-8 with BOM or Shift-JIS."),
+                          field="encoding")
     if encoding not in layout.encodings:
         raise DomainError(ErrorCode.STATEMENT_ENCODING_NOT_ALLOWED, field="encoding")
     today = clock.today_jst()

@@ -25,7 +25,7 @@ from kaisen.statements.models import Statement
 from kaisen.statements.selectors import statement_get, statement_list
 from kaisen.statements.services import check_blackout, statement_open, statement_request
 
-ENCODING_LABELS = {"utf-8": "UTF-8", "cp932": "Shift-JIS"}
+ENCODING_LABELS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 (BOM)", "cp932": "Shift-JIS"}
 
 
 def _rows(today: dt.date, partner_id: str) -> list[dict[str, Any]]:

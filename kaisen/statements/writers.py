@@ -2,8 +2,9 @@
 
 Every statement is written the same way: the header row, then one row per database record, with
 ``\\r\\n`` line ends (CRLF, as the seeds say for every file), minimal quoting (a cell is quoted only when
-it holds a comma, a double quote or a line break; a double quote is doubled), no byte-order mark, in
-UTF-8 or cp932 (``encoding.py`` says what happens to a character cp932 lacks).
+it holds a comma, a double quote or a line break; a double quote is doubled), in
+UTF-8 (no byte-order mark), UTF-8 with a BOM (for Excel on Windows; the mark is written once, first) or
+cp932 (``encoding.py`` says what happens to a character cp932 lacks).
 
 Formula injection: a free-text cell (``Column.kind == TEXT``: names, numbers, labels that come from data)
 that starts with ``=``, ``+``, ``-``, ``@``, TAB or CR gets a leading ``'`` (``kaisen.core.csvsafe.csv_safe``)
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import BinaryIO
 
 from kaisen.core.csvsafe import FORMULA_START, csv_safe
-from kaisen.statements.encoding import encode
+from kaisen.statements.encoding import UTF8, UTF8_BOM, encode, preamble
 from kaisen.statements.layouts import Layout
 
 _PLAIN_NUMBER = re.compile(r"[-+]?[0-9]+(?:\.[0-9]+)?\Z")
@@ -48,7 +49,9 @@ def write_rows(out: BinaryIO, *, layout: Layout, rows: Iterable[Sequence[str]], 
     text_columns = layout.text_columns
     trim = layout.trim_trailing_spaces
     written = 0
-    size = 0
+    start = preamble(encoding)
+    out.write(start)
+    size = len(start)
 
     def flush() -> None:
         nonlocal size
@@ -111,7 +114,7 @@ def write_copy(out: BinaryIO, *, layout: Layout, sql: str, params: list[object],
         raw = b"".join(pending)
         pending.clear()
         pending_size = 0
-        if encoding == "utf-8":  # the database's bytes are UTF-8 already
+        if encoding in (UTF8, UTF8_BOM):  # the database's bytes are UTF-8 already (the BOM is in the header)
             rows += raw.count(b"\n")
             data = raw.replace(b"\n", b"\r\n")
         else:

@@ -151,3 +151,63 @@ def test_issue_date_fields_are_the_stored_ones(billed: Billed, tmp_path: Path) -
     inv.save()
     text = pdf_text(invoice_pdf(invoice=inv), tmp_path)
     assert "2026年11月6日" in text and "2026年11月30日" in text
+
+
+def pdf_fonts(data: bytes, tmp_path: Path) -> list[list[str]]:
+    """``pdffonts`` rows (name, type, encoding, emb, sub, uni, ...) of the PDF, split on whitespace."""
+    if not shutil.which("pdffonts"):
+        pytest.fail("pdffonts is missing: install Debian's poppler-utils (scripts/test.sh does)")
+    path = tmp_path / "fonts.pdf"
+    path.write_bytes(data)
+    out = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True, timeout=60).stdout.decode()
+    return [line.split() for line in out.splitlines()[2:] if line.strip()]
+
+
+def test_japanese_font_is_embedded_as_a_subset_issue_14(billed: Billed, tmp_path: Path) -> None:
+    """Issue 14: the PDF carries its font (a subset of IPAex Gothic), so it shows and archives the same without
+    the reader's fonts: every font pdffonts lists is embedded (emb=yes) and a subset (sub=yes)."""
+    data = invoice_pdf(invoice=billed.oct)
+    rows = pdf_fonts(data, tmp_path)
+    assert rows, "pdffonts lists no font"
+    for row in rows:
+        name, emb, sub = row[0], row[-5], row[-4]
+        assert (emb, sub) == ("yes", "yes"), f"{name} is not an embedded subset: {row}"
+    assert any("IPAexGothic" in row[0] for row in rows)
+    assert not any("HeiseiKakuGo" in row[0] for row in rows)
+    # The embedded subset still maps back to the Japanese text.
+    text = pdf_text(data, tmp_path)
+    assert "請求書" in text and "御中" in text and ISSUER in text
+
+
+def test_issuer_address_contact_and_bank_transfer_details_issue_14(billed: Billed, tmp_path: Path,
+                                                                     settings: object) -> None:
+    """Issue 14: the issuer's address and contact under its name, and the account to pay into by transfer,
+    all from settings (KAISEN_INVOICE_ISSUER_ADDRESS / _CONTACT / KAISEN_INVOICE_BANK_TRANSFER)."""
+    settings.KAISEN_INVOICE_ISSUER_ADDRESS = "〒105-0011 東京都港区テスト公園1-1"  # type: ignore[attr-defined]
+    settings.KAISEN_INVOICE_ISSUER_CONTACT = "TEL 03-1111-2222 | seikyu@test.example"  # type: ignore[attr-defined]
+    settings.KAISEN_INVOICE_BANK_TRANSFER = (  # type: ignore[attr-defined]
+        "テスト銀行（0999） 丸の内支店（123） 普通預金 7654321 | 口座名義 テストツウシン（カ")
+    text = pdf_text(invoice_pdf(invoice=billed.oct), tmp_path)
+    assert "〒105-0011 東京都港区テスト公園1-1" in text
+    assert "TEL 03-1111-2222" in text and "seikyu@test.example" in text
+    assert "お振込先" in text
+    assert "テスト銀行（0999） 丸の内支店（123） 普通預金 7654321" in text
+    assert "口座名義 テストツウシン（カ" in text
+    # Empty settings print no bank block (a production install before it sets them).
+    settings.KAISEN_INVOICE_BANK_TRANSFER = ""  # type: ignore[attr-defined]
+    assert "お振込先" not in pdf_text(invoice_pdf(invoice=billed.oct), tmp_path)
+
+
+def test_usd_invoice_states_its_tax_in_yen_issue_14(db: None, tmp_path: Path) -> None:
+    """Issue 14: a Global (USD) invoice gives its consumption tax in yen too, at the invoice's TTS rate,
+    rounded down: US$10.37 × 151.23 = 1,568.2551 → ¥1,568."""
+    world = make_world(n_lines=1)
+    inv = invoice_make(world.tenant, OCT, coverage=Coverage.GLOBAL, currency=Currency.USD, taxable="103.70",
+                       tax="10.37", exempt="0", jpy_rate="151.2300", total_jpy=17_251)
+    item_make(inv, amount="103.70", label="Global base fee", line=world.line)
+    text = pdf_text(invoice_pdf(invoice=inv), tmp_path)
+    row = next(line for line in text.splitlines() if "消費税額（円換算）" in line)
+    assert "¥1,568" in row and "US$10.37" in row
+    # A yen invoice has no such row.
+    jpy = invoice_make(world.tenant, OCT.replace(month=9), taxable="1000", tax="100")
+    assert "円換算" not in pdf_text(invoice_pdf(invoice=jpy), tmp_path)

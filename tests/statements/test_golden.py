@@ -33,6 +33,10 @@ def test_layout_matches_its_golden_file(kind: str, encoding: str) -> None:
                                       month=OCTOBER if layout.period == "month" else None, encoding=encoding)
     assert statement.status == "done", statement.error
     data = statement_file(statement).read_bytes()
+    if encoding == "utf-8-sig":  # issue 14: the UTF-8 golden file after one byte-order mark
+        assert data[:3] == b"\xef\xbb\xbf" and data.count(b"\xef\xbb\xbf") == 1
+        data = data[3:]
+        encoding = "utf-8"
     golden = GOLDEN / f"{kind}.{encoding}.csv"
     if os.environ.get("KAISEN_REGOLDEN"):
         golden.parent.mkdir(parents=True, exist_ok=True)
