@@ -13,15 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from kaisen.core.registry import Providers
+
 ExtraFeeProvider = Callable[..., list[dict[str, Any]]]
 
-_providers: dict[str, ExtraFeeProvider] = {}
-
-
-def register(name: str, provider: ExtraFeeProvider) -> None:
-    """Add (or replace) the provider called ``name``."""
-    _providers[name] = provider
-
-
-def providers() -> list[ExtraFeeProvider]:
-    return list(_providers.values())
+_providers: Providers[ExtraFeeProvider] = Providers()
+register = _providers.register
+providers = _providers.all

@@ -27,3 +27,17 @@ class Slot(Generic[T]):
         if self._value is None:
             raise ImproperlyConfigured(self._missing)
         return self._value
+
+
+class Providers(Generic[T]):
+    """Named handlers several higher apps may add to (the fees billed on an invoice, a plan's price label)."""
+
+    def __init__(self) -> None:
+        self._providers: dict[str, T] = {}
+
+    def register(self, name: str, provider: T) -> None:
+        """Add (or replace) the provider called ``name``."""
+        self._providers[name] = provider
+
+    def all(self) -> list[T]:
+        return list(self._providers.values())

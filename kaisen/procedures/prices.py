@@ -16,19 +16,17 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from kaisen.core.registry import Providers
+
 PriceLabelProvider = Callable[[Any, dt.date], "str | None"]
 
-_providers: dict[str, PriceLabelProvider] = {}
-
-
-def register(name: str, provider: PriceLabelProvider) -> None:
-    """Add (or replace) the provider called ``name``."""
-    _providers[name] = provider
+_providers: Providers[PriceLabelProvider] = Providers()
+register = _providers.register
 
 
 def plan_price_label(plan: Any, day: dt.date) -> str | None:
     """The monthly fee ``plan`` is offered at on ``day`` as a label, or ``None`` when none is known."""
-    for provider in _providers.values():
+    for provider in _providers.all():
         label = provider(plan, day)
         if label:
             return label

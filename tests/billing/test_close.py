@@ -152,7 +152,7 @@ def test_extra_fees_of_the_payments_app_are_billed(monkeypatch: pytest.MonkeyPat
     from kaisen.billing import extra_fees
 
     t, _lines = _tenant_with_lines(1)
-    monkeypatch.setitem(extra_fees._providers, "payments", lambda **kw: [
+    monkeypatch.setitem(extra_fees._providers._providers, "payments", lambda **kw: [
         {"cost_type": "postal_fee", "label": "請求書郵送料", "amount": D(200), "tax_class": "taxable_10",
          "currency": "JPY"}] if kw["tenant"] == t else [])
     inv = close_month(tenant=t, coverage="japan", month=MARCH, today=AFTER)
