@@ -104,7 +104,8 @@ def test_no_page_is_wider_than_the_window(live_server, browser_page) -> None:  #
                 page.set_viewport_size({"width": width, "height": 900})
                 for url in pages:
                     response = page.goto(live_server.url + url, wait_until="load")
-                    assert response is not None and response.status == 200, f"{lang} {url}: {response and response.status}"
+                    status = response.status if response is not None else None
+                    assert status == 200, f"{lang} {url}: {status}"
                     assert "/login" not in page.url, f"{url}: signed out"
                     scroll, inner = page.evaluate(MEASURE)
                     measured += 1
