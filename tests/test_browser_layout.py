@@ -109,6 +109,10 @@ def test_no_page_is_wider_than_the_window(live_server, browser_page) -> None:  #
                     assert "/login" not in page.url, f"{url}: signed out"
                     scroll, inner = page.evaluate(MEASURE)
                     measured += 1
+                    if url == "/audit/":  # one short line per entry (the changes open on demand)
+                        heights = page.evaluate("() => [...document.querySelectorAll('.audit-table > tbody > tr')]"
+                                                ".map(tr => tr.getBoundingClientRect().height)")
+                        assert len(heights) >= 5 and max(heights) < 80, f"{lang} {width}px audit rows: {heights}"
                     shots = os.environ.get("KAISEN_LAYOUT_SHOTS", "")  # "1": the wide pages; or a list of URLs
                     if scroll > inner:
                         too_wide.append(f"{lang} {width}px {url}: {scroll}px ({page.evaluate(CULPRITS)})")
