@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import models
 from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
 
@@ -85,6 +86,18 @@ def line_list(*, tenant: Tenant, filters: LineFilters, sort: str = DEFAULT_SORT,
     size = max(1, min(size, MAX_PAGE_SIZE))
     qs = line_filter_qs(tenant=tenant, filters=filters, user=user).select_related("plan")
     return keyset_page(qs, key=SORTS[sort], size=size, cursor=cursor)
+
+
+def line_export_qs(*, tenant: Tenant, filters: LineFilters, sort: str = DEFAULT_SORT,
+                   user: Any = None) -> QuerySet[Line]:
+    """Every line of the filtered list, in the list's order (issue 14: export the filtered list as CSV)."""
+    if sort not in SORTS:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Unknown sort order '%(sort)s'.") % {"sort": sort},
+                          field="sort")
+    key = SORTS[sort]
+    field = models.F(key.field)
+    order = field.desc(nulls_last=True) if key.descending else field.asc(nulls_last=True)
+    return line_filter_qs(tenant=tenant, filters=filters, user=user).select_related("plan").order_by(order, "pk")
 
 
 def line_count(*, tenant: Tenant, filters: LineFilters, user: Any = None) -> int:
