@@ -44,3 +44,20 @@ def test_export_has_the_filtered_lines_in_order(tenant_a: TenantWorld, tenant_b:
 def test_export_refuses_a_bad_condition(tenant_a: TenantWorld) -> None:
     assert _client(tenant_a).get("/lines/export.csv?status=nonsense").status_code == 400
     assert _client(tenant_a).get("/lines/export.csv?q=abc").status_code == 400
+
+
+@pytest.mark.parametrize("sort", ["msisdn", "-msisdn", "-started_on"])
+def test_the_list_shows_its_position(tenant_a: TenantWorld, sort: str) -> None:
+    import re
+
+    from tests.factories import LineFactory
+
+    LineFactory.create_batch(55, tenant=tenant_a.tenant)  # 58 lines: page 2 of 50 holds 51–58
+    Line.objects.filter(pk__in=[line.pk for line in tenant_a.lines]).update(started_on=None)  # some nulls
+    client = _client(tenant_a)
+    first = client.get(f"/lines/?sort={sort}").content.decode()
+    assert re.search(r'data-testid="list-position">1–50 / 58<', first)
+    cursor = re.search(r'href="\?[^"]*cursor=([^"&]+)[^"]*" rel="next"', first)
+    assert cursor is not None
+    second = client.get(f"/lines/?sort={sort}&cursor={cursor.group(1)}").content.decode()
+    assert re.search(r'data-testid="list-position">51–58 / 58<', second)

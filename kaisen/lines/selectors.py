@@ -16,7 +16,7 @@ from kaisen.access.services import authorize, can, line_scope
 from kaisen.carriers.models import Carrier
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.numbers import iccid_normalize, looks_like_iccid, msisdn_normalize
-from kaisen.core.paging import Page, SortKey, keyset_page
+from kaisen.core.paging import Page, SortKey, keyset_page, keyset_position
 from kaisen.lines.models import Line, LinePeriod, LineStatus, Plan, SimType
 from kaisen.tenancy.models import Tenant
 
@@ -98,6 +98,11 @@ def line_export_qs(*, tenant: Tenant, filters: LineFilters, sort: str = DEFAULT_
     field = models.F(key.field)
     order = field.desc(nulls_last=True) if key.descending else field.asc(nulls_last=True)
     return line_filter_qs(tenant=tenant, filters=filters, user=user).select_related("plan").order_by(order, "pk")
+
+
+def line_position(*, tenant: Tenant, filters: LineFilters, sort: str, first: Line, user: Any = None) -> int:
+    """The 0-based position of ``first`` (a page's first line) in the filtered, sorted list."""
+    return keyset_position(line_filter_qs(tenant=tenant, filters=filters, user=user), key=SORTS[sort], item=first)
 
 
 def line_count(*, tenant: Tenant, filters: LineFilters, user: Any = None) -> int:

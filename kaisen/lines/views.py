@@ -27,6 +27,7 @@ from kaisen.lines.selectors import (
     line_history,
     line_list,
     line_lookup,
+    line_position,
     plan_list,
 )
 
@@ -71,6 +72,11 @@ def line_list_view(request: HttpRequest) -> HttpResponse:
         context["page"] = line_list(tenant=tenant, filters=filters, sort=data["sort"],
                                     cursor=data["cursor"] or None, size=data["size"], user=request_user(request))
         context["total"] = line_count(tenant=tenant, filters=filters, user=request_user(request))
+        items = context["page"].items
+        if items:
+            start = line_position(tenant=tenant, filters=filters, sort=data["sort"], first=items[0],
+                                  user=request_user(request)) + 1
+            context["position"] = {"start": start, "end": start + len(items) - 1}
     except DomainError as exc:
         context["error"] = exc.message
         return render(request, "lines/list.html", context, status=400)
