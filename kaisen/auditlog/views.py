@@ -10,6 +10,7 @@ from django.shortcuts import render
 from kaisen.access.web import action_required
 from kaisen.accounts.selectors import user_list
 from kaisen.audit.export import csv_chunks
+from kaisen.audit.labels import action_label, change_rows
 from kaisen.audit.selectors import audit_event_list
 from kaisen.audit.services import audit_export_record
 from kaisen.auditlog.forms import AuditFilterForm
@@ -31,9 +32,10 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     events = audit_event_list(tenant=request_tenant(request), **(form.filters() if valid else {}))
     paginator = Paginator(events, PAGE_SIZE)
     page = paginator.get_page(form.cleaned_data.get("page") if valid else 1)
+    rows = [{"event": e, "label": action_label(e.action), "changes": change_rows(e.changes)} for e in page]
     export_query = request.GET.copy()
     export_query.pop("page", None)
-    return render(request, "audit/list.html", {"form": form, "page": page, "invalid": not valid,
+    return render(request, "audit/list.html", {"form": form, "page": page, "rows": rows, "invalid": not valid,
                                                "export_query": export_query.urlencode()},
                   status=200 if valid else 400)
 

@@ -138,3 +138,15 @@ def keyset_page(qs: QuerySet[M], *, key: SortKey, size: int, cursor: str | None 
         next_cursor = cur("a", *last) if has_more else None
         prev_cursor = cur("b", *first) if cursor else None
     return Page(items=items, next_cursor=next_cursor, prev_cursor=prev_cursor)
+
+
+def keyset_position(qs: QuerySet[M], *, key: SortKey, item: M) -> int:
+    """How many rows of ``qs`` come before ``item`` in the order ``keyset_page`` walks (non-null sort values
+    first, then the nulls by id): the page's offset, for "51–100 / 1,650" (issue 14)."""
+    value = getattr(item, key.field)
+    if key.nullable and value is None:
+        non_null = qs.filter(**{f"{key.field}__isnull": False}).count()
+        nulls = qs.filter(**{f"{key.field}__isnull": True})
+        return non_null + nulls.filter(_after(key, 1, None, item.pk, reverse=True)).count()
+    segment = qs.filter(**{f"{key.field}__isnull": False}) if key.nullable else qs
+    return segment.filter(_after(key, 0, value, item.pk, reverse=True)).count()

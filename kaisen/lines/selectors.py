@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import models
 from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
 
@@ -15,7 +16,7 @@ from kaisen.access.services import authorize, can, line_scope
 from kaisen.carriers.models import Carrier
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.numbers import iccid_normalize, looks_like_iccid, msisdn_normalize
-from kaisen.core.paging import Page, SortKey, keyset_page
+from kaisen.core.paging import Page, SortKey, keyset_page, keyset_position
 from kaisen.lines.models import Line, LinePeriod, LineStatus, Plan, SimType
 from kaisen.tenancy.models import Tenant
 
@@ -85,6 +86,23 @@ def line_list(*, tenant: Tenant, filters: LineFilters, sort: str = DEFAULT_SORT,
     size = max(1, min(size, MAX_PAGE_SIZE))
     qs = line_filter_qs(tenant=tenant, filters=filters, user=user).select_related("plan")
     return keyset_page(qs, key=SORTS[sort], size=size, cursor=cursor)
+
+
+def line_export_qs(*, tenant: Tenant, filters: LineFilters, sort: str = DEFAULT_SORT,
+                   user: Any = None) -> QuerySet[Line]:
+    """Every line of the filtered list, in the list's order (issue 14: export the filtered list as CSV)."""
+    if sort not in SORTS:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Unknown sort order '%(sort)s'.") % {"sort": sort},
+                          field="sort")
+    key = SORTS[sort]
+    field = models.F(key.field)
+    order = field.desc(nulls_last=True) if key.descending else field.asc(nulls_last=True)
+    return line_filter_qs(tenant=tenant, filters=filters, user=user).select_related("plan").order_by(order, "pk")
+
+
+def line_position(*, tenant: Tenant, filters: LineFilters, sort: str, first: Line, user: Any = None) -> int:
+    """The 0-based position of ``first`` (a page's first line) in the filtered, sorted list."""
+    return keyset_position(line_filter_qs(tenant=tenant, filters=filters, user=user), key=SORTS[sort], item=first)
 
 
 def line_count(*, tenant: Tenant, filters: LineFilters, user: Any = None) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django import template
@@ -11,9 +10,7 @@ from django.templatetags.static import static
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext_lazy
 
-from kaisen.core.clock import JST
 from kaisen.core.numbers import msisdn_format
 
 register = template.Library()
@@ -80,52 +77,3 @@ def dash(value: Any) -> Any:
     if value is None or value == "" or value == {} or value == []:
         return EMPTY
     return value
-
-
-def _readable(value: Any) -> Any:
-    """ISO timestamps stored in the audit log shown as Japan time, to the second."""
-    if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and value[10:11] in (" ", "T"):
-        try:
-            parsed = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return value
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(JST)
-        return parsed.strftime("%Y-%m-%d %H:%M:%S")
-    return value
-
-
-@register.filter
-def audit_changes(changes: Any) -> list[dict[str, Any]]:
-    """An audit entry's ``changes`` as rows: ``{field, before, after, pair}`` (pair: a [before, after] list)."""
-    if not isinstance(changes, dict):
-        return [{"field": "", "before": None, "after": changes, "pair": False}] if changes else []
-    rows = []
-    for field, value in changes.items():
-        if isinstance(value, list) and len(value) == 2:
-            rows.append({"field": field, "before": _readable(value[0]), "after": _readable(value[1]), "pair": True})
-        else:
-            rows.append({"field": field, "before": None, "after": _readable(value), "pair": False})
-    return rows
-
-
-#: People's names for the audit actions; an action not listed here is shown by its code alone.
-AUDIT_ACTIONS = {
-    "auth.login.web": pgettext_lazy("audit action", "Login (web)"),
-    "auth.login.api": pgettext_lazy("audit action", "Login (API)"),
-    "auth.apikey": pgettext_lazy("audit action", "Token issued for an API key"),
-    "apikey.create": pgettext_lazy("audit action", "API key created"),
-    "apikey.revoke": pgettext_lazy("audit action", "API key revoked"),
-    "user.create": pgettext_lazy("audit action", "User created"),
-    "line.register": pgettext_lazy("audit action", "Line registered"),
-    "tenant.create": pgettext_lazy("audit action", "Contract created"),
-}
-
-
-@register.filter
-def audit_action_label(action: str) -> str:
-    if action in AUDIT_ACTIONS:
-        return str(AUDIT_ACTIONS[action])
-    if action.startswith("admin."):
-        return _("Back office: %(action)s") % {"action": action.removeprefix("admin.")}
-    return ""
