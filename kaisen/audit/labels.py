@@ -83,6 +83,7 @@ ACTION_LABELS: dict[str, Promise] = {
     "order.completed": pgettext_lazy("audit action", "Procedure completed"),
     "order.failed": pgettext_lazy("audit action", "Procedure failed"),
     "order.cancelled": pgettext_lazy("audit action", "Procedure withdrawn"),
+    "order.staff_retry": pgettext_lazy("audit action", "Procedure retried by operator staff"),
     "payment.bank_debit_complete": pgettext_lazy("audit action", "Bank debit registration completed"),
     "payment.card_register": pgettext_lazy("audit action", "Card registered"),
     "payment.charge": pgettext_lazy("audit action", "Card charged"),
