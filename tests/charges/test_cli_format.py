@@ -10,22 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from kaisen.cli import app
 from kaisen.core import cli as core_cli
 from tests.charges.conftest import build_billed
 from tests.conftest import make_world
-
-runner = CliRunner()
-
-
-def _run(args: list[str], env: dict[str, str]) -> Any:
-    return runner.invoke(app, args, env=env, catch_exceptions=False)
-
-
-def _err(res: Any) -> Any:
-    return json.loads(res.stderr.strip().splitlines()[-1])
+from tests.test_cli import _err, _run
 
 
 @pytest.fixture
