@@ -26,6 +26,8 @@ command -v msgfmt >/dev/null || apt_missing+=(gettext)
 # pdftotext reads the invoice PDF back in the tests; poppler-data maps its Japanese CID font (Adobe-Japan1).
 command -v pdftotext >/dev/null || apt_missing+=(poppler-utils)
 [ -d /usr/share/poppler/cMap/Adobe-Japan1 ] || apt_missing+=(poppler-data)
+# The layout browser test measures Japanese pages: with real Japanese glyphs, as a user's browser has them.
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || apt_missing+=(fonts-noto-cjk)
 if [ ${#apt_missing[@]} -gt 0 ]; then
     step "installing ${apt_missing[*]} from Debian"
     if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
