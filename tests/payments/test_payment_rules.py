@@ -255,6 +255,16 @@ def test_decline_sets_payment_error_and_mails_every_unpaid_invoice_s_pay_2(tenan
     assert "理由: カード会社により決済が承認されませんでした。" in mail.body
 
 
+def test_payment_failed_mail_writes_us_dollars_as_the_pages_do(tenant_a: TenantWorld) -> None:
+    """Issue 14: amounts are written one way everywhere: US$ (never "USD") in the payment-failed mail too."""
+    with_global(tenant_a)
+    card(tenant_a, VISA_DECLINE, coverage="global")
+    inv = make_invoice(tenant_a.tenant, coverage="global", currency="USD", total="1234.50", total_jpy=186_409)
+    services.invoice_charge(invoice_id=inv.pk)
+    mail = OutboxMessage.objects.get(tenant=tenant_a.tenant, topic="payment.payment_failed")
+    assert "US$1,234.50（186,409円）" in mail.body and "USD" not in mail.body
+
+
 def test_expired_card_at_charge_time_s_pay_2(tenant_a: TenantWorld) -> None:
     card(tenant_a, VISA_EXPIRED_AT_CHARGE)
     inv = make_invoice(tenant_a.tenant)
