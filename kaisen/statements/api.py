@@ -47,7 +47,6 @@ class StatementIn(Schema):
 class StatementOut(Schema):
     id: int
     kind: str
-    requirement: str
     period: dt.date
     encoding: str
     status: str
@@ -65,7 +64,6 @@ class StatementOut(Schema):
 
 class KindOut(Schema):
     kind: str
-    requirement: str
     label: str
     encodings: list[str]
     period: str
@@ -77,12 +75,11 @@ def _user(request: HttpRequest) -> User:
 
 
 def statement_out(statement: Statement) -> dict[str, Any]:
-    layout = LAYOUTS.get(statement.kind)
     status = StatementStatus.EXPIRED.value if statement.is_expired(clock.now()) else statement.status
     total = statement.rows_total
     percent = 100 if status in (StatementStatus.DONE, StatementStatus.EXPIRED) else (
         min(99, statement.rows_done * 100 // total) if total else 0)
-    return {"id": statement.pk, "kind": statement.kind, "requirement": layout.requirement if layout else "",
+    return {"id": statement.pk, "kind": statement.kind,
             "period": statement.period, "encoding": statement.encoding, "status": status,
             "rows_total": total, "rows_done": statement.rows_done, "progress_percent": percent,
             "file_name": statement.file_name, "size_bytes": statement.size_bytes, "created_at": statement.created_at,
@@ -95,7 +92,7 @@ def statement_out(statement: Statement) -> dict[str, Any]:
             summary="The statements that can be requested, their encodings and the months open today")
 def statement_kinds(request: HttpRequest) -> list[dict[str, Any]]:
     today = clock.today_jst()
-    return [{"kind": k, "requirement": layout.requirement, "label": str(layout.label),
+    return [{"kind": k, "label": str(layout.label),
              "encodings": list(layout.encodings), "period": layout.period,
              "months": [f"{m:%Y-%m}" for m in available_months(layout, today)] if layout.period == MONTH else []}
             for k, layout in LAYOUTS.items()]
