@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
+from kaisen.core.numbers import luhn_check_digit
 from kaisen.payments.models import CardBrand, CardFunding, SimulatedCard, SimulatedCharge
 
 
@@ -95,15 +96,8 @@ TEST_CARD_HINTS: list[tuple[str, Any]] = [
 
 
 def luhn_ok(number: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(number)):
-        d = int(ch)
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+    """A card number (digits only) whose last digit is the Luhn check digit of the rest."""
+    return luhn_check_digit(number[:-1]) == int(number[-1])
 
 
 def brand_of(number: str) -> str:
