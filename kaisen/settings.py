@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "kaisen.billing",
     "kaisen.payments",
     "kaisen.statements",
+    "kaisen.goods",
 ]
 
 MIDDLEWARE = [
@@ -232,6 +233,9 @@ KAISEN_SCHEDULER_INTERVAL = float(os.environ.get("KAISEN_SCHEDULER_INTERVAL", "5
 #: a queued or running job silent for KAISEN_BULK_STALE_SECONDS is enqueued again by the scheduler.
 KAISEN_BULK_INLINE_ROWS = int(os.environ.get("KAISEN_BULK_INLINE_ROWS", "200"))
 KAISEN_BULK_STALE_SECONDS = int(os.environ.get("KAISEN_BULK_STALE_SECONDS", "60"))
+
+# The quote calculator before login (issue 12, S-ORD-1): the operator may switch it off ("0").
+KAISEN_PUBLIC_QUOTE_CALCULATOR = os.environ.get("KAISEN_PUBLIC_QUOTE_CALCULATOR", "1") not in ("0", "false", "no")
 
 # Qualified invoices (X-INVOICE-JP, issue 4 §3): the issuer printed on every invoice. The registration
 # number is "T" + 13 digits with the check digit of the corporate number; the monthly close refuses to

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from kaisen.api import api
 from kaisen.core.urls import urlpatterns as core_urls
+from kaisen.goods.urls import public_urlpatterns as goods_public_urls
 from kaisen.lines.home import home
 
 urlpatterns = [
@@ -19,6 +20,8 @@ urlpatterns = [
     path("billing/", include("kaisen.billing.urls")),
     path("payments/", include("kaisen.payments.urls")),
     path("statements/", include("kaisen.statements.urls")),
+    path("goods/", include("kaisen.goods.urls")),
+    path("quote/", include(goods_public_urls)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

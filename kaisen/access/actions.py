@@ -42,6 +42,11 @@ ACCOUNT_MANAGE = "Account:manage"
 ACCOUNT_READ = "Account:read"  # contract summary and number pages (K-1, K-2; helper "acct")
 LINE_TRANSFER = "Line:transfer"  # SIM transfer to another account (S-ACC-4; helper "acct")
 
+# SIM and device quotes and orders (issue 12).
+GOODS_QUOTE = "Goods:quote"
+GOODS_ORDER = "Goods:order"
+GOODS_READ = "Goods:read"
+
 #: Every action with what it lets a user do (the role editor shows it).
 ACTIONS: dict[str, Promise] = {
     LINE_READ: _("See lines, their status and details"),
@@ -70,6 +75,9 @@ ACTIONS: dict[str, Promise] = {
     ACCOUNT_MANAGE: _("Change the contract's details, transfer SIMs and close the account"),
     ACCOUNT_READ: _("See the contract summary and the phone-number details"),
     LINE_TRANSFER: _("Transfer never-used SIMs to another account, or accept them"),
+    GOODS_QUOTE: _("Make and email quotes for SIMs and devices"),
+    GOODS_ORDER: _("Order SIMs and devices, or cancel such an order"),
+    GOODS_READ: _("See SIM and device orders and payment statements"),
 }
 
 #: The action each line procedure needs (``kaisen.procedures.models.OrderKind`` values).
@@ -89,7 +97,7 @@ APPROVAL_KINDS: tuple[str, ...] = ("cancellation", "mnp_reservation", "plan_chan
 
 #: Actions over data that is not filtered by lines: a user limited to a subset of lines never holds them, whatever
 #: their roles say (the audit log names every line of the tenant).
-NOT_LINE_SCOPED: frozenset[str] = frozenset({AUDIT_READ})
+NOT_LINE_SCOPED: frozenset[str] = frozenset({AUDIT_READ, GOODS_ORDER, GOODS_READ})
 
 RESOURCES: frozenset[str] = frozenset(name.split(":", 1)[0] for name in ACTIONS)
 

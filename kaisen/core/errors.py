@@ -93,6 +93,11 @@ class ErrorCode(StrEnum):
     STATEMENT_ENCODING_NOT_ALLOWED = "STATEMENT_ENCODING_NOT_ALLOWED"
     STATEMENT_NOT_READY = "STATEMENT_NOT_READY"
     STATEMENT_EXPIRED = "STATEMENT_EXPIRED"
+    # SIM and device quotes and orders (issue 12)
+    SHIPMENT_LIMIT_EXCEEDED = "SHIPMENT_LIMIT_EXCEEDED"
+    ITEM_NOT_AVAILABLE = "ITEM_NOT_AVAILABLE"
+    NO_PAYMENT_METHOD = "NO_PAYMENT_METHOD"
+    QUOTE_EXPIRED = "QUOTE_EXPIRED"
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -135,6 +140,10 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.STATEMENT_UNAVAILABLE_TODAY: 409,
     ErrorCode.STATEMENT_NOT_READY: 409,
     ErrorCode.STATEMENT_EXPIRED: 410,
+    # SIM and device orders (issue 12)
+    ErrorCode.ITEM_NOT_AVAILABLE: 409,
+    ErrorCode.NO_PAYMENT_METHOD: 409,
+    ErrorCode.QUOTE_EXPIRED: 409,
 }
 
 DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {
@@ -196,6 +205,13 @@ DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {
     ErrorCode.STATEMENT_NOT_READY: _("This statement is still being created. Please wait."),
     ErrorCode.STATEMENT_EXPIRED: _(
         "This file was kept for 48 hours and has been deleted. Request the statement again."),
+    # SIM and device quotes and orders (issue 12)
+    ErrorCode.SHIPMENT_LIMIT_EXCEEDED: _(
+        "This is more than one parcel holds. Order fewer pieces, or split them into several orders."),
+    ErrorCode.ITEM_NOT_AVAILABLE: _("This item cannot be ordered now."),
+    ErrorCode.NO_PAYMENT_METHOD: _(
+        "No payment method is set for this coverage. Register a credit card or invoice payment first."),
+    ErrorCode.QUOTE_EXPIRED: _("This quote is no longer valid. Make a new quote."),
 }
 
 
