@@ -23,6 +23,7 @@ from kaisen.audit.cli import audit_app
 from kaisen.benchmarks.cli import bench_app
 from kaisen.billing.cli import billing_ops_app, bills_app
 from kaisen.core.cli import LANGUAGES, FormatOpt, set_lang, state
+from kaisen.goods.cli import goods_admin_app, goods_app
 from kaisen.lines.cli import lines_app
 from kaisen.payments.cli import payments_admin_app, payments_app
 from kaisen.procedures.cli import bulk_app, mnp_app, orders_app
@@ -68,6 +69,7 @@ app.add_typer(usage_app, name="usage")
 app.add_typer(bills_app, name="bills")
 app.add_typer(payments_app, name="payments")
 app.add_typer(statements_app, name="statements")
+app.add_typer(goods_app, name="goods")
 app.add_typer(users_app, name="users")
 app.add_typer(access_app, name="roles")
 app.add_typer(apikeys_app, name="apikeys")
@@ -88,6 +90,7 @@ admin_app.command()(createstaff)
 admin_app.add_typer(billing_ops_app, name="billing")
 admin_app.add_typer(usage_admin_app, name="usage")
 admin_app.add_typer(payments_admin_app, name="payments")
+admin_app.add_typer(goods_admin_app, name="goods")
 app.add_typer(admin_app, name="admin", rich_help_panel=OPERATOR_PANEL)
 
 app.add_typer(bench_app, name="bench", rich_help_panel=BENCH_PANEL)
