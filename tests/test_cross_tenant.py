@@ -56,6 +56,8 @@ EXCLUDED_PREFIXES = {
 EXCLUDED_NAMES = {
     "accounts:login": "the login form itself (tests/test_pages.py)",
     "accounts:logout": "ends the session the sweep is using",
+    "goods_public:quote": "a public-calculator quote belongs to no tenant; its token is a 256-bit secret in its link "
+                          "(tests/goods/test_goods_web_api.py)",
     "mfa:confirm": "the token is a 256-bit secret mailed to the new 2FA address, not an object ID; the page asks for "
                    "the user's own ID + password (tests/security/test_mfa.py)",
 }
@@ -65,6 +67,8 @@ EXCLUDED_API = {
     ("DELETE", "/api/v1/auth"): "revokes the sweep's own token (tests/test_auth.py)",
     ("POST", "/api/v1/auth/mfa"): "second step of POST /auth: answers a challenge, reads no tenant data "
                                   "(tests/security/test_mfa.py)",
+    ("GET", "/api/v1/goods/public/quotes/{token}/pdf"): "a public-calculator quote belongs to no tenant; its token "
+                                                        "is a 256-bit secret (tests/goods/test_goods_web_api.py)",
     ("POST", "/api/v1/auth/mfa/resend"): "mails a new code for a challenge, reads no tenant data "
                                          "(tests/security/test_mfa.py)",
 }
@@ -107,6 +111,23 @@ class Victim:
                 "email_id": BillingEmail.objects.filter(tenant=tenant).values_list("pk", flat=True).first(),
                 "coverage": "global"}
 
+    def goods_params(self) -> dict[str, Any]:
+        """B's quote and SIM order (issue 12), made directly the first time they are asked for."""
+        from kaisen.goods.models import GoodsOrder, Quote
+
+        tenant = self.world.tenant
+        today = dt.date(2026, 12, 1)
+        quote, _q = Quote.objects.get_or_create(
+            tenant=tenant, number=f"QSWEEP{tenant.pk}",
+            defaults={"token": uuid.uuid4().hex, "addressee": tenant.legal_name, "issued_on": today,
+                      "valid_until": today + dt.timedelta(days=3650)})
+        order, _o = GoodsOrder.objects.get_or_create(
+            tenant=tenant, number=f"GSWEEP{tenant.pk}",
+            defaults={"idempotency_key": "sweep", "request_hash": "sweep", "payment_method": "invoice",
+                      "shipping_code": "SHIP-60", "recipient": tenant.legal_name, "postal_code": "100-0001",
+                      "address": "sweep", "tracking_number": "SWEEP-TRACK"})
+        return {"quote_id": quote.pk, "goods_order_id": order.pk}
+
     @property
     def role(self) -> Role:
         """B's custom role, line tag and approval request (issue 5 §1), made by the ``victim`` fixture."""
@@ -140,6 +161,7 @@ class Victim:
         by_app_pk = {"lines": self.line.pk, "audit": self.audit_event.pk}
         params: dict[str, Any] = {
             **self.payments_params(),  # first: a later key of the same name wins
+            **self.goods_params(),
             "line_id": self.line.pk,
             "msisdn": self.line.msisdn,
             "iccid": self.line.iccid,
@@ -163,6 +185,7 @@ class Victim:
     def api_params(self) -> dict[str, Any]:
         return {
             **self.payments_params(),  # first: a later key of the same name wins
+            **self.goods_params(),
             "line_id": self.line.pk,
             "msisdn": self.line.msisdn,
             "iccid": self.line.iccid,

@@ -81,7 +81,7 @@ class GoodsQuoteOut(Schema):
 
 
 class GoodsEmailIn(Schema):
-    emails: list[str] = Field(min_length=1, max_length=5)
+    emails: list[str] = Field(default_factory=list, max_length=5, description="1 to 5 addresses.")
 
 
 class GoodsEmailOut(Schema):
@@ -322,31 +322,31 @@ def orders_list(request: HttpRequest, query: Query[GoodsOrderQuery]) -> list[dic
     return [order_out(o) for o in qs[:200]]
 
 
-@router.get("/goods/orders/{int:order_id}", response={200: GoodsOrderDetailOut, 403: ErrorOut, 404: ErrorOut},
+@router.get("/goods/orders/{int:goods_order_id}", response={200: GoodsOrderDetailOut, 403: ErrorOut, 404: ErrorOut},
             summary="One order with its items, tracking number and history")
-def order_detail(request: HttpRequest, order_id: Id) -> dict[str, Any]:
-    return order_out(services.order_get(user=_user(request), order_id=order_id), events=True)
+def order_detail(request: HttpRequest, goods_order_id: Id) -> dict[str, Any]:
+    return order_out(services.order_get(user=_user(request), order_id=goods_order_id), events=True)
 
 
-@router.post("/goods/orders/{int:order_id}/cancel", response={200: GoodsOrderOut, 403: ErrorOut, 404: ErrorOut,
+@router.post("/goods/orders/{int:goods_order_id}/cancel", response={200: GoodsOrderOut, 403: ErrorOut, 404: ErrorOut,
                                                               409: ErrorOut},
              summary="Cancel an order before shipment")
-def order_cancel(request: HttpRequest, order_id: Id) -> dict[str, Any]:
-    return order_out(services.order_cancel(user=_user(request), order_id=order_id))
+def order_cancel(request: HttpRequest, goods_order_id: Id) -> dict[str, Any]:
+    return order_out(services.order_cancel(user=_user(request), order_id=goods_order_id))
 
 
-@router.post("/goods/orders/{int:order_id}/retry-payment",
+@router.post("/goods/orders/{int:goods_order_id}/retry-payment",
              response={200: GoodsOrderOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
              summary="Pay an order on hold again after updating the card")
-def order_retry(request: HttpRequest, order_id: Id) -> dict[str, Any]:
-    return order_out(services.order_retry_payment(user=_user(request), order_id=order_id))
+def order_retry(request: HttpRequest, goods_order_id: Id) -> dict[str, Any]:
+    return order_out(services.order_retry_payment(user=_user(request), order_id=goods_order_id))
 
 
-@router.get("/goods/orders/{int:order_id}/delivery-note", response={200: None, 403: ErrorOut, 404: ErrorOut,
+@router.get("/goods/orders/{int:goods_order_id}/delivery-note", response={200: None, 403: ErrorOut, 404: ErrorOut,
                                                                     409: ErrorOut},
             summary="The delivery note (納品書) of a shipped order, as PDF", openapi_extra=_PDF)
-def order_delivery_note(request: HttpRequest, order_id: Id) -> HttpResponse:
-    order = services.order_get(user=_user(request), order_id=order_id)
+def order_delivery_note(request: HttpRequest, goods_order_id: Id) -> HttpResponse:
+    order = services.order_get(user=_user(request), order_id=goods_order_id)
     if order.shipped_on is None:
         raise DomainError(ErrorCode.ORDER_STATE_INVALID, _("The delivery note exists once the order has shipped."))
     return _pdf(delivery_note_pdf(order=order), f"delivery_note_{order.number}.pdf")

@@ -11,10 +11,10 @@ urlpatterns = [
     path("quotes/<int:quote_id>/pdf/", views.quote_pdf_view, name="quote_pdf"),
     path("quotes/<int:quote_id>/email/", views.quote_email, name="quote_email"),
     path("order/", views.order_new, name="order_new"),
-    path("orders/<int:order_id>/", views.order_detail, name="order"),
-    path("orders/<int:order_id>/cancel/", views.order_cancel, name="order_cancel"),
-    path("orders/<int:order_id>/retry/", views.order_retry, name="order_retry"),
-    path("orders/<int:order_id>/delivery-note/", views.order_delivery_note, name="delivery_note"),
+    path("orders/<int:goods_order_id>/", views.order_detail, name="order"),
+    path("orders/<int:goods_order_id>/cancel/", views.order_cancel, name="order_cancel"),
+    path("orders/<int:goods_order_id>/retry/", views.order_retry, name="order_retry"),
+    path("orders/<int:goods_order_id>/delivery-note/", views.order_delivery_note, name="delivery_note"),
     path("statement/", views.statement, name="statement"),
 ]
 

@@ -238,7 +238,7 @@ def order_new(request: HttpRequest) -> HttpResponse:
                                                          idempotency_key=request.POST.get("idempotency_key", "")[:100],
                                                          **data)
                 messages.success(request, _("Thank you: order %(number)s is received.") % {"number": order.number})
-                return redirect(reverse("goods:order", kwargs={"order_id": order.pk}) + "?done=1")
+                return redirect(reverse("goods:order", kwargs={"goods_order_id": order.pk}) + "?done=1")
             for name in ("recipient", "address"):
                 services._text(data[name], name, max_length=120 if name == "recipient" else 200)
             services._postal(data["postal_code"])
@@ -286,8 +286,8 @@ def _order(request: HttpRequest, order_id: int) -> Any:
 @action_required(actions.GOODS_READ)
 @never_cache
 @require_GET
-def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
-    order = _order(request, order_id)
+def order_detail(request: HttpRequest, goods_order_id: int) -> HttpResponse:
+    order = _order(request, goods_order_id)
     user = request_user(request)
     return render(request, "goods/order_detail.html", {
         "order": order, "items": list(order.items.all()), "events": list(order.events.all()),
@@ -297,21 +297,21 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
 
 @action_required(actions.GOODS_ORDER)
 @require_POST
-def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
-    order = _order(request, order_id)
+def order_cancel(request: HttpRequest, goods_order_id: int) -> HttpResponse:
+    order = _order(request, goods_order_id)
     try:
         services.order_cancel(user=request_user(request), order_id=order.pk)
     except DomainError as exc:
         messages.error(request, str(exc.message))
     else:
         messages.success(request, _("Order %(number)s was cancelled.") % {"number": order.number})
-    return redirect("goods:order", order_id=order.pk)
+    return redirect("goods:order", goods_order_id=order.pk)
 
 
 @action_required(actions.GOODS_ORDER)
 @require_POST
-def order_retry(request: HttpRequest, order_id: int) -> HttpResponse:
-    order = _order(request, order_id)
+def order_retry(request: HttpRequest, goods_order_id: int) -> HttpResponse:
+    order = _order(request, goods_order_id)
     try:
         done = services.order_retry_payment(user=request_user(request), order_id=order.pk)
     except DomainError as exc:
@@ -321,13 +321,13 @@ def order_retry(request: HttpRequest, order_id: int) -> HttpResponse:
             messages.success(request, _("The payment went through; the order will ship."))
         else:
             messages.error(request, _("The payment failed again. Check the card on the payment settings page."))
-    return redirect("goods:order", order_id=order.pk)
+    return redirect("goods:order", goods_order_id=order.pk)
 
 
 @action_required(actions.GOODS_READ)
 @require_GET
-def order_delivery_note(request: HttpRequest, order_id: int) -> HttpResponse:
-    order = _order(request, order_id)
+def order_delivery_note(request: HttpRequest, goods_order_id: int) -> HttpResponse:
+    order = _order(request, goods_order_id)
     if order.shipped_on is None:
         raise Http404
     return _pdf(delivery_note_pdf(order=order), f"delivery_note_{order.number}.pdf")
@@ -366,6 +366,8 @@ def statement(request: HttpRequest) -> HttpResponse:
     for _i in range(12):
         months.append(day)
         day = (day - dt.timedelta(days=1)).replace(day=1)
+    values = {name: request.POST.get(name, getattr(payer, name, "") if payer else "")
+              for name in ("company", "department", "name")}
     return render(request, "goods/statement.html", {
-        "payer": payer, "error": error, "months": months, "post": request.POST,
+        "payer": payer, "error": error, "months": months, "values": values,
         "coverages": [(c, Coverage(c).label) for c in user.tenant.coverages] if user.tenant else []})
