@@ -150,6 +150,11 @@ def demo_delete() -> None:
         BulkJob.objects.filter(tenant__in=tenants).delete()
         ApiToken.objects.filter(tenant__in=tenants).delete()
         ApiKey.objects.filter(tenant__in=tenants).delete()
+        from kaisen.goods.models import GoodsOrder, Quote, StatementPayer
+
+        GoodsOrder.objects.filter(tenant__in=tenants).delete()  # SIM and device orders (issue 12)
+        Quote.objects.filter(tenant__in=tenants).delete()
+        StatementPayer.objects.filter(tenant__in=tenants).delete()
         from kaisen.payments.demo import demo_payments_delete
 
         demo_payments_delete(tenants=tenants)  # payments reference the invoices
@@ -418,6 +423,10 @@ def demo_create(*, lines: int = DEFAULT_LINES, seed: int = DEFAULT_SEED, today: 
     from kaisen.payments.demo import demo_payments_create
 
     demo_payments_create(tenants=tenants, today=today)
+    # SIM and device orders (issue 12): the starting catalogue (demo prices), for the quote calculator.
+    from kaisen.goods.setup import catalogue_ensure
+
+    catalogue_ensure(day=today)
     # Access (issue 5 §1): tanaka_ops holds the operations role; lines carry department tags.
     from kaisen.access.demo import demo_access_create
 

@@ -143,8 +143,8 @@ def _rows(entries: list[dict[str, Any]] | None, *, coverage: str, kinds: tuple[s
         if price is None:
             raise _bad(_("Item %(code)s has no price yet.") % {"code": code}, where)
         rows.append(Row(item=item, quantity=qty, unit_price=price))
-    order = {kind: i for i, kind in enumerate((*PRODUCT_KINDS, ItemKind.RUNNING))}
-    rows.sort(key=lambda r: (order.get(r.item.kind, 9), r.item.position, r.item.code))
+    order: dict[str, int] = {str(kind): i for i, kind in enumerate((*PRODUCT_KINDS, ItemKind.RUNNING))}
+    rows.sort(key=lambda r: (order.get(str(r.item.kind), 9), r.item.position, r.item.code))
     return rows
 
 

@@ -87,7 +87,7 @@ def price_set(*, item: CatalogueItem, valid_from: dt.date, amount: Any, actor: s
 
 
 def catalogue(*, coverage: str, kinds: tuple[str, ...] | None = None, quotable_only: bool = False,
-              day: dt.date | None = None) -> list[tuple[CatalogueItem, Decimal | None]]:
+              day: dt.date | None = None) -> list[tuple[CatalogueItem, Decimal]]:
     """The offered items of a coverage with today's price (items without a price are left out)."""
     qs = CatalogueItem.objects.filter(is_active=True, coverage=coverage).select_related("plan")
     if kinds:

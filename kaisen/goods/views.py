@@ -63,14 +63,15 @@ def _choices(coverage: str, *, quote: bool) -> dict[str, Any]:
 
 def _rows(request: HttpRequest, prefix: str) -> list[dict[str, Any]]:
     rows = []
-    for key, value in request.POST.items():
-        if key.startswith(prefix) and value.strip() not in ("", "0"):
-            rows.append({"code": key[len(prefix):][:40], "quantity": value.strip()[:6]})
+    for key in request.POST:
+        value = str(request.POST.get(key, "")).strip()
+        if key.startswith(prefix) and value not in ("", "0"):
+            rows.append({"code": key[len(prefix):][:40], "quantity": value[:6]})
     return rows[:60]
 
 
 def _quantities(request: HttpRequest) -> dict[str, str]:
-    return {k.split("_", 1)[1]: v for k, v in request.POST.items() if k.startswith(("p_", "r_"))}
+    return {k.split("_", 1)[1]: str(request.POST.get(k, "")) for k in request.POST if k.startswith(("p_", "r_"))}
 
 
 # --- public calculator -------------------------------------------------------------------------------------
@@ -215,6 +216,8 @@ def order_new(request: HttpRequest) -> HttpResponse:
     """Cart (step 1) → confirm (step 2) → complete (the order's page). The payment method is the coverage's."""
     user = request_user(request)
     tenant = user.tenant
+    if tenant is None:
+        raise Http404
     coverage = _coverage(request, tenant)
     quote = None
     quote_id = request.GET.get("quote") or request.POST.get("quote_id") or ""
