@@ -23,6 +23,9 @@ from kaisen.procedures.rules import OFFERED_SIZES
 
 _SIM_JA = {SimType.DATA: "データ通信", SimType.SMS: "SMS付きデータ", SimType.VOICE: "音声通話"}
 _SIZE_JA = {SimSize.STANDARD: "標準", SimSize.MICRO: "マイクロ", SimSize.NANO: "ナノ", SimSize.MULTI: "マルチカット"}
+# English names are written out, not taken from the (translated) choice labels: the load may run in Japanese.
+_SIM_EN = {SimType.DATA: "data", SimType.SMS: "data + SMS", SimType.VOICE: "voice"}
+_SIZE_EN = {SimSize.STANDARD: "standard", SimSize.MICRO: "micro", SimSize.NANO: "nano", SimSize.MULTI: "multi-cut"}
 SIM_PRICE = Decimal(1650)
 
 # code, kind, name, name_en, size units, fits ネコポス, price (yen, tax excluded)
@@ -73,7 +76,7 @@ def catalogue_ensure(*, day: dt.date | None = None) -> int:
             label = Carrier(carrier).label
             add(f"SIM-{carrier}-{sim_type}-{size}".upper(), SIM_PRICE, kind=ItemKind.SIM, coverage=Coverage.JAPAN,
                 name=f"{label} {_SIM_JA[SimType(sim_type)]}SIM（{_SIZE_JA[SimSize(size)]}）",
-                name_en=f"{label} {SimType(sim_type).label} SIM ({SimSize(size).label})", carrier=carrier,
+                name_en=f"{label} {_SIM_EN[SimType(sim_type)]} SIM ({_SIZE_EN[SimSize(size)]})", carrier=carrier,
                 sim_type=sim_type, sim_size=size, plan=plan, size_units=1, nekopos_ok=True, position=position,
                 tax_class=TaxClass.TAXABLE_10)
     for code, kind, name, name_en, units, nekopos, price in _OTHERS:

@@ -240,7 +240,6 @@ def order_new(request: HttpRequest) -> HttpResponse:
                 order, _replayed = services.order_create(user=user, coverage=coverage,
                                                          idempotency_key=request.POST.get("idempotency_key", "")[:100],
                                                          **data)
-                messages.success(request, _("Thank you: order %(number)s is received.") % {"number": order.number})
                 return redirect(reverse("goods:order", kwargs={"goods_order_id": order.pk}) + "?done=1")
             for name in ("recipient", "address"):
                 services._text(data[name], name, max_length=120 if name == "recipient" else 200)
@@ -293,7 +292,9 @@ def order_detail(request: HttpRequest, goods_order_id: int) -> HttpResponse:
     order = _order(request, goods_order_id)
     user = request_user(request)
     return render(request, "goods/order_detail.html", {
-        "order": order, "items": list(order.items.all()), "events": list(order.events.all()),
+        "order": order, "items": list(order.items.all()),
+        "events": [(e, OrderStatus(e.to_status).label if e.to_status in OrderStatus.values else e.to_status)
+                   for e in order.events.all()],
         "cancellable": services.order_is_cancellable(order), "done": request.GET.get("done") == "1",
         "can_order": can(user=user, action=actions.GOODS_ORDER)})
 

@@ -115,3 +115,8 @@ def test_bad_rows_are_refused(products: list, field: str) -> None:
     with pytest.raises(DomainError) as err:
         calculate(products=products)
     assert err.value.code == ErrorCode.VALIDATION_ERROR and err.value.field == field
+
+
+def test_catalogue_english_names_do_not_depend_on_the_active_language() -> None:
+    item = CatalogueItem.objects.get(code=SIM)
+    assert item.name_en == "docomo data SIM (nano)" and "ナノ" in item.name
