@@ -97,6 +97,9 @@ API_PROBES: dict[str, Any] = {
     a.ACCOUNT_READ: lambda c, ctx: c.get("/api/v1/account/contract"),
     a.ACCOUNT_MANAGE: lambda c, ctx: c.get("/api/v1/account/deletion"),
     a.LINE_TRANSFER: lambda c, ctx: c.get("/api/v1/account/transfers"),
+    a.GOODS_QUOTE: lambda c, ctx: c.post("/api/v1/goods/quotes", {}),
+    a.GOODS_ORDER: lambda c, ctx: c.post(f"/api/v1/goods/orders/{MISSING}/cancel"),
+    a.GOODS_READ: lambda c, ctx: c.get("/api/v1/goods/orders"),
 }
 
 
@@ -185,6 +188,9 @@ WEB_PROBES: dict[str, Any] = {
     a.ACCOUNT_READ: _page("account:contract"),
     a.ACCOUNT_MANAGE: _page("account:delete"),
     a.LINE_TRANSFER: _page("account:transfers"),
+    a.GOODS_QUOTE: _page("goods:calculator"),
+    a.GOODS_ORDER: _page("goods:order_new"),
+    a.GOODS_READ: _page("goods:orders"),
 }
 
 
@@ -233,6 +239,9 @@ CLI_PROBES: dict[str, Any] = {
     a.ACCOUNT_READ: lambda ctx: ["account", "contract"],
     a.ACCOUNT_MANAGE: lambda ctx: ["account", "deletion-check"],
     a.LINE_TRANSFER: lambda ctx: ["account", "transfer", "list"],
+    a.GOODS_QUOTE: lambda ctx: ["goods", "quotes"],
+    a.GOODS_ORDER: lambda ctx: ["goods", "cancel", str(MISSING)],
+    a.GOODS_READ: lambda ctx: ["goods", "orders"],
 }
 
 
