@@ -17,6 +17,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kaisen.billing.models import Currency, TaxClass
 from kaisen.carriers.models import Carrier, Coverage
@@ -150,12 +151,12 @@ class PaymentKind(models.TextChoices):
 
 
 class OrderStatus(models.TextChoices):
-    RECEIVED = "received", _("Received")
+    RECEIVED = "received", pgettext_lazy("goods order", "Received")
     PAYMENT_FAILED = "payment_failed", _("On hold: payment failed")
     AWAITING_SHIPMENT = "awaiting_shipment", _("Awaiting shipment")
     SHIPPED = "shipped", _("Shipped")
     DELIVERED = "delivered", _("Delivered")
-    CANCELLED = "cancelled", _("Cancelled")
+    CANCELLED = "cancelled", pgettext_lazy("goods order", "Cancelled")
 
 
 class GoodsOrder(models.Model):
