@@ -259,3 +259,30 @@ def test_another_tenant_cannot_see_or_touch_orders_and_quotes(tenant_a: TenantWo
     assert list(services.order_list(user=tenant_b.user)) == []
     order.refresh_from_db()
     assert order.status == OrderStatus.RECEIVED
+
+
+def test_every_fulfilment_step_is_audited(tenant_a: TenantWorld) -> None:
+    invoice_method(tenant_a.tenant)
+    order = _order(tenant_a, qty=1)
+    services.order_settle(order_id=order.pk)
+    services.order_ship(order_id=order.pk, carrier_name="ヤマト運輸", tracking_number="9-9",
+                        iccids=[make_iccid(950_001)])
+    services.order_deliver(order_id=order.pk)
+    actions = list(AuditEvent.objects.filter(tenant=tenant_a.tenant, target_type="goods.goodsorder",
+                                             target_id=str(order.pk)).order_by("id").values_list("action", flat=True))
+    assert actions == ["goods.order.create", "goods.order.settle", "goods.order.ship", "goods.order.deliver"]
+
+
+def test_payment_statement_lists_purchases_usage_and_the_payer(tenant_a: TenantWorld, tmp_path: Path) -> None:
+    card(tenant_a.user)
+    order = _order(tenant_a, qty=2)
+    services.order_settle(order_id=order.pk)
+    services.payer_set(user=tenant_a.user, company="見本商事株式会社", department="総務部", name="経理 花子")
+    data, name = services.payment_statement(user=tenant_a.user, coverage="japan",
+                                            month=clock.today_jst().strftime("%Y-%m"))
+    text = pdf_text(data, tmp_path)
+    assert "請求明細書" in text and "見本商事株式会社" in text and "総務部" in text and "経理 花子" in text
+    assert order.number in text and "¥3,300" in text and "カード" in text
+    assert name.endswith(".pdf") and tenant_a.tenant.public_id in name
+    with pytest.raises(DomainError):
+        services.payer_set(user=tenant_a.user, company="", name="x")

@@ -192,3 +192,17 @@ def test_payment_statement_needs_the_payer_then_downloads(tenant_a: TenantWorld)
     pdf = client.get(f"/api/v1/goods/payment-statement?month={month}")
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert client.get("/api/v1/goods/payment-statement?month=2999-01").status_code in (400, 422)
+
+
+def test_payment_statement_page_asks_for_the_payer_then_downloads(tenant_a: TenantWorld) -> None:
+    client = web(tenant_a.user)
+    page = client.get("/goods/statement/").content.decode()
+    assert 'name="company"' in page and 'name="month"' not in page
+    bad = client.post("/goods/statement/", {"action": "payer", "company": "", "name": "x"})
+    assert bad.status_code == 200
+    saved = client.post("/goods/statement/", {"action": "payer", "company": "見本商事", "department": "",
+                                               "name": "山田"})
+    assert saved.status_code == 302
+    month = clock.today_jst().strftime("%Y-%m")
+    pdf = client.get(f"/goods/statement/?month={month}")
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
