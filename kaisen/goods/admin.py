@@ -167,8 +167,9 @@ class GoodsOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     actions = ["settle", "deliver"]
     change_form_template = "admin/goods/goodsorder/change_form.html"
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_active and request.user.is_staff)
+    def has_fulfil_permission(self, request: HttpRequest) -> bool:
+        """Settling, shipping and delivering need the change permission of orders (a viewer only looks)."""
+        return bool(request.user.is_active and request.user.has_perm("goods.change_goodsorder"))
 
     def _each(self, request: HttpRequest, queryset: QuerySet[GoodsOrder], call: Any, done: Any) -> None:
         ok = 0
@@ -182,12 +183,12 @@ class GoodsOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if ok:
             self.message_user(request, done % {"n": ok}, messages.SUCCESS)
 
-    @admin.action(description=_("Take the payment (just before shipment)"))
+    @admin.action(description=_("Take the payment (just before shipment)"), permissions=["fulfil"])
     def settle(self, request: HttpRequest, queryset: QuerySet[GoodsOrder]) -> None:
         self._each(request, queryset, lambda o: services.order_settle(order_id=o.pk, staff=request.user),
                    _("%(n)s orders handled (a failed card charge puts the order on hold and mails the customer)."))
 
-    @admin.action(description=_("Mark delivered"))
+    @admin.action(description=_("Mark delivered"), permissions=["fulfil"])
     def deliver(self, request: HttpRequest, queryset: QuerySet[GoodsOrder]) -> None:
         self._each(request, queryset, lambda o: services.order_deliver(order_id=o.pk, staff=request.user),
                    _("%(n)s orders marked delivered."))
@@ -202,14 +203,14 @@ class GoodsOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        extra = {**(extra_context or {}), "ship_form": ShipForm(),
+        extra = {**(extra_context or {}), "ship_form": ShipForm() if self.has_fulfil_permission(request) else None,
                  "ship_url": reverse("admin:goods_goodsorder_ship", args=[object_id]),
                  "note_url": reverse("admin:goods_goodsorder_note", args=[object_id]),
                  "today": clock.today_jst()}
         return super().change_view(request, object_id, form_url, extra)
 
     def ship_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        if request.method != "POST" or not self.has_view_permission(request):
+        if request.method != "POST" or not self.has_fulfil_permission(request):
             raise PermissionDenied
         back = HttpResponseRedirect(reverse("admin:goods_goodsorder_change", args=[object_id]))
         form = ShipForm(request.POST)
@@ -227,6 +228,8 @@ class GoodsOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return back
 
     def note_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         order = GoodsOrder.objects.select_related("tenant").filter(pk=object_id).first()
         if order is None or order.shipped_on is None:
             self.message_user(request, _("The delivery note exists once the order has shipped."), messages.ERROR)
