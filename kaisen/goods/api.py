@@ -200,7 +200,8 @@ def order_out(o: GoodsOrder, *, events: bool = False) -> dict[str, Any]:
            "cancellable": services.order_is_cancellable(o), "quote_id": o.quote_id,
            "idempotency_key": o.idempotency_key, "created_at": o.created_at,
            "items": [{"code": i.code, "name": i.name, "quantity": i.quantity, "unit_price": i.unit_price,
-                      "amount": i.amount, "currency": o.currency, "tax_class": i.tax_class, "iccids": list(i.iccids or [])}
+                      "amount": i.amount, "currency": o.currency,
+                      "tax_class": i.tax_class, "iccids": list(i.iccids or [])}
                      for i in o.items.all()]}
     if events:
         out["events"] = [{"at": e.at, "from_status": e.from_status, "to_status": e.to_status, "note": e.note}
