@@ -168,6 +168,9 @@ SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 # reads pages from disk (docs/benchmarks.md, usage ingest).
 KAISEN_SQLITE_IMPORT_CACHE_MB = int(os.environ.get("KAISEN_SQLITE_IMPORT_CACHE_MB", "1024"))
 KAISEN_API_TOKEN_TTL_SECONDS = int(os.environ.get("KAISEN_API_TOKEN_TTL_SECONDS", "3600"))
+# A checked bearer token is trusted for this many seconds by the process that checked it (0: every request
+# reads it): a revoke in that process clears it at once, one in another process is seen within this time.
+KAISEN_API_TOKEN_CACHE_SECONDS = float(os.environ.get("KAISEN_API_TOKEN_CACHE_SECONDS", "5"))
 
 # --- I18N / time ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "ja"
@@ -214,6 +217,10 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# Finished task rows of the database backend are deleted by a periodic job (kaisen.core.taskqueue): successful
+# ones after this many hours, failed ones after this many days (issue 11 §1).
+KAISEN_TASK_RESULTS_KEEP_HOURS = float(os.environ.get("KAISEN_TASK_RESULTS_KEEP_HOURS", "24"))
+KAISEN_TASK_FAILED_KEEP_DAYS = float(os.environ.get("KAISEN_TASK_FAILED_KEEP_DAYS", "7"))
 
 # --- Carriers and procedures ---------------------------------------------------------------------
 # The carrier side is a simulator adapter (no carrier network can be reached from here); see
