@@ -96,6 +96,21 @@ MIDDLEWARE = [
     "kaisen.core.middleware.RequestContextMiddleware",
 ]
 
+# The API under /api/v1 runs without the middlewares only the web pages need (kaisen/wsgi.py, issue 11 §2):
+# a middleware added to MIDDLEWARE applies to the API too unless it is listed here.
+KAISEN_WEB_ONLY_MIDDLEWARE = [
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kaisen.security.sessions.SessionGuardMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+KAISEN_API_MIDDLEWARE = [m for m in MIDDLEWARE if m not in KAISEN_WEB_ONLY_MIDDLEWARE]
+
 ROOT_URLCONF = "kaisen.urls"
 WSGI_APPLICATION = "kaisen.wsgi.application"
 
@@ -120,7 +135,11 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    # Persistent connections. Django closes a connection that failed during a request at the request's end;
+    # a per-request health check (one more round trip on every request) is opt-in (issue 11 §2).
+    DATABASES = {"default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=int(os.environ.get("KAISEN_DB_CONN_MAX_AGE", "600")),
+        conn_health_checks=_env_bool("KAISEN_DB_HEALTH_CHECKS"))}
 else:
     DATABASES = {
         "default": {
