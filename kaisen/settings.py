@@ -79,9 +79,11 @@ INSTALLED_APPS = [
     "kaisen.billing",
     "kaisen.payments",
     "kaisen.statements",
+    "kaisen.ops",
 ]
 
 MIDDLEWARE = [
+    "kaisen.core.observe.RequestObserveMiddleware",  # request ID and latency metric (issue 11 §5): first
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -316,10 +318,21 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# KAISEN_LOG_FORMAT=json: one JSON object per line with the time, level, logger, message and the request ID
+# (issue 11 §5); "text" (default) is for a terminal.
+KAISEN_LOG_FORMAT = os.environ.get("KAISEN_LOG_FORMAT", "text").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "kaisen.core.observe.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(request_id)s %(message)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["request_id"],
+                             "formatter": "json" if KAISEN_LOG_FORMAT == "json" else "text"}},
     "root": {"handlers": ["console"], "level": os.environ.get("KAISEN_LOG_LEVEL", "WARNING")},
     "loggers": {
         "kaisen": {"level": os.environ.get("KAISEN_LOG_LEVEL", "INFO")},
@@ -328,3 +341,5 @@ LOGGING = {
     },
 }
 TRUST_X_FORWARDED_FOR = _env_bool("KAISEN_TRUST_X_FORWARDED_FOR")
+# /metrics asks for "Authorization: Bearer <this>" when set (kaisen.ops.views).
+KAISEN_METRICS_TOKEN = os.environ.get("KAISEN_METRICS_TOKEN", "")

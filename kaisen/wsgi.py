@@ -1,6 +1,7 @@
 """The WSGI application: two Django handlers over one URL tree (issue 11 §2).
 
-Requests under ``/api/v1/`` (except the interactive docs page) go through a lean middleware stack,
+Requests under ``/api/v1/`` (except the interactive docs page) and the probes ``/healthz``, ``/readyz``,
+``/metrics`` go through a lean middleware stack,
 ``settings.KAISEN_API_MIDDLEWARE``: the API authenticates with a bearer token, answers JSON and keeps no
 session, so the session, CSRF, login, message, CSP, clickjacking and static-file middlewares only cost time
 there. Every other path goes through ``settings.MIDDLEWARE``. The lean list is computed from ``MIDDLEWARE``
@@ -18,8 +19,8 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kaisen.settings")
 
-#: Paths served with the lean stack, and the exceptions (HTML pages under them).
-API_PREFIX = "/api/v1/"
+#: Paths served with the lean stack (the API and the probes), and the exceptions (HTML pages under them).
+LEAN_PREFIXES = ("/api/v1/", "/healthz", "/readyz", "/metrics")
 API_HTML_PATHS = ("/api/v1/docs",)
 
 
@@ -44,7 +45,7 @@ class KaisenApplication:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path.startswith(API_PREFIX) and not path.startswith(API_HTML_PATHS):
+        if path.startswith(LEAN_PREFIXES) and not path.startswith(API_HTML_PATHS):
             return self.api(environ, start_response)
         return self.web(environ, start_response)
 
