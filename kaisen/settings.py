@@ -343,3 +343,5 @@ LOGGING = {
 TRUST_X_FORWARDED_FOR = _env_bool("KAISEN_TRUST_X_FORWARDED_FOR")
 # /metrics asks for "Authorization: Bearer <this>" when set (kaisen.ops.views).
 KAISEN_METRICS_TOKEN = os.environ.get("KAISEN_METRICS_TOKEN", "")
+# Benchmarks only (docs/benchmarks.md): serve /bench-minimal/<number>, a one-query view without login.
+KAISEN_BENCH_VIEWS = _env_bool("KAISEN_BENCH_VIEWS")

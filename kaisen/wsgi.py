@@ -20,7 +20,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kaisen.settings")
 
 #: Paths served with the lean stack (the API and the probes), and the exceptions (HTML pages under them).
-LEAN_PREFIXES = ("/api/v1/", "/healthz", "/readyz", "/metrics")
+LEAN_PREFIXES = ("/api/v1/", "/healthz", "/readyz", "/metrics", "/bench-minimal/")
 API_HTML_PATHS = ("/api/v1/docs",)
 
 

@@ -129,3 +129,10 @@ def test_json_log_lines_carry_the_request_id() -> None:
     line = json.loads(formatter.format(record))
     assert line["message"] == "order 7 failed" and line["level"] == "WARNING"
     assert line["logger"] == "kaisen.procedures" and line["request_id"] == "abc12345" and "time" in line
+
+
+def test_bench_minimal_view_is_off_unless_asked(client: Client, tenant_a: TenantWorld, settings: Any) -> None:
+    msisdn = tenant_a.line.msisdn
+    assert client.get(f"/bench-minimal/{msisdn}").status_code == 404
+    settings.KAISEN_BENCH_VIEWS = True
+    assert client.get(f"/bench-minimal/{msisdn}").json() == {"found": True, "status": tenant_a.line.status}

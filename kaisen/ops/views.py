@@ -117,3 +117,16 @@ def metrics(request: HttpRequest) -> HttpResponse:
         if not hmac.compare_digest(given.encode(), token.encode()):
             return HttpResponse("unauthorized\n", status=401, content_type="text/plain")
     return HttpResponse(metrics_text(), content_type=CONTENT_TYPE_LATEST)
+
+
+def bench_minimal(request: HttpRequest, msisdn: str) -> HttpResponse:
+    """The "minimal Django view" of the API benchmark (docs/benchmarks.md): one query, a JSON answer, no
+    authentication. Off (404) unless ``KAISEN_BENCH_VIEWS=1``; never enable it on a real deployment."""
+    from django.http import Http404
+
+    from kaisen.lines.models import Line
+
+    if not settings.KAISEN_BENCH_VIEWS:
+        raise Http404
+    row = Line.objects.filter(msisdn=msisdn).values_list("id", "status").first()
+    return JsonResponse({"found": row is not None, "status": row[1] if row else None})

@@ -132,7 +132,7 @@ def _send_one(order: Order, adapter: CarrierAdapter, now: dt.datetime, report: T
     report.sent += 1
     if status.state in (CarrierState.COMPLETED, CarrierState.FAILED):  # a repeat of a finished request
         _apply(order, status, report)
-    elif status.state == CarrierState.PENDING and status.expected_at is not None and status.expected_at <= now:
+    elif status.state == CarrierState.PENDING and status.expected_at is not None and status.expected_at <= clock.now():
         # The carrier expects to be done already: ask now, in this transaction, instead of in a second one.
         _check_one(order, adapter, now, report)
 
