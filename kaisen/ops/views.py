@@ -45,7 +45,7 @@ def check_database() -> str | None:
 
 
 def check_task_backend() -> str | None:
-    backend = settings.TASKS["default"]["BACKEND"]
+    backend = str(settings.TASKS["default"]["BACKEND"])
     try:
         if backend == "django_tasks_db.DatabaseBackend":
             from django_tasks_db.models import DBTaskResult
