@@ -34,15 +34,12 @@ def start_worker_thread(*, interval: float = 1.0) -> tuple[threading.Thread, Any
     return thread, worker
 
 
-def _metrics_dir(data_dir: Any, port: int) -> str:
-    """A fresh directory for the web processes' shared Prometheus metrics (prometheus_client multiprocess)."""
-    import shutil
-    from pathlib import Path
+def _metrics_dir(port: int) -> str:
+    """A fresh directory for the web processes' shared Prometheus metrics (prometheus_client's multiprocess
+    mode). It must be set before prometheus_client is first imported, so before Django is set up."""
+    import tempfile
 
-    path = Path(data_dir) / "prometheus" / str(port)
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return str(path)
+    return tempfile.mkdtemp(prefix=f"kaisen-metrics-{port}-")
 
 
 def _start_worker_process() -> Any:
@@ -91,6 +88,8 @@ def serve(
         help="Seconds a web process gets to finish its requests on SIGTERM.")] = 30,
 ) -> None:
     """Serve the portal: one waitress process, or gunicorn with several web processes (--workers)."""
+    if workers > 1:
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", _metrics_dir(port))
     django_setup()
     from django.conf import settings
 
@@ -108,8 +107,6 @@ def serve(
                f"task worker and scheduler: {'on' if worker else 'off'})")
     typer.echo(f"Log in at http://{host}:{port}/login/ (operator back office: http://{host}:{port}/admin/)")
     if workers > 1:
-        # Set before the web processes start, so each records its metrics in the shared directory.
-        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", _metrics_dir(settings.DATA_DIR, port))
         child = _start_worker_process() if worker else None
         try:
             _run_gunicorn(host=host, port=port, workers=workers, threads=threads, timeout=graceful_timeout)
