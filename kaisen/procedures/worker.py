@@ -135,10 +135,34 @@ def _task_worker(interval: float) -> Any:
                   max_tasks=None, worker_id=f"worker-{os.getpid()}", excluded_queue_names=[])
 
 
+def run_rq_worker(*, scheduler_interval: float | None = None, on_ready: Callable[[], None] | None = None,
+                  burst: bool = False) -> None:
+    """``kaisen worker`` with the Redis task backend: an RQ worker in this (main) thread — it handles SIGTERM
+    itself (a warm stop: the current job finishes) — and the scheduler in a thread, stopped after it."""
+    import django_rq
+    from django.conf import settings
+    from django_tasks_rq.backend import Job
+
+    sched_thread, scheduler = start_scheduler_thread(scheduler_interval)
+    if on_ready is not None:
+        on_ready()
+    try:
+        worker = django_rq.get_worker(*settings.TASKS["default"].get("QUEUES", ["default"]), job_class=Job)
+        worker.work(with_scheduler=True, burst=burst)
+    finally:
+        scheduler.stop()
+        sched_thread.join(timeout=30)
+
+
 def run_worker(*, task_interval: float = 0.5, scheduler_interval: float | None = None,
                on_ready: Callable[[], None] | None = None) -> None:
     """``kaisen worker``: the task worker and the scheduler until SIGTERM / SIGINT, then a clean stop
     (the current task and the current tick finish; a second signal exits at once)."""
+    from django.conf import settings
+
+    if str(settings.TASKS["default"]["BACKEND"]).startswith("django_tasks_rq"):
+        run_rq_worker(scheduler_interval=scheduler_interval, on_ready=on_ready)
+        return
     stop = threading.Event()
     task_worker = _task_worker(task_interval)
 
