@@ -55,7 +55,8 @@ def test_a_task_runs_through_redis(rq_backend: str, tenant_a: TenantWorld, setti
         from django_tasks_db.models import DBTaskResult
 
         assert not DBTaskResult.objects.exists()
-        worker = django_rq.get_worker(rq_backend, worker_class=SimpleWorker, job_class=Job)  # runs in this thread: same DB
+        # SimpleWorker runs the job in this thread: the same database connection as the test.
+        worker = django_rq.get_worker(rq_backend, worker_class=SimpleWorker, job_class=Job)
         assert worker.work(burst=True)
     order.refresh_from_db()
     assert order.status == OrderStatus.SENT
