@@ -242,7 +242,7 @@ TASKS = {
 # installed; `kaisen worker` then runs an RQ worker instead of the database worker (docs/deployment.md).
 KAISEN_REDIS_URL = os.environ.get("KAISEN_REDIS_URL", "redis://127.0.0.1:6379/0")
 RQ_QUEUES = {"default": {"URL": KAISEN_REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
-if TASKS["default"]["BACKEND"].startswith("django_tasks_rq"):
+if str(TASKS["default"]["BACKEND"]).startswith("django_tasks_rq"):
     INSTALLED_APPS.append("django_rq")
 # Finished task rows of the database backend are deleted by a periodic job (kaisen.core.taskqueue): successful
 # ones after this many hours, failed ones after this many days (issue 11 §1).
