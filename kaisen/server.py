@@ -34,13 +34,62 @@ def start_worker_thread(*, interval: float = 1.0) -> tuple[threading.Thread, Any
     return thread, worker
 
 
+def _metrics_dir(port: int) -> str:
+    """A fresh directory for the web processes' shared Prometheus metrics (prometheus_client's multiprocess
+    mode). It must be set before prometheus_client is first imported, so before Django is set up."""
+    import tempfile
+
+    return tempfile.mkdtemp(prefix=f"kaisen-metrics-{port}-")
+
+
+def _start_worker_process() -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "kaisen.cli", "worker"])
+
+
+def _run_gunicorn(*, host: str, port: int, workers: int, threads: int, timeout: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    def child_exit(server: Any, worker: Any) -> None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+    class KaisenGunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in {
+                "bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
+                "graceful_timeout": timeout, "timeout": max(timeout, 60), "keepalive": 5, "preload_app": False,
+                "proc_name": "kaisen-web", "child_exit": child_exit, "accesslog": None,
+                "max_requests": 0, "forwarded_allow_ips": "127.0.0.1",
+            }.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from kaisen.wsgi import application
+
+            return application
+
+    KaisenGunicorn().run()
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    threads: Annotated[int, typer.Option(help="Web worker threads.")] = 8,
-    worker: Annotated[bool, typer.Option(help="Run the background task worker inside this process.")] = True,
+    threads: Annotated[int, typer.Option(help="Web worker threads (per web process).")] = 8,
+    worker: Annotated[bool, typer.Option(help="Run the background task worker and scheduler too.")] = True,
+    workers: Annotated[int, typer.Option(
+        help="Web processes. 1: one waitress process, with the task worker and scheduler as threads in it. "
+             "More: gunicorn with that many processes, and the task worker and scheduler as one "
+             "`kaisen worker` process beside them.")] = 1,
+    graceful_timeout: Annotated[int, typer.Option(
+        help="Seconds a web process gets to finish its requests on SIGTERM.")] = 30,
 ) -> None:
-    """Serve the portal (waitress) with the task worker in the same process."""
+    """Serve the portal: one waitress process, or gunicorn with several web processes (--workers)."""
+    if workers > 1:
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", _metrics_dir(port))
     django_setup()
     from django.conf import settings
 
@@ -48,6 +97,29 @@ def serve(
     if pending:
         typer.echo(f"The database needs migrating ({len(pending)} migrations pending): run `kaisen migrate`.", err=True)
         raise typer.Exit(2)
+    if workers < 1:
+        typer.echo("--workers must be 1 or more.", err=True)
+        raise typer.Exit(2)
+    db = settings.DATABASES["default"]
+    where = db["NAME"] if db["ENGINE"].endswith("sqlite3") else f"PostgreSQL {db.get('HOST')}/{db['NAME']}"
+    shape = (f"{workers} web processes (gunicorn)" if workers > 1 else "one web process (waitress)")
+    typer.echo(f"Kaisen on http://{host}:{port}/  (data: {settings.DATA_DIR}; database: {where}; {shape}; "
+               f"task worker and scheduler: {'on' if worker else 'off'})")
+    typer.echo(f"Log in at http://{host}:{port}/login/ (operator back office: http://{host}:{port}/admin/)")
+    if workers > 1:
+        child = _start_worker_process() if worker else None
+        try:
+            _run_gunicorn(host=host, port=port, workers=workers, threads=threads, timeout=graceful_timeout)
+        finally:
+            if child is not None and child.poll() is None:
+                import signal
+
+                child.send_signal(signal.SIGTERM)  # it finishes its task and tick, then exits
+                try:
+                    child.wait(timeout=graceful_timeout)
+                except Exception:
+                    child.kill()
+        return
     import waitress
 
     from kaisen.wsgi import application
@@ -57,11 +129,6 @@ def serve(
 
         start_worker_thread()
         start_scheduler_thread(settings.KAISEN_SCHEDULER_INTERVAL)
-    db = settings.DATABASES["default"]
-    where = db["NAME"] if db["ENGINE"].endswith("sqlite3") else f"PostgreSQL {db.get('HOST')}/{db['NAME']}"
-    typer.echo(f"Kaisen on http://{host}:{port}/  (data: {settings.DATA_DIR}; database: {where}; "
-               f"task worker and scheduler: {'in this process' if worker else 'off'})")
-    typer.echo(f"Log in at http://{host}:{port}/login/ (operator back office: http://{host}:{port}/admin/)")
     waitress.serve(application, host=host, port=port, threads=threads, ident="kaisen", _quiet=True)
 
 

@@ -80,9 +80,11 @@ INSTALLED_APPS = [
     "kaisen.payments",
     "kaisen.statements",
     "kaisen.goods",
+    "kaisen.ops",
 ]
 
 MIDDLEWARE = [
+    "kaisen.core.observe.RequestObserveMiddleware",  # request ID and latency metric (issue 11 §5): first
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -96,6 +98,21 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "kaisen.core.middleware.RequestContextMiddleware",
 ]
+
+# The API under /api/v1 runs without the middlewares only the web pages need (kaisen/wsgi.py, issue 11 §2):
+# a middleware added to MIDDLEWARE applies to the API too unless it is listed here.
+KAISEN_WEB_ONLY_MIDDLEWARE = [
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kaisen.security.sessions.SessionGuardMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+KAISEN_API_MIDDLEWARE = [m for m in MIDDLEWARE if m not in KAISEN_WEB_ONLY_MIDDLEWARE]
 
 ROOT_URLCONF = "kaisen.urls"
 WSGI_APPLICATION = "kaisen.wsgi.application"
@@ -121,7 +138,11 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    # Persistent connections. Django closes a connection that failed during a request at the request's end;
+    # a per-request health check (one more round trip on every request) is opt-in (issue 11 §2).
+    DATABASES = {"default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=int(os.environ.get("KAISEN_DB_CONN_MAX_AGE", "600")),
+        conn_health_checks=_env_bool("KAISEN_DB_HEALTH_CHECKS"))}
 else:
     DATABASES = {
         "default": {
@@ -169,6 +190,9 @@ SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 # reads pages from disk (docs/benchmarks.md, usage ingest).
 KAISEN_SQLITE_IMPORT_CACHE_MB = int(os.environ.get("KAISEN_SQLITE_IMPORT_CACHE_MB", "1024"))
 KAISEN_API_TOKEN_TTL_SECONDS = int(os.environ.get("KAISEN_API_TOKEN_TTL_SECONDS", "3600"))
+# A checked bearer token is trusted for this many seconds by the process that checked it (0: every request
+# reads it): a revoke in that process clears it at once, one in another process is seen within this time.
+KAISEN_API_TOKEN_CACHE_SECONDS = float(os.environ.get("KAISEN_API_TOKEN_CACHE_SECONDS", "5"))
 
 # --- I18N / time ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "ja"
@@ -215,6 +239,16 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# The Redis option (issue 11 §3): KAISEN_TASKS_BACKEND=django_tasks_rq.RQBackend, with the `redis` extra
+# installed; `kaisen worker` then runs an RQ worker instead of the database worker (docs/deployment.md).
+KAISEN_REDIS_URL = os.environ.get("KAISEN_REDIS_URL", "redis://127.0.0.1:6379/0")
+RQ_QUEUES = {"default": {"URL": KAISEN_REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
+if str(TASKS["default"]["BACKEND"]).startswith("django_tasks_rq"):
+    INSTALLED_APPS.append("django_rq")
+# Finished task rows of the database backend are deleted by a periodic job (kaisen.core.taskqueue): successful
+# ones after this many hours, failed ones after this many days (issue 11 §1).
+KAISEN_TASK_RESULTS_KEEP_HOURS = float(os.environ.get("KAISEN_TASK_RESULTS_KEEP_HOURS", "24"))
+KAISEN_TASK_FAILED_KEEP_DAYS = float(os.environ.get("KAISEN_TASK_FAILED_KEEP_DAYS", "7"))
 
 # --- Carriers and procedures ---------------------------------------------------------------------
 # The carrier side is a simulator adapter (no carrier network can be reached from here); see
@@ -294,10 +328,21 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# KAISEN_LOG_FORMAT=json: one JSON object per line with the time, level, logger, message and the request ID
+# (issue 11 §5); "text" (default) is for a terminal.
+KAISEN_LOG_FORMAT = os.environ.get("KAISEN_LOG_FORMAT", "text").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "kaisen.core.observe.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(request_id)s %(message)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["request_id"],
+                             "formatter": "json" if KAISEN_LOG_FORMAT == "json" else "text"}},
     "root": {"handlers": ["console"], "level": os.environ.get("KAISEN_LOG_LEVEL", "WARNING")},
     "loggers": {
         "kaisen": {"level": os.environ.get("KAISEN_LOG_LEVEL", "INFO")},
@@ -306,3 +351,7 @@ LOGGING = {
     },
 }
 TRUST_X_FORWARDED_FOR = _env_bool("KAISEN_TRUST_X_FORWARDED_FOR")
+# /metrics asks for "Authorization: Bearer <this>" when set (kaisen.ops.views).
+KAISEN_METRICS_TOKEN = os.environ.get("KAISEN_METRICS_TOKEN", "")
+# Benchmarks only (docs/benchmarks.md): serve /bench-minimal/<number>, a one-query view without login.
+KAISEN_BENCH_VIEWS = _env_bool("KAISEN_BENCH_VIEWS")

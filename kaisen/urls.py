@@ -25,5 +25,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("", include("kaisen.ops.urls")),  # /healthz, /readyz, /metrics (issue 11 §5)
 ]
 handler403 = "kaisen.access.views.permission_denied_view"

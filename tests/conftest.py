@@ -137,6 +137,16 @@ def _frozen_clock(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _token_cache_per_test() -> Iterator[None]:
+    """Bearer tokens checked by one test are not trusted from the cache by the next (issue 11 §2)."""
+    from kaisen.accounts.services import token_cache_clear
+
+    token_cache_clear()
+    yield
+    token_cache_clear()
+
+
+@pytest.fixture(autouse=True)
 def _audit_append_only_flush(request: pytest.FixtureRequest) -> Any:
     """The audit table is append-only in the database (kaisen/audit/db.py). A transactional test ends with
     a table flush, which on SQLite is a DELETE the trigger refuses (PostgreSQL flushes with TRUNCATE, which

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from kaisen.access.actions import ACCOUNT_MANAGE, LINE_TRANSFER
 from kaisen.access.services import authorize, line_scope
+from kaisen.accounts.services import token_cache_clear
 from kaisen.audit.services import audit_record
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
@@ -334,6 +335,8 @@ def _delete(actor: User, tenant: Tenant, operator_id: str, password: str) -> Ten
         sessions_end_all(user=user, except_key=None, reason="account_deleted")
     ApiToken.objects.filter(tenant=tenant, revoked_at__isnull=True).update(revoked_at=now)
     ApiKey.objects.filter(tenant=tenant, revoked_at__isnull=True).update(revoked_at=now)
+    token_cache_clear()  # this process at once; the others within KAISEN_API_TOKEN_CACHE_SECONDS
+    transaction.on_commit(token_cache_clear)
     SimTransfer.objects.filter(from_tenant=tenant, status=TransferStatus.OPEN).update(
         status=TransferStatus.CANCELLED, cancelled_at=now)
     audit_record(action="account.delete", tenant=tenant, user=actor, target=tenant,

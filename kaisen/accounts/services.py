@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -114,6 +116,7 @@ def _user_lock_after_failures(user: User) -> None:
     with transaction.atomic():
         if not User.objects.filter(pk=user.pk, is_locked=False).update(is_locked=True, locked_at=now):
             return
+        _token_cache_clear_now_and_on_commit()
         audit_record(action="user.lock", tenant=user.tenant, user=user, actor="system", target=user,
                      changes={"is_locked": [False, True], "reason": "failed_logins"})
         security_notice(user, _("Your account was locked"),
@@ -188,6 +191,7 @@ def api_key_revoke(*, user: User, key_id: str, reason: str = "") -> ApiKey:
         api_key.revoked_at = clock.now()
         api_key.save(update_fields=["revoked_at"])
         ApiToken.objects.filter(api_key=api_key, revoked_at__isnull=True).update(revoked_at=api_key.revoked_at)
+        _token_cache_clear_now_and_on_commit()
         audit_record(action="apikey.revoke", tenant=user.tenant, user=user, target=api_key,
                      changes={"revoked_at": [None, api_key.revoked_at]}, reason=reason)
         security_notice(user, _("An API key was revoked"),
@@ -247,32 +251,87 @@ def token_issue_for_api_key(*, key_id: str, secret: str) -> IssuedToken:
         return _issue(api_key.user, api_key)
 
 
+# --- bearer tokens: one query, then a short-lived cache in this process (issue 11 §2) --------------------
+
+@dataclass
+class _CachedToken:
+    user: User  # as loaded, with its tenant; every request gets its own copy
+    api_key_id: int | None
+    valid_until: dt.datetime  # the cache's TTL, or the token's (or key's) expiry if sooner
+    key_used_at: dt.datetime | None
+
+
+_token_cache: dict[str, _CachedToken] = {}
+_token_cache_lock = threading.Lock()
+#: At most this many tokens are kept; beyond that the cache is emptied (a burst of new tokens, not a leak).
+TOKEN_CACHE_MAX = 10_000
+
+
+def token_cache_clear() -> None:
+    """Forget every cached token of this process: called on every revoke, lock, deactivation and account
+    deletion, at once and again after commit. Other processes forget within
+    ``KAISEN_API_TOKEN_CACHE_SECONDS`` (their entries expire)."""
+    with _token_cache_lock:
+        _token_cache.clear()
+
+
+def _token_cache_clear_now_and_on_commit() -> None:
+    token_cache_clear()
+    transaction.on_commit(token_cache_clear)
+
+
+def _token_user(hit: _CachedToken, now: dt.datetime) -> User:
+    user = copy.copy(hit.user)
+    if hit.api_key_id is not None:
+        # issue 5 §6: the request is limited to the key's action list too (kaisen.access.services), and the
+        # key's last use is kept to the minute.
+        user._kaisen_api_key_id = hit.api_key_id  # type: ignore[attr-defined]
+        if hit.key_used_at is None or now - hit.key_used_at > dt.timedelta(minutes=1):
+            ApiKey.objects.filter(pk=hit.api_key_id).update(last_used_at=now)
+            hit.key_used_at = now
+    return user
+
+
 def token_authenticate(*, token: str) -> User | None:
-    """The user behind a bearer token, or None when it is unknown, expired or revoked."""
+    """The user behind a bearer token, or None when it is unknown, expired or revoked.
+
+    One query (the token with its user, tenant and key). A valid answer is kept in this process for
+    ``KAISEN_API_TOKEN_CACHE_SECONDS`` (0: no cache): a revoke in this process clears it at once, one in
+    another process takes effect within that many seconds (tests/test_api_token_cache.py)."""
     if not token:
         return None
+    digest = secret_digest(token)
+    now = clock.now()
+    ttl = settings.KAISEN_API_TOKEN_CACHE_SECONDS
+    if ttl > 0:
+        hit = _token_cache.get(digest)
+        if hit is not None and now < hit.valid_until:
+            return _token_user(hit, now)
     row = (
         ApiToken.objects.select_related("user", "user__tenant", "api_key")
-        .filter(token_hash=secret_digest(token)).first()
+        .filter(token_hash=digest).first()
     )
-    if row is None or row.revoked_at is not None or row.expires_at <= clock.now():
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     if row.api_key is not None and (
         row.api_key.revoked_at is not None
-        or (row.api_key.expires_at is not None and row.api_key.expires_at <= clock.now())
+        or (row.api_key.expires_at is not None and row.api_key.expires_at <= now)
     ):
         return None
     user = row.user
     if not user.is_active or user.is_locked or user.tenant is None or not user.tenant.is_active:
         return None
-    if row.api_key is not None:
-        # issue 5 §6: the request is limited to the key's action list too (kaisen.access.services), and the
-        # key's last use is kept to the minute.
-        user._kaisen_api_key_id = row.api_key.pk  # type: ignore[attr-defined]
-        now = clock.now()
-        if row.api_key.last_used_at is None or now - row.api_key.last_used_at > dt.timedelta(minutes=1):
-            ApiKey.objects.filter(pk=row.api_key.pk).update(last_used_at=now)
-    return user
+    valid_until = min(now + dt.timedelta(seconds=max(ttl, 0)), row.expires_at)
+    if row.api_key is not None and row.api_key.expires_at is not None:
+        valid_until = min(valid_until, row.api_key.expires_at)
+    entry = _CachedToken(user=copy.copy(user), api_key_id=row.api_key.pk if row.api_key else None,
+                         valid_until=valid_until, key_used_at=row.api_key.last_used_at if row.api_key else None)
+    if ttl > 0:
+        with _token_cache_lock:
+            if len(_token_cache) >= TOKEN_CACHE_MAX:
+                _token_cache.clear()
+            _token_cache[digest] = entry
+    return _token_user(entry, now)
 
 
 @transaction.atomic
@@ -280,6 +339,7 @@ def token_revoke(*, token: str) -> None:
     updated = ApiToken.objects.filter(token_hash=secret_digest(token), revoked_at__isnull=True).update(
         revoked_at=clock.now()
     )
+    _token_cache_clear_now_and_on_commit()
     if not updated:
         raise DomainError(ErrorCode.TOKEN_INVALID)
 
@@ -388,6 +448,7 @@ def user_update(*, actor: User, user_id: int, display_name: str | None = None, e
         if changes.get("is_active") == [True, False]:
             sessions_end_all(user=user, except_key=None, reason="deactivated")
             ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=clock.now())
+            _token_cache_clear_now_and_on_commit()
     return user
 
 

@@ -20,6 +20,39 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def audit_entry(
+    *,
+    action: str,
+    tenant=None,
+    user=None,
+    actor: str | None = None,
+    target: models.Model | None = None,
+    changes: dict[str, Any] | None = None,
+    success: bool = True,
+    ip_address: str | None = None,
+    user_agent: str | None = None,
+    reason: str = "",
+) -> AuditEvent:
+    """One audit entry, not saved yet: ``audit_record`` saves it at once, ``audit_write`` saves several
+    with one ``INSERT`` (issue 11 §1: a step that records several entries pays for one statement)."""
+    if actor is None:
+        actor = user.audit_label if user is not None and getattr(user, "pk", None) else ""
+    return AuditEvent(
+        tenant=tenant,
+        user=user if user is not None and getattr(user, "pk", None) else None,
+        actor=actor[:100],
+        ip_address=ip_address or client_ip(),
+        user_agent=(client_user_agent() if user_agent is None else user_agent)[:300],
+        action=action,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_label=str(target)[:200] if target is not None else "",
+        changes=_jsonable(changes or {}),
+        success=success,
+        reason=(reason or "").strip()[:500],
+    )
+
+
 def audit_record(
     *,
     action: str,
@@ -35,22 +68,17 @@ def audit_record(
 ) -> AuditEvent:
     """Write one audit entry. ``changes`` maps a field to ``[before, after]``; ``reason`` is the user's
     own words for a destructive action (optional). Entries are append-only (see the model)."""
-    if actor is None:
-        actor = user.audit_label if user is not None and getattr(user, "pk", None) else ""
-    return AuditEvent.objects.create(
-        tenant=tenant,
-        user=user if user is not None and getattr(user, "pk", None) else None,
-        actor=actor[:100],
-        ip_address=ip_address or client_ip(),
-        user_agent=(client_user_agent() if user_agent is None else user_agent)[:300],
-        action=action,
-        target_type=target._meta.label_lower if target is not None else "",
-        target_id=str(target.pk) if target is not None else "",
-        target_label=str(target)[:200] if target is not None else "",
-        changes=_jsonable(changes or {}),
-        success=success,
-        reason=(reason or "").strip()[:500],
-    )
+    entry = audit_entry(action=action, tenant=tenant, user=user, actor=actor, target=target, changes=changes,
+                        success=success, ip_address=ip_address, user_agent=user_agent, reason=reason)
+    entry.save(force_insert=True)
+    return entry
+
+
+def audit_write(entries: list[AuditEvent]) -> list[AuditEvent]:
+    """Save entries made by ``audit_entry`` with one ``INSERT``, in their order."""
+    if not entries:
+        return []
+    return AuditEvent.objects.bulk_create(entries)
 
 
 def audit_export_record(*, user, channel: str, filters: dict[str, Any]) -> AuditEvent:

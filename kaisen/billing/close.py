@@ -42,7 +42,7 @@ from kaisen.billing.models import Coupon, CouponUse, Invoice, InvoiceStatus, Tts
 from kaisen.billing.rating import invoice_tax, month_start, open_invoice, rate_month
 from kaisen.billing.tax import TaxSummary, usd_to_jpy
 from kaisen.carriers.models import Coverage
-from kaisen.core import clock
+from kaisen.core import clock, metrics
 from kaisen.core.calendar import first_of_next_month, last_day_of_month, nth_business_day_of_month
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.tenancy.models import Tenant
@@ -126,6 +126,7 @@ def issue_due(*, today: dt.date | None = None) -> int:
         status=InvoiceStatus.INVOICED, updated_at=clock.now())
 
 
+@metrics.timed_calls(metrics.CLOSE_SECONDS)
 @transaction.atomic
 def close_month(*, tenant: Tenant, coverage: str, month: dt.date, today: dt.date | None = None,
                 actor: str = "") -> Invoice:

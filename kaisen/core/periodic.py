@@ -24,6 +24,8 @@ class Job:
 
 
 JOBS: list[Job] = [
+    # Finished django-tasks rows (issue 11 §1): the worker's claim query slows down as they pile up.
+    Job("prune finished task rows", "kaisen.core.taskqueue.task_results_prune", 600),
     Job("purge stale login counters", "kaisen.security.throttle.throttle_purge", 3600),
     # Billing (issue 4 §2-§3, part `rate`): provisional rating, then the close from the 2nd business day.
     Job("rate open billing months", "kaisen.billing.services.rate_open_months", 3600),

@@ -37,7 +37,7 @@ from kaisen.carriers.adapters import (
 from kaisen.core import clock
 from kaisen.procedures.models import Order, OrderKind, OrderStatus
 from kaisen.procedures.results import order_apply_result
-from kaisen.procedures.workflow import order_transition
+from kaisen.procedures.workflow import order_transition, recording
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,9 @@ def _send_one(order: Order, adapter: CarrierAdapter, now: dt.datetime, report: T
     report.sent += 1
     if status.state in (CarrierState.COMPLETED, CarrierState.FAILED):  # a repeat of a finished request
         _apply(order, status, report)
+    elif status.state == CarrierState.PENDING and status.expected_at is not None and status.expected_at <= clock.now():
+        # The carrier expects to be done already: ask now, in this transaction, instead of in a second one.
+        _check_one(order, adapter, now, report)
 
 
 def _check_one(order: Order, adapter: CarrierAdapter, now: dt.datetime, report: TickReport) -> None:
@@ -201,7 +204,7 @@ def _phase(name: str, base: Any, order_by: tuple[str, ...], handle: Any, adapter
     for _ in range(limit):
         picked: int | None = None
         try:
-            with transaction.atomic():
+            with transaction.atomic(), recording():
                 qs = base.exclude(pk__in=skipped) if skipped else base
                 order = (qs.select_for_update(skip_locked=True, of=("self",)).select_related("line", "tenant")
                          .order_by(*order_by).first())

@@ -28,7 +28,6 @@ from kaisen.procedures import mails, rules, workflow
 from kaisen.procedures.models import PENDING_STATUSES, BulkJob, Order, OrderKind, OrderStatus
 from kaisen.procedures.results import save_line
 from kaisen.procedures.rules import LINE_STATE_KINDS, Decision, rule_for
-from kaisen.procedures.tasks import order_kick
 from kaisen.tenancy.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -155,13 +154,6 @@ def _existing(tenant: Tenant, key: str, digest: str) -> Order | None:
     return order
 
 
-def _kick(order_id: int) -> None:
-    try:
-        order_kick.enqueue(order_id=order_id)
-    except Exception:  # the scheduler's tick picks the order up anyway
-        log.exception("could not enqueue order_kick for order %s", order_id)
-
-
 # --- the services ---------------------------------------------------------------------------------
 
 def _authorize_kind(user: Any, kind: str) -> None:
@@ -200,19 +192,15 @@ def order_submit(*, tenant: Tenant, user: Any, line_id: int, kind: str, params: 
     line = line_get(tenant=tenant, line_id=line_id, user=user, action=None)
     params = {} if params is None else params
     digest = params_hash(kind, line.pk, params if isinstance(params, dict) else {"_": str(params)})
-    existing = _existing(tenant, key, digest)
-    if existing is not None:
-        existing.replayed = True
-        return existing
-    with transaction.atomic():
+    with transaction.atomic(), workflow.recording():
         line = Line.objects.select_for_update().select_related("plan", "tenant").get(pk=line.pk, tenant=tenant)
-        existing = _existing(tenant, key, digest)  # a twin request committed while we waited for the lock
+        existing = _existing(tenant, key, digest)  # a replay, or a twin request committed while we waited
         if existing is not None:
             existing.replayed = True
             return existing
         now = clock.now()
         decision = _decide(line=line, kind=kind, params=params, now=now, pending=_pending(line))
-        order = Order(tenant=tenant, line=line, kind=kind, params=decision.params, status=OrderStatus.RECEIVED,
+        order = Order(tenant=tenant, line=line, kind=kind, params=decision.params, status=OrderStatus.SCHEDULED,
                       requested_by=user if user is not None and getattr(user, "pk", None) else None,
                       idempotency_key=key, params_hash=digest, effective_date=decision.effective_date,
                       due_at=decision.due_at, cancellable_until=decision.cancellable_until, bulk_job=bulk_job)
@@ -227,18 +215,14 @@ def order_submit(*, tenant: Tenant, user: Any, line_id: int, kind: str, params: 
             raise DomainError(ErrorCode.ORDER_CONFLICT,
                               _("Another %(kind)s order for this line was accepted at the same moment.")
                               % {"kind": _kind_label(kind)}) from exc
-        actor = _actor(user)
-        workflow.order_record_created(order, actor=actor, user=user)
-        workflow.order_transition(order, OrderStatus.SCHEDULED, actor=actor, user=user, note="accepted")
+        # Saved straight in SCHEDULED; both moves (received, scheduled) are recorded (issue 11 §1).
+        workflow.order_record_accepted(order, actor=_actor(user), user=user)
         save_line(line, rule.on_accepted(order, line))
         order.line = line
         if rules.ACCEPTED in decision.emails:
             mails.order_mail(order, rules.ACCEPTED)
         if kind == OrderKind.SIM_REISSUE and order.effective_date > now.astimezone(clock.JST).date():
             mails.order_mail(order, rules.REMINDER, send_after=rules.SimReissueRule().reminder_at(order))
-        if order.due_at <= now:
-            order_id = order.pk
-            transaction.on_commit(lambda: _kick(order_id))
     return order
 
 

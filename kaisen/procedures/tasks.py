@@ -12,9 +12,10 @@ from kaisen.procedures.engine import orders_tick
 
 @task()
 def order_kick(*, order_id: int) -> dict[str, Any]:
-    """Run the engine at once for one order that is due now (enqueued on commit by ``order_submit``).
+    """Run the engine at once for one order.
 
-    Only makes immediate work start sooner: if the task is lost or runs twice, nothing changes — the
-    scheduler's tick finds the order anyway, and the row lock and order status make a second run a no-op.
+    No longer enqueued (issue 11 §1: the scheduler's tick finds due orders; a task per order cost a queue row,
+    a claim and a result per order). Kept so that rows queued by an older version still run: a run is a
+    no-op or does what the next tick would (row locks and the order status decide).
     """
     return orders_tick(order_id=order_id, limit=1).as_dict()

@@ -1,9 +1,11 @@
 """The scheduler loop (a thread of ``kaisen serve``) and the ``kaisen worker`` process.
 
 The scheduler calls ``orders_tick`` every ``KAISEN_SCHEDULER_INTERVAL`` seconds (at once again while a tick
-reports more due work), every ~10 s ``bulk_requeue_stale`` (bulk jobs whose run was lost) and the
-housekeeping jobs of ``kaisen.core.periodic`` when they are due; it logs and
-survives every error, and closes its database connection when it stops.
+reports more due work) in every worker: the order engine is a work queue whose rows are claimed with
+``SKIP LOCKED``, so workers add up. The leader of the cluster (``Leadership``: a PostgreSQL advisory lock)
+also runs every ~10 s ``bulk_requeue_stale`` (bulk jobs whose run was lost) and the housekeeping jobs of
+``kaisen.core.periodic`` when they are due. It logs and survives every error, and closes its database
+connection (ending its leadership) when it stops.
 ``run_worker`` runs the django-tasks database worker and the scheduler in one process and stops both
 cleanly on SIGTERM / SIGINT. Any number of these can run against one database (0004).
 """
@@ -24,6 +26,40 @@ from django.db import close_old_connections, connection
 log = logging.getLogger("kaisen.scheduler")
 
 
+#: The PostgreSQL advisory lock whose holder is the cluster's scheduler leader ('KAIS').
+LEADER_LOCK_KEY = 0x4B414953
+
+
+class Leadership:
+    """Which scheduler of the cluster runs the jobs that must run once (issue 11 §3).
+
+    On PostgreSQL the leader is the scheduler whose database session holds the advisory lock
+    ``LEADER_LOCK_KEY``: the others try to take it on every tick, and get it within one tick after the
+    leader's session ends (a stopped or killed process, a lost connection: PostgreSQL releases a session's
+    locks when it ends). On SQLite there is one machine and every scheduler leads (the jobs are safe to run
+    concurrently anyway). Uses the calling thread's connection: call it from the scheduler thread only."""
+
+    def __init__(self) -> None:
+        self.leader = False
+
+    def check(self) -> bool:
+        if connection.vendor != "postgresql":
+            self.leader = True
+            return True
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
+                "pid = pg_backend_pid() AND classid = 0 AND objid = %s AND objsubid = 1)", [LEADER_LOCK_KEY])
+            held = bool(cur.fetchone()[0])
+            if not held:
+                cur.execute("SELECT pg_try_advisory_lock(%s)", [LEADER_LOCK_KEY])
+                held = bool(cur.fetchone()[0])
+        if held != self.leader:
+            log.info("scheduler %s: %s", os.getpid(), "now the leader" if held else "no longer the leader")
+        self.leader = held
+        return held
+
+
 class Scheduler:
     def __init__(self, interval: float, *, limit: int = 200) -> None:
         self.interval = max(0.05, float(interval))
@@ -34,6 +70,7 @@ class Scheduler:
         from kaisen.core.periodic import PeriodicRunner
 
         self.periodic = PeriodicRunner()
+        self.leadership = Leadership()
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -50,8 +87,9 @@ class Scheduler:
                     log.debug("tick: %s", report.as_dict())
                 if not report.more:
                     break
-            self.requeue_lost_bulk_jobs()
-            self.periodic.run_due()
+            if self.leadership.check():  # once across the cluster
+                self.requeue_lost_bulk_jobs()
+                self.periodic.run_due()
         except Exception:
             log.exception("scheduler tick failed; next try in %.1f s", self.interval)
             connection.close()  # a broken connection is reopened on the next tick
@@ -97,10 +135,34 @@ def _task_worker(interval: float) -> Any:
                   max_tasks=None, worker_id=f"worker-{os.getpid()}", excluded_queue_names=[])
 
 
+def run_rq_worker(*, scheduler_interval: float | None = None, on_ready: Callable[[], None] | None = None,
+                  burst: bool = False) -> None:
+    """``kaisen worker`` with the Redis task backend: an RQ worker in this (main) thread — it handles SIGTERM
+    itself (a warm stop: the current job finishes) — and the scheduler in a thread, stopped after it."""
+    import django_rq
+    from django.conf import settings
+    from django_tasks_rq.backend import Job
+
+    sched_thread, scheduler = start_scheduler_thread(scheduler_interval)
+    if on_ready is not None:
+        on_ready()
+    try:
+        worker = django_rq.get_worker(*settings.TASKS["default"].get("QUEUES", ["default"]), job_class=Job)
+        worker.work(with_scheduler=True, burst=burst)
+    finally:
+        scheduler.stop()
+        sched_thread.join(timeout=30)
+
+
 def run_worker(*, task_interval: float = 0.5, scheduler_interval: float | None = None,
                on_ready: Callable[[], None] | None = None) -> None:
     """``kaisen worker``: the task worker and the scheduler until SIGTERM / SIGINT, then a clean stop
     (the current task and the current tick finish; a second signal exits at once)."""
+    from django.conf import settings
+
+    if str(settings.TASKS["default"]["BACKEND"]).startswith("django_tasks_rq"):
+        run_rq_worker(scheduler_interval=scheduler_interval, on_ready=on_ready)
+        return
     stop = threading.Event()
     task_worker = _task_worker(task_interval)
 

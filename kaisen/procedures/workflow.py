@@ -1,12 +1,22 @@
 """The one way an order's status changes: ``order_transition``, inside the caller's transaction, with the
 order row locked. It refuses any move not in ``TRANSITIONS`` and writes an ``OrderEvent`` and an audit
-entry for every move."""
+entry for every move.
+
+Inside ``recording()`` the event and audit rows of every move are collected and written at the end of the
+block with one ``INSERT`` each (issue 11 §1): the order engine and ``order_submit`` wrap each order's
+transaction in it, so an order that moves twice in one step still pays two statements for its records.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
-from kaisen.audit.services import audit_record
+from kaisen.audit.models import AuditEvent
+from kaisen.audit.services import audit_entry, audit_write
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.procedures.models import FINAL_STATUSES, TRANSITIONS, Order, OrderEvent, OrderStatus
@@ -16,14 +26,55 @@ class IllegalTransition(Exception):
     """A bug, not a user error: code tried a move the workflow does not allow."""
 
 
+@dataclass
+class _Records:
+    events: list[OrderEvent] = field(default_factory=list)
+    audit: list[AuditEvent] = field(default_factory=list)
+
+    def flush(self) -> None:
+        if self.events:
+            OrderEvent.objects.bulk_create(self.events)
+        audit_write(self.audit)
+        self.events, self.audit = [], []
+
+
+_local = threading.local()
+
+
+@contextmanager
+def recording() -> Iterator[None]:
+    """Collect the records of order moves and write them when the block ends (inside the caller's
+    transaction: call it inside ``transaction.atomic``). Nested blocks join the outermost one."""
+    if getattr(_local, "records", None) is not None:
+        yield
+        return
+    records = _local.records = _Records()
+    try:
+        yield
+        records.flush()
+    finally:
+        _local.records = None
+
+
+def _add(event: OrderEvent, entry: AuditEvent) -> None:
+    records: _Records | None = getattr(_local, "records", None)
+    if records is None:
+        event.save(force_insert=True)
+        entry.save(force_insert=True)
+        return
+    records.events.append(event)
+    records.audit.append(entry)
+
+
 def can_transition(order: Order, to: str) -> bool:
     return to in TRANSITIONS[order.status]
 
 
 def order_transition(order: Order, to: str, *, actor: str = "system", user: Any = None, note: str = "",
                      data: dict[str, Any] | None = None, update_fields: list[str] | None = None,
-                     reason: str = "") -> Order:
-    """Move ``order`` to ``to`` and record it. The caller holds the row lock (select_for_update)."""
+                     reason: str = "", save: bool = True) -> Order:
+    """Move ``order`` to ``to`` and record it. The caller holds the row lock (select_for_update).
+    ``save=False``: the caller saves the order itself (a new order, inserted in its final first state)."""
     if to not in TRANSITIONS[order.status]:
         raise IllegalTransition(f"order {order.pk}: {order.status} -> {to}")
     before = order.status
@@ -32,22 +83,31 @@ def order_transition(order: Order, to: str, *, actor: str = "system", user: Any 
     if to in FINAL_STATUSES:
         order.completed_at = clock.now()
         fields.add("completed_at")
-    order.save(update_fields=sorted(fields))
-    OrderEvent.objects.create(order=order, tenant_id=order.tenant_id, from_status=before, to_status=to,
-                              actor=actor[:100], note=note[:500], data=data or {})
-    audit_record(action=f"order.{to}", tenant=order.tenant, user=user, actor=None if user else actor,
-                 target=order, changes={"status": [before, to], "kind": [order.kind, order.kind]}, reason=reason)
+    if save:
+        order.save(update_fields=sorted(fields))
+    _add(OrderEvent(order=order, tenant_id=order.tenant_id, from_status=before, to_status=to, actor=actor[:100],
+                    note=note[:500], data=data or {}),
+         audit_entry(action=f"order.{to}", tenant=order.tenant, user=user, actor=None if user else actor,
+                     target=order, changes={"status": [before, to], "kind": [order.kind, order.kind]},
+                     reason=reason))
     return order
 
 
 def order_record_created(order: Order, *, actor: str, user: Any = None, note: str = "") -> None:
     """The first event of an order (its creation in RECEIVED)."""
-    OrderEvent.objects.create(order=order, tenant_id=order.tenant_id, from_status="",
-                              to_status=OrderStatus.RECEIVED, actor=actor[:100], note=note[:500],
-                              data={"params": order.params})
-    audit_record(action="order.received", tenant=order.tenant, user=user, target=order,
-                 changes={"status": [None, OrderStatus.RECEIVED], "kind": [None, order.kind],
-                          "params": [None, order.params], "line": [None, order.line_id]})
+    _add(OrderEvent(order=order, tenant_id=order.tenant_id, from_status="", to_status=OrderStatus.RECEIVED,
+                    actor=actor[:100], note=note[:500], data={"params": order.params}),
+         audit_entry(action="order.received", tenant=order.tenant, user=user, target=order,
+                     changes={"status": [None, OrderStatus.RECEIVED], "kind": [None, order.kind],
+                              "params": [None, order.params], "line": [None, order.line_id]}))
+
+
+def order_record_accepted(order: Order, *, actor: str, user: Any = None, note: str = "accepted") -> None:
+    """The first two events of an order that ``order_submit`` saved straight in SCHEDULED: its creation in
+    RECEIVED and the move to SCHEDULED, recorded as if it had been saved twice (one ``INSERT`` saved)."""
+    order.status = OrderStatus.RECEIVED
+    order_record_created(order, actor=actor, user=user)
+    order_transition(order, OrderStatus.SCHEDULED, actor=actor, user=user, note=note, save=False)
 
 
 def refuse(code: ErrorCode, message: str, **details: Any) -> DomainError:

@@ -32,7 +32,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext_lazy as _
 
-from kaisen.core import clock
+from kaisen.core import clock, metrics
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.lines.models import Line
 from kaisen.usage.formats import (
@@ -92,6 +92,7 @@ def usage_file_import_path(*, path: Path, kind: str | None = None, imported_by: 
         return usage_file_import(fileobj=fh, name=path.name, kind=kind, imported_by=imported_by, now=now)
 
 
+@metrics.timed_calls(metrics.IMPORT_SECONDS)
 def usage_file_import(*, fileobj: IO[bytes], name: str, kind: str | None = None, imported_by: str = "",
                       now: dt.datetime | None = None) -> ImportResult:
     """Import one usage file (calls or data; ``kind`` None: told by its header). See the module docstring."""

@@ -14,6 +14,7 @@ from kaisen.notifications import sending
 from kaisen.notifications import services as outbox
 from kaisen.notifications.models import OutboxMessage, OutboxStatus
 from kaisen.procedures import results, selectors, services
+from kaisen.procedures.engine import orders_tick
 from kaisen.procedures.models import Order, OrderEvent, OrderKind, OrderStatus
 from tests.conftest import TenantWorld
 from tests.procedures.procedure_kit import complete, fail, jst, make_line, submit, topics
@@ -221,15 +222,17 @@ def test_outbox_add_repeat_is_a_no_op_m_proc_7(tenant_a: TenantWorld) -> None:
 
 
 @time_machine.travel(NOON, tick=False)
-def test_due_order_kicks_the_engine_after_commit(tenant_a: TenantWorld,
-                                                 django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_due_order_is_left_to_the_scheduler_issue_11(tenant_a: TenantWorld,
+                                                     django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    """No task per order and none per mail (issue 11 §1): the scheduler's tick sends both."""
     from django_tasks_db.models import DBTaskResult
 
     with django_capture_on_commit_callbacks(execute=True):
-        submit(tenant_a, make_line(tenant_a, sim_type=SimType.VOICE), "suspend")
-    names = set(DBTaskResult.objects.values_list("task_path", flat=True))
-    assert "kaisen.procedures.tasks.order_kick" in names
-    assert "kaisen.notifications.tasks.outbox_send_task" in names
+        order = submit(tenant_a, make_line(tenant_a, sim_type=SimType.VOICE), "suspend")
+    assert DBTaskResult.objects.count() == 0
+    report = orders_tick()
+    assert report.sent == 1 and report.mails_sent == 1
+    assert OutboxMessage.objects.get(order=order, topic="accepted").status == OutboxStatus.SENT
 
 
 @time_machine.travel(NOON, tick=False)

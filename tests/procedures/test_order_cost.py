@@ -1,0 +1,139 @@
+"""What one order costs the database (issue 11 §1): submitting and applying an order each take a small,
+fixed number of statements, whatever else is in the database. The figures are in docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from kaisen.carriers import simulator
+from kaisen.core import clock
+from kaisen.lines.models import LineStatus, SimType
+from kaisen.notifications.models import OutboxMessage, OutboxStatus
+from kaisen.procedures.engine import orders_tick
+from kaisen.procedures.models import Order, OrderStatus
+from kaisen.procedures.services import order_submit
+from tests.conftest import TenantWorld
+from tests.factories import LineFactory
+
+JST = clock.JST
+
+
+@pytest.fixture(autouse=True)
+def _instant_carrier(settings: Any) -> Iterator[None]:
+    settings.KAISEN_CARRIER_DELAY = 0
+    settings.KAISEN_CARRIER_FAILURE_RATE = 0
+    settings.KAISEN_CARRIER_TIMEOUT_RATE = 0
+    simulator.faults.reset()
+    yield
+    simulator.faults.reset()
+
+
+def _noon() -> dt.datetime:
+    """12:00 JST of the next weekday from the test clock: inside every reception window."""
+    day = clock.today_jst() + dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return dt.datetime.combine(day, dt.time(12, 0), tzinfo=JST)
+
+
+def _submit(world: TenantWorld, line: Any) -> Order:
+    return order_submit(tenant=world.tenant, user=world.user, line_id=line.pk, kind="suspend", params={},
+                        idempotency_key=uuid.uuid4().hex)
+
+
+def _lines(world: TenantWorld, n: int) -> list[Any]:
+    return [LineFactory(tenant=world.tenant, status=LineStatus.ACTIVE, sim_type=SimType.VOICE) for _ in range(n)]
+
+
+def _sql(ctx: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in ctx.captured_queries]
+
+
+def _tick_statements(world: TenantWorld, lines: list[Any], at: dt.datetime) -> tuple[int, Any]:
+    """Submit an order on each line at ``at``, then count the statements of the tick that applies them all
+    (the instant carrier: sent and completed in one transaction per order), without the mail sweep."""
+    with time_machine.travel(at, tick=False):
+        orders = [_submit(world, line) for line in lines]
+    with time_machine.travel(at + dt.timedelta(seconds=1), tick=False), \
+            CaptureQueriesContext(connection) as ctx:
+        report = orders_tick(send_mail=False)
+    assert report.completed == len(lines) and report.errors == 0
+    for order in orders:
+        order.refresh_from_db()
+        assert order.status == OrderStatus.COMPLETED
+    return len(ctx), report
+
+
+#: Statements of one order_submit (see docs/benchmarks.md, "What an order costs").
+SUBMIT_MAX = 14
+#: Statements per applied order in a tick, 8 of them the carrier simulator's own table (the carrier side).
+APPLY_PER_ORDER_MAX = 23
+#: Statements of a tick with nothing to do (three phases that find no order).
+TICK_IDLE_MAX = 9
+
+
+def test_submit_takes_a_fixed_number_of_statements_issue_11(tenant_a: TenantWorld,
+                                                             django_assert_max_num_queries: Any) -> None:
+    busy, fresh = _lines(tenant_a, 2)
+    with time_machine.travel(_noon(), tick=False):
+        for _ in range(3):  # history on the line and in the tenant does not make a submit dearer
+            _submit(tenant_a, busy)
+            orders_tick()
+            order = order_submit(tenant=tenant_a.tenant, user=tenant_a.user, line_id=busy.pk, kind="resume",
+                                 params={}, idempotency_key=uuid.uuid4().hex)
+            orders_tick()
+            order.refresh_from_db()
+            assert order.status == OrderStatus.COMPLETED
+        for line in (fresh, busy):
+            with django_assert_max_num_queries(SUBMIT_MAX):
+                order = _submit(tenant_a, line)
+            assert order.status == OrderStatus.SCHEDULED
+            assert list(order.events.values_list("to_status", flat=True)) == ["received", "scheduled"]
+            assert OutboxMessage.objects.filter(order=order, topic="accepted").count() == 1
+
+
+def test_applying_orders_takes_a_fixed_number_of_statements_per_order_issue_11(tenant_a: TenantWorld) -> None:
+    lines = _lines(tenant_a, 11)
+    one, _ = _tick_statements(tenant_a, lines[:1], _noon())
+    ten, _ = _tick_statements(tenant_a, lines[1:], _noon() + dt.timedelta(minutes=1))
+    assert one <= TICK_IDLE_MAX + APPLY_PER_ORDER_MAX
+    assert ten - one <= 9 * APPLY_PER_ORDER_MAX  # linear in the orders, nothing per tick that grows
+    with CaptureQueriesContext(connection) as ctx:
+        orders_tick(send_mail=False)
+    assert len(ctx) <= TICK_IDLE_MAX
+
+
+def test_mails_go_out_in_one_sweep_transaction_issue_11(tenant_a: TenantWorld,
+                                                        django_assert_max_num_queries: Any) -> None:
+    from django.core import mail
+
+    from kaisen.notifications.services import outbox_send_due
+
+    with time_machine.travel(_noon(), tick=False):
+        for line in _lines(tenant_a, 20):
+            _submit(tenant_a, line)
+        assert OutboxMessage.objects.filter(status=OutboxStatus.PENDING).count() == 20
+        mail.outbox.clear()
+        with django_assert_max_num_queries(4):  # (savepoint) lock the batch, one UPDATE, (release)
+            assert outbox_send_due() == 20
+    assert len(mail.outbox) == 20
+    assert OutboxMessage.objects.filter(status=OutboxStatus.SENT, attempts=1).count() == 20
+    assert outbox_send_due() == 0  # nothing sent twice
+
+
+def test_submit_enqueues_no_task_issue_11(tenant_a: TenantWorld, django_capture_on_commit_callbacks: Any) -> None:
+    """The scheduler finds due orders and due mails: no task row per order or per mail."""
+    from django_tasks_db.models import DBTaskResult
+
+    with time_machine.travel(_noon(), tick=False), django_capture_on_commit_callbacks(execute=True) as callbacks:
+        _submit(tenant_a, _lines(tenant_a, 1)[0])
+    assert callbacks == []
+    assert DBTaskResult.objects.count() == 0
