@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "kaisen.billing",
     "kaisen.payments",
     "kaisen.statements",
+    "kaisen.events",
+    "kaisen.alerts",
 ]
 
 MIDDLEWARE = [
@@ -302,3 +304,11 @@ LOGGING = {
     },
 }
 TRUST_X_FORWARDED_FOR = _env_bool("KAISEN_TRUST_X_FORWARDED_FOR")
+
+# --- Webhooks (issue 13 §2, kaisen.events) ----------------------------------------------------------
+# Private, loopback and link-local receivers are refused (SSRF); only development and tests allow them.
+KAISEN_WEBHOOK_ALLOW_PRIVATE = _env_bool("KAISEN_WEBHOOK_ALLOW_PRIVATE", default=False)
+KAISEN_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("KAISEN_WEBHOOK_TIMEOUT_SECONDS", "10"))
+KAISEN_WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024
+# An endpoint is disabled (and the tenant mailed) after this many failed attempts in a row.
+KAISEN_WEBHOOK_DISABLE_AFTER = int(os.environ.get("KAISEN_WEBHOOK_DISABLE_AFTER", "20"))

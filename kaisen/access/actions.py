@@ -42,6 +42,11 @@ ACCOUNT_MANAGE = "Account:manage"
 ACCOUNT_READ = "Account:read"  # contract summary and number pages (K-1, K-2; helper "acct")
 LINE_TRANSFER = "Line:transfer"  # SIM transfer to another account (S-ACC-4; helper "acct")
 
+# Events, webhooks, usage alerts and budgets (issue 13).
+WEBHOOK_MANAGE = "Webhook:manage"
+ALERT_READ = "Alert:read"
+ALERT_MANAGE = "Alert:manage"
+
 #: Every action with what it lets a user do (the role editor shows it).
 ACTIONS: dict[str, Promise] = {
     LINE_READ: _("See lines, their status and details"),
@@ -70,6 +75,9 @@ ACTIONS: dict[str, Promise] = {
     ACCOUNT_MANAGE: _("Change the contract's details, transfer SIMs and close the account"),
     ACCOUNT_READ: _("See the contract summary and the phone-number details"),
     LINE_TRANSFER: _("Transfer never-used SIMs to another account, or accept them"),
+    WEBHOOK_MANAGE: _("Manage webhook endpoints, see their delivery log and redeliver"),
+    ALERT_READ: _("See usage alert rules and their history"),
+    ALERT_MANAGE: _("Manage usage alert rules and the monthly budget"),
 }
 
 #: The action each line procedure needs (``kaisen.procedures.models.OrderKind`` values).
@@ -89,7 +97,7 @@ APPROVAL_KINDS: tuple[str, ...] = ("cancellation", "mnp_reservation", "plan_chan
 
 #: Actions over data that is not filtered by lines: a user limited to a subset of lines never holds them, whatever
 #: their roles say (the audit log names every line of the tenant).
-NOT_LINE_SCOPED: frozenset[str] = frozenset({AUDIT_READ})
+NOT_LINE_SCOPED: frozenset[str] = frozenset({AUDIT_READ, WEBHOOK_MANAGE, ALERT_READ, ALERT_MANAGE})
 
 RESOURCES: frozenset[str] = frozenset(name.split(":", 1)[0] for name in ACTIONS)
 
