@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from pydantic import conint
 
 from kaisen.access import actions
@@ -154,10 +154,10 @@ def webhook_list(request: HttpRequest) -> list[dict[str, Any]]:
 
 @router.post("/webhooks", response={201: WebhookSecretOut, **ERRORS},
              summary="Add a webhook endpoint (the answer shows its signing secret)")
-def webhook_create(request: HttpRequest, body: WebhookEndpointIn) -> tuple[int, dict[str, Any]]:
+def webhook_create(request: HttpRequest, body: WebhookEndpointIn) -> Status:
     endpoint = services.endpoint_create(user=_user(request), url=body.url, event_types=body.event_types,
                                         description=body.description)
-    return 201, _endpoint(endpoint, secret=True)
+    return Status(201, _endpoint(endpoint, secret=True))
 
 
 @router.get("/webhooks/{int:endpoint_id}", response={200: WebhookSecretOut, **ERRORS},
@@ -175,9 +175,9 @@ def webhook_update(request: HttpRequest, endpoint_id: Id, body: WebhookEndpointP
 
 
 @router.delete("/webhooks/{int:endpoint_id}", response={204: None, **ERRORS}, summary="Remove an endpoint")
-def webhook_delete(request: HttpRequest, endpoint_id: Id) -> tuple[int, None]:
+def webhook_delete(request: HttpRequest, endpoint_id: Id) -> Status:
     services.endpoint_delete(user=_user(request), endpoint_id=endpoint_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/webhooks/{int:endpoint_id}/rotate-secret", response={200: WebhookSecretOut, **ERRORS},
@@ -279,11 +279,11 @@ def rule_list(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/alerts/rules", response={201: AlertRuleOut, **ERRORS}, summary="Add a usage alert rule")
-def rule_create(request: HttpRequest, body: AlertRuleIn) -> tuple[int, dict[str, Any]]:
+def rule_create(request: HttpRequest, body: AlertRuleIn) -> Status:
     rule = services.rule_create(user=_user(request), name=body.name, scope=body.scope, condition=body.condition,
                                 threshold=body.threshold, rule_actions=body.actions, tag_id=body.tag_id,
                                 line_id=body.line_id)
-    return 201, _rule(rule)
+    return Status(201, _rule(rule))
 
 
 @router.patch("/alerts/rules/{int:rule_id}", response={200: AlertRuleOut, **ERRORS},
@@ -293,9 +293,9 @@ def rule_update(request: HttpRequest, rule_id: Id, body: AlertRulePatch) -> dict
 
 
 @router.delete("/alerts/rules/{int:rule_id}", response={204: None, **ERRORS}, summary="Remove a rule")
-def rule_delete(request: HttpRequest, rule_id: Id) -> tuple[int, None]:
+def rule_delete(request: HttpRequest, rule_id: Id) -> Status:
     services.rule_delete(user=_user(request), rule_id=rule_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/alerts/firings", response={200: list[AlertFiringOut], 403: ErrorOut, 422: ErrorOut},

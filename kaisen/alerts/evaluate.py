@@ -36,7 +36,7 @@ from kaisen.core import clock
 from kaisen.core.calendar import last_day_of_month, month_start
 from kaisen.core.errors import DomainError
 from kaisen.events import catalogue
-from kaisen.events.services import event_emit
+from kaisen.events.services import events_emit
 from kaisen.lines.models import Line, LineStatus
 from kaisen.notifications.services import outbox_add
 from kaisen.usage.models import TAX_EXEMPT_CALL_TYPES, CallRecord, DataUsageDaily, UsageFileKind
@@ -132,13 +132,14 @@ def rule_evaluate(rule: AlertRule, *, today: dt.date | None = None) -> list[Aler
         AlertFiring.objects.bulk_create(firings, ignore_conflicts=True)
         firings = list(AlertFiring.objects.filter(tenant_id=rule.tenant_id,
                                                   key__in=[f.key for f in firings], fired_at=now))
-        for firing in firings:
-            if Action.WEBHOOK in actions:
-                event_emit(tenant_id=rule.tenant_id, type=catalogue.USAGE_ALERT_FIRED, line_id=firing.line_id,
-                           data={"rule_id": rule.pk, "rule_name": rule.name, "condition": rule.condition,
-                                 "threshold": str(rule.threshold), "value": str(firing.value),
-                                 "period": firing.period, "line_id": firing.line_id,
-                                 "msisdn": numbers.get(firing.line_id), "actions": actions})
+        if Action.WEBHOOK in actions:
+            events_emit(tenant_id=rule.tenant_id, type=catalogue.USAGE_ALERT_FIRED, items=[
+                (firing.line_id, {"rule_id": rule.pk, "rule_name": rule.name, "condition": rule.condition,
+                                  "threshold": str(rule.threshold), "value": str(firing.value),
+                                  "period": firing.period, "line_id": firing.line_id,
+                                  "msisdn": numbers.get(firing.line_id), "actions": actions})
+                for firing in firings])
+            for firing in firings:
                 firing.outcome["webhook"] = "event written"
         if Action.MAIL in actions and firings:
             _mail(rule, firings, numbers)

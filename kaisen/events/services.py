@@ -45,22 +45,29 @@ def new_event_id() -> str:
 def event_emit(*, tenant_id: int, type: str, data: dict[str, Any], line_id: int | None = None,
                at: dt.datetime | None = None) -> Event:
     """Write the event (and its deliveries) in the caller's transaction; see the module docstring."""
+    return events_emit(tenant_id=tenant_id, type=type, items=[(line_id, data)], at=at)[0]
+
+
+def events_emit(*, tenant_id: int, type: str, items: list[tuple[int | None, dict[str, Any]]],
+                at: dt.datetime | None = None) -> list[Event]:
+    """``event_emit`` for many events of one type and tenant (``(line_id, data)`` each): a fixed number of
+    queries whatever their number (usage alerts fire for many lines at once)."""
     event_type = catalogue.EVENT_TYPES[type]
-    payload = catalogue.validate_data(type, data)
     now = clock.now()
-    event = Event.objects.create(tenant_id=tenant_id, event_id=new_event_id(), type=type,
-                                 version=event_type.version, line_id=line_id, data=payload,
-                                 occurred_at=at or now)
+    made = Event.objects.bulk_create([
+        Event(tenant_id=tenant_id, event_id=new_event_id(), type=type, version=event_type.version, line_id=line_id,
+              data=catalogue.validate_data(type, data), occurred_at=at or now)
+        for line_id, data in items])
+    if any(e.pk is None for e in made):  # backends that do not return IDs from bulk_create
+        made = list(Event.objects.filter(event_id__in=[e.event_id for e in made]).order_by("id"))
     endpoints = [e for e in WebhookEndpoint.objects.filter(tenant_id=tenant_id, enabled=True) if e.wants(type)]
-    if endpoints:
-        made = Delivery.objects.bulk_create([
-            Delivery(tenant_id=tenant_id, endpoint=e, event=event, line_id=line_id, next_attempt_at=now)
-            for e in endpoints])
-        ids = [d.pk for d in made if d.pk is not None]
-        if not ids:  # backends that do not return IDs from bulk_create
-            ids = list(Delivery.objects.filter(event=event).values_list("pk", flat=True))
+    if endpoints and made:
+        Delivery.objects.bulk_create([
+            Delivery(tenant_id=tenant_id, endpoint=e, event=event, line_id=event.line_id, next_attempt_at=now)
+            for event in made for e in endpoints])
+        ids = list(Delivery.objects.filter(event__in=made).order_by("id").values_list("pk", flat=True))
         transaction.on_commit(lambda: _enqueue(ids))
-    return event
+    return made
 
 
 def _enqueue(ids: list[int]) -> None:
