@@ -12,8 +12,9 @@ from pydantic import conint
 from kaisen.access import actions
 from kaisen.access.services import authorize
 from kaisen.accounts.models import User
-from kaisen.alerts import budgets, forecast, services
+from kaisen.alerts import budgets, services
 from kaisen.alerts.models import AlertFiring, AlertRule
+from kaisen.billing.charges import forecasts_for_user
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import Id
 from kaisen.core.schemas import ErrorOut
@@ -337,7 +338,7 @@ def forecast_get(request: HttpRequest) -> list[dict[str, Any]]:
         raise DomainError(ErrorCode.PERMISSION_DENIED)
     limits = {b.coverage: b.amount for b in budgets.budget_list(tenant=user.tenant)}
     out = []
-    for f in forecast.forecast_for_user(tenant=user.tenant, user=user):
+    for f in forecasts_for_user(tenant=user.tenant, user=user):
         budget = limits.get(f.coverage)
         out.append({**f.as_dict(), "budget": str(budget) if budget is not None else None,
                     "over_budget": budget is not None and f.projected > budget})

@@ -15,9 +15,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from kaisen.alerts.forecast import forecast_for_tenant
 from kaisen.alerts.models import AlertFiring, Budget
 from kaisen.audit.services import audit_record
+from kaisen.billing.forecast import forecast_for_tenant
 from kaisen.carriers.models import Coverage
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode

@@ -15,7 +15,7 @@ class RuleScope(models.TextChoices):
 
 class Condition(models.TextChoices):
     DATA_MONTH_MB = "data_month_mb", _("Data this month over (MB)")
-    DATA_MONTH_PCT = "data_month_pct", _("Data this month over (% of the allowance)")
+    DATA_MONTH_PCT = "data_month_pct", _("Data this month over (percent of the allowance)")
     DATA_DAY_MB = "data_day_mb", _("One day's data over (MB)")
     CALLS_MONTH_YEN = "calls_month_yen", _("Call charges this month over (yen)")
     INTL_MONTH_YEN = "intl_month_yen", _("International charges this month over (yen)")
@@ -79,6 +79,12 @@ class AlertFiring(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+    @property
+    def condition_label(self) -> str:
+        if self.condition in Condition.values:
+            return str(Condition(self.condition).label)
+        return str(_("Projected month-end amount over the budget"))
 
 
 class Budget(models.Model):

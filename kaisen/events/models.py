@@ -62,7 +62,7 @@ class WebhookEndpoint(models.Model):
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
+    PENDING = "pending", _("Waiting for delivery")
     SUCCEEDED = "succeeded", _("Delivered")
     FAILED = "failed", _("Given up")
 

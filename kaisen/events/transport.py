@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from kaisen.core.errors import DomainError, ErrorCode
@@ -102,7 +103,8 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
     exchange, at most ``KAISEN_WEBHOOK_MAX_RESPONSE_BYTES`` of the answer read."""
     started = time.monotonic()
     try:
-        target = check_url(url)
+        with translation.override("en"):  # the log keeps one language, like "timeout"
+            target = check_url(url)
     except UrlRefused as exc:
         return Answer(False, None, 0, "", str(exc.message)[:300])
     limit = settings.KAISEN_WEBHOOK_MAX_RESPONSE_BYTES

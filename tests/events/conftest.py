@@ -18,5 +18,5 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def allow_local() -> Iterator[None]:
     """The receiver is on 127.0.0.1: allowed only by the explicit development/test setting."""
-    with override_settings(KAISEN_WEBHOOK_ALLOW_PRIVATE=True, KAISEN_WEBHOOK_TIMEOUT_SECONDS=1.0):
+    with override_settings(KAISEN_WEBHOOK_ALLOW_PRIVATE=True, KAISEN_WEBHOOK_TIMEOUT_SECONDS=5.0):
         yield

@@ -10,8 +10,9 @@ import pytest
 import time_machine
 
 from kaisen.alerts.budgets import budget_set, budgets_check
-from kaisen.alerts.forecast import forecast_for_tenant, forecast_for_user, project
 from kaisen.alerts.models import AlertFiring
+from kaisen.billing.charges import forecasts_for_user
+from kaisen.billing.forecast import forecast_for_tenant, project
 from kaisen.billing.models import ChargeCategory, InvoiceStatus
 from kaisen.core import clock
 from kaisen.core.errors import DomainError
@@ -46,7 +47,7 @@ def _month_so_far(world: TenantWorld, *, fee: str, usage: str) -> None:
 def test_forecast_for_the_user_and_the_tenant_agree(tenant_a: TenantWorld) -> None:
     _month_so_far(tenant_a, fee="1000", usage="100")
     today = clock.today_jst()
-    [japan] = forecast_for_user(tenant=tenant_a.tenant, user=tenant_a.user)
+    [japan] = forecasts_for_user(tenant=tenant_a.tenant, user=tenant_a.user)
     expected = project(categories={"fee": Decimal(1000), "domestic": Decimal(100)}, coverage="japan",
                        currency="JPY", today=today).projected
     assert japan.projected == expected

@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=100, verbose_name='name')),
                 ('scope', models.CharField(choices=[('all', 'All lines'), ('tag', 'Lines with a tag'), ('line', 'One line')], default='all', max_length=8, verbose_name='applies to')),
-                ('condition', models.CharField(choices=[('data_month_mb', 'Data this month over (MB)'), ('data_month_pct', 'Data this month over (% of the allowance)'), ('data_day_mb', "One day's data over (MB)"), ('calls_month_yen', 'Call charges this month over (yen)'), ('intl_month_yen', 'International charges this month over (yen)'), ('no_traffic_days', 'No traffic for (days)')], max_length=20, verbose_name='condition')),
+                ('condition', models.CharField(choices=[('data_month_mb', 'Data this month over (MB)'), ('data_month_pct', 'Data this month over (percent of the allowance)'), ('data_day_mb', "One day's data over (MB)"), ('calls_month_yen', 'Call charges this month over (yen)'), ('intl_month_yen', 'International charges this month over (yen)'), ('no_traffic_days', 'No traffic for (days)')], max_length=20, verbose_name='condition')),
                 ('threshold', models.DecimalField(decimal_places=2, max_digits=14, verbose_name='threshold')),
                 ('actions', models.JSONField(default=list, verbose_name='actions')),
                 ('enabled', models.BooleanField(default=True, verbose_name='enabled')),

@@ -15,7 +15,6 @@ from typing import Any
 
 from django.db.models import Sum
 
-from kaisen.billing import charges
 from kaisen.billing.models import ChargeCategory, Invoice, InvoiceItem
 from kaisen.billing.rating import currency_of
 from kaisen.carriers.models import Coverage
@@ -58,19 +57,6 @@ def project(*, categories: dict[str, Decimal], coverage: str, currency: str, tod
     projected = (fixed + usage * days_in / so_far).quantize(step, rounding=ROUND_HALF_UP)
     return Forecast(coverage=coverage, month=start, currency=currency, days_so_far=so_far, days_in_month=days_in,
                     fixed=fixed, usage_so_far=usage, projected=projected)
-
-
-def forecast_for_user(*, tenant: Any, user: Any) -> list[Forecast]:
-    """What the user may see (``Billing:read``, their lines), per coverage the tenant has this month."""
-    today = clock.today_jst()
-    out = []
-    for coverage in Coverage.values:
-        current = charges.current_get(tenant=tenant, user=user, coverage=coverage)
-        if current.invoice_id is None and coverage != Coverage.JAPAN:
-            continue
-        out.append(project(categories=dict(current.breakdown.by_category), coverage=coverage,
-                           currency=current.currency, today=today))
-    return out
 
 
 def forecast_for_tenant(*, tenant_id: int, coverage: str, today: dt.date | None = None) -> Forecast | None:
