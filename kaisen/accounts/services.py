@@ -169,7 +169,7 @@ def api_key_create(*, user: User, name: str, expires_at: dt.datetime | None = No
                                     secret_hash=secret_digest(secret), expires_at=expires_at)
     audit_record(action="apikey.create", tenant=user.tenant, user=user, target=api_key,
                  changes={"key_id": [None, key_id], "name": [None, name]})
-    event_emit(tenant_id=user.tenant_id, type=catalogue.APIKEY_CREATED,
+    event_emit(tenant_id=user.tenant.pk, type=catalogue.APIKEY_CREATED,
                data={"key_id": key_id, "name": name, "user": user.username})
     security_notice(user, _("A new API key was created"),
                      _("An API key named \"%(name)s\" (key ID %(key_id)s) was created for user %(user)s. "
@@ -194,7 +194,7 @@ def api_key_revoke(*, user: User, key_id: str, reason: str = "") -> ApiKey:
         ApiToken.objects.filter(api_key=api_key, revoked_at__isnull=True).update(revoked_at=api_key.revoked_at)
         audit_record(action="apikey.revoke", tenant=user.tenant, user=user, target=api_key,
                      changes={"revoked_at": [None, api_key.revoked_at]}, reason=reason)
-        event_emit(tenant_id=user.tenant_id, type=catalogue.APIKEY_REVOKED,
+        event_emit(tenant_id=api_key.tenant_id, type=catalogue.APIKEY_REVOKED,
                    data={"key_id": api_key.key_id, "name": api_key.name, "user": user.username})
         security_notice(user, _("An API key was revoked"),
                          _("The API key %(key_id)s of user %(user)s was revoked; it can no longer be used.")

@@ -137,7 +137,7 @@ def rule_evaluate(rule: AlertRule, *, today: dt.date | None = None) -> list[Aler
                 (firing.line_id, {"rule_id": rule.pk, "rule_name": rule.name, "condition": rule.condition,
                                   "threshold": str(rule.threshold), "value": str(firing.value),
                                   "period": firing.period, "line_id": firing.line_id,
-                                  "msisdn": numbers.get(firing.line_id), "actions": actions})
+                                  "msisdn": numbers.get(firing.line_id or 0), "actions": actions})
                 for firing in firings])
             for firing in firings:
                 firing.outcome["webhook"] = "event written"
@@ -158,7 +158,7 @@ def _suspend(rule: AlertRule, firing: AlertFiring) -> str:
     if user is None or not user.is_active:
         return "refused: the rule's user no longer exists"
     try:
-        result = procedure_request(tenant=rule.tenant, user=user, line_id=firing.line_id, kind="suspend",
+        result = procedure_request(tenant=rule.tenant, user=user, line_id=firing.line_id or 0, kind="suspend",
                                    params={}, idempotency_key=f"alert-{firing.pk}",
                                    reason=f"usage alert {rule.name}")
     except DomainError as exc:
@@ -173,7 +173,8 @@ def _suspend(rule: AlertRule, firing: AlertFiring) -> str:
 def _mail(rule: AlertRule, firings: list[AlertFiring], numbers: dict[int, str | None]) -> None:
     tenant = rule.tenant
     context = {"tenant": tenant, "rule": rule, "condition": Condition(rule.condition).label, "count": len(firings),
-               "rows": [(numbers.get(f.line_id) or f"#{f.line_id}", f.value, f.period) for f in firings[:MAIL_LINES]],
+               "rows": [(numbers.get(f.line_id or 0) or f"#{f.line_id}", f.value, f.period)
+                        for f in firings[:MAIL_LINES]],
                "more": max(0, len(firings) - MAIL_LINES)}
     body = render_to_string("emails/alerts/fired.txt", context)
     outbox_add(tenant=tenant, order=None, topic="alert.fired", to=[tenant.notification_email],

@@ -74,7 +74,7 @@ def check_url(url: str) -> Target:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
             raise UrlRefused(_("The host name could not be resolved.")) from exc
-        addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
         if not addresses:
             raise UrlRefused(_("The host name could not be resolved."))
     for address in addresses:

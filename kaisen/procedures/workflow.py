@@ -45,8 +45,9 @@ def order_transition(order: Order, to: str, *, actor: str = "system", user: Any 
 
 
 #: The order statuses that are events a tenant can receive (issue 13 §1); acceptance is the order's creation.
-ORDER_EVENTS = {OrderStatus.COMPLETED: catalogue.ORDER_COMPLETED, OrderStatus.FAILED: catalogue.ORDER_FAILED,
-                OrderStatus.CANCELLED: catalogue.ORDER_WITHDRAWN}
+ORDER_EVENTS: dict[str, str] = {OrderStatus.COMPLETED: catalogue.ORDER_COMPLETED,
+                                OrderStatus.FAILED: catalogue.ORDER_FAILED,
+                                OrderStatus.CANCELLED: catalogue.ORDER_WITHDRAWN}
 
 
 def order_event(order: Order, event_type: str) -> None:
