@@ -53,6 +53,10 @@ class AlertRule(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def action_labels(self) -> list[str]:
+        return [str(Action(a).label) for a in self.actions if a in Action.values]
+
 
 class AlertFiring(models.Model):
     """One rule fired for one line in one period (a budget: for the account, ``rule`` empty). ``key`` makes
