@@ -20,7 +20,7 @@ from kaisen.audit.services import audit_record
 from kaisen.billing.forecast import forecast_for_tenant
 from kaisen.carriers.models import Coverage
 from kaisen.core import clock
-from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.events import catalogue
 from kaisen.events.services import event_emit
 from kaisen.notifications.services import outbox_add
@@ -41,6 +41,8 @@ def budget_set(*, tenant: Any, user: Any, coverage: str, amount: Any) -> Budget 
     if coverage not in Coverage.values:
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("Unknown coverage '%(value)s'.") % {"value": coverage},
                           field="coverage")
+    if coverage not in (tenant.coverages or [Coverage.JAPAN]):
+        raise NotFound(_("The tenant has no %(coverage)s coverage.") % {"coverage": Coverage(coverage).label})
     existing = Budget.objects.filter(tenant=tenant, coverage=coverage).first()
     if amount in (None, ""):
         if existing is not None:

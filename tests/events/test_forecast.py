@@ -15,7 +15,7 @@ from kaisen.billing.charges import forecasts_for_user
 from kaisen.billing.forecast import forecast_for_tenant, project
 from kaisen.billing.models import ChargeCategory, InvoiceStatus
 from kaisen.core import clock
-from kaisen.core.errors import DomainError
+from kaisen.core.errors import DomainError, NotFound
 from kaisen.events.models import Event
 from kaisen.notifications.models import OutboxMessage
 from tests.charges.factories import invoice_make, item_make
@@ -75,5 +75,7 @@ def test_budget_input_is_checked(tenant_a: TenantWorld) -> None:
                              ("japan", "0")):
         with pytest.raises(DomainError):
             budget_set(tenant=tenant_a.tenant, user=tenant_a.user, coverage=coverage, amount=amount)
+    with pytest.raises(NotFound):  # a coverage the account does not hold
+        budget_set(tenant=tenant_a.tenant, user=tenant_a.user, coverage="global", amount="100")
     assert budget_set(tenant=tenant_a.tenant, user=tenant_a.user, coverage="japan", amount="5000").amount == 5000
     assert budget_set(tenant=tenant_a.tenant, user=tenant_a.user, coverage="japan", amount="") is None
