@@ -13,6 +13,7 @@ from ninja.security import HttpBearer
 
 from kaisen.accounts.services import token_authenticate
 from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.events.catalogue import openapi_components
 
 
 class BearerToken(HttpBearer):
@@ -27,7 +28,22 @@ class BearerToken(HttpBearer):
         return user
 
 
-api = NinjaAPI(
+class KaisenAPI(NinjaAPI):
+    """The document also carries the webhook events: their payload schemas under ``components.schemas`` and
+    one entry per event under ``webhooks`` (issue 13 §1, ``kaisen.events.catalogue``)."""
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None,
+                           path_params: dict[str, Any] | None = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        event_schemas, webhooks = openapi_components()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, body in event_schemas.items():
+            components.setdefault(name, body)
+        schema["webhooks"] = webhooks
+        return schema
+
+
+api = KaisenAPI(
     title="Kaisen API",
     version="1",
     description=(
@@ -90,3 +106,4 @@ api.add_router("/", "kaisen.payments.api.router")
 api.add_router("/", "kaisen.statements.api.router")
 api.add_router("/", "kaisen.account.api.router")
 api.add_router("/", "kaisen.goods.api.router")
+api.add_router("/", "kaisen.alerts.api.router")

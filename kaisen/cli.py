@@ -19,6 +19,7 @@ import typer
 from kaisen import server
 from kaisen.access.cli import access_app
 from kaisen.accounts.cli import apikeys_app, createstaff, login, logout, users_app
+from kaisen.alerts.cli import alerts_app, webhooks_app
 from kaisen.audit.cli import audit_app
 from kaisen.benchmarks.cli import bench_app
 from kaisen.billing.cli import billing_ops_app, bills_app
@@ -74,6 +75,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(access_app, name="roles")
 app.add_typer(apikeys_app, name="apikeys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(alerts_app, name="alerts")
 
 # Running the portal.
 app.command(rich_help_panel=RUN_PANEL)(server.serve)

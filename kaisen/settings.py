@@ -81,6 +81,8 @@ INSTALLED_APPS = [
     "kaisen.statements",
     "kaisen.goods",
     "kaisen.ops",
+    "kaisen.events",
+    "kaisen.alerts",
 ]
 
 MIDDLEWARE = [
@@ -355,3 +357,11 @@ TRUST_X_FORWARDED_FOR = _env_bool("KAISEN_TRUST_X_FORWARDED_FOR")
 KAISEN_METRICS_TOKEN = os.environ.get("KAISEN_METRICS_TOKEN", "")
 # Benchmarks only (docs/benchmarks.md): serve /bench-minimal/<number>, a one-query view without login.
 KAISEN_BENCH_VIEWS = _env_bool("KAISEN_BENCH_VIEWS")
+
+# --- Webhooks (issue 13 §2, kaisen.events) ----------------------------------------------------------
+# Private, loopback and link-local receivers are refused (SSRF); only development and tests allow them.
+KAISEN_WEBHOOK_ALLOW_PRIVATE = _env_bool("KAISEN_WEBHOOK_ALLOW_PRIVATE", default=False)
+KAISEN_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("KAISEN_WEBHOOK_TIMEOUT_SECONDS", "10"))
+KAISEN_WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024
+# An endpoint is disabled (and the tenant mailed) after this many failed attempts in a row.
+KAISEN_WEBHOOK_DISABLE_AFTER = int(os.environ.get("KAISEN_WEBHOOK_DISABLE_AFTER", "20"))

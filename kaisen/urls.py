@@ -22,6 +22,7 @@ urlpatterns = [
     path("statements/", include("kaisen.statements.urls")),
     path("goods/", include("kaisen.goods.urls")),
     path("quote/", include(goods_public_urls)),
+    path("alerts/", include("kaisen.alerts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

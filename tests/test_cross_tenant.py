@@ -141,6 +141,16 @@ class Victim:
     def approval(self) -> ApprovalRequest:
         return ApprovalRequest.objects.get(tenant=self.world.tenant, idempotency_key="sweep")
 
+    def events_params(self) -> dict[str, Any]:
+        """B's webhook endpoint, one delivery to it and a usage alert rule (issue 13), made by ``victim``."""
+        from kaisen.alerts.models import AlertRule
+        from kaisen.events.models import Delivery, WebhookEndpoint
+
+        tenant = self.world.tenant
+        return {"endpoint_id": WebhookEndpoint.objects.get(tenant=tenant).pk,
+                "delivery_id": Delivery.objects.get(tenant=tenant).pk,
+                "rule_id": AlertRule.objects.get(tenant=tenant).pk}
+
     @property
     def usage_file_id(self) -> int:
         """The usage file with B's calls and data usage (issue 4 §1), imported by the ``victim`` fixture."""
@@ -176,6 +186,7 @@ class Victim:
             "tag_id": self.tag.pk,
             "approval_id": self.approval.pk,
             "transfer_id": self.transfer.pk,
+            **self.events_params(),
         }
         params["file_id"] = self.usage_file_id  # usage imports (staff pages): B's usage file
         if namespace in by_app_pk:
@@ -199,6 +210,7 @@ class Victim:
             "tag_id": self.tag.pk,
             "approval_id": self.approval.pk,
             "transfer_id": self.transfer.pk,
+            **self.events_params(),
             "kind": "suspend",  # request bodies: a valid procedure, so the answer is about B's object
         }
 
@@ -281,6 +293,20 @@ def _import_usage_of(world: TenantWorld) -> None:
     usage_file_import(fileobj=io.BytesIO(data.encode()), name=f"sweep-data-{world.tenant.pk}.csv")
 
 
+def _events_victim(world: TenantWorld) -> None:
+    """B's webhook endpoint with a delivery, and a usage alert rule (issue 13), made directly."""
+    from kaisen.alerts.models import AlertRule
+    from kaisen.events.models import Delivery, Event, WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.create(tenant=world.tenant, url="https://hooks.example.com/b",
+                                              event_types=["order.completed"], secret="whsec_c3dlZXA=")
+    event = Event.objects.create(tenant=world.tenant, event_id=f"evt_sweep{world.tenant.pk}", type="order.completed",
+                                 data={"iccid": world.line.iccid}, occurred_at=timezone.now())
+    Delivery.objects.create(tenant=world.tenant, endpoint=endpoint, event=event, status="failed")
+    AlertRule.objects.create(tenant=world.tenant, name="sweep rule", condition="data_month_mb", threshold=1,
+                             actions=["mail"], created_by=world.user)
+
+
 @pytest.fixture
 def victim(tenant_b: TenantWorld) -> Iterator[Victim]:
     event = audit_record(action="line.update", tenant=tenant_b.tenant, user=tenant_b.user, target=tenant_b.line,
@@ -315,6 +341,7 @@ def victim(tenant_b: TenantWorld) -> Iterator[Victim]:
                                    params={"end_date": "2099-12-31"}, requested_by=tenant_b.user,
                                    idempotency_key="sweep")
     _import_usage_of(tenant_b)
+    _events_victim(tenant_b)
     yield Victim(world=tenant_b, line=tenant_b.line, audit_event=event, mail_name=mail.name, order=order,
                  bulk_job=job, transfer=transfer)
     mail.unlink(missing_ok=True)
@@ -336,7 +363,18 @@ def _b_state(victim: Victim) -> tuple[Any, ...]:
     return (line.status, line.updated_at, line.msisdn, line.plan_id, line.tenant_id, key.revoked_at, key.name,
             transfer and (transfer.status, transfer.to_tenant_id),
             AuditEvent.objects.filter(tenant=victim.world.tenant).count(), order.status, order.updated_at,
-            Order.objects.filter(line=victim.line).count())
+            Order.objects.filter(line=victim.line).count(), _events_state(victim))
+
+
+def _events_state(victim: Victim) -> tuple[Any, ...]:
+    from kaisen.alerts.models import AlertRule
+    from kaisen.events.models import Delivery, WebhookEndpoint
+
+    tenant = victim.world.tenant
+    endpoint = WebhookEndpoint.objects.get(tenant=tenant)
+    return (endpoint.url, endpoint.enabled, endpoint.secret, endpoint.event_types,
+            list(Delivery.objects.filter(tenant=tenant).values_list("status", "attempts")),
+            list(AlertRule.objects.filter(tenant=tenant).values_list("enabled", flat=True)))
 
 
 def test_sweep_sees_the_routes_it_should() -> None:

@@ -46,6 +46,10 @@ LINE_TRANSFER = "Line:transfer"  # SIM transfer to another account (S-ACC-4; hel
 GOODS_QUOTE = "Goods:quote"
 GOODS_ORDER = "Goods:order"
 GOODS_READ = "Goods:read"
+# Events, webhooks, usage alerts and budgets (issue 13).
+WEBHOOK_MANAGE = "Webhook:manage"
+ALERT_READ = "Alert:read"
+ALERT_MANAGE = "Alert:manage"
 
 #: Every action with what it lets a user do (the role editor shows it).
 ACTIONS: dict[str, Promise] = {
@@ -78,6 +82,9 @@ ACTIONS: dict[str, Promise] = {
     GOODS_QUOTE: _("Make and email quotes for SIMs and devices"),
     GOODS_ORDER: _("Order SIMs and devices, or cancel such an order"),
     GOODS_READ: _("See SIM and device orders and payment statements"),
+    WEBHOOK_MANAGE: _("Manage webhook endpoints, see their delivery log and redeliver"),
+    ALERT_READ: _("See usage alert rules and their history"),
+    ALERT_MANAGE: _("Manage usage alert rules and the monthly budget"),
 }
 
 #: The action each line procedure needs (``kaisen.procedures.models.OrderKind`` values).
@@ -97,7 +104,8 @@ APPROVAL_KINDS: tuple[str, ...] = ("cancellation", "mnp_reservation", "plan_chan
 
 #: Actions over data that is not filtered by lines: a user limited to a subset of lines never holds them, whatever
 #: their roles say (the audit log names every line of the tenant).
-NOT_LINE_SCOPED: frozenset[str] = frozenset({AUDIT_READ, GOODS_ORDER, GOODS_READ})
+NOT_LINE_SCOPED: frozenset[str] = frozenset({AUDIT_READ, GOODS_ORDER, GOODS_READ, WEBHOOK_MANAGE, ALERT_READ,
+                                              ALERT_MANAGE})
 
 RESOURCES: frozenset[str] = frozenset(name.split(":", 1)[0] for name in ACTIONS)
 

@@ -57,6 +57,8 @@ from kaisen.core import clock
 from kaisen.core.csvsafe import csv_text
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.ids import as_id
+from kaisen.events import catalogue
+from kaisen.events.services import event_emit
 
 # --- the decision ---------------------------------------------------------------------------------------
 
@@ -777,6 +779,8 @@ def approval_request_create(*, tenant: Any, user: Any, line_id: int, kind: str, 
         audit_record(action="approval.request", tenant=tenant, user=user, target=req, reason=reason,
                      changes={"kind": [None, kind], "line": [None, preview.line.msisdn or preview.line.iccid],
                               "params": [None, params or {}]})
+        event_emit(tenant_id=req.tenant_id, type=catalogue.APPROVAL_REQUESTED, line_id=req.line_id, data={
+            "approval_id": req.pk, "kind": kind, "line_id": req.line_id, "requested_by": user.username})
     return req
 
 
@@ -820,6 +824,9 @@ def approval_decide(*, tenant: Any, user: Any, approval_id: int, approve: bool, 
                      target=req, reason=note,
                      changes={"status": [ApprovalStatus.PENDING, req.status],
                               "order": [None, req.order_id], "requested_by": [None, req.requested_by.audit_label]})
+        event_emit(tenant_id=req.tenant_id, type=catalogue.APPROVAL_DECIDED, line_id=req.line_id, data={
+            "approval_id": req.pk, "kind": req.kind, "line_id": req.line_id, "decision": req.status,
+            "decided_by": user.username, "order_id": req.order_id})
     return req
 
 

@@ -24,6 +24,8 @@ from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.mail import security_notice
 from kaisen.core.tokens import secret_digest
+from kaisen.events import catalogue
+from kaisen.events.services import event_emit
 from kaisen.tenancy.models import Tenant
 
 # --- users ---------------------------------------------------------------------------------------
@@ -170,6 +172,8 @@ def api_key_create(*, user: User, name: str, expires_at: dt.datetime | None = No
                                     secret_hash=secret_digest(secret), expires_at=expires_at)
     audit_record(action="apikey.create", tenant=user.tenant, user=user, target=api_key,
                  changes={"key_id": [None, key_id], "name": [None, name]})
+    event_emit(tenant_id=user.tenant.pk, type=catalogue.APIKEY_CREATED,
+               data={"key_id": key_id, "name": name, "user": user.username})
     security_notice(user, _("A new API key was created"),
                      _("An API key named \"%(name)s\" (key ID %(key_id)s) was created for user %(user)s. "
                        "If you did not do this, revoke the key and contact your administrator.")
@@ -194,6 +198,8 @@ def api_key_revoke(*, user: User, key_id: str, reason: str = "") -> ApiKey:
         _token_cache_clear_now_and_on_commit()
         audit_record(action="apikey.revoke", tenant=user.tenant, user=user, target=api_key,
                      changes={"revoked_at": [None, api_key.revoked_at]}, reason=reason)
+        event_emit(tenant_id=api_key.tenant_id, type=catalogue.APIKEY_REVOKED,
+                   data={"key_id": api_key.key_id, "name": api_key.name, "user": user.username})
         security_notice(user, _("An API key was revoked"),
                          _("The API key %(key_id)s of user %(user)s was revoked; it can no longer be used.")
                          % {"key_id": api_key.key_id, "user": user.audit_label})

@@ -25,10 +25,11 @@ from kaisen.access.actions import BILLING_READ
 from kaisen.access.services import authorize, line_scope
 from kaisen.billing import selectors
 from kaisen.billing.combined import group_items
+from kaisen.billing.forecast import Forecast, project
 from kaisen.billing.models import ChargeCategory, Currency, Invoice, InvoiceItem, InvoiceStatus, TaxClass
 from kaisen.carriers.models import Coverage
 from kaisen.core import clock
-from kaisen.core.calendar import add_months, month_start
+from kaisen.core.calendar import add_months, last_day_of_month, month_start
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.paging import Page, SortKey, keyset_page
 from kaisen.lines.models import Line
@@ -307,6 +308,12 @@ class Current:
     def has_usage(self) -> bool:
         return any(d.amount for d in self.days)
 
+    @property
+    def projection(self) -> Forecast:
+        """The projected month-end amount (issue 13 §4): fees once, usage at the run rate of the days so far."""
+        return project(categories=dict(self.breakdown.by_category), coverage=self.coverage, currency=self.currency,
+                       today=min(clock.today_jst(), last_day_of_month(self.month)))
+
 
 def current_get(*, tenant: Tenant, user: Any, coverage: str = Coverage.JAPAN, month: dt.date | None = None) -> Current:
     data = selectors.provisional(tenant=tenant, user=user, coverage=_coverage(coverage) or Coverage.JAPAN,
@@ -317,6 +324,15 @@ def current_get(*, tenant: Tenant, user: Any, coverage: str = Coverage.JAPAN, mo
         running += amount
         days.append(DayPoint(day=day, amount=amount, cumulative=running))
     return Current(data=data, breakdown=Breakdown(by_category=dict(data.categories)), days=days)
+
+
+def forecasts_for_user(*, tenant: Tenant, user: Any) -> list[Forecast]:
+    """This month's projection per coverage the tenant has (what the user may see: ``Billing:read``, their
+    lines)."""
+    out = []
+    for coverage in tenant.coverages or [Coverage.JAPAN]:
+        out.append(current_get(tenant=tenant, user=user, coverage=coverage).projection)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------

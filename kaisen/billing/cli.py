@@ -414,6 +414,13 @@ def bills_current(coverage: BillCoverageOpt = "japan", url: UrlOpt = None) -> No
     print_json(api("GET", "/bills/current", url=url, params={"coverage": coverage}))
 
 
+@bills_app.command("forecast")
+def bills_forecast(fmt: FormatOpt = None, url: UrlOpt = None) -> None:
+    """This month's projected month-end amount per coverage (a projection: monthly fees once, usage at its run
+    rate), with the budget if one is set."""
+    emit(api("GET", "/charges/forecast", url=url))
+
+
 @bills_app.command("numbers")
 def bills_numbers(
     bill_id: BillId,

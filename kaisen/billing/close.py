@@ -45,6 +45,8 @@ from kaisen.carriers.models import Coverage
 from kaisen.core import clock, metrics
 from kaisen.core.calendar import first_of_next_month, last_day_of_month, nth_business_day_of_month
 from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.events import catalogue
+from kaisen.events.services import event_emit
 from kaisen.tenancy.models import Tenant
 
 RETENTION_YEARS = 7
@@ -120,10 +122,24 @@ def _consume_coupons(invoice: Invoice, amount: Decimal) -> Decimal:
 
 
 def issue_due(*, today: dt.date | None = None) -> int:
-    """Mark final invoices whose issue date has come as ``invoiced``. Returns how many."""
+    """Mark final invoices whose issue date has come as ``invoiced``, each with its ``invoice.issued`` event
+    (issue 13 §1) in the same transaction. Returns how many."""
     today = today or clock.today_jst()
-    return Invoice.objects.filter(status=InvoiceStatus.FINAL, issued_on__lte=today).update(
-        status=InvoiceStatus.INVOICED, updated_at=clock.now())
+    with transaction.atomic():
+        due = list(Invoice.objects.select_for_update().filter(status=InvoiceStatus.FINAL, issued_on__lte=today))
+        Invoice.objects.filter(pk__in=[i.pk for i in due]).update(status=InvoiceStatus.INVOICED,
+                                                                 updated_at=clock.now())
+        for invoice in due:
+            invoice.status = InvoiceStatus.INVOICED
+            invoice_issued_event(invoice)
+    return len(due)
+
+
+def invoice_issued_event(invoice: Invoice) -> None:
+    event_emit(tenant_id=invoice.tenant_id, type=catalogue.INVOICE_ISSUED, data={
+        "invoice_id": invoice.pk, "number": invoice.number, "month": f"{invoice.month:%Y-%m}",
+        "coverage": invoice.coverage, "total": str(invoice.total), "currency": invoice.currency,
+        "due_on": invoice.due_on.isoformat() if invoice.due_on else None})
 
 
 @metrics.timed_calls(metrics.CLOSE_SECONDS)
@@ -188,6 +204,8 @@ def close_month(*, tenant: Tenant, coverage: str, month: dt.date, today: dt.date
             invoice.due_on = dates.due_on
             invoice.status = InvoiceStatus.INVOICED if today >= dates.issued_on else InvoiceStatus.FINAL
     invoice.save()
+    if invoice.status == InvoiceStatus.INVOICED:
+        invoice_issued_event(invoice)
     audit_record(action="billing.invoice.close", tenant=tenant, actor=actor or "kaisen admin billing", target=invoice,
                  changes={"month": [None, f"{start:%Y-%m}"], "coverage": [None, coverage],
                           "status": [InvoiceStatus.ACCUMULATING, invoice.status], "total": [None, str(invoice.total)],

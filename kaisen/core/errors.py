@@ -98,6 +98,10 @@ class ErrorCode(StrEnum):
     ITEM_NOT_AVAILABLE = "ITEM_NOT_AVAILABLE"
     NO_PAYMENT_METHOD = "NO_PAYMENT_METHOD"
     QUOTE_EXPIRED = "QUOTE_EXPIRED"
+    # Events, webhooks, usage alerts (issue 13, helper "events")
+    WEBHOOK_URL_REFUSED = "WEBHOOK_URL_REFUSED"
+    INVALID_EVENT_TYPE = "INVALID_EVENT_TYPE"
+    ENDPOINT_DISABLED = "ENDPOINT_DISABLED"
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -144,6 +148,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.ITEM_NOT_AVAILABLE: 409,
     ErrorCode.NO_PAYMENT_METHOD: 409,
     ErrorCode.QUOTE_EXPIRED: 409,
+    ErrorCode.ENDPOINT_DISABLED: 409,
 }
 
 DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {

@@ -34,6 +34,10 @@ JOBS: list[Job] = [
     Job("charge issued card invoices", "kaisen.payments.services.charge_due_job", 3600),
     # Statements (issue 4 §6, K-5): delete files kept past 48 hours; start lost generations again.
     Job("purge expired statements", "kaisen.statements.services.statements_purge", 300),
+    # Webhooks (issue 13 §2): retries whose backoff has passed, and first attempts a lost task left behind.
+    Job("send due webhook deliveries", "kaisen.events.delivery.deliveries_send_due", 10),
+    # Budgets (issue 13 §4): the projection moves with the hourly rating too, not only with imports.
+    Job("check budgets", "kaisen.alerts.budgets.budgets_check", 3600),
 ]
 
 

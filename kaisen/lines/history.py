@@ -29,6 +29,8 @@ from typing import Any
 from django.db import connection
 
 from kaisen.core import clock
+from kaisen.events import catalogue
+from kaisen.events.services import event_emit
 from kaisen.lines.models import Line, LinePeriod, LinePeriodReason
 
 #: The fields of ``Line`` an interval keeps (besides the plan's coverage).
@@ -101,6 +103,14 @@ def _record(lines: Iterable[Line], *, at: dt.datetime, reason: str, order_id: in
         LinePeriod.objects.filter(pk__in=to_replace).delete()
     if to_close:
         LinePeriod.objects.filter(pk__in=to_close).update(valid_to=at)
+    if reason != LinePeriodReason.DEMO:
+        for line in lines:
+            current = open_periods.get(line.pk)
+            if current is not None and current.status != line.status:
+                # issue 13 §1: the event goes out with the change, in its transaction.
+                event_emit(tenant_id=line.tenant_id, type=catalogue.LINE_STATUS_CHANGED, line_id=line.pk, data={
+                    "line_id": line.pk, "msisdn": line.msisdn, "iccid": line.iccid,
+                    "from_status": current.status, "to_status": line.status, "order_id": order_id})
     return LinePeriod.objects.bulk_create(new) if new else []
 
 

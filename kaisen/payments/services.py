@@ -27,6 +27,8 @@ from kaisen.carriers.models import Coverage
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.mail import mail_after_commit, security_notice
+from kaisen.events import catalogue
+from kaisen.events.services import event_emit
 from kaisen.notifications.services import outbox_add
 from kaisen.payments import selectors
 from kaisen.payments.models import (
@@ -501,6 +503,10 @@ def invoice_charge(*, invoice_id: int, user: Any = None, trigger: str = "run") -
                               "failure_code": [None, result.failure_code or None], "trigger": [None, trigger]})
         if not result.succeeded:
             payment_failure_notice(tenant=tenant, failed=payment)
+        event_emit(tenant_id=tenant.pk,
+                   type=catalogue.PAYMENT_SUCCEEDED if result.succeeded else catalogue.PAYMENT_FAILED,
+                   data={"invoice_id": invoice.pk, "invoice_number": invoice.number, "payment_id": payment.pk,
+                         "amount": str(amount), "currency": currency, "failure_code": result.failure_code or ""})
     return payment
 
 

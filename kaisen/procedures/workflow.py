@@ -19,6 +19,8 @@ from kaisen.audit.models import AuditEvent
 from kaisen.audit.services import audit_entry, audit_write
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.events import catalogue
+from kaisen.events.services import event_emit
 from kaisen.procedures.models import FINAL_STATUSES, TRANSITIONS, Order, OrderEvent, OrderStatus
 
 
@@ -90,7 +92,25 @@ def order_transition(order: Order, to: str, *, actor: str = "system", user: Any 
          audit_entry(action=f"order.{to}", tenant=order.tenant, user=user, actor=None if user else actor,
                      target=order, changes={"status": [before, to], "kind": [order.kind, order.kind]},
                      reason=reason))
+    if to in ORDER_EVENTS:
+        order_event(order, ORDER_EVENTS[to])
     return order
+
+
+#: The order statuses that are events a tenant can receive (issue 13 §1); acceptance is the order's creation.
+ORDER_EVENTS: dict[str, str] = {OrderStatus.COMPLETED: catalogue.ORDER_COMPLETED,
+                                OrderStatus.FAILED: catalogue.ORDER_FAILED,
+                                OrderStatus.CANCELLED: catalogue.ORDER_WITHDRAWN}
+
+
+def order_event(order: Order, event_type: str) -> None:
+    """Write the event ``event_type`` about ``order`` in the current transaction (issue 13 §1)."""
+    line = order.line
+    event_emit(tenant_id=order.tenant_id, type=event_type, line_id=order.line_id, data={
+        "order_id": order.pk, "kind": order.kind, "status": order.status, "line_id": order.line_id,
+        "msisdn": line.msisdn, "iccid": line.iccid,
+        "effective_date": order.effective_date.isoformat() if order.effective_date else None,
+        "error_message": order.error_message or ""})
 
 
 def order_record_created(order: Order, *, actor: str, user: Any = None, note: str = "") -> None:
@@ -100,6 +120,7 @@ def order_record_created(order: Order, *, actor: str, user: Any = None, note: st
          audit_entry(action="order.received", tenant=order.tenant, user=user, target=order,
                      changes={"status": [None, OrderStatus.RECEIVED], "kind": [None, order.kind],
                               "params": [None, order.params], "line": [None, order.line_id]}))
+    order_event(order, catalogue.ORDER_ACCEPTED)
 
 
 def order_record_accepted(order: Order, *, actor: str, user: Any = None, note: str = "accepted") -> None:

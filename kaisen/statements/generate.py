@@ -16,12 +16,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from kaisen.access.services import line_scope
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.events import catalogue
+from kaisen.events.services import event_emit
 from kaisen.statements.layouts import Context, Layout, layout_get
 from kaisen.statements.models import Statement, StatementStatus
 from kaisen.statements.writers import write_copy, write_rows
@@ -146,8 +149,14 @@ def statement_generate(statement_id: int) -> str:
                                                          finished_at=clock.now())
         return StatementStatus.FAILED
     finished = clock.now()
-    Statement.objects.filter(pk=statement_id).update(
-        status=StatementStatus.DONE, rows_done=rows, rows_total=rows, size_bytes=size,
-        file_path=str(final.relative_to(storage_dir())), finished_at=finished, heartbeat_at=finished,
-        expires_at=finished + dt.timedelta(hours=keep_hours()))
+    expires = finished + dt.timedelta(hours=keep_hours())
+    with transaction.atomic():
+        Statement.objects.filter(pk=statement_id).update(
+            status=StatementStatus.DONE, rows_done=rows, rows_total=rows, size_bytes=size,
+            file_path=str(final.relative_to(storage_dir())), finished_at=finished, heartbeat_at=finished,
+            expires_at=expires)
+        # issue 13 §1: "statement ready", in the transaction that marks it done.
+        event_emit(tenant_id=statement.tenant_id, type=catalogue.STATEMENT_READY, data={
+            "statement_id": statement.pk, "kind": statement.kind, "rows": rows, "size_bytes": size,
+            "expires_at": expires.isoformat()})
     return StatementStatus.DONE

@@ -45,6 +45,7 @@ from kaisen.usage.formats import (
     stamp_aware,
     stamp_sqlite,
 )
+from kaisen.usage.hooks import run_after_import
 from kaisen.usage.models import (
     CallRecord,
     DataUsageDaily,
@@ -132,6 +133,7 @@ def usage_file_import(*, fileobj: IO[bytes], name: str, kind: str | None = None,
         table = CallRecord._meta.db_table if found == UsageFileKind.CALLS else DataUsageDaily._meta.db_table
         with connection.cursor() as cur:
             cur.execute(f"ANALYZE {table}")
+    run_after_import(record)  # issue 13 §3: usage alert rules (kaisen.usage.hooks)
     return ImportResult(file=record)
 
 

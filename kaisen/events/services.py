@@ -1,0 +1,216 @@
+"""Writing events and managing webhook endpoints (issue 13 §1-§2).
+
+``event_emit`` is called by the app that makes a change, inside the transaction of that change: the event
+row (the outbox) and one delivery per subscribed, enabled endpoint are written with it, and the first
+delivery attempts are enqueued after commit. If the change rolls back, so does its event.
+
+The endpoint functions take the tenant and trust their caller with the permission check (the pages, API
+and CLI in ``kaisen.alerts`` check ``Webhook:manage``; this app sits below ``access``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import time
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from kaisen.audit.services import audit_record
+from kaisen.core import clock
+from kaisen.core.errors import DomainError, ErrorCode, NotFound
+from kaisen.events import catalogue
+from kaisen.events.delivery import deliver
+from kaisen.events.models import Delivery, DeliveryStatus, Event, WebhookEndpoint
+from kaisen.events.signing import new_secret
+from kaisen.events.tasks import webhook_deliver_task
+from kaisen.events.transport import check_url
+
+log = logging.getLogger(__name__)
+
+#: How long the old secret still signs after a rotation, unless the caller says otherwise.
+DEFAULT_OVERLAP = dt.timedelta(hours=24)
+MAX_OVERLAP = dt.timedelta(days=7)
+MAX_ENDPOINTS = 20
+
+
+def new_event_id() -> str:
+    """``evt_`` + 12 hex digits of milliseconds + 14 random: sortable by time, unique."""
+    return f"evt_{int(time.time() * 1000):012x}{secrets.token_hex(7)}"
+
+
+def event_emit(*, tenant_id: int, type: str, data: dict[str, Any], line_id: int | None = None,
+               at: dt.datetime | None = None) -> Event:
+    """Write the event (and its deliveries) in the caller's transaction; see the module docstring."""
+    return events_emit(tenant_id=tenant_id, type=type, items=[(line_id, data)], at=at)[0]
+
+
+def events_emit(*, tenant_id: int, type: str, items: list[tuple[int | None, dict[str, Any]]],
+                at: dt.datetime | None = None) -> list[Event]:
+    """``event_emit`` for many events of one type and tenant (``(line_id, data)`` each): a fixed number of
+    queries whatever their number (usage alerts fire for many lines at once)."""
+    event_type = catalogue.EVENT_TYPES[type]
+    now = clock.now()
+    made = Event.objects.bulk_create([
+        Event(tenant_id=tenant_id, event_id=new_event_id(), type=type, version=event_type.version, line_id=line_id,
+              data=catalogue.validate_data(type, data), occurred_at=at or now)
+        for line_id, data in items])
+    if any(e.pk is None for e in made):  # backends that do not return IDs from bulk_create
+        made = list(Event.objects.filter(event_id__in=[e.event_id for e in made]).order_by("id"))
+    endpoints = [e for e in WebhookEndpoint.objects.filter(tenant_id=tenant_id, enabled=True) if e.wants(type)]
+    if endpoints and made:
+        Delivery.objects.bulk_create([
+            Delivery(tenant_id=tenant_id, endpoint=e, event=event, line_id=event.line_id, next_attempt_at=now)
+            for event in made for e in endpoints])
+        ids = list(Delivery.objects.filter(event__in=made).order_by("id").values_list("pk", flat=True))
+        transaction.on_commit(lambda: _enqueue(ids))
+    return made
+
+
+def _enqueue(ids: list[int]) -> None:
+    for pk in ids:
+        try:
+            webhook_deliver_task.enqueue(delivery_id=pk)
+        except Exception:  # the scheduler's sweep sends it
+            log.exception("could not enqueue webhook delivery %s", pk)
+
+
+# --- endpoints ---------------------------------------------------------------------------------------
+
+def _event_types(values: list[str] | None) -> list[str]:
+    chosen = sorted(set(values or []))
+    if not chosen:
+        raise DomainError(ErrorCode.INVALID_EVENT_TYPE, _("Choose at least one event."), field="event_types")
+    unknown = [v for v in chosen if v not in catalogue.SUBSCRIBABLE]
+    if unknown:
+        raise DomainError(ErrorCode.INVALID_EVENT_TYPE, _("Unknown event type: %(types)s.")
+                          % {"types": ", ".join(unknown)[:200]}, field="event_types")
+    return chosen
+
+
+def _url(url: str) -> str:
+    url = (url or "").strip()
+    if not url or len(url) > 500:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Give a URL of up to 500 characters."), field="url")
+    check_url(url)
+    return url
+
+
+def endpoint_get(*, tenant: Any, endpoint_id: int) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint.objects.filter(tenant=tenant, pk=endpoint_id).first()
+    if endpoint is None:
+        raise NotFound(_("No such webhook endpoint."))
+    return endpoint
+
+
+def endpoint_list(*, tenant: Any) -> list[WebhookEndpoint]:
+    return list(WebhookEndpoint.objects.filter(tenant=tenant).order_by("id"))
+
+
+@transaction.atomic
+def endpoint_create(*, tenant: Any, user: Any, url: str, event_types: list[str], description: str = "") -> \
+        WebhookEndpoint:
+    if WebhookEndpoint.objects.filter(tenant=tenant).count() >= MAX_ENDPOINTS:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("An account can have at most %(n)d webhook endpoints.")
+                          % {"n": MAX_ENDPOINTS})
+    endpoint = WebhookEndpoint.objects.create(tenant=tenant, url=_url(url), event_types=_event_types(event_types),
+                                              description=(description or "").strip()[:200], secret=new_secret())
+    audit_record(action="webhook.create", tenant=tenant, user=user, target=endpoint,
+                 changes={"url": [None, endpoint.url], "event_types": [None, endpoint.event_types]})
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_update(*, tenant: Any, user: Any, endpoint_id: int, url: str | None = None,
+                    event_types: list[str] | None = None, description: str | None = None,
+                    enabled: bool | None = None) -> WebhookEndpoint:
+    endpoint = endpoint_get(tenant=tenant, endpoint_id=endpoint_id)
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    changes: dict[str, list[Any]] = {}
+    if url is not None and url.strip() != endpoint.url:
+        changes["url"] = [endpoint.url, _url(url)]
+        endpoint.url = changes["url"][1]
+    if event_types is not None:
+        chosen = _event_types(event_types)
+        if chosen != endpoint.event_types:
+            changes["event_types"] = [endpoint.event_types, chosen]
+            endpoint.event_types = chosen
+    if description is not None and description.strip()[:200] != endpoint.description:
+        changes["description"] = [endpoint.description, description.strip()[:200]]
+        endpoint.description = changes["description"][1]
+    if enabled is not None and enabled != endpoint.enabled:
+        changes["enabled"] = [endpoint.enabled, enabled]
+        endpoint.enabled = enabled
+        if enabled:
+            endpoint.disabled_reason = ""
+            endpoint.consecutive_failures = 0
+        else:
+            endpoint.disabled_reason = "disabled by a user"
+    if changes:
+        endpoint.save()
+        audit_record(action="webhook.update", tenant=tenant, user=user, target=endpoint, changes=changes)
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_delete(*, tenant: Any, user: Any, endpoint_id: int) -> None:
+    endpoint = endpoint_get(tenant=tenant, endpoint_id=endpoint_id)
+    audit_record(action="webhook.delete", tenant=tenant, user=user, target=endpoint,
+                 changes={"url": [endpoint.url, None]})
+    endpoint.delete()
+
+
+@transaction.atomic
+def endpoint_rotate_secret(*, tenant: Any, user: Any, endpoint_id: int,
+                           overlap: dt.timedelta = DEFAULT_OVERLAP) -> WebhookEndpoint:
+    """A new secret; the old one keeps signing (next to the new) for ``overlap`` (0 to 7 days)."""
+    if overlap < dt.timedelta(0) or overlap > MAX_OVERLAP:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("The overlap must be between 0 and 168 hours."),
+                          field="overlap_hours")
+    endpoint = endpoint_get(tenant=tenant, endpoint_id=endpoint_id)
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    endpoint.previous_secret = endpoint.secret if overlap > dt.timedelta(0) else ""
+    endpoint.previous_secret_until = clock.now() + overlap if overlap > dt.timedelta(0) else None
+    endpoint.secret = new_secret()
+    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_until", "updated_at"])
+    audit_record(action="webhook.rotate_secret", tenant=tenant, user=user, target=endpoint,
+                 changes={"previous_secret_until": [None, endpoint.previous_secret_until]})
+    return endpoint
+
+
+def endpoint_ping(*, tenant: Any, user: Any, endpoint_id: int) -> Delivery:
+    """Send a ``webhook.test`` event to this endpoint now (also when it is disabled) and return its
+    delivery with the attempt recorded."""
+    endpoint = endpoint_get(tenant=tenant, endpoint_id=endpoint_id)
+    with transaction.atomic():
+        event = Event.objects.create(tenant=tenant, event_id=new_event_id(), type=catalogue.WEBHOOK_TEST,
+                                     data=catalogue.validate_data(catalogue.WEBHOOK_TEST, {
+                                         "endpoint_id": endpoint.pk, "message": "Test ping from Kaisen"}),
+                                     occurred_at=clock.now())
+        delivery = Delivery.objects.create(tenant=tenant, endpoint=endpoint, event=event, next_attempt_at=None)
+    deliver(delivery.pk, manual=True)
+    # A ping is one attempt, never retried.
+    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.FAILED, finished_at=clock.now(), next_attempt_at=None)
+    delivery.refresh_from_db()
+    return delivery
+
+
+def delivery_get(*, tenant: Any, delivery_id: int) -> Delivery:
+    delivery = Delivery.objects.filter(tenant=tenant, pk=delivery_id).select_related("event", "endpoint").first()
+    if delivery is None:
+        raise NotFound(_("No such delivery."))
+    return delivery
+
+
+def delivery_redeliver(*, tenant: Any, user: Any, delivery_id: int) -> Delivery:
+    """Send a delivery again now, by hand (same ``webhook-id``: the receiver sees the same event)."""
+    delivery = delivery_get(tenant=tenant, delivery_id=delivery_id)
+    audit_record(action="webhook.redeliver", tenant=tenant, user=user, target=delivery.endpoint,
+                 changes={"event": [None, delivery.event.event_id]})
+    deliver(delivery.pk, manual=True)
+    delivery.refresh_from_db()
+    return delivery
