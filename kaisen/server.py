@@ -62,7 +62,14 @@ def serve(
     typer.echo(f"Kaisen on http://{host}:{port}/  (data: {settings.DATA_DIR}; database: {where}; "
                f"task worker and scheduler: {'in this process' if worker else 'off'})")
     typer.echo(f"Log in at http://{host}:{port}/login/ (operator back office: http://{host}:{port}/admin/)")
-    waitress.serve(application, host=host, port=port, threads=threads, ident="kaisen", _quiet=True)
+    if settings.TRUSTED_PROXIES:
+        typer.echo("Trusting X-Forwarded-For / X-Forwarded-Proto from: "
+                   + ", ".join(str(n) for n in settings.TRUSTED_PROXIES))
+    # waitress would drop every forwarded header itself (it trusts at most one proxy address, and none by
+    # default): kaisen.core.proxy, around the application, trusts exactly KAISEN_TRUSTED_PROXIES and drops
+    # those headers from everyone else.
+    waitress.serve(application, host=host, port=port, threads=threads, ident="kaisen", _quiet=True,
+                   clear_untrusted_proxy_headers=False)
 
 
 def worker() -> None:
