@@ -27,7 +27,39 @@ class BearerToken(HttpBearer):
         return user
 
 
-api = NinjaAPI(
+class KaisenAPI(NinjaAPI):
+    """The OpenAPI document also lists the errors every operation can answer whatever its own code does
+    (issue 14: the schemathesis run found them undocumented): 401 on an operation that needs a token (none,
+    expired or revoked); 400 and 422 where there is input (a body the JSON parser cannot read, or a value the
+    rules refuse: ``DomainError`` answers 400 by default; ``_validation_error`` 422); 404 where the path has a
+    parameter (no such object, or a value the route cannot match: ``not_found_view``). Each with the common
+    error body ``ErrorOut``."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        doc = super().get_openapi_schema(*args, **kwargs)
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        if "ErrorOut" not in schemas:
+            from kaisen.core.schemas import ErrorOut
+
+            schemas["ErrorOut"] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+        global_security = doc.get("security")
+        for item in doc.get("paths", {}).values():
+            for method, operation in item.items():
+                if method not in ("get", "post", "put", "patch", "delete") or not isinstance(operation, dict):
+                    continue
+                responses = operation.setdefault("responses", {})
+                if operation.get("security", global_security):
+                    responses.setdefault("401", {"description": "Not authenticated", **error})
+                if operation.get("parameters") or operation.get("requestBody"):
+                    responses.setdefault("400", {"description": "Input refused", **error})
+                    responses.setdefault("422", {"description": "Invalid input", **error})
+                if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+                    responses.setdefault("404", {"description": "Not found", **error})
+        return doc
+
+
+api = KaisenAPI(
     title="Kaisen API",
     version="1",
     description=(
@@ -75,6 +107,19 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return _error(request, exc.status_code, "HTTP_ERROR", str(exc))
+
+
+def not_found_view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """``handler404``: under ``/api/`` the API's JSON error (a path no route matches, e.g. a letter where an
+    ID goes, never reaches the API's own handlers), elsewhere the portal's 404 page."""
+    if request.path.startswith("/api/"):
+        from django.http import JsonResponse
+
+        return JsonResponse({"code": ErrorCode.NOT_FOUND, "message": _("Not found.")}, status=404,
+                            json_dumps_params={"ensure_ascii": False})
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception or Http404())
 
 
 api.add_router("/", "kaisen.accounts.api.router")

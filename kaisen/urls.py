@@ -24,3 +24,4 @@ urlpatterns = [
     path("api/v1/", api.urls),
 ]
 handler403 = "kaisen.access.views.permission_denied_view"
+handler404 = "kaisen.api.not_found_view"

@@ -108,10 +108,11 @@ if [ "${KAISEN_SKIP_CLOCKS:-}" != 1 ]; then
     done
 fi
 
-# Schemathesis over the whole OpenAPI document: no 5xx for generated input, 401 for every protected
-# operation without a token. Bounded (KAISEN_SCHEMATHESIS_EXAMPLES per operation, default 4) and
-# derandomised, so a failure reproduces. It also runs in the PostgreSQL run below.
-step "schemathesis: the API's OpenAPI document, no 5xx, no unauthenticated access"
+# Schemathesis over the whole OpenAPI document: no 5xx for generated input, every answer as documented
+# (status code, content type, body), 401 for every protected operation without a token, and a stateful phase.
+# Bounded (KAISEN_SCHEMATHESIS_EXAMPLES per operation, default 4; KAISEN_SCHEMATHESIS_STATEFUL scenarios,
+# default 10) and derandomised, so a failure reproduces. It also runs in the PostgreSQL run below.
+step "schemathesis: the API's OpenAPI document, no 5xx, answers as documented, no unauthenticated access"
 "$VPY" -m pytest -p no:xdist "$SCHEMATHESIS_TEST" || fail "schemathesis found a 5xx or an unprotected operation"
 
 PG_URL=postgres://postgres@127.0.0.1:5432/kaisen_test
