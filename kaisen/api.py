@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -27,13 +28,45 @@ class BearerToken(HttpBearer):
         return user
 
 
+_REQ_ID = r"(?:[A-Z]{1,2}-(?:[A-Z]+-)*\d+(?:\.\.\d+)?|X-[A-Z]+(?:-[A-Z]+)*)"
+_REQ_ONLY = re.compile(r"\s*\(\s*" + _REQ_ID + r"(?:\s*(?:,|/|;|and)\s*" + _REQ_ID + r")*\s*\)")
+_REQ_LEAD = re.compile(r"\b" + _REQ_ID + r"(?:/" + _REQ_ID + r")*(?::\s*|\s+)(?=[^\s(])")
+_REQ_ANY = re.compile(r"\b" + _REQ_ID + r"\b")
+
+
+def without_requirement_ids(text: str) -> str:
+    """``text`` without the requirement IDs (K-4, S-BILL-5, X-INVOICE-JP …) the code's docstrings cite for
+    developers: the OpenAPI document is read by customers, who must never see them (house rule)."""
+    if not _REQ_ANY.search(text):
+        return text
+    text = _REQ_LEAD.sub("", _REQ_ONLY.sub("", text))
+    text = _REQ_ANY.sub("", text)
+    text = re.sub(r"\(\s*[,;]\s*", "(", text)
+    text = re.sub(r"[,;]\s*\)", ")", text)
+    text = re.sub(r",\s*;", ";", text)
+    text = re.sub(r"\(\s*\)", "", text)
+    return re.sub(r"[ \t]+([.,;])", r"\1", text)
+
+
+def _clean_texts(node: Any) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("summary", "description", "title") and isinstance(value, str):
+                node[key] = without_requirement_ids(value)
+            else:
+                _clean_texts(value)
+    elif isinstance(node, list):
+        for item in node:
+            _clean_texts(item)
+
+
 class KaisenAPI(NinjaAPI):
     """The OpenAPI document also lists the errors every operation can answer whatever its own code does
     (issue 14: the schemathesis run found them undocumented): 401 on an operation that needs a token (none,
     expired or revoked); 400 and 422 where there is input (a body the JSON parser cannot read, or a value the
     rules refuse: ``DomainError`` answers 400 by default; ``_validation_error`` 422); 404 where the path has a
     parameter (no such object, or a value the route cannot match: ``not_found_view``). Each with the common
-    error body ``ErrorOut``."""
+    error body ``ErrorOut``. Its texts carry no requirement IDs (``without_requirement_ids``)."""
 
     def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
         doc = super().get_openapi_schema(*args, **kwargs)
@@ -56,6 +89,7 @@ class KaisenAPI(NinjaAPI):
                     responses.setdefault("422", {"description": "Invalid input", **error})
                 if any(p.get("in") == "path" for p in operation.get("parameters", [])):
                     responses.setdefault("404", {"description": "Not found", **error})
+        _clean_texts(doc)
         return doc
 
 

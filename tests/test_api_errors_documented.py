@@ -45,3 +45,22 @@ def test_an_api_path_no_route_matches_answers_json(tenant_a: TenantWorld) -> Non
     assert Client().get("/api/v1/no-such-thing").json()["code"] == "NOT_FOUND"
     page = Client().get("/no-such-page/")
     assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+
+
+def test_the_document_shows_customers_no_requirement_id() -> None:
+    """The code's docstrings cite requirement IDs for developers; the OpenAPI document (read by customers,
+    rendered at /api/v1/docs) must not show them (house rule; issue 14 "Requirement IDs … shown to customers")."""
+    import json
+    import re
+
+    from kaisen.api import without_requirement_ids
+
+    pattern = re.compile(r"\b(?:[A-Z]{1,2}-(?:[A-Z]+-)*\d+(?:\.\.\d+)?|X-[A-Z]+(?:-[A-Z]+)*)\b")
+    text = json.dumps(api.get_openapi_schema(), ensure_ascii=False)
+    assert not pattern.findall(text)
+    assert without_requirement_ids("Contract summary (K-1)") == "Contract summary"
+    assert without_requirement_ids("Calls per page (K-4: 10).") == "Calls per page (10)."
+    assert without_requirement_ids("default 10, K-4; at most 500") == "default 10; at most 500"
+    assert without_requirement_ids("PDF (X-INVOICE-JP); 409") == "PDF; 409"
+    assert without_requirement_ids("(409, K-6/K-7 on the 1st)") == "(409, on the 1st)"
+    assert without_requirement_ids("UTF-8 or Shift_JIS, ISO-2022-JP") == "UTF-8 or Shift_JIS, ISO-2022-JP"
