@@ -17,8 +17,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from kaisen.carriers.adapters import get_adapter
 from kaisen.core import clock
 from kaisen.lines.models import Line, LineStatus, Plan
+from kaisen.procedures.engine import _request as engine_request
+from kaisen.procedures.engine import order_ref
 from kaisen.procedures.models import Order, OrderEvent, OrderKind, OrderStatus
 from kaisen.procedures.rules import rule_for
 from kaisen.procedures.services import params_hash
@@ -77,12 +80,12 @@ def _smaller_plan(line: Line) -> Plan | None:
     candidates = Plan.objects.filter(carrier=line.carrier, is_active=True, coverage=line.plan.coverage) \
         .exclude(pk=line.plan_id).exclude(data_allowance_mb__isnull=True).order_by("-data_allowance_mb")
     for plan in candidates:
-        if allowance is None or plan.data_allowance_mb < allowance:
+        if plan.data_allowance_mb is not None and (allowance is None or plan.data_allowance_mb < allowance):
             return plan
     return None
 
 
-def demo_orders_create(*, tenants: Sequence[Tenant], today: dt.date, users: dict[int, Any]) -> dict[str, int]:
+def demo_orders_create(*, tenants: Sequence[Tenant], today: dt.date, users: dict[Any, Any]) -> dict[str, int]:
     """Orders in every status for each demo tenant with enough active lines; ``users`` maps tenant id to the
     user who placed them. Returns how many orders of each status were made."""
     counts = {str(s): 0 for s in S}
@@ -128,7 +131,15 @@ def demo_orders_create(*, tenants: Sequence[Tenant], today: dt.date, users: dict
                            [(S.SCHEDULED, 0), (S.SENT, 1)], user=user))
         made.append(_order(free[2], OrderKind.SUSPEND, {}, now - dt.timedelta(minutes=14),
                            [(S.SCHEDULED, 0), (S.UNKNOWN, 1)], user=user))
-        # The engine checks a sent order with the carrier every few minutes (``next_check_at``).
+        # The sent one is really with the (simulated) carrier, under the engine's reference; the engine asks
+        # about it, and about the one whose answer was lost, at ``next_check_at``.
+        for order in made:
+            if order.status == S.SENT:
+                adapter = get_adapter()
+                adapter.submit(engine_request(order))
+                Order.objects.filter(pk=order.pk).update(carrier_ref=order_ref(order), attempts=1)
+            if order.status == S.UNKNOWN:
+                Order.objects.filter(pk=order.pk).update(carrier_ref=order_ref(order), attempts=1)
         Order.objects.filter(pk__in=[o.pk for o in made if o.status in (S.SENT, S.UNKNOWN)]).update(
             next_check_at=clock.now() + dt.timedelta(minutes=1))
         for order in made:
