@@ -4,7 +4,11 @@ due date — not all on the day the demo was made."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
+
 import pytest
+import time_machine
 
 from kaisen.core import clock
 from kaisen.demo import TENANTS, demo_create
@@ -15,8 +19,13 @@ from kaisen.tenancy.models import Tenant
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def demo() -> list[Tenant]:
+@pytest.fixture(params=["2026-12-07T10:00:00+09:00", "2026-12-06T23:59:00+09:00", "2026-12-08T00:40:00+09:00"])
+def demo(request: pytest.FixtureRequest) -> Iterator[list[Tenant]]:
+    with time_machine.travel(dt.datetime.fromisoformat(request.param), tick=False):
+        yield _demo()
+
+
+def _demo() -> list[Tenant]:
     demo_create(lines=150, seed=7, today=clock.today_jst())
     return list(Tenant.objects.filter(public_id__in=[t["public_id"] for t in TENANTS]).order_by("pk"))
 
@@ -31,6 +40,8 @@ def test_orders_in_every_status_with_their_history(demo: list[Tenant]) -> None:
         assert events and events[-1].to_status == order.status, order
         assert [e.at for e in events] == sorted(e.at for e in events)
         assert order.created_at <= clock.now()
+        placed = order.created_at.astimezone(clock.JST)  # placed within reception hours, on a weekday
+        assert placed.weekday() < 5 and 9 <= placed.hour <= 19, (order, placed)
     finished = orders.filter(status=OrderStatus.COMPLETED)
     # The history reaches back into past months, not only today.
     assert min(o.created_at.astimezone(clock.JST).date() for o in finished) <= today.replace(day=1)

@@ -43,6 +43,17 @@ def _weekday_before(day: dt.date, days: int) -> dt.date:
     return out
 
 
+def _recent_reception(local: dt.datetime) -> dt.datetime:
+    """``local`` when it is a weekday within reception hours (with an hour's history behind it), else the
+    last such moment before it (19:30 of the previous weekday): the in-flight orders were placed then."""
+    if local.weekday() < 5 and dt.time(10, 0) <= local.time() <= dt.time(19, 59):
+        return local
+    day = local.date() if local.time() > dt.time(19, 59) else local.date() - dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= dt.timedelta(days=1)
+    return _at(day, 19, 30)
+
+
 def _order(line: Line, kind: str, params: dict[str, Any], placed: dt.datetime, path: list[tuple[str, int]],
            *, user: Any, error: tuple[str, str] | None = None) -> Order:
     """An order placed at ``placed``, moved along ``path`` ((status, minutes after placing), …)."""
@@ -96,7 +107,7 @@ def demo_orders_create(*, tenants: Sequence[Tenant], today: dt.date, users: dict
         if len(lines) < 6:
             continue
         made: list[Order] = []
-        now = clock.now().astimezone(clock.JST).replace(second=0, microsecond=0)
+        now = _recent_reception(clock.now().astimezone(clock.JST).replace(second=0, microsecond=0))
         # Two months ago: a line suspended, and resumed two weeks later (both completed).
         line = lines[0]
         made.append(_order(line, OrderKind.SUSPEND, {}, _at(_weekday_before(today, 61), 10, 12),
