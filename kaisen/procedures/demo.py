@@ -137,11 +137,10 @@ def demo_orders_create(*, tenants: Sequence[Tenant], today: dt.date, users: dict
         # In flight a few minutes ago: received, sent to the carrier, awaiting its confirmation.
         busy = {o.line_id for o in made}
         free = [ln for ln in lines if ln.pk not in busy]
-        made.append(_order(free[0], OrderKind.SUSPEND, {}, now - dt.timedelta(minutes=2), [], user=user))
-        made.append(_order(free[1], OrderKind.SUSPEND, {}, now - dt.timedelta(minutes=9),
-                           [(S.SCHEDULED, 0), (S.SENT, 1)], user=user))
-        made.append(_order(free[2], OrderKind.SUSPEND, {}, now - dt.timedelta(minutes=14),
-                           [(S.SCHEDULED, 0), (S.UNKNOWN, 1)], user=user))
+        in_flight: list[tuple[int, list[tuple[str, int]]]] = [
+            (2, []), (9, [(S.SCHEDULED, 0), (S.SENT, 1)]), (14, [(S.SCHEDULED, 0), (S.UNKNOWN, 1)])]
+        for line, (minutes, path) in zip(free, in_flight, strict=False):  # a tenant with few lines gets fewer
+            made.append(_order(line, OrderKind.SUSPEND, {}, now - dt.timedelta(minutes=minutes), path, user=user))
         # The sent one is really with the (simulated) carrier, under the engine's reference; the engine asks
         # about it, and about the one whose answer was lost, at ``next_check_at``.
         for order in made:
