@@ -427,6 +427,11 @@ def demo_create(*, lines: int = DEFAULT_LINES, seed: int = DEFAULT_SEED, today: 
     from kaisen.goods.setup import catalogue_ensure
 
     catalogue_ensure(day=today)
+    # Orders (issue 14): a history in every order status, decided by the procedures' own rules.
+    from kaisen.procedures.demo import demo_orders_create
+
+    roots = {u.tenant_id: u for u in User.objects.filter(tenant__in=tenants, is_root=True).order_by("pk")}
+    demo_orders_create(tenants=tenants, today=today, users=roots)
     # Access (issue 5 §1): tanaka_ops holds the operations role; lines carry department tags.
     from kaisen.access.demo import demo_access_create
 

@@ -106,6 +106,9 @@ def serve(
     typer.echo(f"Kaisen on http://{host}:{port}/  (data: {settings.DATA_DIR}; database: {where}; {shape}; "
                f"task worker and scheduler: {'on' if worker else 'off'})")
     typer.echo(f"Log in at http://{host}:{port}/login/ (operator back office: http://{host}:{port}/admin/)")
+    if settings.TRUSTED_PROXIES:
+        typer.echo("Trusting X-Forwarded-For / X-Forwarded-Proto from: "
+                   + ", ".join(str(n) for n in settings.TRUSTED_PROXIES))
     if workers > 1:
         child = _start_worker_process() if worker else None
         try:
@@ -129,7 +132,11 @@ def serve(
 
         start_worker_thread()
         start_scheduler_thread(settings.KAISEN_SCHEDULER_INTERVAL)
-    waitress.serve(application, host=host, port=port, threads=threads, ident="kaisen", _quiet=True)
+    # waitress would drop every forwarded header itself (it trusts at most one proxy address, and none by
+    # default): kaisen.core.proxy, around the application, trusts exactly KAISEN_TRUSTED_PROXIES and drops
+    # those headers from everyone else.
+    waitress.serve(application, host=host, port=port, threads=threads, ident="kaisen", _quiet=True,
+                   clear_untrusted_proxy_headers=False)
 
 
 def worker() -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 
@@ -328,7 +330,8 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = int(os.environ.get("KAISEN_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Behind a proxy the scheme comes from X-Forwarded-Proto, but only from a trusted proxy:
+    # kaisen.core.proxy (around kaisen.wsgi.application) sets wsgi.url_scheme, so no SECURE_PROXY_SSL_HEADER.
 
 # KAISEN_LOG_FORMAT=json: one JSON object per line with the time, level, logger, message and the request ID
 # (issue 11 §5); "text" (default) is for a terminal.
@@ -352,6 +355,9 @@ LOGGING = {
         "django_tasks_db": {"level": "WARNING"},
     },
 }
+# Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks, comma
+# separated); from anyone else those headers are dropped (kaisen.core.proxy). KAISEN_TRUST_X_FORWARDED_FOR=1
+# without a list trusts a proxy on this machine (127.0.0.1, ::1).
 TRUST_X_FORWARDED_FOR = _env_bool("KAISEN_TRUST_X_FORWARDED_FOR")
 # /metrics asks for "Authorization: Bearer <this>" when set (kaisen.ops.views).
 KAISEN_METRICS_TOKEN = os.environ.get("KAISEN_METRICS_TOKEN", "")
@@ -365,3 +371,18 @@ KAISEN_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("KAISEN_WEBHOOK_TIMEOUT_SE
 KAISEN_WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024
 # An endpoint is disabled (and the tenant mailed) after this many failed attempts in a row.
 KAISEN_WEBHOOK_DISABLE_AFTER = int(os.environ.get("KAISEN_WEBHOOK_DISABLE_AFTER", "20"))
+
+
+def _trusted_proxies() -> tuple[Any, ...]:
+    from kaisen.core.proxy import LOOPBACK, parse_networks
+
+    listed = [p for p in os.environ.get("KAISEN_TRUSTED_PROXIES", "").split(",") if p.strip()]
+    if not listed and TRUST_X_FORWARDED_FOR:
+        listed = list(LOOPBACK)
+    try:
+        return parse_networks(listed)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"KAISEN_TRUSTED_PROXIES: {exc}") from None
+
+
+TRUSTED_PROXIES = _trusted_proxies()

@@ -29,3 +29,4 @@ urlpatterns = [
     path("", include("kaisen.ops.urls")),  # /healthz, /readyz, /metrics (issue 11 §5)
 ]
 handler403 = "kaisen.access.views.permission_denied_view"
+handler404 = "kaisen.api.not_found_view"

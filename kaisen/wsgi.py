@@ -19,6 +19,8 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kaisen.settings")
 
+from kaisen.core.proxy import wrap
+
 #: Paths served with the lean stack (the API and the probes), and the exceptions (HTML pages under them).
 LEAN_PREFIXES = ("/api/v1/", "/healthz", "/readyz", "/metrics", "/bench-minimal/")
 API_HTML_PATHS = ("/api/v1/docs",)
@@ -50,4 +52,5 @@ class KaisenApplication:
         return self.web(environ, start_response)
 
 
-application = KaisenApplication()
+# Forwarded headers count only from the proxies of KAISEN_TRUSTED_PROXIES (kaisen.core.proxy).
+application = wrap(KaisenApplication())

@@ -28,6 +28,9 @@ command -v pdftotext >/dev/null || apt_missing+=(poppler-utils)
 [ -d /usr/share/poppler/cMap/Adobe-Japan1 ] || apt_missing+=(poppler-data)
 # The layout browser test measures Japanese pages: with real Japanese glyphs, as a user's browser has them.
 [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || apt_missing+=(fonts-noto-cjk)
+# tests/security/test_proxy_nginx.py puts a real nginx (with a throw-away TLS certificate) in front of `kaisen serve`.
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_missing+=(nginx-light)
+command -v openssl >/dev/null || apt_missing+=(openssl)
 if [ ${#apt_missing[@]} -gt 0 ]; then
     step "installing ${apt_missing[*]} from Debian"
     if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
@@ -76,6 +79,9 @@ step "i18n: every message translated, catalogues compile"
 WORKERS=${PYTEST_WORKERS:-2}
 
 SCHEMATHESIS_TEST=tests/security/test_schemathesis.py
+# Starts nginx and a `kaisen serve` subprocess on its own SQLite database: it depends neither on the date nor on
+# the test database, so it runs once, in the SQLite run.
+PROXY_TEST=tests/security/test_proxy_nginx.py
 
 step "pytest on SQLite"
 "$VPY" -m pytest -n "$WORKERS" --ignore="$SCHEMATHESIS_TEST" "$@" || fail "tests failed on SQLite"
@@ -97,15 +103,16 @@ if [ "${KAISEN_SKIP_CLOCKS:-}" != 1 ]; then
     for clock in "${CLOCKS[@]}"; do
         step "pytest on SQLite, date-sensitive tests, clock at $clock"
         KAISEN_TEST_NOW=$clock "$VPY" -m pytest -n "$WORKERS" -q -m "not browser" \
-            --ignore="$SCHEMATHESIS_TEST" "$@" "${DATE_TESTS[@]}" \
+            --ignore="$SCHEMATHESIS_TEST" --ignore="$PROXY_TEST" "$@" "${DATE_TESTS[@]}" \
             || fail "a test depends on the date: it fails with the clock at $clock (KAISEN_TEST_NOW=$clock)"
     done
 fi
 
-# Schemathesis over the whole OpenAPI document: no 5xx for generated input, 401 for every protected
-# operation without a token. Bounded (KAISEN_SCHEMATHESIS_EXAMPLES per operation, default 4) and
-# derandomised, so a failure reproduces. It also runs in the PostgreSQL run below.
-step "schemathesis: the API's OpenAPI document, no 5xx, no unauthenticated access"
+# Schemathesis over the whole OpenAPI document: no 5xx for generated input, every answer as documented
+# (status code, content type, body), 401 for every protected operation without a token, and a stateful phase.
+# Bounded (KAISEN_SCHEMATHESIS_EXAMPLES per operation, default 4; KAISEN_SCHEMATHESIS_STATEFUL scenarios,
+# default 10) and derandomised, so a failure reproduces. It also runs in the PostgreSQL run below.
+step "schemathesis: the API's OpenAPI document, no 5xx, answers as documented, no unauthenticated access"
 "$VPY" -m pytest -p no:xdist "$SCHEMATHESIS_TEST" || fail "schemathesis found a 5xx or an unprotected operation"
 
 PG_URL=postgres://postgres@127.0.0.1:5432/kaisen_test
@@ -123,6 +130,6 @@ if ! pg_ready; then
 fi
 
 step "pytest on PostgreSQL"
-DATABASE_URL=$PG_URL "$VPY" -m pytest -n "$WORKERS" "$@" || fail "tests failed on PostgreSQL"
+DATABASE_URL=$PG_URL "$VPY" -m pytest -n "$WORKERS" --ignore="$PROXY_TEST" "$@" || fail "tests failed on PostgreSQL"
 
 printf '\nAll checks passed in %ss.\n' "$((SECONDS - START))"

@@ -7,7 +7,7 @@ import datetime as dt
 
 from django.http import HttpRequest
 from django.urls import reverse
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from kaisen.account import selectors, services
 from kaisen.accounts.email_login import (
@@ -143,6 +143,39 @@ def profile_update(request: HttpRequest, payload: ProfileIn) -> ProfileOut:
     fields = {k: v for k, v in payload.model_dump().items() if v is not None}
     tenant = services.contract_holder_update(actor=user, **fields)
     return _profile_out(user, tenant)
+
+
+class SessionSettingsOut(Schema):
+    session_idle_minutes: int = Field(description="A signed-in browser session without any request for this many "
+                                                  "minutes is signed out.")
+    minimum: int
+    maximum: int
+    can_change: bool = Field(description="Whether the calling user may change it (the root user).")
+
+
+class SessionSettingsIn(Schema):
+    session_idle_minutes: int = Field(ge=services.IDLE_MINUTES_MIN, le=services.IDLE_MINUTES_MAX)
+
+
+def _session_settings_out(user: User, tenant: Tenant) -> SessionSettingsOut:
+    return SessionSettingsOut(session_idle_minutes=tenant.session_idle_minutes, minimum=services.IDLE_MINUTES_MIN,
+                              maximum=services.IDLE_MINUTES_MAX, can_change=bool(user.is_root))
+
+
+@router.get("/account/session-settings", response={200: SessionSettingsOut},
+            summary="Sign-in settings: the idle timeout of browser sessions")
+def session_settings(request: HttpRequest) -> SessionSettingsOut:
+    user = _user(request)
+    assert user.tenant is not None  # every user of the tenant may read it: it applies to them
+    return _session_settings_out(user, user.tenant)
+
+
+@router.patch("/account/session-settings", response={200: SessionSettingsOut, 403: ErrorOut, 422: ErrorOut},
+              summary="Change the idle timeout of browser sessions (root user)")
+def session_settings_update(request: HttpRequest, payload: SessionSettingsIn) -> SessionSettingsOut:
+    user = _user(request)
+    tenant = services.session_settings_update(actor=user, session_idle_minutes=payload.session_idle_minutes)
+    return _session_settings_out(user, tenant)
 
 
 class LoginEmailIn(Schema):

@@ -49,3 +49,10 @@ class DeleteAccountForm(forms.Form):
                                   widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
     password = forms.CharField(label=_("Your password"), strip=False, max_length=4096,
                                widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+
+class SessionSettingsForm(forms.Form):
+    session_idle_minutes = forms.IntegerField(
+        label=_("Sign out after this many idle minutes"), min_value=5, max_value=24 * 60,
+        help_text=_("A signed-in browser session without any request for this long is signed out (5 to 1,440)."),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}))

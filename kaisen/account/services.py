@@ -75,6 +75,35 @@ def contract_holder_update(*, actor: User, **fields: str) -> Tenant:
     return tenant
 
 
+# --- sign-in security: the idle timeout of the tenant's browser sessions (issue 14) -------------------------
+
+#: Bounds of ``Tenant.session_idle_minutes`` (the model's validators say the same).
+IDLE_MINUTES_MIN = 5
+IDLE_MINUTES_MAX = 24 * 60
+
+
+@transaction.atomic
+def session_settings_update(*, actor: User, session_idle_minutes: object) -> Tenant:
+    """The root user sets after how many idle minutes a signed-in browser session of the tenant ends."""
+    _require_root(actor, _("Only the tenant's root user can change the sign-in settings."))
+    authorize(user=actor, action=ACCOUNT_MANAGE)
+    try:
+        minutes = int(str(session_idle_minutes).strip()) if not isinstance(session_idle_minutes, bool) else None
+    except ValueError:
+        minutes = None
+    if minutes is None or not IDLE_MINUTES_MIN <= minutes <= IDLE_MINUTES_MAX:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _(
+            "Enter a whole number of minutes from %(min)d to %(max)d.") % {
+            "min": IDLE_MINUTES_MIN, "max": IDLE_MINUTES_MAX}, field="session_idle_minutes")
+    tenant = Tenant.objects.select_for_update().get(pk=_require_root(actor, "").pk)
+    if tenant.session_idle_minutes != minutes:
+        audit_record(action="account.session_settings.update", tenant=tenant, user=actor, target=tenant,
+                     changes={"session_idle_minutes": [tenant.session_idle_minutes, minutes]})
+        tenant.session_idle_minutes = minutes
+        tenant.save(update_fields=["session_idle_minutes", "updated_at"])
+    return tenant
+
+
 def _profile_check(data: dict[str, str]) -> None:
     from django.core.validators import validate_email
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("account/numbers/", views.number_first_view, name="numbers"),
     path("account/numbers/<int:line_id>/", views.number_view, name="number"),
     path("account/profile/", views.profile_view, name="profile"),
+    path("account/sign-in/", views.session_settings_view, name="session_settings"),
     path("account/login-email/", views.login_email_view, name="login_email"),
     path("account/login-email/withdraw/", views.login_email_withdraw_view, name="login_email_withdraw"),
     path("account/login-email/confirm/", views.login_email_confirm_view, name="login_email_confirm"),

@@ -25,6 +25,7 @@ from kaisen.account.forms import (
     ContractHolderForm,
     DeleteAccountForm,
     LoginEmailForm,
+    SessionSettingsForm,
     TransferCreateForm,
     TransferTokenForm,
 )
@@ -124,6 +125,32 @@ def profile_view(request: HttpRequest) -> HttpResponse:
         "form": form, "t": tenant, "is_root": user.is_root, "email_form": LoginEmailForm(),
         "pending": login_email_pending(user) if user.is_root else None,
     })
+
+
+@tenant_user_required
+@require_http_methods(["GET", "POST"])
+def session_settings_view(request: HttpRequest) -> HttpResponse:
+    """The tenant's sign-in settings: after how many idle minutes a browser session ends (root user changes it)."""
+    user = request_user(request)
+    tenant = user.tenant
+    assert tenant is not None  # every user of the tenant may see the setting: it applies to them
+    form = SessionSettingsForm(request.POST or None, initial={"session_idle_minutes": tenant.session_idle_minutes})
+    if request.method == "POST":
+        if not user.is_root:
+            raise PermissionDenied(_("Only the tenant's root user can change the sign-in settings."))
+        if form.is_valid():
+            try:
+                services.session_settings_update(actor=user,
+                                                 session_idle_minutes=form.cleaned_data["session_idle_minutes"])
+            except DomainError as exc:
+                _form_error(form, exc)
+            else:
+                messages.success(request, _("The sign-in settings have been saved."))
+                return redirect("account:session_settings")
+    from django.conf import settings
+
+    return render(request, "account/session_settings.html", {
+        "form": form, "t": tenant, "is_root": user.is_root, "max_hours": settings.SESSION_COOKIE_AGE // 3600})
 
 
 @tenant_user_required

@@ -42,7 +42,7 @@ class UserIn(Schema):
 
 
 class UserPatch(Schema):
-    """Only the fields given change. ``username`` follows M-USER-2."""
+    """Only the fields given change. ``username``: 6 to 32 letters (A-Z, a-z), digits or ``_``."""
 
     username: str | None = None
     display_name: str | None = None

@@ -33,6 +33,7 @@ ACTION_LABELS: dict[str, Promise] = {
     "access.user.roles": pgettext_lazy("audit action", "User's roles changed"),
     "access.user.statements": pgettext_lazy("audit action", "User's permissions changed"),
     "account.contract_holder.update": pgettext_lazy("audit action", "Contract holder details changed"),
+    "account.session_settings.update": pgettext_lazy("audit action", "Sign-in settings changed"),
     "account.delete": pgettext_lazy("audit action", "Account deleted"),
     "account.login_email.change": pgettext_lazy("audit action", "Login email changed"),
     "account.login_email.request": pgettext_lazy("audit action", "Login email change requested"),
@@ -133,6 +134,7 @@ FIELD_LABELS: dict[str, Promise] = {
     "approval_required": gettext_lazy("Approval required"), "to": pgettext_lazy("transfer", "To"),
     "from": pgettext_lazy("transfer", "From"), "deleted_at": gettext_lazy("Deleted at"),
     "coverage": gettext_lazy("Coverage"), "payment": gettext_lazy("Payment"), "code": gettext_lazy("Code"),
+    "session_idle_minutes": gettext_lazy("Sign out after this many idle minutes"),
 }
 
 #: Status words recorded in ``changes``; the same English as the models' choices (one translation).

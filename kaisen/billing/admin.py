@@ -25,7 +25,7 @@ from kaisen.billing.models import (
     PlanTariff,
     TtsRate,
 )
-from kaisen.core.admin import amount_column
+from kaisen.core.admin import AmountFieldsAdminMixin, amount_column
 
 
 class TariffVersionForm(forms.ModelForm):
@@ -146,7 +146,8 @@ class TariffVersionAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 @admin.register(CallRate)
 class CallRateAdmin(TariffVersionAdmin):
-    list_display = ("coverage", "call_type", "valid_from", "version_status", "unit_seconds", "rate", "cost_type",
+    list_display = ("coverage", "call_type", "valid_from", "version_status", "unit_seconds",
+                    amount_column("rate", CallRate._meta.get_field("rate").verbose_name), "cost_type",
                     "label", "category", "flat_rate_covered")
     list_filter = ("coverage", "call_type", "category", "flat_rate_covered")
     date_hierarchy = "valid_from"
@@ -154,14 +155,17 @@ class CallRateAdmin(TariffVersionAdmin):
 
 @admin.register(FeeRate)
 class FeeRateAdmin(TariffVersionAdmin):
-    list_display = ("coverage", "code", "plan", "valid_from", "version_status", "amount", "unit_mb")
+    list_display = ("coverage", "code", "plan", "valid_from", "version_status",
+                    amount_column("amount", FeeRate._meta.get_field("amount").verbose_name), "unit_mb")
     list_filter = ("coverage", "code")
     autocomplete_fields = ("plan",)
 
 
 @admin.register(PlanTariff)
 class PlanTariffAdmin(TariffVersionAdmin):
-    list_display = ("plan", "valid_from", "version_status", "jpy_monthly_fee", "usd_monthly_fee",
+    list_display = ("plan", "valid_from", "version_status",
+                    amount_column("jpy_monthly_fee", PlanTariff._meta.get_field("jpy_monthly_fee").verbose_name),
+                    amount_column("usd_monthly_fee", PlanTariff._meta.get_field("usd_monthly_fee").verbose_name),
                     "includes_flat_rate_calling")
     list_filter = ("plan__coverage",)
     search_fields = ("plan__code", "plan__name")
@@ -170,7 +174,8 @@ class PlanTariffAdmin(TariffVersionAdmin):
 
 @admin.register(LongTermRate)
 class LongTermRateAdmin(TariffVersionAdmin):
-    list_display = ("plan", "term_months", "valid_from", "version_status", "monthly_fee")
+    list_display = ("plan", "term_months", "valid_from", "version_status",
+                    amount_column("monthly_fee", LongTermRate._meta.get_field("monthly_fee").verbose_name))
     list_filter = ("term_months",)
     search_fields = ("plan__code", "plan__name")
     autocomplete_fields = ("plan",)
@@ -235,8 +240,9 @@ class TtsRateAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return bool(super().has_delete_permission(request, obj))
 
 
-class CouponUseInline(admin.TabularInline):
+class CouponUseInline(AmountFieldsAdminMixin, admin.TabularInline):
     model = CouponUse
+    amount_fields = ("amount",)
     extra = 0
     can_delete = False
     readonly_fields = ("invoice", "amount", "created_at")
@@ -246,14 +252,15 @@ class CouponUseInline(admin.TabularInline):
 
 
 @admin.register(Coupon)
-class CouponAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class CouponAdmin(AmountFieldsAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+    amount_fields = ("amount", "balance")
     list_display = ("code", "tenant", "coverage", amount_column("amount", _("amount")),
                     amount_column("balance", _("balance")), "purchased_on", "expires_on")
     list_filter = ("coverage",)
     search_fields = ("code", "tenant__public_id", "tenant__legal_name")
     inlines = [CouponUseInline]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+    def plain_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         # The balance only moves with the close; the amount is fixed once bought.
         return ("balance", "amount", "tenant", "coverage") if obj is not None else ("balance",)
 
@@ -266,8 +273,9 @@ class CouponAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return False
 
 
-class InvoiceItemInline(admin.TabularInline):
+class InvoiceItemInline(AmountFieldsAdminMixin, admin.TabularInline):
     model = InvoiceItem
+    amount_fields = ("amount",)
     extra = 0
     can_delete = False
     fields = ("msisdn", "cost_type", "label", "category", "is_voice", "quantity", "amount", "tax_class")
@@ -280,8 +288,10 @@ class InvoiceItemInline(admin.TabularInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(AmountFieldsAdminMixin, admin.ModelAdmin):
     """Read-only: the rating and the close write invoices; nobody deletes them (7-year retention)."""
+
+    amount_fields = ("taxable_total", "tax_total", "exempt_total", "coupon_applied", "total", "total_jpy")
 
     list_display = ("month", "tenant", "coverage", "status", "number", "currency",
                     amount_column("total", _("amount billed")), amount_column("total_jpy", _("amount billed (JPY)")),
@@ -292,7 +302,7 @@ class InvoiceAdmin(admin.ModelAdmin):
     date_hierarchy = "month"
     inlines = [InvoiceItemInline]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def plain_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in Invoice._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

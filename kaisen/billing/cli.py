@@ -166,7 +166,7 @@ def combined_end_command(
 
 
 @combined_app.command("list")
-def combined_list_command(tenant: TenantOpt = None) -> None:
+def combined_list_command(tenant: TenantOpt = None, fmt: FormatOpt = None) -> None:
     """Every arrangement (or one account's), ended ones included."""
     _setup()
     from kaisen.billing.combined import combined_list
@@ -176,7 +176,7 @@ def combined_list_command(tenant: TenantOpt = None) -> None:
         rows = combined_list(tenant=_tenants(tenant)[0] if tenant else None)
     except DomainError as exc:
         _fail(exc)
-    _out([combined_dict(r) for r in rows])
+    emit([combined_dict(r) for r in rows])
 
 
 @billing_ops_app.command("rate")
@@ -259,11 +259,12 @@ def tts_set(month: Annotated[str, typer.Argument(help="YYYY-MM")],
 
 
 @tts_app.command("list")
-def tts_list() -> None:
+def tts_list(fmt: FormatOpt = None) -> None:
+    """Every month's average TTS rate, newest first."""
     _setup()
     from kaisen.billing.models import TtsRate
 
-    _out([{"month": f"{r.month:%Y-%m}", "jpy_per_usd": str(r.jpy_per_usd), "entered_by": r.entered_by}
+    emit([{"month": f"{r.month:%Y-%m}", "jpy_per_usd": str(r.jpy_per_usd), "entered_by": r.entered_by}
           for r in TtsRate.objects.order_by("-month")])
 
 
@@ -290,7 +291,8 @@ def coupons_add(tenant: Annotated[str, typer.Option("--tenant", help="Operator I
 
 
 @coupons_app.command("list")
-def coupons_list(tenant: TenantOpt = None) -> None:
+def coupons_list(tenant: TenantOpt = None, fmt: FormatOpt = None) -> None:
+    """Prepaid coupons (of every account, or one), with their balance and uses."""
     _setup()
     from kaisen.billing.models import Coupon
     from kaisen.core.errors import DomainError
@@ -299,7 +301,7 @@ def coupons_list(tenant: TenantOpt = None) -> None:
         tenants = _tenants(tenant)
     except DomainError as exc:
         _fail(exc)
-    _out([{"tenant": c.tenant.public_id, "code": c.code, "coverage": c.coverage, "amount": str(c.amount),
+    emit([{"tenant": c.tenant.public_id, "code": c.code, "coverage": c.coverage, "amount": str(c.amount),
            "balance": str(c.balance), "purchased_on": c.purchased_on, "expires_on": c.expires_on,
            "used_by": [f"{u.invoice.month:%Y-%m}:{u.amount}" for u in c.uses.select_related("invoice")]}
           for c in Coupon.objects.filter(tenant__in=tenants).select_related("tenant").order_by("tenant", "id")])
@@ -325,7 +327,8 @@ def discounts_add(tenant: Annotated[str, typer.Option("--tenant", help="Operator
 
 
 @discounts_app.command("list")
-def discounts_list(tenant: TenantOpt = None) -> None:
+def discounts_list(tenant: TenantOpt = None, fmt: FormatOpt = None) -> None:
+    """Long-term discounts (of every account, or one)."""
     _setup()
     from kaisen.billing.models import LongTermDiscount
     from kaisen.core.errors import DomainError
@@ -334,7 +337,7 @@ def discounts_list(tenant: TenantOpt = None) -> None:
         tenants = _tenants(tenant)
     except DomainError as exc:
         _fail(exc)
-    _out([{"tenant": d.tenant.public_id, "msisdn": d.line.msisdn, "plan": d.rate.plan.code,
+    emit([{"tenant": d.tenant.public_id, "msisdn": d.line.msisdn, "plan": d.rate.plan.code,
            "term_months": d.rate.term_months, "monthly_fee": d.rate.monthly_fee,
            "from": f"{d.starts_on:%Y-%m}", "to": f"{d.ends_on:%Y-%m}"}
           for d in LongTermDiscount.objects.filter(tenant__in=tenants).select_related("tenant", "line", "rate__plan")])
@@ -480,7 +483,8 @@ def bills_pdf(
 def tariffs_versions(kind: Annotated[str | None, typer.Option(
                          help="call-rate | fee | plan-fee | long-term; default: all.")] = None,
                      current: Annotated[bool, typer.Option(
-                         "--current", help="Leave out superseded versions.")] = False) -> None:
+                         "--current", help="Leave out superseded versions.")] = False,
+                     fmt: FormatOpt = None) -> None:
     """Every version: valid_from, status (in force / scheduled / superseded) and frozen (used by a closed month)."""
     _setup()
     from kaisen.billing.versions import KINDS, tariff_versions
@@ -488,7 +492,7 @@ def tariffs_versions(kind: Annotated[str | None, typer.Option(
 
     if kind is not None and kind not in KINDS:
         _fail(DomainError(ErrorCode.VALIDATION_ERROR, f"--kind: one of {', '.join(KINDS)}"))
-    _out(tariff_versions(kind=kind, include_superseded=not current))
+    emit(tariff_versions(kind=kind, include_superseded=not current))
 
 
 @tariffs_app.command("set")

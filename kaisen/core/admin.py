@@ -59,6 +59,64 @@ def amount_column(field: str, label: Any) -> Any:
     return column
 
 
+_AMOUNT_DISPLAYS: dict[tuple[Any, str], Any] = {}
+
+
+def amount_display(model: Any, field: str) -> Any:
+    """A read-only field of a change page showing ``field`` through ``format_amount``, labelled like the
+    model field. One object per (model, field): the admin's fieldsets recognise read-only fields by identity."""
+    key = (model, field)
+    if key not in _AMOUNT_DISPLAYS:
+        label = model._meta.get_field(field).verbose_name
+
+        @admin.display(description=label)
+        def display(obj: Any) -> str:
+            return format_amount(getattr(obj, field))
+
+        display.__name__ = f"{field}_amount"
+        _AMOUNT_DISPLAYS[key] = display
+    return _AMOUNT_DISPLAYS[key]
+
+
+class AmountFieldsAdminMixin:
+    """Change pages (and inlines) show the read-only ``amount_fields`` with thousands separators (issue 14).
+
+    An amount field that is read-only on a page is swapped for its ``amount_display``; editable ones stay
+    plain inputs (a number typed with commas would not parse). A subclass that decides its read-only fields
+    itself overrides ``plain_readonly_fields``, not ``get_readonly_fields``."""
+
+    amount_fields: tuple[str, ...] = ()
+    model: Any
+
+    def _swap(self, fields: Any, readonly: set[str]) -> list[Any]:
+        return [amount_display(self.model, f) if isinstance(f, str) and f in readonly else f for f in fields]
+
+    def plain_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return super().get_readonly_fields(request, obj)  # type: ignore[misc]
+
+    def _readonly_amounts(self, request: HttpRequest, obj: Any) -> set[str]:
+        raw = self.plain_readonly_fields(request, obj)
+        if not self.has_change_permission(request, obj):  # type: ignore[attr-defined]
+            return set(self.amount_fields)  # the whole page is read-only
+        return {f for f in raw if isinstance(f, str) and f in self.amount_fields}
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        raw = self.plain_readonly_fields(request, obj)
+        swapped = self._swap(raw, self._readonly_amounts(request, obj))
+        if not self.has_change_permission(request, obj):  # type: ignore[attr-defined]
+            present = set(swapped)
+            swapped += [amount_display(self.model, f) for f in self.amount_fields
+                        if amount_display(self.model, f) not in present]
+        return swapped
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        excluded = list(super().get_exclude(request, obj) or [])  # type: ignore[misc]
+        return excluded + sorted(self._readonly_amounts(request, obj))
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self._swap(super().get_fields(request, obj), self._readonly_amounts(request, obj))  # type: ignore[misc]
+
+
 # --- The task results of django-tasks' database backend, in the back office's language (issue 14) ----------
 # The library's model and field names go through gettext (their Japanese is in our catalogue); its app name
 # and two admin columns are plain English strings, so they are given translatable ones here.

@@ -24,13 +24,8 @@ def client_user_agent() -> str:
 
 
 def ip_from_request(request: HttpRequest) -> str | None:
-    # Behind a reverse proxy set KAISEN_TRUST_X_FORWARDED_FOR=1 (settings.TRUST_X_FORWARDED_FOR).
-    from django.conf import settings
-
-    if getattr(settings, "TRUST_X_FORWARDED_FOR", False):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
+    """The client's address. Behind a trusted reverse proxy (``KAISEN_TRUSTED_PROXIES``) the WSGI layer
+    (:mod:`kaisen.core.proxy`) has already put the forwarded client address into ``REMOTE_ADDR``."""
     return request.META.get("REMOTE_ADDR")
 
 

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kaisen.audit.backoffice import AuditedAdminMixin
 from kaisen.core import clock
+from kaisen.core.admin import amount_column
 from kaisen.core.errors import DomainError
 from kaisen.core.numbers import iccid_normalize, msisdn_format, msisdn_normalize
 from kaisen.lines.history import line_history_open, line_record_change
@@ -18,7 +19,8 @@ from kaisen.lines.models import Line, LinePeriod, LinePeriodReason, LineStatus, 
 @admin.register(Plan)
 class PlanAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("code", "name", "name_en", "carrier", "coverage", "data_allowance_mb", "has_data_cap",
-                    "monthly_fee", "change_rule", "is_active")
+                    amount_column("monthly_fee", Plan._meta.get_field("monthly_fee").verbose_name), "change_rule",
+                    "is_active")
     list_filter = ("carrier", "coverage", "has_data_cap", "is_active")
     search_fields = ("code", "name", "name_en")
     ordering = ("carrier", "code")

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kaisen.billing.models import Invoice, InvoiceStatus
 from kaisen.core import clock
-from kaisen.core.admin import ReadOnlyAdminMixin, amount_column, format_amount
+from kaisen.core.admin import AmountFieldsAdminMixin, ReadOnlyAdminMixin, amount_column, format_amount
 from kaisen.core.errors import DomainError
 from kaisen.payments import services
 from kaisen.payments.models import (
@@ -96,7 +96,7 @@ class PaymentSettingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(UnpaidInvoice)
-class UnpaidInvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class UnpaidInvoiceAdmin(AmountFieldsAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Issued invoices not paid yet. Invoice, bank-debit and convenience-store payments are marked paid here
     when the money is received (card invoices are charged by ``kaisen admin payments charge-due``)."""
 
@@ -105,6 +105,7 @@ class UnpaidInvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("status", "coverage")
     search_fields = ("number", "tenant__public_id")
     actions = ("record_receipt",)
+    amount_fields = ("taxable_total", "tax_total", "exempt_total", "coupon_applied", "total", "total_jpy")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).filter(status__in=["invoiced", "payment_error"])
@@ -120,7 +121,8 @@ class UnpaidInvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentAdmin(AmountFieldsAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    amount_fields = ("amount",)
     list_display = ("created_at", "tenant", "invoice", "channel", "method", "status",
                     amount_column("amount", _("amount")), "currency",
                     "card_brand", "card_last4", "failure_code", "trigger")
@@ -129,12 +131,13 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(SimulatedCharge)
-class SimulatedChargeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SimulatedChargeAdmin(AmountFieldsAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """The SIMULATOR provider's ledger (no real money): what a real provider would show in its dashboard."""
 
     list_display = ("created_at", "charge_id", "idempotency_key", amount_column("amount", _("amount")), "currency",
                     "status", "failure_code")
     list_filter = ("status",)
+    amount_fields = ("amount",)
 
 
 # --- "Needs attention" (issue 14) ------------------------------------------------------------------------

@@ -150,6 +150,7 @@ def record_receipt(
 @payments_admin_app.command("applications")
 def applications(
     status: Annotated[str, typer.Option(help="pending, approved, rejected or all.")] = "pending",
+    fmt: FormatOpt = None,
 ) -> None:
     """Operator: applications for invoice payment."""
     django_setup()
@@ -158,10 +159,10 @@ def applications(
     qs = InvoiceApplication.objects.select_related("tenant").order_by("created_at")
     if status != "all":
         qs = qs.filter(status=status)
-    print_json([{"application_id": a.pk, "operator_id": a.tenant.public_id, "coverage": a.coverage,
-                  "company_name": a.company_name, "email": a.email, "postal_code": a.postal_code,
-                  "address": f"{a.prefecture}{a.address}", "delivery": a.delivery, "status": a.status,
-                  "created_at": a.created_at} for a in qs])
+    emit([{"application_id": a.pk, "operator_id": a.tenant.public_id, "coverage": a.coverage,
+           "company_name": a.company_name, "email": a.email, "postal_code": a.postal_code,
+           "address": f"{a.prefecture}{a.address}", "delivery": a.delivery, "status": a.status,
+           "created_at": a.created_at} for a in qs])
 
 
 def _decide(application_id: int, approve: bool, reason: str) -> None:

@@ -52,6 +52,27 @@ def _card(user: User, coverage: str, number: str) -> None:
                            holder="DEMO CARD")
 
 
+def _when_paid(invoice: Invoice, method: str, today: dt.date) -> dt.datetime:
+    """A plausible moment for a demo payment (issue 14: not all "today"): a card is charged by the morning run
+    on the issue date; a transfer, debit or slip arrives a few days before the due date. Never in the future."""
+    from kaisen.core import clock
+
+    if method == "card":
+        day, at = invoice.issued_on or today, dt.time(6, 0 + invoice.pk % 50)
+    else:
+        due = invoice.due_on or today
+        day, at = due - dt.timedelta(days=2 + invoice.pk % 5), dt.time(14, invoice.pk % 60)
+    moment = dt.datetime.combine(min(day, today), at, tzinfo=clock.JST)
+    return min(moment, clock.now())
+
+
+def _backdate(payment: Payment, invoice: Invoice, method: str, today: dt.date) -> None:
+    when = _when_paid(invoice, method, today)
+    Payment.objects.filter(pk=payment.pk).update(created_at=when)
+    if payment.provider_charge_id:
+        SimulatedCharge.objects.filter(charge_id=payment.provider_charge_id).update(created_at=when)
+
+
 def demo_payments_create(*, tenants: Sequence[Tenant], today: dt.date) -> dict[str, int]:
     """Payment methods for the demo tenants, then their issued invoices collected. With no invoices (the
     billing step not run) only the methods and addresses are set."""
@@ -88,11 +109,13 @@ def demo_payments_create(*, tenants: Sequence[Tenant], today: dt.date) -> dict[s
                     # before pressing "Retry payment".
                     _card(user, "japan", CARD_OVER_LIMIT)
                 payment = services.invoice_charge(invoice_id=invoice.pk, trigger="run")
+                _backdate(payment, invoice, "card", today)
                 counts["paid" if payment.status == "succeeded" else "payment_error"] += 1
             elif invoice == latest[invoice.coverage]:
                 counts["awaiting"] += 1  # due at the end of this month: not received yet
             else:
-                services.receipt_record(staff=None, invoice_id=invoice.pk, note="demo: 入金確認")
+                receipt = services.receipt_record(staff=None, invoice_id=invoice.pk, note="demo: 入金確認")
+                _backdate(receipt, invoice, plan["method"], today)
                 counts["paid"] += 1
         if plan["method"] == "konbini":
             # Re-rate the open month so its provisional amount carries the ¥200 postal fee from now on.

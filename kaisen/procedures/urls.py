@@ -17,6 +17,7 @@ urlpatterns = [
     path("orders/<int:order_id>/cancelled/", views.order_cancelled_view, name="cancelled"),
     path("mnp/", views.mnp_waiting_view, name="mnp_waiting"),
     path("bulk/", views.bulk_view, name="bulk"),
+    path("bulk/selected/", views.bulk_selected_view, name="bulk_selected"),
     path("bulk/template.csv", views.bulk_template_view, name="bulk_template"),
     path("bulk/<int:job_id>/", views.bulk_job_view, name="bulk_job"),
     path("bulk/<int:job_id>/submit/", views.bulk_submit_view, name="bulk_submit"),

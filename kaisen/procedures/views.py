@@ -449,6 +449,79 @@ def bulk_view(request: HttpRequest) -> HttpResponse:
     return redirect("procedures:bulk_job", job_id=job.pk)
 
 
+def _selected_lines(request: HttpRequest) -> list[Line]:
+    """The lines ticked in the line list (``line`` = their IDs), each looked up within the user's lines."""
+    ids: list[int] = []
+    for raw in request.POST.getlist("line"):
+        if not raw.isdigit() or len(raw) > 18:
+            raise DomainError(ErrorCode.VALIDATION_ERROR, _("The selection is not valid: select the lines again."),
+                              field="line")
+        if int(raw) not in ids:
+            ids.append(int(raw))
+    if not ids:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Select at least one line in the list."), field="line")
+    if len(ids) > bulk_api.MAX_ROWS:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Select at most %(n)d lines at once.")
+                          % {"n": bulk_api.MAX_ROWS}, field="line")
+    return [line_get(tenant=request_tenant(request), line_id=i, user=request_user(request), action=None) for i in ids]
+
+
+def _selected_csv(kind: str, lines: list[Line]) -> bytes:
+    """A bulk CSV of ``kind`` with one row per line (by SIM serial number), the other columns empty."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    columns = bulk_api.bulk_columns(kind)
+    writer.writerow(columns)
+    for line in lines:
+        writer.writerow([line.iccid, *[""] * (len(columns) - 1)])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+@tenant_user_required
+@require_POST
+def bulk_selected_view(request: HttpRequest) -> HttpResponse:
+    """Lines ticked in the line list → one bulk procedure. Without ``kind``: the page to choose it. A procedure
+    that needs nothing but the line (suspend, resume) starts its dry run at once, to check and submit like an
+    uploaded file; the others give their CSV template filled with the lines, to complete and upload."""
+    authorize(user=request_user(request), action=actions.BULK_SUBMIT)
+    try:
+        lines = _selected_lines(request)
+    except NotFound:
+        messages.error(request, _("A selected line was not found: select the lines again."))
+        return redirect("lines:list")
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("lines:list")
+    kind = request.POST.get("kind", "")
+    error = None
+    if kind:
+        if kind not in bulk_api.BULK_COLUMNS:
+            error = _("Choose a procedure.")
+        elif bulk_api.BULK_COLUMNS[kind]:
+            response = HttpResponse(_selected_csv(kind, lines), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="kaisen-bulk-{kind}-selected.csv"'
+            return response
+        else:
+            key = request.POST.get("idempotency_key", "")[:100] or f"web-{uuid.uuid4().hex}"
+            try:
+                job, _created = bulk_api.bulk_start(
+                    tenant=request_tenant(request), user=request_user(request), kind=kind,
+                    csv_bytes=_selected_csv(kind, lines), filename="selected-lines.csv", dry_run=True,
+                    idempotency_key=key)
+            except DomainError as exc:
+                error = str(exc.message)
+            else:
+                request.session[_BULK_SESSION.format(job.pk)] = True
+                return redirect("procedures:bulk_job", job_id=job.pk)
+    kinds = [(k, OrderKind(k).label, not bulk_api.BULK_COLUMNS[k]) for k in KIND_ORDER if k in bulk_api.BULK_COLUMNS]
+    return render(request, "procedures/bulk_selected.html", {
+        "lines": lines, "kinds": kinds, "kind": kind, "error": error,
+        "idempotency_key": f"web-{uuid.uuid4().hex}"}, status=400 if error else 200)
+
+
 def _bulk_job_or_404(request: HttpRequest, job_id: int) -> Any:
     try:
         return bulk_api.bulk_job_get(tenant=request_tenant(request), job_id=job_id, user=request_user(request))

@@ -61,6 +61,20 @@ def profile(
         _call("GET", "/account/profile", url=url)
 
 
+@account_app.command("sign-in")
+def sign_in_settings(
+    idle_minutes: Annotated[int | None, typer.Option(
+        "--idle-minutes", min=5, max=1440,
+        help="Sign a browser session out after this many idle minutes (5 to 1440; root user).")] = None,
+    url: UrlOpt = None,
+) -> None:
+    """Show the sign-in settings of the account, or change the idle timeout of browser sessions."""
+    if idle_minutes is not None:
+        _call("PATCH", "/account/session-settings", url=url, body={"session_idle_minutes": idle_minutes})
+    else:
+        _call("GET", "/account/session-settings", url=url)
+
+
 @account_app.command("login-email")
 def login_email(email: Annotated[str, typer.Argument(help="The new login email.")], url: UrlOpt = None) -> None:
     """Ask to change the root user's login email: a link valid 24 hours is mailed to the new address."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from kaisen.core.admin import ReadOnlyAdminMixin
+from kaisen.core.admin import AmountFieldsAdminMixin, ReadOnlyAdminMixin, amount_column
 from kaisen.usage.models import CallRecord, DataUsageDaily, UnmatchedCall, UnmatchedDataUsage, UsageFile, UsageRowError
 
 
@@ -18,9 +18,11 @@ class UsageFileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CallRecord)
-class CallRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CallRecordAdmin(AmountFieldsAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("started_at", "msisdn", "destination_number", "destination_area", "duration_ds", "units",
-                    "call_type", "tax_exempt", "billing_month", "charge", "tenant")
+                    "call_type", "tax_exempt", "billing_month",
+                    amount_column("charge", CallRecord._meta.get_field("charge").verbose_name), "tenant")
+    amount_fields = ("charge",)
     list_filter = ("call_type", "tax_exempt", "billing_month")
     search_fields = ("msisdn", "record_id", "destination_number")
     list_select_related = ("tenant",)
