@@ -12,6 +12,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
 from kaisen.accounts.services import token_authenticate
+from kaisen.controls.web import request_refusal
 from kaisen.core.errors import DomainError, ErrorCode
 
 
@@ -24,6 +25,10 @@ class BearerToken(HttpBearer):
             return None
         request.user = user
         request.api_token = token  # type: ignore[attr-defined]
+        # A maintenance window for this tenant only (the middleware saw no tenant yet): 503 MAINTENANCE.
+        refusal = request_refusal(request, getattr(user, "tenant_id", None))
+        if refusal is not None:
+            raise refusal
         return user
 
 
@@ -46,7 +51,10 @@ def _error(request: HttpRequest, status: int, code: str, message: str, **extra: 
 
 @api.exception_handler(DomainError)
 def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    return api.create_response(request, exc.as_dict(), status=exc.http_status)
+    response = api.create_response(request, exc.as_dict(), status=exc.http_status)
+    if exc.code == ErrorCode.MAINTENANCE:
+        response["Retry-After"] = str(exc.details.get("retry_after", 60))
+    return response
 
 
 @api.exception_handler(AuthenticationError)
@@ -89,3 +97,4 @@ api.add_router("/", "kaisen.billing.api.router")
 api.add_router("/", "kaisen.payments.api.router")
 api.add_router("/", "kaisen.statements.api.router")
 api.add_router("/", "kaisen.account.api.router")
+api.add_router("/", "kaisen.controls.api.router")

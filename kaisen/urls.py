@@ -19,6 +19,7 @@ urlpatterns = [
     path("billing/", include("kaisen.billing.urls")),
     path("payments/", include("kaisen.payments.urls")),
     path("statements/", include("kaisen.statements.urls")),
+    path("notices/", include("kaisen.controls.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

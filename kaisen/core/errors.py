@@ -93,6 +93,12 @@ class ErrorCode(StrEnum):
     STATEMENT_ENCODING_NOT_ALLOWED = "STATEMENT_ENCODING_NOT_ALLOWED"
     STATEMENT_NOT_READY = "STATEMENT_NOT_READY"
     STATEMENT_EXPIRED = "STATEMENT_EXPIRED"
+    # Operator controls (issue 15: maintenance windows, service switches, notices)
+    MAINTENANCE = "MAINTENANCE"
+    NOT_IN_CONTRACT = "NOT_IN_CONTRACT"
+    INVALID_PERIOD = "INVALID_PERIOD"
+    UNKNOWN_FUNCTION = "UNKNOWN_FUNCTION"
+    WINDOW_NOT_CHANGEABLE = "WINDOW_NOT_CHANGEABLE"
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -135,6 +141,10 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.STATEMENT_UNAVAILABLE_TODAY: 409,
     ErrorCode.STATEMENT_NOT_READY: 409,
     ErrorCode.STATEMENT_EXPIRED: 410,
+    # Operator controls (issue 15)
+    ErrorCode.MAINTENANCE: 503,
+    ErrorCode.NOT_IN_CONTRACT: 403,
+    ErrorCode.WINDOW_NOT_CHANGEABLE: 409,
 }
 
 DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {
@@ -196,6 +206,12 @@ DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {
     ErrorCode.STATEMENT_NOT_READY: _("This statement is still being created. Please wait."),
     ErrorCode.STATEMENT_EXPIRED: _(
         "This file was kept for 48 hours and has been deleted. Request the statement again."),
+    # Operator controls (issue 15)
+    ErrorCode.MAINTENANCE: _("This function is closed for maintenance. Please try again later."),
+    ErrorCode.NOT_IN_CONTRACT: _("This function is not available under your contract."),
+    ErrorCode.INVALID_PERIOD: _("The end must be after the start."),
+    ErrorCode.UNKNOWN_FUNCTION: _("Unknown function."),
+    ErrorCode.WINDOW_NOT_CHANGEABLE: _("This maintenance window has already ended or was cancelled."),
 }
 
 
