@@ -205,7 +205,7 @@ def maintenance_refusal(function: str, tenant_id: int | None, *, at: dt.datetime
         return None
     until = reopens_at(function, tenant_id, at) or window.ends_at
     return DomainError(ErrorCode.MAINTENANCE, window_message(window, function), details={
-        "window_id": window.id, "until": until.isoformat(),
+        "window_id": window.id, "until": until.astimezone(clock.JST).isoformat(),
         "retry_after": max(1, math.ceil((until - at).total_seconds()))})
 
 
@@ -356,11 +356,11 @@ def notice_publish(*, title_ja: str, title_en: str, body_ja: str, body_en: str,
             "importance": [None, importance], "starts_at": [None, starts], "ends_at": [None, ends_at],
             "tenants": [None, [t.public_id for t in chosen] or "all"]})
         if notice.important:
-            _notice_mail(notice, chosen or None)
+            notice_mail(notice, chosen or None)
     return notice
 
 
-def _notice_mail(notice: Notice, tenants: list[Tenant] | None) -> int:
+def notice_mail(notice: Notice, tenants: list[Tenant] | None) -> int:
     """Queue the notice's mail (Japanese and English) to every addressed tenant's contact addresses."""
     from kaisen.notifications.services import outbox_add
 
