@@ -97,7 +97,7 @@ def test_reads_allowed_keeps_pages_but_refuses_changes() -> None:
         _window(starts_at=TUESDAY_11 - dt.timedelta(minutes=5), functions=[fn.STATEMENTS], reads_allowed=True)
         api = world.api()
         assert api.get("/api/v1/statements").status_code == 200
-        refused = api.post("/api/v1/statements", {"kind": "lines_daily"})
+        refused = api.post("/api/v1/statements", {"kind": "line_daily"})
         assert refused.status_code == 503 and refused.json()["code"] == ErrorCode.MAINTENANCE
         assert api.get("/api/v1/lines").status_code == 200  # only statements are closed
 
