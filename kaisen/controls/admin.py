@@ -46,7 +46,7 @@ class MaintenanceWindowForm(forms.ModelForm):
                   "reason_ja", "reason_en")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data: dict[str, Any] = super().clean() or {}
         starts, ends = data.get("starts_at"), data.get("ends_at")
         if starts and ends and ends <= starts:
             self.add_error("ends_at", _("The end must be after the start."))
@@ -89,7 +89,7 @@ class ReceptionHoursForm(forms.ModelForm):
         fields = ("function", "opens", "closes", "effective_from", "note")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data: dict[str, Any] = super().clean() or {}
         if data.get("opens") and data.get("closes") and data["closes"] <= data["opens"]:
             self.add_error("closes", _("The closing time must be after the opening time."))
         return data
@@ -116,7 +116,7 @@ class ReceptionHoursAdmin(BumpMixin, admin.ModelAdmin):
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)
-        initial.setdefault("effective_from", services.clock.now())
+        initial.setdefault("effective_from", services.clock.now())  # type: ignore[arg-type]
         return initial
 
 
@@ -142,7 +142,7 @@ class NoticeForm(forms.ModelForm):
                   "tenants")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data: dict[str, Any] = super().clean() or {}
         starts, ends = data.get("starts_at"), data.get("ends_at")
         if starts and ends and ends <= starts:
             self.add_error("ends_at", _("The end must be after the start."))
@@ -161,7 +161,7 @@ class NoticeAdmin(BumpMixin, admin.ModelAdmin):
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)
-        initial.setdefault("starts_at", services.clock.now().replace(second=0, microsecond=0))
+        initial.setdefault("starts_at", services.clock.now().replace(second=0, microsecond=0))  # type: ignore[arg-type]
         return initial
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:

@@ -36,6 +36,14 @@ def _when(value: str | None, name: str) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=clock.JST)
 
 
+def _required(value: str, name: str) -> dt.datetime:
+    parsed = _when(value, name)
+    if parsed is None:
+        typer.echo(f"VALIDATION_ERROR: {name} is required.", err=True)
+        raise typer.Exit(2)
+    return parsed
+
+
 def _run(call: Any) -> Any:
     from kaisen.core.errors import DomainError
 
@@ -83,7 +91,7 @@ def window_add(
     from kaisen.controls import services
 
     window = _run(lambda: services.window_schedule(
-        starts_at=_when(start, "--start"), ends_at=_when(end, "--end"), functions=function, reason_ja=reason_ja,
+        starts_at=_required(start, "--start"), ends_at=_required(end, "--end"), functions=function, reason_ja=reason_ja,
         reason_en=reason_en, tenants=tenant, reads_allowed=reads_allowed,
         announce_from=_when(announce_from, "--announce-from"), actor=ACTOR))
     emit(_window_row(window))
@@ -105,7 +113,7 @@ def window_extend(window_id: Annotated[int, typer.Argument()],
     django_setup()
     from kaisen.controls import services
 
-    emit(_window_row(_run(lambda: services.window_extend(window_id=window_id, ends_at=_when(end, "--end"),
+    emit(_window_row(_run(lambda: services.window_extend(window_id=window_id, ends_at=_required(end, "--end"),
                                                          actor=ACTOR))))
 
 

@@ -406,7 +406,7 @@ def notices_visible(*, tenant: Tenant, user: Any = None, at: dt.datetime | None 
 
 
 def notice_unread_count(*, tenant: Tenant, user: Any) -> int:
-    return notices_visible(tenant=tenant, user=user).filter(is_read=False).count()
+    return notices_visible(tenant=tenant).exclude(reads__user=user).count()
 
 
 def notice_get(*, tenant: Tenant, user: Any, notice_id: int) -> Notice:
