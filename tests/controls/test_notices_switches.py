@@ -134,6 +134,9 @@ def test_switch_off_mnp_for_one_tenant_only() -> None:
     page_b = _web(b).get("/procedures/mnp/")
     assert page_b.status_code == 200 and "not available under your contract" not in page_b.content.decode()
     assert AuditEvent.objects.filter(action="controls.switch.set", tenant=a.tenant).count() == 1
+    refused = a.api().get("/api/v1/mnp/waiting")
+    assert refused.status_code == 403 and refused.json()["code"] == ErrorCode.NOT_IN_CONTRACT
+    assert b.api().get("/api/v1/mnp/waiting").status_code == 200
 
 
 @pytest.mark.django_db
