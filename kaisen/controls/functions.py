@@ -40,7 +40,7 @@ WINDOW_FUNCTIONS: dict[str, Promise] = {
     PORTAL: _("The whole portal"),
     PROCEDURES: _("All line procedures"),
     **{procedure(kind): label for kind, label in PROCEDURE_KINDS.items()},
-    STATEMENTS: _("Statements"),
+    STATEMENTS: _("Statement downloads"),
     PAYMENTS: _("Payments"),
     IMPORTS: _("CSV bulk procedures"),
     API: _("The API"),

@@ -186,7 +186,7 @@ def reopens_at(function: str, tenant_id: int | None, at: dt.datetime | None = No
 def window_message(window: cache.WindowInfo, function: str = "") -> str:
     reason = window.reason_en if _english() else window.reason_ja
     what = fn.window_function_label(function) if function and fn.PORTAL not in window.functions else _("The portal")
-    return _("%(what)s is closed for maintenance until %(until)s (Japan time). %(reason)s") % {
+    return _("%(what)s: closed for maintenance until %(until)s (Japan time). %(reason)s") % {
         "what": what, "until": _jst(window.ends_at), "reason": reason}
 
 
@@ -220,7 +220,7 @@ def announced_windows(tenant_id: int | None, at: dt.datetime | None = None) -> l
 def window_banner(window: cache.WindowInfo, at: dt.datetime | None = None) -> str:
     at = at or clock.now()
     reason = window.reason_en if _english() else window.reason_ja
-    what = ", ".join(fn.window_function_label(f) for f in sorted(window.functions))
+    what = (", " if _english() else "、").join(fn.window_function_label(f) for f in sorted(window.functions))
     if window.active(at):
         return _("Maintenance in progress until %(until)s (Japan time): %(what)s. %(reason)s") % {
             "until": _jst(window.ends_at), "what": what, "reason": reason}

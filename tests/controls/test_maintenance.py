@@ -64,7 +64,7 @@ def test_banner_before_and_during_then_gone_after() -> None:
         t.move_to(TUESDAY_11 + dt.timedelta(hours=1, minutes=30))
         during = client.get("/lines/")
         assert during.status_code == 503 and during["Retry-After"] == str(90 * 60)
-        assert "closed for maintenance until 2026-11-24 14:00" in during.content.decode()
+        assert "The portal: closed for maintenance until 2026-11-24 14:00" in during.content.decode()
         refused = api.get("/api/v1/lines")
         assert refused.status_code == 503 and refused.json()["code"] == ErrorCode.MAINTENANCE
         assert refused["Retry-After"] == str(90 * 60)
