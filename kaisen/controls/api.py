@@ -97,7 +97,7 @@ def service(request: HttpRequest) -> ServiceOut:
     windows = services.announced_windows(tenant.pk)  # type: ignore[attr-defined]
     return ServiceOut(
         hours=[HoursOut(**h) for h in services.hours_in_force()],
-        switches=[SwitchOut(**s) for s in services.switches_for(tenant.pk)],  # type: ignore[attr-defined]
+        switches=[SwitchOut(**s) for s in services.switches_for(tenant.pk, customer=True)],  # type: ignore[attr-defined]
         maintenance=[WindowOut(id=w.id, starts_at=w.starts_at, ends_at=w.ends_at, functions=sorted(w.functions),
                                reads_allowed=w.reads_allowed, in_progress=w.active(now),
                                message=services.window_banner(w, now)) for w in windows])

@@ -66,6 +66,8 @@ SWITCHES: dict[str, Promise] = {
     SWITCH_STATEMENTS_SHIFT_JIS: _("Statements in Shift-JIS"),
     SWITCH_QUOTE_CALCULATOR: _("Public quote calculator"),
 }
+#: Switches stored for a function customers do not have yet (not listed to them).
+SWITCHES_NOT_OFFERED = frozenset({SWITCH_QUOTE_CALCULATOR})
 #: The procedure kinds a switch governs.
 SWITCH_OF_KIND: dict[str, str] = {"mnp_activation": SWITCH_MNP_PORT_IN, "voice_options": SWITCH_VOICE_OPTIONS}
 

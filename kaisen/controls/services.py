@@ -455,6 +455,8 @@ def switch_refusal(tenant_id: int | None, function: str) -> DomainError | None:
         "function": fn.SWITCHES[function]}, details={"function": function})
 
 
-def switches_for(tenant_id: int) -> list[dict[str, Any]]:
+def switches_for(tenant_id: int, *, customer: bool = False) -> list[dict[str, Any]]:
+    """The tenant's switches; ``customer``: only those of functions that exist for customers (the public quote
+    calculator is a stored value only, so customers are not told about it)."""
     return [{"function": code, "label": str(label), "enabled": switch_enabled(tenant_id, code)}
-            for code, label in fn.SWITCHES.items()]
+            for code, label in fn.SWITCHES.items() if not (customer and code in fn.SWITCHES_NOT_OFFERED)]

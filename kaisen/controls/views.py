@@ -32,5 +32,5 @@ def notice_detail_view(request: HttpRequest, notice_id: int) -> HttpResponse:
 def service_hours_view(request: HttpRequest) -> HttpResponse:
     tenant = request_tenant(request)
     return render(request, "controls/service_hours.html", {
-        "hours": services.hours_in_force(), "switches": services.switches_for(tenant.pk),
+        "hours": services.hours_in_force(), "switches": services.switches_for(tenant.pk, customer=True),
         "windows": services.announced_windows(tenant.pk)})

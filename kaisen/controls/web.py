@@ -3,7 +3,8 @@
 ``MaintenanceMiddleware`` maps each request to the functions it belongs to (every request: the whole portal;
 ``/api/``: the API; statements, payments and CSV bulk procedures by path) and, while a window closes one of
 them, answers 503 with ``Retry-After``: a page saying when the function is back, or the API's
-``{"code": "MAINTENANCE", ...}``. A window with ``reads_allowed`` lets GET and HEAD through. Line procedures
+``{"code": "MAINTENANCE", ...}``. A window with ``reads_allowed`` lets GET and HEAD through, and signing in
+and out. Line procedures
 are refused by the procedure services themselves (per kind, on every interface). The back office, static
 files and the language switch are never closed.
 
@@ -29,6 +30,8 @@ PATH_FUNCTIONS: tuple[tuple[str, str], ...] = (
 )
 EXEMPT = ("/admin/", "/static/", "/i18n/", "/api/v1/openapi.json", "/api/v1/docs", "/favicon")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+#: Signing in and out changes nothing of the contract: a window with ``reads_allowed`` lets them through too.
+SIGN_IN_PATHS = ("/login/", "/logout/", "/api/v1/auth")
 
 
 def request_functions(path: str) -> list[str]:
@@ -43,7 +46,7 @@ def request_refusal(request: HttpRequest, tenant_id: int | None) -> DomainError 
     """The maintenance refusal for this request and tenant, if any."""
     if request.path.startswith(EXEMPT):
         return None
-    write = request.method not in SAFE_METHODS
+    write = request.method not in SAFE_METHODS and not request.path.startswith(SIGN_IN_PATHS)
     for name in request_functions(request.path):
         refusal = services.maintenance_refusal(name, tenant_id, write=write)
         if refusal is not None:

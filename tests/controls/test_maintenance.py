@@ -100,6 +100,13 @@ def test_reads_allowed_keeps_pages_but_refuses_changes() -> None:
         refused = api.post("/api/v1/statements", {"kind": "line_daily"})
         assert refused.status_code == 503 and refused.json()["code"] == ErrorCode.MAINTENANCE
         assert api.get("/api/v1/lines").status_code == 200  # only statements are closed
+        _window(starts_at=TUESDAY_11 - dt.timedelta(minutes=5), functions=[fn.PORTAL], reads_allowed=True)
+        assert api.get("/api/v1/lines").status_code == 200
+        signed_in = api.client.post("/api/v1/auth", {"key_id": world.api_key.key_id, "secret": world.api_secret},
+                                    content_type="application/json")
+        assert signed_in.status_code == 200  # signing in is not a change
+        tag = api.post("/api/v1/line-tags", {"name": "x", "kind": "department"})
+        assert tag.status_code == 503 and tag.json()["code"] == ErrorCode.MAINTENANCE
 
 
 @pytest.mark.django_db
