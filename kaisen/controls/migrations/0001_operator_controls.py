@@ -140,3 +140,10 @@ class Migration(migrations.Migration):
             },
         ),
     ]
+
+
+def _first_version(apps, schema_editor):  # type: ignore[no-untyped-def]
+    apps.get_model("controls", "ControlsVersion").objects.get_or_create(pk=1, defaults={"version": 0})
+
+
+Migration.operations.append(migrations.RunPython(_first_version, migrations.RunPython.noop))
