@@ -9,6 +9,7 @@ from ninja import Field, Router, Schema
 
 from kaisen.controls import services
 from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.core.ids import Id
 from kaisen.core.schemas import ErrorOut
 
 router = Router(tags=["notices"])
@@ -51,7 +52,7 @@ class WindowOut(Schema):
     message: str
 
 
-class ServiceOut(Schema):
+class ServiceStatusOut(Schema):
     hours: list[HoursOut]
     switches: list[SwitchOut]
     maintenance: list[WindowOut]
@@ -81,21 +82,21 @@ def notice_list(request: HttpRequest) -> NoticeListOut:
 
 @router.get("/notices/{int:notice_id}", response={200: NoticeOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
             summary="Read a notice")
-def notice_detail(request: HttpRequest, notice_id: int) -> NoticeOut:
+def notice_detail(request: HttpRequest, notice_id: Id) -> NoticeOut:
     """One notice; reading it marks it as read for you."""
     notice = services.notice_mark_read(tenant=_tenant(request), user=request.user,  # type: ignore[arg-type]
                                        notice_id=notice_id)
     return _out(notice)
 
 
-@router.get("/service", response={200: ServiceOut, 401: ErrorOut, 403: ErrorOut}, summary="Service hours and status",
+@router.get("/service", response={200: ServiceStatusOut, 401: ErrorOut, 403: ErrorOut}, summary="Service hours and status",
             tags=["service"])
-def service(request: HttpRequest) -> ServiceOut:
+def service(request: HttpRequest) -> ServiceStatusOut:
     """Reception hours in force, which functions your contract includes, and announced maintenance."""
     tenant = _tenant(request)
     now = services.clock.now()
     windows = services.announced_windows(tenant.pk)  # type: ignore[attr-defined]
-    return ServiceOut(
+    return ServiceStatusOut(
         hours=[HoursOut(**h) for h in services.hours_in_force()],
         switches=[SwitchOut(**s) for s in services.switches_for(tenant.pk, customer=True)],  # type: ignore[attr-defined]
         maintenance=[WindowOut(id=w.id, starts_at=w.starts_at, ends_at=w.ends_at, functions=sorted(w.functions),
