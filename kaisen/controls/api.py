@@ -89,8 +89,8 @@ def notice_detail(request: HttpRequest, notice_id: Id) -> NoticeOut:
     return _out(notice)
 
 
-@router.get("/service", response={200: ServiceStatusOut, 401: ErrorOut, 403: ErrorOut}, summary="Service hours and status",
-            tags=["service"])
+@router.get("/service", response={200: ServiceStatusOut, 401: ErrorOut, 403: ErrorOut},
+            summary="Service hours and status", tags=["service"])
 def service(request: HttpRequest) -> ServiceStatusOut:
     """Reception hours in force, which functions your contract includes, and announced maintenance."""
     tenant = _tenant(request)
