@@ -38,7 +38,10 @@ api = NinjaAPI(
     description=(
         "Self-service API for corporate line customers. Exchange an API key (or operator ID, username and "
         "password) for a bearer token at `POST /api/v1/auth`, then send `Authorization: Bearer <token>`. "
-        "Errors answer `{\"code\": ..., \"message\": ...}` with a 4xx status."
+        "Errors answer `{\"code\": ..., \"message\": ...}` with a 4xx status. While a maintenance window closes "
+        "what you call, the answer is `503` with code `MAINTENANCE`, a `Retry-After` header and, in `details.until`, "
+        "when it is back; a `Kaisen-Maintenance` header announces a window before it starts (`GET /service`). "
+        "A function your contract does not include answers `403` with code `NOT_IN_CONTRACT`."
     ),
     auth=BearerToken(),
     urls_namespace="api",
