@@ -14,8 +14,18 @@ from kaisen.controls import functions as fn
 from kaisen.core import calendar, clock
 
 
+def _snapshot() -> cache.Snapshot | None:
+    """The controls snapshot, or None where no database may be used (a calculation run outside a request or
+    job, such as a date computed in a unit test): then the environment's defaults apply."""
+    try:
+        return cache.get()
+    except RuntimeError:  # database access refused before any query (pytest-django's blocker)
+        return None
+
+
 def _in_force(function: str, at: dt.datetime | None) -> str | None:
-    rows = cache.get().hours.get(function)
+    snap = _snapshot()
+    rows = snap.hours.get(function) if snap is not None else None
     if not rows:
         return None
     moment = at or clock.now()
@@ -34,8 +44,8 @@ class DatabaseHours(calendar.EnvironmentHours):
         return _in_force(fn.HOURS_DEFAULT, at) or super().window_text(kind, at)
 
     def closed_days(self) -> tuple[set[str], set[dt.date]]:
-        snap = cache.get()
-        if not snap.has_closed_days:
+        snap = _snapshot()
+        if snap is None or not snap.has_closed_days:
             return super().closed_days()
         return set(snap.closed_yearly), set(snap.closed_once)
 
