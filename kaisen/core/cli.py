@@ -371,6 +371,7 @@ def request(method: str, path: str, *, url: str | None, params: dict[str, Any] |
             raise TransportRetry from exc
         typer.echo(_("Cannot reach %(url)s: %(error)s") % {"url": base, "error": exc}, err=True)
         raise typer.Exit(1) from exc
+    maintenance_note(resp)
     if resp.status_code >= 400:
         fail(resp)
     return resp
