@@ -204,3 +204,13 @@ def test_login_page_shows_the_banner_for_all_tenant_windows() -> None:
     page = Client().get("/login/")
     assert page.status_code == 200
     assert "メンテナンス" in page.content.decode() and "定期メンテナンス" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_line_page_shows_a_closed_procedure_as_unavailable_with_the_return_time() -> None:
+    with time_machine.travel(TUESDAY_11, tick=False):
+        world = make_world(1)
+        _window(starts_at=TUESDAY_11 - dt.timedelta(minutes=5), functions=[fn.procedure(OrderKind.SUSPEND)])
+        page = _login(world).get(f"/lines/{world.line.pk}/")
+        assert page.status_code == 200  # the page itself stays up
+        assert "Suspend: closed for maintenance until 2026-11-24 14:00" in page.content.decode()
