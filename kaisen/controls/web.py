@@ -13,15 +13,19 @@ Before and during a window, API answers carry a ``Kaisen-Maintenance`` header.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from kaisen.controls import functions as fn
 from kaisen.controls import services
 from kaisen.core.errors import DomainError
+
+log = logging.getLogger(__name__)
 
 PATH_FUNCTIONS: tuple[tuple[str, str], ...] = (
     ("/statements/", fn.STATEMENTS), ("/api/v1/statements", fn.STATEMENTS),
@@ -75,6 +79,8 @@ class MaintenanceMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(EXEMPT):  # the back office, static files, the API's own document
+            return self.get_response(request)
         refusal = request_refusal(request, user_tenant_id(getattr(request, "user", None)))
         response = refusal_response(request, refusal) if refusal is not None else self.get_response(request)
         if request.path.startswith("/api/") and not response.has_header("Kaisen-Maintenance"):
@@ -85,7 +91,16 @@ class MaintenanceMiddleware:
 
 
 def banners(request: HttpRequest) -> dict[str, Any]:
-    """Context processor: the maintenance banners and the unread notice count every page shows."""
+    """Context processor: the maintenance banners and the unread notice count every page shows. A page is
+    never lost for them: if the database cannot answer, the page shows without."""
+    try:
+        return _banners(request)
+    except (RuntimeError, DatabaseError):
+        log.warning("maintenance banners unavailable for %s", request.path, exc_info=True)
+        return {}
+
+
+def _banners(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     tenant_id = user_tenant_id(user)
     windows = services.announced_windows(tenant_id)
