@@ -13,6 +13,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
 from kaisen.accounts.services import token_authenticate
+from kaisen.controls.web import request_refusal
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.events.catalogue import openapi_components
 
@@ -26,6 +27,10 @@ class BearerToken(HttpBearer):
             return None
         request.user = user
         request.api_token = token  # type: ignore[attr-defined]
+        # A maintenance window for this tenant only (the middleware saw no tenant yet): 503 MAINTENANCE.
+        refusal = request_refusal(request, getattr(user, "tenant_id", None))
+        if refusal is not None:
+            raise refusal
         return user
 
 
@@ -106,7 +111,10 @@ api = KaisenAPI(
     description=(
         "Self-service API for corporate line customers. Exchange an API key (or operator ID, username and "
         "password) for a bearer token at `POST /api/v1/auth`, then send `Authorization: Bearer <token>`. "
-        "Errors answer `{\"code\": ..., \"message\": ...}` with a 4xx status."
+        "Errors answer `{\"code\": ..., \"message\": ...}` with a 4xx status. While a maintenance window closes "
+        "what you call, the answer is `503` with code `MAINTENANCE`, a `Retry-After` header and, in `details.until`, "
+        "when it is back; a `Kaisen-Maintenance` header announces a window before it starts (`GET /service`). "
+        "A function your contract does not include answers `403` with code `NOT_IN_CONTRACT`."
     ),
     auth=BearerToken(),
     urls_namespace="api",
@@ -119,7 +127,10 @@ def _error(request: HttpRequest, status: int, code: str, message: str, **extra: 
 
 @api.exception_handler(DomainError)
 def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    return api.create_response(request, exc.as_dict(), status=exc.http_status)
+    response = api.create_response(request, exc.as_dict(), status=exc.http_status)
+    if exc.code == ErrorCode.MAINTENANCE:
+        response["Retry-After"] = str(exc.details.get("retry_after", 60))
+    return response
 
 
 @api.exception_handler(AuthenticationError)
@@ -177,3 +188,4 @@ api.add_router("/", "kaisen.statements.api.router")
 api.add_router("/", "kaisen.account.api.router")
 api.add_router("/", "kaisen.goods.api.router")
 api.add_router("/", "kaisen.alerts.api.router")
+api.add_router("/", "kaisen.controls.api.router")

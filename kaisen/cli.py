@@ -23,6 +23,7 @@ from kaisen.alerts.cli import alerts_app, webhooks_app
 from kaisen.audit.cli import audit_app
 from kaisen.benchmarks.cli import bench_app
 from kaisen.billing.cli import billing_ops_app, bills_app
+from kaisen.controls.cli import controls_admin_app, notices_app
 from kaisen.core.cli import LANGUAGES, FormatOpt, set_lang, state
 from kaisen.goods.cli import goods_admin_app, goods_app
 from kaisen.lines.cli import lines_app
@@ -77,6 +78,7 @@ app.add_typer(apikeys_app, name="apikeys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(notices_app, name="notices")
 
 # Running the portal.
 app.command(rich_help_panel=RUN_PANEL)(server.serve)
@@ -94,6 +96,7 @@ admin_app.add_typer(billing_ops_app, name="billing")
 admin_app.add_typer(usage_admin_app, name="usage")
 admin_app.add_typer(payments_admin_app, name="payments")
 admin_app.add_typer(goods_admin_app, name="goods")
+admin_app.add_typer(controls_admin_app, name="controls")
 app.add_typer(admin_app, name="admin", rich_help_panel=OPERATOR_PANEL)
 
 app.add_typer(bench_app, name="bench", rich_help_panel=BENCH_PANEL)

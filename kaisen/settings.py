@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "ninja",
     "kaisen.core",
     "kaisen.tenancy",
+    "kaisen.controls",
     "kaisen.accounts",
     "kaisen.lines",
     "kaisen.carriers",
@@ -99,6 +100,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "kaisen.security.sessions.SessionGuardMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "kaisen.controls.web.MaintenanceMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "kaisen.core.middleware.RequestContextMiddleware",
 ]
@@ -134,6 +136,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "kaisen.core.context_processors.portal",
+                "kaisen.controls.web.banners",
             ],
         },
     }

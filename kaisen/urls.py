@@ -23,6 +23,7 @@ urlpatterns = [
     path("goods/", include("kaisen.goods.urls")),
     path("quote/", include(goods_public_urls)),
     path("alerts/", include("kaisen.alerts.urls")),
+    path("notices/", include("kaisen.controls.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

@@ -182,3 +182,14 @@ def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(User, "check_password", counting)
     return seen
+
+
+@pytest.fixture(autouse=True)
+def _controls_snapshot_cleared() -> Iterator[None]:
+    """The operator controls' per-process snapshot (kaisen.controls.cache) must not outlive a test's rolled-back
+    database: a test starts and ends with none."""
+    from kaisen.controls import cache
+
+    cache.clear()
+    yield
+    cache.clear()

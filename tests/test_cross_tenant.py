@@ -100,6 +100,19 @@ class Victim:
                       "requested_by": self.world.user, "file_path": f"{tenant.pk}/sweep.csv"})
         return statement.pk
 
+    @property
+    def notice_id(self) -> int:
+        """A notice (お知らせ, issue 15) published to B only, made the first time it is asked for."""
+        from kaisen.controls.models import Notice
+
+        notice = Notice.objects.filter(title_ja="B宛てのお知らせ").first()
+        if notice is None:
+            notice = Notice.objects.create(title_ja="B宛てのお知らせ", title_en="For B only", body_ja="B",
+                                           body_en="B", starts_at=timezone.now() - dt.timedelta(days=1),
+                                           all_tenants=False)
+            notice.tenants.set([self.world.tenant])
+        return notice.pk
+
     def payments_params(self) -> dict[str, Any]:
         """Payments (issue 4 §5): B's invoice in payment error, B's billing email, and the Global coverage,
         which only B holds (tenant A holds Japan only), so ``coverage=global`` names B's payment setting."""
@@ -187,6 +200,7 @@ class Victim:
             "approval_id": self.approval.pk,
             "transfer_id": self.transfer.pk,
             **self.events_params(),
+            "notice_id": self.notice_id,
         }
         params["file_id"] = self.usage_file_id  # usage imports (staff pages): B's usage file
         if namespace in by_app_pk:
@@ -211,6 +225,7 @@ class Victim:
             "approval_id": self.approval.pk,
             "transfer_id": self.transfer.pk,
             **self.events_params(),
+            "notice_id": self.notice_id,
             "kind": "suspend",  # request bodies: a valid procedure, so the answer is about B's object
         }
 

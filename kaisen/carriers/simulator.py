@@ -39,7 +39,7 @@ from django.db import transaction
 
 from kaisen.carriers.adapters import CarrierError, CarrierRequest, CarrierState, CarrierStatus, CarrierTimeout
 from kaisen.carriers.models import Carrier, SimulatedCarrierRequest
-from kaisen.core import clock
+from kaisen.core import calendar, clock
 from kaisen.core.numbers import luhn_check_digit
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def _ref_number(order_ref: str) -> int:
 
 def carried_out_from(carrier: str, kind: str, received: dt.datetime) -> dt.datetime:
     """When the carrier starts a request: at once, or at its opening time (SoftBank suspend/resume 10:00)."""
-    opens = CARRIER_OPENS.get((carrier, kind))
+    opens = calendar.carrier_opening(carrier, CARRIER_OPENS.get((carrier, kind)), received)
     if opens is None:
         return received
     local = received.astimezone(clock.JST)

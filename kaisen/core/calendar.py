@@ -7,6 +7,11 @@ year-end days 12-29..01-03 — and ``YYYY-MM-DD`` one-off days).
 Reception hours are configuration, not constants: ``KAISEN_RECEPTION_HOURS`` (default ``09:00-19:59``, the
 last minute included) for every procedure, and ``KAISEN_RECEPTION_HOURS_<KIND>`` to give one procedure
 its own window (e.g. ``KAISEN_RECEPTION_HOURS_SUSPEND=10:00-18:59``).
+
+These environment variables are the defaults of a fresh install. Staff edit hours, closed days and the
+carriers' windows in the back office (issue 15 §2): ``kaisen.controls`` registers an hours source in
+``HOURS_SOURCE`` that reads them from the database (effective-dated, so ``at`` picks the hours in force then)
+and falls back to the environment where nothing is set.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from functools import lru_cache
 import holidays
 
 from kaisen.core import clock
+from kaisen.core.registry import Slot
 
 DEFAULT_CLOSED_DAYS = "12-29,12-30,12-31,01-02,01-03"  # 01-01 is a public holiday already
 
@@ -28,16 +34,44 @@ def _jp_holidays(year: int) -> holidays.HolidayBase:
     return holidays.Japan(years=year)
 
 
+class EnvironmentHours:
+    """Hours and closed days from the environment (the defaults; ``kaisen.controls`` extends this class)."""
+
+    def window_text(self, kind: str, at: dt.datetime | None = None) -> str:
+        specific = os.environ.get(f"KAISEN_RECEPTION_HOURS_{kind.upper()}") if kind else None
+        return specific or os.environ.get("KAISEN_RECEPTION_HOURS", "09:00-19:59")
+
+    def closed_days(self) -> tuple[set[str], set[dt.date]]:
+        yearly: set[str] = set()
+        once: set[dt.date] = set()
+        for item in os.environ.get("KAISEN_CLOSED_DAYS", DEFAULT_CLOSED_DAYS).split(","):
+            item = item.strip()
+            if len(item) == 5:
+                yearly.add(item)
+            elif len(item) == 10:
+                once.add(dt.date.fromisoformat(item))
+        return yearly, once
+
+    def carrier_opens(self, carrier: str, default: dt.time | None, at: dt.datetime | None = None) -> dt.time | None:
+        return default
+
+
+#: Where hours and closed days come from (``kaisen.controls`` registers the database source when it starts).
+HOURS_SOURCE: Slot[EnvironmentHours] = Slot("no hours source")
+_ENVIRONMENT = EnvironmentHours()
+
+
+def hours_source() -> EnvironmentHours:
+    return HOURS_SOURCE.get_or(_ENVIRONMENT)
+
+
 def _closed_days() -> tuple[set[str], set[dt.date]]:
-    yearly: set[str] = set()
-    once: set[dt.date] = set()
-    for item in os.environ.get("KAISEN_CLOSED_DAYS", DEFAULT_CLOSED_DAYS).split(","):
-        item = item.strip()
-        if len(item) == 5:
-            yearly.add(item)
-        elif len(item) == 10:
-            once.add(dt.date.fromisoformat(item))
-    return yearly, once
+    return hours_source().closed_days()
+
+
+def carrier_opening(carrier: str, default: dt.time | None, at: dt.datetime | None = None) -> dt.time | None:
+    """The time from which a carrier carries out a kind of request (SoftBank suspend/resume: 10:00)."""
+    return hours_source().carrier_opens(carrier, default, at)
 
 
 def is_business_day(day: dt.date) -> bool:
@@ -115,20 +149,20 @@ def _parse_window(text: str) -> Window:
     return Window(opens=opens, closes=closes)
 
 
-def reception_window(kind: str = "") -> Window:
-    specific = os.environ.get(f"KAISEN_RECEPTION_HOURS_{kind.upper()}") if kind else None
-    return _parse_window(specific or os.environ.get("KAISEN_RECEPTION_HOURS", "09:00-19:59"))
+def reception_window(kind: str = "", at: dt.datetime | None = None) -> Window:
+    """``kind``'s reception hours in force at ``at`` (now by default)."""
+    return _parse_window(hours_source().window_text(kind, at))
 
 
 def is_within_reception(kind: str = "", at: dt.datetime | None = None) -> bool:
     local = (at or clock.now()).astimezone(clock.JST)
-    return reception_window(kind).contains(local.time())
+    return reception_window(kind, local).contains(local.time())
 
 
 def next_reception_opening(kind: str = "", at: dt.datetime | None = None) -> dt.datetime:
     """When reception opens next (today if it has not opened yet, else tomorrow), Japan time."""
     local = (at or clock.now()).astimezone(clock.JST)
-    window = reception_window(kind)
+    window = reception_window(kind, local)
     day = local.date() if local.time() < window.opens else local.date() + dt.timedelta(days=1)
     return dt.datetime.combine(day, window.opens, tzinfo=clock.JST)
 
@@ -141,7 +175,7 @@ def last_reception_moment(kind: str, until: dt.datetime) -> dt.datetime:
     service enforces (issue 14) — one function, so they cannot disagree.
     """
     local = until.astimezone(clock.JST)
-    window = reception_window(kind)
+    window = reception_window(kind, local)
     if window.contains(local.time()):
         return local
     closes = dt.datetime.combine(local.date(), window.closes, tzinfo=clock.JST).replace(second=59,

@@ -283,6 +283,13 @@ def base_url(url: str | None) -> str:
 
 # --- calling the API ------------------------------------------------------------------------------------
 
+def maintenance_note(resp: httpx.Response) -> None:
+    """Tell the user about announced maintenance (the API's ``Kaisen-Maintenance`` header), on stderr."""
+    note = resp.headers.get("Kaisen-Maintenance")
+    if note:
+        typer.echo(_("Maintenance announced: %(note)s") % {"note": note}, err=True)
+
+
 def fail(resp: httpx.Response) -> None:
     try:
         body = resp.json()
@@ -336,6 +343,7 @@ def api(method: str, path: str, *, url: str | None, params: dict[str, Any] | Non
     except httpx.HTTPError as exc:
         typer.echo(_("Cannot reach %(url)s: %(error)s") % {"url": base, "error": exc}, err=True)
         raise typer.Exit(1) from exc
+    maintenance_note(resp)
     if resp.status_code >= 400:
         fail(resp)
     return resp.json() if resp.content else None
@@ -363,6 +371,7 @@ def request(method: str, path: str, *, url: str | None, params: dict[str, Any] |
             raise TransportRetry from exc
         typer.echo(_("Cannot reach %(url)s: %(error)s") % {"url": base, "error": exc}, err=True)
         raise typer.Exit(1) from exc
+    maintenance_note(resp)
     if resp.status_code >= 400:
         fail(resp)
     return resp

@@ -102,6 +102,12 @@ class ErrorCode(StrEnum):
     WEBHOOK_URL_REFUSED = "WEBHOOK_URL_REFUSED"
     INVALID_EVENT_TYPE = "INVALID_EVENT_TYPE"
     ENDPOINT_DISABLED = "ENDPOINT_DISABLED"
+    # Operator controls (issue 15: maintenance windows, service switches, notices)
+    MAINTENANCE = "MAINTENANCE"
+    NOT_IN_CONTRACT = "NOT_IN_CONTRACT"
+    INVALID_PERIOD = "INVALID_PERIOD"
+    UNKNOWN_FUNCTION = "UNKNOWN_FUNCTION"
+    WINDOW_NOT_CHANGEABLE = "WINDOW_NOT_CHANGEABLE"
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -149,6 +155,10 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NO_PAYMENT_METHOD: 409,
     ErrorCode.QUOTE_EXPIRED: 409,
     ErrorCode.ENDPOINT_DISABLED: 409,
+    # Operator controls (issue 15)
+    ErrorCode.MAINTENANCE: 503,
+    ErrorCode.NOT_IN_CONTRACT: 403,
+    ErrorCode.WINDOW_NOT_CHANGEABLE: 409,
 }
 
 DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {
@@ -217,6 +227,12 @@ DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {
     ErrorCode.NO_PAYMENT_METHOD: _(
         "No payment method is set for this coverage. Register a credit card or invoice payment first."),
     ErrorCode.QUOTE_EXPIRED: _("This quote is no longer valid. Make a new quote."),
+    # Operator controls (issue 15)
+    ErrorCode.MAINTENANCE: _("This function is closed for maintenance. Please try again later."),
+    ErrorCode.NOT_IN_CONTRACT: _("This function is not available under your contract."),
+    ErrorCode.INVALID_PERIOD: _("The end must be after the start."),
+    ErrorCode.UNKNOWN_FUNCTION: _("Unknown function."),
+    ErrorCode.WINDOW_NOT_CHANGEABLE: _("This maintenance window has already ended or was cancelled."),
 }
 
 

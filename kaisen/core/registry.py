@@ -28,6 +28,10 @@ class Slot(Generic[T]):
             raise ImproperlyConfigured(self._missing)
         return self._value
 
+    def get_or(self, default: T) -> T:
+        """The registered value, or ``default`` when none is (a slot with a sensible fallback)."""
+        return default if self._value is None else self._value
+
 
 class Providers(Generic[T]):
     """Named handlers several higher apps may add to (the fees billed on an invoice, a plan's price label)."""

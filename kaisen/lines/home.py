@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from kaisen.carriers.models import Carrier
+from kaisen.controls.services import notices_visible
 from kaisen.lines.models import LineStatus
 from kaisen.lines.selectors import line_summary
 
@@ -24,4 +25,6 @@ def home(request: HttpRequest) -> HttpResponse:
     statuses = [(value, label, summary.by_status.get(value, 0)) for value, label in LineStatus.choices]
     carriers = [(value, label, summary.by_carrier[value]) for value, label in Carrier.choices
                 if summary.by_carrier.get(value)]
-    return render(request, "core/home.html", {"summary": summary, "statuses": statuses, "carriers": carriers})
+    notices = list(notices_visible(tenant=tenant, user=request.user)[:5])  # お知らせ (issue 15 §3)
+    return render(request, "core/home.html", {"summary": summary, "statuses": statuses, "carriers": carriers,
+                                              "notices": notices})

@@ -18,6 +18,8 @@ from kaisen.access.api import ApprovalOut, approval_out
 from kaisen.access.models import ApprovalRequest
 from kaisen.access.services import procedure_request
 from kaisen.accounts.models import User
+from kaisen.controls import functions as fn
+from kaisen.controls import services as controls
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import Id
@@ -316,6 +318,10 @@ def order_cancel(request: HttpRequest, order_id: Id,
 @router.get("/mnp/waiting", response={200: list[MnpWaitingOut], 403: ErrorOut}, tags=["mnp"],
             summary="Lines waiting for MNP port-in activation (M-MNP-1)")
 def mnp_waiting(request: HttpRequest) -> list[dict[str, Any]]:
+    """403 ``NOT_IN_CONTRACT`` when MNP port-in is switched off for your company."""
+    refusal = controls.switch_refusal(_tenant(request).pk, fn.SWITCH_MNP_PORT_IN)
+    if refusal is not None:
+        raise refusal
     return [{"line_id": line.pk, "msisdn": line.msisdn, "iccid": line.iccid,
              "shipped": line.shipped_on is not None and line.shipped_on <= clock.today_jst(),
              "shipped_on": line.shipped_on, "reservation_expires_on": line.mnp_port_in_expires_on}

@@ -34,7 +34,10 @@ from kaisen.carriers.adapters import (
     CarrierTimeout,
     get_adapter,
 )
+from kaisen.controls import functions as control_functions
+from kaisen.controls import services as controls
 from kaisen.core import clock
+from kaisen.procedures import mails
 from kaisen.procedures.models import Order, OrderKind, OrderStatus
 from kaisen.procedures.results import order_apply_result
 from kaisen.procedures.workflow import order_transition, recording
@@ -59,6 +62,7 @@ class TickReport:
     failed: int = 0
     unknown: int = 0  # sends whose answer was lost
     rescheduled: int = 0  # unknown sends the carrier never received: back to SCHEDULED
+    postponed: int = 0  # due during a maintenance window: moved to its end (issue 15 §1)
     ported_out: int = 0  # MNP reservations whose number has since left (M-PROC-5)
     still_pending: int = 0
     errors: int = 0
@@ -110,8 +114,26 @@ def _refused(error: CarrierError) -> CarrierStatus:
     return CarrierStatus(state=CarrierState.FAILED, error_code=error.code, error_message=error.message)
 
 
+def _postpone(order: Order, now: dt.datetime, report: TickReport) -> bool:
+    """An order due while a maintenance window closes its procedure for its tenant keeps its promise: it is
+    carried out when the window ends (``due_at`` moves there) and the customer is told once (issue 15 §1)."""
+    function = control_functions.procedure(order.kind)
+    resumes = controls.reopens_at(function, order.tenant_id, now)
+    if resumes is None:
+        return False
+    window = controls.active_window(function, order.tenant_id, at=now)
+    order.due_at = resumes
+    order.save(update_fields=["due_at", "updated_at"])
+    mails.order_delayed_mail(order, resumes, window.reason_ja if window else "")
+    report.postponed += 1
+    return True
+
+
 def _send_one(order: Order, adapter: CarrierAdapter, now: dt.datetime, report: TickReport) -> None:
-    """SCHEDULED → SENT (or FAILED if refused, UNKNOWN if the answer was lost)."""
+    """SCHEDULED → SENT (or FAILED if refused, UNKNOWN if the answer was lost); postponed while a maintenance
+    window closes the procedure."""
+    if _postpone(order, now, report):
+        return
     order.attempts += 1
     order.carrier_ref = order_ref(order)
     try:

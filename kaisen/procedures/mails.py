@@ -47,6 +47,7 @@ SUBJECTS: dict[str, tuple[str, str]] = {
     rules.REMINDER: ("【Kaisen】明日SIMカードを発送します", "Your new SIM ships tomorrow"),
     rules.NUMBER_ISSUED: ("【Kaisen】MNP予約番号のご案内", "Your MNP reservation number"),
     rules.PORTED_OUT: ("【Kaisen】MNP転出が完了しました", "The number has been ported out"),
+    rules.DELAYED: ("【Kaisen】メンテナンスのため{p}の処理を延期します", "{p} delayed by maintenance"),
 }
 # The activation request is "完了" for the customer once accepted (the seed's 開通依頼完了 mail).
 _SUBJECT_OVERRIDES: dict[tuple[str, str], str] = {
@@ -151,3 +152,10 @@ def order_mail(order: Order, topic: str, *, send_after: dt.datetime | None = Non
     subject, body = render(order, topic, extra=extra)
     return outbox_add(tenant=order.tenant, order=order, topic=topic, to=[order.tenant.notification_email],
                       subject=subject, body=body, send_after=send_after)
+
+
+def order_delayed_mail(order: Order, resumes: dt.datetime, reason: str) -> OutboxMessage | None:
+    """Tell the customer an accepted order waits for the end of a maintenance window (issue 15 §1)."""
+    local = resumes.astimezone(clock.JST)
+    return order_mail(order, rules.DELAYED, extra={"resumes_at": _datetime_ja(resumes),
+                                                   "resumes_at_en": f"{local:%Y-%m-%d %H:%M}", "reason": reason})

@@ -39,6 +39,7 @@ FAILED = "failed"
 REMINDER = "reminder"  # the day before a SIM ships (M-PROC-4)
 NUMBER_ISSUED = "number_issued"  # the MNP reservation number has arrived (M-PROC-5)
 PORTED_OUT = "ported_out"  # the number has left for another operator (M-PROC-5)
+DELAYED = "delayed"  # due during a maintenance window: carried out after it (issue 15 §1)
 
 #: SoftBank carries out suspend/resume only from this time of day, Japan time (M-PROC-1).
 SOFTBANK_SUSPEND_FROM = dt.time(10, 0)

@@ -19,6 +19,8 @@ from django.utils.translation import gettext as _
 
 from kaisen.access import actions
 from kaisen.access.services import approval_needed, authorize, can, line_scope
+from kaisen.controls import functions as fn
+from kaisen.controls import services as controls
 from kaisen.core import calendar, clock
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.lines.models import Line
@@ -93,6 +95,14 @@ def reception_refusal(kind: str, now: dt.datetime) -> DomainError | None:
                        details={"opens_at": opens.isoformat(), "window": window.label()})
 
 
+def control_refusal(kind: str, tenant_id: int | None, now: dt.datetime) -> DomainError | None:
+    """Operator controls (issue 15): the procedure switched off for the tenant (``NOT_IN_CONTRACT``), or closed
+    by a maintenance window (``MAINTENANCE``, saying when it reopens)."""
+    switch = fn.SWITCH_OF_KIND.get(kind)
+    refusal = controls.switch_refusal(tenant_id, switch) if switch else None
+    return refusal or controls.maintenance_refusal(fn.procedure(kind), tenant_id, at=now)
+
+
 def _kind_label(kind: str) -> str:
     return str(OrderKind(kind).label)
 
@@ -130,7 +140,7 @@ def _decide(*, line: Line, kind: str, params: Any, now: dt.datetime, pending: li
         params = {}
     if not isinstance(params, dict):
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("The parameters must be an object."), field="params")
-    refusal = reception_refusal(kind, now)
+    refusal = control_refusal(kind, line.tenant_id, now) or reception_refusal(kind, now)
     if refusal is not None:
         raise refusal
     rule.check_line(line, now.astimezone(clock.JST).date())
@@ -236,7 +246,8 @@ def order_cancel(*, tenant: Tenant, user: Any, order_id: int, reason: str = "") 
         if order is None:
             raise NotFound(_("No such order."))
         now = clock.now()
-        refusal = reception_refusal(order.kind, now)
+        refusal = (controls.maintenance_refusal(fn.procedure(order.kind), order.tenant_id, at=now)
+                   or reception_refusal(order.kind, now))
         if refusal is not None:
             raise refusal
         if not order_is_cancellable(order, now):
@@ -280,7 +291,8 @@ def procedures_for_line(*, tenant: Tenant, user: Any, line: Line) -> list[Proced
         if not can(user=user, action=actions.order_kind_action(kind)):
             continue  # a procedure the user may not start is not offered at all (issue 5 §1)
         rule = rule_for(kind)
-        refusal = rule.line_refusal(line, today) or conflict_refusal(kind, pending) or reception_refusal(kind, now)
+        refusal = (control_refusal(kind, tenant.pk, now) or rule.line_refusal(line, today)
+                   or conflict_refusal(kind, pending) or reception_refusal(kind, now))
         options.append(ProcedureOption(kind=kind, label=_kind_label(kind), available=refusal is None,
                                        reason=str(refusal.message) if refusal else "", url_name=URL_NAMES[kind],
                                        code=str(refusal.code) if refusal else ""))
@@ -292,7 +304,8 @@ def procedures_for_line(*, tenant: Tenant, user: Any, line: Line) -> list[Proced
         if not order_is_cancellable(order, now):
             refusal = DomainError(ErrorCode.ORDER_NOT_CANCELLABLE, _("This order can no longer be withdrawn."))
         else:
-            refusal = reception_refusal(order.kind, now)
+            refusal = (controls.maintenance_refusal(fn.procedure(order.kind), tenant.pk, at=now)
+                       or reception_refusal(order.kind, now))
         options.append(ProcedureOption(kind=order.kind, label=_kind_label(order.kind), available=refusal is None,
                                        reason=str(refusal.message) if refusal else "", url_name=CANCEL_URL_NAME,
                                        action="cancel", order_id=order.pk, code=str(refusal.code) if refusal else ""))

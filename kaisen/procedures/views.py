@@ -24,6 +24,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from kaisen.access import actions
 from kaisen.access.models import ApprovalRequest
 from kaisen.access.services import authorize, can, procedure_request
+from kaisen.controls import functions as fn
+from kaisen.controls import services as controls
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.web import request_tenant, request_user, tenant_user_required
@@ -350,8 +352,14 @@ def index_view(request: HttpRequest) -> HttpResponse:
 
 @tenant_user_required
 def mnp_waiting_view(request: HttpRequest) -> HttpResponse:
-    """M-MNP-1: lines waiting for port-in activation, each with the activation request (M-MNP-2)."""
-    lines = mnp_waiting_list(tenant=request_tenant(request), user=request_user(request))
+    """M-MNP-1: lines waiting for port-in activation, each with the activation request (M-MNP-2). Switched off
+    for the tenant (issue 15 §4, M-AUTH-3): "not available under your contract", not an error page."""
+    tenant = request_tenant(request)
+    refusal = controls.switch_refusal(tenant.pk, fn.SWITCH_MNP_PORT_IN)
+    if refusal is not None:
+        return render(request, "procedures/mnp_waiting.html", {"not_in_contract": refusal.message,
+                                                               "reception": _reception_label(OrderKind.MNP_ACTIVATION)})
+    lines = mnp_waiting_list(tenant=tenant, user=request_user(request))
     paginator = Paginator(lines, 50)
     page = paginator.get_page(request.GET.get("page"))
     today = clock.today_jst()

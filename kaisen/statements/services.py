@@ -27,6 +27,8 @@ from django.utils.translation import gettext as _
 from kaisen.access import actions
 from kaisen.access.services import authorize, line_scope
 from kaisen.audit.services import audit_record
+from kaisen.controls import functions as fn
+from kaisen.controls import services as controls
 from kaisen.core import clock
 from kaisen.core.calendar import last_day_of_month
 from kaisen.core.errors import DomainError, ErrorCode
@@ -108,6 +110,10 @@ def statement_request(*, tenant: Any, user: Any, kind: str, month: dt.date | Non
                           field="encoding")
     if encoding not in layout.encodings:
         raise DomainError(ErrorCode.STATEMENT_ENCODING_NOT_ALLOWED, field="encoding")
+    if encoding == "cp932":  # Shift-JIS is a service the operator may switch off per tenant (issue 15 §4)
+        refusal = controls.switch_refusal(tenant.pk, fn.SWITCH_STATEMENTS_SHIFT_JIS)
+        if refusal is not None:
+            raise DomainError(refusal.code, refusal.message, field="encoding", details=refusal.details)
     today = clock.today_jst()
     check_blackout(layout, today)
     period = resolve_period(layout, month, today)
