@@ -41,16 +41,23 @@ class ApiHandler(WSGIHandler):
 
 
 class KaisenApplication:
+    """Both handlers behind the trusted-proxy layer: forwarded headers count only from the proxies of
+    KAISEN_TRUSTED_PROXIES, and are dropped from anyone else (kaisen.core.proxy)."""
+
     def __init__(self) -> None:
         self.web = get_wsgi_application()
         self.api = ApiHandler()
+        self._entry = wrap(self._route)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        result: Iterable[bytes] = self._entry(environ, start_response)
+        return result
+
+    def _route(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(LEAN_PREFIXES) and not path.startswith(API_HTML_PATHS):
             return self.api(environ, start_response)
         return self.web(environ, start_response)
 
 
-# Forwarded headers count only from the proxies of KAISEN_TRUSTED_PROXIES (kaisen.core.proxy).
-application = wrap(KaisenApplication())
+application = KaisenApplication()
