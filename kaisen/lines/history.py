@@ -23,12 +23,13 @@ interval's state. Back-office changes and SIM transfers start when they are made
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.db import connection
 
 from kaisen.core import clock
+from kaisen.core.registry import Slot
 from kaisen.lines.models import Line, LinePeriod, LinePeriodReason
 
 #: The fields of ``Line`` an interval keeps (besides the plan's coverage).
@@ -38,6 +39,12 @@ KEPT_FIELDS = ("tenant_id", "plan_id", "carrier", "status", "voice_options", "da
 KEPT_LINE_FIELDS = frozenset({"tenant", "plan", "carrier", "status", "voice_options", "data_cap_mb", "sim_size",
                               "iccid", "msisdn"})
 _CHUNK = 1000
+
+#: Called with (line IDs, the earliest moment their new intervals start — None: from their first interval)
+#: after a change was recorded, in the same transaction: billing re-rates those lines' calls from that day in
+#: the months still open (issue 10 §4). Billing, a layer above, fills it (docs/decisions/0006-layers.md).
+history_changed: Slot[Callable[[list[int], dt.datetime | None], None]] = Slot(
+    "Line history re-rating is not registered: kaisen.billing must be in INSTALLED_APPS.")
 
 
 def start_of_day_jst(day: dt.date) -> dt.datetime:
@@ -101,7 +108,13 @@ def _record(lines: Iterable[Line], *, at: dt.datetime, reason: str, order_id: in
         LinePeriod.objects.filter(pk__in=to_replace).delete()
     if to_close:
         LinePeriod.objects.filter(pk__in=to_close).update(valid_to=at)
-    return LinePeriod.objects.bulk_create(new) if new else []
+    if not new:
+        return []
+    made = LinePeriod.objects.bulk_create(new)
+    # A replaced interval may have been the line's first (which also prices calls from before it): re-rate
+    # those lines from their first interval.
+    history_changed.get()([p.line_id for p in made], None if to_replace else min(p.valid_from for p in made))
+    return made
 
 
 def line_record_change(*, line: Line, at: dt.datetime, reason: str, order_id: int | None = None) -> LinePeriod | None:

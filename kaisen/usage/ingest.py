@@ -23,7 +23,7 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -35,6 +35,7 @@ from django.utils.translation import gettext_lazy as _
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.lines.models import Line
+from kaisen.usage import rollups
 from kaisen.usage.formats import (
     CallRow,
     DataRow,
@@ -45,6 +46,7 @@ from kaisen.usage.formats import (
     stamp_aware,
     stamp_sqlite,
 )
+from kaisen.usage.hooks import call_rating
 from kaisen.usage.models import (
     CallRecord,
     DataUsageDaily,
@@ -247,57 +249,121 @@ _CALL_FIELDS = ("started_at", "duration_ds", "units", "billing_month", "destinat
                 "call_type", "is_internal", "tax_exempt", "record_id")
 
 
-def _move_calls(cur: Any, *, source: str, file_id: int | None) -> int:
-    """Staged calls → CallRecord, joined to their lines, ``ON CONFLICT DO NOTHING`` on the record ID; the
-    file is ``file_id``, or each row's own ``source_file_id`` (rematch). Returns how many were loaded."""
-    cols = ", ".join(_CALL_FIELDS)
-    s_cols = ", ".join(f"s.{c}" for c in _CALL_FIELDS)
-    file_expr = "%s" if file_id is not None else "s.source_file_id"
-    params = [file_id] if file_id is not None else []
-    cur.execute(
-        f"INSERT INTO {CallRecord._meta.db_table} (tenant_id, line_id, msisdn, {cols}, source_file_id) "  # noqa: S608
-        f"SELECT p.tenant_id, p.line_id, s.msisdn, {s_cols}, {file_expr} FROM {source} s "
-        f"JOIN {PICK} p ON p.msisdn = s.msisdn "
-        f"ON CONFLICT (record_id) DO NOTHING", params)
-    return int(cur.rowcount)
+#: The columns of a source of calls to store (``_store_calls``), in ``CallRecord``'s names.
+_SOURCE_COLUMNS = ("tenant_id", "line_id", "msisdn", *_CALL_FIELDS, "source_file_id")
+RATED = "usage_stage_rated"
+LATE = "usage_stage_late"
 
 
-def _keep_unmatched_calls(cur: Any, *, source: str, file_id: int) -> int:
+def _staged_source(file_id: int) -> tuple[str, list[Any]]:
+    """The staged calls joined to their lines (``PICK``): a source for ``_store_calls``."""
+    cols = ", ".join(f"s.{c}" for c in _CALL_FIELDS)
+    return (f"(SELECT p.tenant_id, p.line_id, s.msisdn, {cols}, CAST(%s AS BIGINT) AS source_file_id "  # noqa: S608
+            f"FROM {CALL_STAGE} s JOIN {PICK} p ON p.msisdn = s.msisdn)", [file_id])
+
+
+def _late_table(cur: Any, months_from: str) -> str | None:
+    """The closed months among the calls of ``months_from`` (a table with ``billing_month``) and the open month
+    that bills their late usage as an adjustment (billing decides, ``hooks.CallRating.late_targets``), in a
+    temporary table; None when no call is late (the usual case: the rollups then need no join)."""
+    cur.execute(f"SELECT DISTINCT billing_month FROM {months_from}")  # noqa: S608
+    months = [m if isinstance(m, dt.date) else dt.date.fromisoformat(str(m)) for (m,) in cur.fetchall()]
+    targets = call_rating.get().late_targets(months)
+    if not targets:
+        return None
+    pg = connection.vendor == "postgresql"
+    cur.execute(f"DROP TABLE IF EXISTS {LATE}")
+    cur.execute(f"CREATE TEMP TABLE {LATE} (tenant_id bigint, coverage text, month date, target_month date)"
+                + (" ON COMMIT DROP" if pg else ""))
+    cur.executemany(f"INSERT INTO {LATE} (tenant_id, coverage, month, target_month) VALUES (%s, %s, %s, %s)",  # noqa: S608
+                    [(t, c, m if pg else m.isoformat(), g if pg else g.isoformat()) for t, c, m, g in targets])
+    return LATE
+
+
+def _store_calls(cur: Any, *, source: str, params: list[Any], months_from: str, may_collide: bool) -> int:
+    """Store the calls of ``source`` (columns ``_SOURCE_COLUMNS``, matched to their lines; none already in
+    ``CallRecord``) rated, and add them to their rollups — issue 10 §4: the charge is computed by the statement
+    that stores the call, no later ``UPDATE``.
+
+    PostgreSQL: one statement — ``WITH rated AS (<rating's select>), ins AS (INSERT INTO CallRecord … SELECT
+    … FROM rated) INSERT INTO UsageRollup … SELECT … FROM rated GROUP BY … ON CONFLICT DO UPDATE``.
+    ``may_collide``: a record ID may already be stored (another import at the same time, or two rows of one
+    file): the insert then skips it (``ON CONFLICT DO NOTHING``) and the rollups count only the rows it
+    inserted. SQLite (no data-modifying ``WITH``): the rated select fills a temporary table once, and two
+    ``INSERT … SELECT`` read it. Returns the calls stored."""
+    rated = call_rating.get().rated_select(source)
+    calls = CallRecord._meta.db_table
+    target = f"{', '.join(c for c in _SOURCE_COLUMNS if c != 'source_file_id')}, charge, source_file_id"
+    select = f"{', '.join(c for c in _SOURCE_COLUMNS if c != 'source_file_id')}, rated_charge, source_file_id"
+    late = _late_table(cur, months_from)
+    if connection.vendor == "postgresql":
+        conflict = " ON CONFLICT (record_id) DO NOTHING" if may_collide else ""
+        stored = (f"(SELECT x.* FROM {RATED} x JOIN ins ON ins.record_id = x.record_id)"  # noqa: S608
+                  if may_collide
+                  else RATED)
+        cur.execute(
+            f"WITH {RATED} AS MATERIALIZED ({rated}), "  # noqa: S608
+            f"ins AS (INSERT INTO {calls} ({target}) SELECT {select} FROM {RATED}{conflict} RETURNING record_id), "
+            f"roll AS ({rollups.upsert_sql(stored, late=late)}) "
+            f"SELECT COUNT(*) FROM ins", params)
+        return int(cur.fetchone()[0])
+    cur.execute(f"DROP TABLE IF EXISTS {RATED}")
+    cur.execute(f"CREATE TEMP TABLE {RATED} AS {rated}", params)
+    cur.execute(f"INSERT INTO {calls} ({target}) SELECT {select} FROM {RATED}", [])  # noqa: S608
+    loaded = int(cur.rowcount)
+    cur.execute(rollups.upsert_sql(RATED, late=late), [])
+    _drop(cur, RATED, LATE)
+    return loaded
+
+
+def _keep_unmatched_calls(cur: Any, *, file_id: int) -> int:
     """Staged calls whose number matched no line → UnmatchedCall. Returns how many were kept aside."""
     cur.execute(
         f"INSERT INTO {UnmatchedCall._meta.db_table} (source_file_id, row_no, msisdn, {', '.join(_CALL_FIELDS)}) "  # noqa: S608
-        f"SELECT %s, s.row_no, s.msisdn, {', '.join(f's.{c}' for c in _CALL_FIELDS)} FROM {source} s "
+        f"SELECT %s, s.row_no, s.msisdn, {', '.join(f's.{c}' for c in _CALL_FIELDS)} FROM {CALL_STAGE} s "
         f"LEFT JOIN {PICK} p ON p.msisdn = s.msisdn WHERE p.line_id IS NULL "
         f"ON CONFLICT (record_id) DO NOTHING", [file_id])
     return int(cur.rowcount)
 
 
-def _move_calls_postgresql(cur: Any, *, file_id: int) -> tuple[int, int]:
-    """Stage → CallRecord as a plain INSERT … SELECT that leaves out record IDs already stored (an anti-join
-    on the unique index): measurably faster than ``ON CONFLICT DO NOTHING``, which makes every row a
-    speculative insertion. Two rows of one file with the same record ID, or a concurrent import of the
-    same records, make the plain insert fail on the unique index; it is then rolled back to its savepoint
-    and done again with ``ON CONFLICT DO NOTHING`` (``_move_calls``). Then the calls for unknown lines are
-    kept aside. Returns (loaded, unmatched)."""
-    calls = CallRecord._meta.db_table
-    cols = ", ".join(_CALL_FIELDS)
-    s_cols = ", ".join(f"s.{c}" for c in _CALL_FIELDS)
-    # Records already stored leave the stage first, in a statement of their own: an anti-join inside the
-    # INSERT would read the table the INSERT is growing (quadratic when the planner picks a nested loop).
-    cur.execute(f"DELETE FROM {CALL_STAGE} s USING {calls} c WHERE c.record_id = s.record_id")  # noqa: S608
-    sid = transaction.savepoint()
-    try:
-        cur.execute(
-            f"INSERT INTO {calls} (tenant_id, line_id, msisdn, {cols}, source_file_id) "  # noqa: S608
-            f"SELECT p.tenant_id, p.line_id, s.msisdn, {s_cols}, %s FROM {CALL_STAGE} s "
-            f"JOIN {PICK} p ON p.msisdn = s.msisdn", [file_id])
-        loaded = int(cur.rowcount)
-    except IntegrityError:
-        transaction.savepoint_rollback(sid)
-        loaded = _move_calls(cur, source=CALL_STAGE, file_id=file_id)
+def _dedupe_stage(cur: Any) -> None:
+    """Two rows of one file with the same record ID: the first one (lowest row number) stays."""
+    if connection.vendor == "postgresql":
+        cur.execute(f"DELETE FROM {CALL_STAGE} a USING {CALL_STAGE} b "  # noqa: S608
+                    f"WHERE a.record_id = b.record_id AND a.row_no > b.row_no")
     else:
-        transaction.savepoint_commit(sid)
-    return loaded, _keep_unmatched_calls(cur, source=CALL_STAGE, file_id=file_id)
+        cur.execute(f"DELETE FROM {CALL_STAGE} WHERE rowid NOT IN (SELECT MIN(rowid) FROM {CALL_STAGE} "  # noqa: S608
+                    f"GROUP BY record_id)")
+
+
+def _move_calls(cur: Any, *, file_id: int) -> tuple[int, int]:
+    """Staged calls → CallRecord (rated) and their rollups, then the calls for unknown lines kept aside.
+
+    Records already stored leave the stage first, in a statement of their own (an anti-join inside the
+    INSERT would read the table the INSERT is growing: quadratic when the planner picks a nested loop).
+    PostgreSQL then inserts without ``ON CONFLICT`` (measurably faster: it makes every row a speculative
+    insertion); two rows of one file with the same record ID, or a concurrent import of the same records,
+    make that fail on the unique index: it is rolled back to its savepoint, the stage deduplicated and the
+    store done again with ``ON CONFLICT DO NOTHING``. SQLite (one writer at a time) deduplicates the stage
+    first. Returns (loaded, unmatched)."""
+    calls = CallRecord._meta.db_table
+    source, params = _staged_source(file_id)
+    if connection.vendor == "postgresql":
+        cur.execute(f"DELETE FROM {CALL_STAGE} s USING {calls} c WHERE c.record_id = s.record_id")  # noqa: S608
+        sid = transaction.savepoint()
+        try:
+            loaded = _store_calls(cur, source=source, params=params, months_from=CALL_STAGE, may_collide=False)
+        except IntegrityError:
+            transaction.savepoint_rollback(sid)
+            _dedupe_stage(cur)
+            loaded = _store_calls(cur, source=source, params=params, months_from=CALL_STAGE, may_collide=True)
+        else:
+            transaction.savepoint_commit(sid)
+    else:
+        cur.execute(f"DELETE FROM {CALL_STAGE} WHERE record_id IN (SELECT record_id FROM {calls})")  # noqa: S608
+        _dedupe_stage(cur)
+        loaded = _store_calls(cur, source=source, params=params, months_from=CALL_STAGE, may_collide=False)
+    return loaded, _keep_unmatched_calls(cur, file_id=file_id)
 
 
 @contextmanager
@@ -313,64 +379,21 @@ def sqlite_bulk_cache(cur: Any) -> Iterator[None]:
         cur.execute(f"PRAGMA cache_size = {before}")
 
 
-def _load_calls_sqlite(cur: Any, record: UsageFile, rows: Iterator[CallRow]) -> tuple[int, int, int]:
-    """SQLite: no COPY, and a staging table would only write every row twice. The same pick table
-    (``_create_pick``) is read into a dict, each row is matched to its line as it is read, and the rows go
-    straight to ``CallRecord`` / ``UnmatchedCall`` by ``executemany`` in batches, ON CONFLICT DO NOTHING,
-    inside the import's one transaction. Returns (staged, loaded, unmatched)."""
-    _create_pick(cur)
-    cur.execute(f"SELECT msisdn, line_id, tenant_id FROM {PICK}")  # noqa: S608
-    lines = {msisdn: (line_id, tenant_id) for msisdn, line_id, tenant_id in cur.fetchall()}
-    raw = cur.cursor
-    cols = ", ".join(_CALL_FIELDS)
-    insert = (f"INSERT INTO {CallRecord._meta.db_table} (tenant_id, line_id, msisdn, {cols}, source_file_id) "  # noqa: S608
-              f"VALUES ({', '.join('?' * (len(_CALL_FIELDS) + 4))}) ON CONFLICT (record_id) DO NOTHING")
-    insert_um = (f"INSERT INTO {UnmatchedCall._meta.db_table} (source_file_id, row_no, msisdn, {cols}) "  # noqa: S608
-                 f"VALUES ({', '.join('?' * (len(_CALL_FIELDS) + 3))}) ON CONFLICT (record_id) DO NOTHING")
-    fid = record.pk
-    staged = loaded = unmatched = 0
-    batch: list[tuple[Any, ...]] = []
-    aside: list[tuple[Any, ...]] = []
-    get = lines.get
-    for r in rows:
-        staged += 1
-        # r: row_no, record_id, msisdn, started_at, duration_ds, units, billing_month, destination_number,
-        #    destination_area, call_type, is_internal, tax_exempt (CALL_STAGE_COLUMNS)
-        hit = get(r[2])
-        if hit is None:
-            aside.append((fid, r[0], r[2], *r[3:], r[1]))
-            continue
-        batch.append((hit[1], hit[0], r[2], *r[3:], r[1], fid))
-        if len(batch) >= BATCH:
-            raw.executemany(insert, batch)
-            loaded += raw.rowcount
-            batch.clear()
-    if batch:
-        raw.executemany(insert, batch)
-        loaded += raw.rowcount
-    if aside:
-        raw.executemany(insert_um, aside)
-        unmatched = raw.rowcount
-    _drop(cur, PICK)
-    return staged, loaded, unmatched
-
-
 def _load_calls(record: UsageFile, rows: Iterator[CallRow | Rejected]) -> None:
+    """Stage the good rows (PostgreSQL: ``COPY``; SQLite: ``executemany``), match every number to its line in
+    one pass (``PICK``: one row per number), store them rated (``_move_calls``)."""
     split = _Split(rows)
-    with connection.cursor() as cur:
+    with connection.cursor() as cur, sqlite_bulk_cache(cur) if connection.vendor == "sqlite" else nullcontext():
+        _create_stage(cur, CALL_STAGE, CALL_STAGE_COLUMNS)
+        staged = _stage(cur, CALL_STAGE, CALL_STAGE_COLUMNS, split.good())
+        _create_pick(cur)
         if connection.vendor == "postgresql":
-            _create_stage(cur, CALL_STAGE, CALL_STAGE_COLUMNS)
-            staged = _stage(cur, CALL_STAGE, CALL_STAGE_COLUMNS, split.good())
-            _create_pick(cur)
             # Temporary tables have no statistics until analysed; without them the planner may pick a
             # nested loop over the staged rows (measured: minutes instead of seconds for 100,000 rows).
             cur.execute(f"ANALYZE {CALL_STAGE}")
             cur.execute(f"ANALYZE {PICK}")
-            loaded, unmatched = _move_calls_postgresql(cur, file_id=record.pk)
-            _drop(cur, CALL_STAGE, PICK)
-        else:
-            with sqlite_bulk_cache(cur):
-                staged, loaded, unmatched = _load_calls_sqlite(cur, record, split.good())
+        loaded, unmatched = _move_calls(cur, file_id=record.pk)
+        _drop(cur, CALL_STAGE, PICK)
     _record_outcome(record, split, staged=staged, loaded=loaded, unmatched=unmatched)
 
 
@@ -458,7 +481,12 @@ def usage_rematch() -> RematchResult:
     with transaction.atomic(), connection.cursor() as cur:
         _create_pick(cur)
         before_calls = UnmatchedCall.objects.count()
-        _move_calls(cur, source=um_calls, file_id=None)
+        fields = ", ".join(f"u.{c}" for c in _CALL_FIELDS)
+        source = (f"(SELECT p.tenant_id, p.line_id, u.msisdn, {fields}, u.source_file_id FROM {um_calls} u "  # noqa: S608
+                  f"JOIN {PICK} p ON p.msisdn = u.msisdn "
+                  f"WHERE NOT EXISTS (SELECT 1 FROM {calls} c WHERE c.record_id = u.record_id))")
+        _store_calls(cur, source=source, params=[], months_from=um_calls,
+                     may_collide=connection.vendor == "postgresql")
         cur.execute(f"DELETE FROM {um_calls} WHERE EXISTS (SELECT 1 FROM {calls} c "  # noqa: S608
                     f"WHERE c.record_id = {um_calls}.record_id)")
         calls_left = UnmatchedCall.objects.count()

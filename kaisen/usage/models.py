@@ -201,3 +201,53 @@ class UsageRowError(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_file_id}:{self.row_no} {self.code}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Rollups (issue 10 §4): what the bills and the usage pages read instead of the raw calls.
+# ------------------------------------------------------------------------------------------------
+
+class UsageRollup(models.Model):
+    """The calls of one line on one day (Japan time, by start) of one call type, summed: count, units,
+    duration and standard-rate charge. Written set-wise in the statement that stores the calls
+    (``usage.ingest``) and rebuilt for the affected rows only when they are re-rated (``billing.rating``).
+
+    ``tenant`` and ``coverage`` are those of the line-history interval in force when the calls started (the
+    account billed, as rating decides); ``flat_rate_free``: the calls are covered by the line's flat-rate
+    calling (free on the invoice, standard rate kept here). ``usage_month`` is the month the calls belong to
+    (K-4: the month they end in); ``billing_month`` the month whose invoice bills them: the same, or — for
+    usage that arrived after its month was closed — the next open month (an adjustment)."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+", db_constraint=False,
+                               db_index=False)
+    line = models.ForeignKey("lines.Line", on_delete=models.PROTECT, related_name="+", db_constraint=False,
+                             db_index=False)
+    msisdn = models.CharField(_("phone number"), max_length=11)
+    billing_month = models.DateField(_("billing month"))
+    usage_month = models.DateField(_("month of use"))
+    day = models.DateField(_("date"))
+    call_type = models.CharField(_("call type"), max_length=20, choices=CallType.choices)
+    coverage = models.CharField(_("coverage"), max_length=8)
+    flat_rate_free = models.BooleanField(_("covered by flat-rate calling"), default=False)
+    currency = models.CharField(_("currency"), max_length=3)
+    calls = models.PositiveIntegerField(_("calls"), default=0)
+    units = models.PositiveIntegerField(_("count"), default=0)
+    duration_ds = models.BigIntegerField(_("duration (tenths of a second)"), default=0)
+    charge = models.DecimalField(_("charge (standard rate)"), max_digits=14, decimal_places=2, default=0)
+    unrated = models.PositiveIntegerField(_("calls without a rate"), default=0)
+
+    class Meta:
+        verbose_name = _("usage rollup")
+        verbose_name_plural = _("usage rollups")
+        constraints = [models.UniqueConstraint(
+            fields=["line", "billing_month", "usage_month", "day", "call_type", "msisdn", "tenant", "coverage",
+                    "flat_rate_free"], name="usagerollup_key")]
+        indexes = [models.Index(fields=["tenant", "billing_month", "coverage"], name="usagerollup_tenant_month"),
+                   models.Index(fields=["tenant", "day"], name="usagerollup_tenant_day")]
+
+    def __str__(self) -> str:
+        return f"{self.msisdn} {self.day} {self.call_type}: {self.calls} / {self.charge}"
+
+    @property
+    def is_adjustment(self) -> bool:
+        return self.billing_month != self.usage_month
