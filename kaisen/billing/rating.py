@@ -432,7 +432,8 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
                 f"{_version(t['rate'], 'r', {'coverage': 'u.coverage', 'call_type': 'u.call_type'}, 'u.day')} "
                 f"WHERE u.tenant_id = %(tenant)s AND u.billing_month = %(start)s AND u.coverage = %(cov)s "
                 f"AND NOT u.flat_rate_free "
-                f"GROUP BY u.tenant_id, u.line_id, u.msisdn, u.usage_month, r.call_type, r.cost_type, r.label, "
+                f"GROUP BY u.tenant_id, u.line_id, u.msisdn, u.billing_month, u.usage_month, r.call_type, r.cost_type, "
+                f"r.label, "
                 f"r.category"),
         # Data beyond the allowance, in started units (integer division rounds the units up here).
         _select(["%(inv)s", "x.tenant_id", "x.line_id", "x.msisdn", f"'{tariffs.DATA_OVERAGE[0]}'",
