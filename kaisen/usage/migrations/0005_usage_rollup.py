@@ -4,19 +4,9 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
-def first_rollups(apps, schema_editor):  # type: ignore[no-untyped-def]
-    """Rollups of the calls stored so far (issue 10 §4): from their stored charges, every month; then the
-    calls of the open months rated as the loader now rates them (the charges rating used to write later)."""
-    from kaisen.billing.rating import rerate_calls
-
-    rerate_calls(keep_charges=True, include_closed=True)
-    rerate_calls()
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0005_tariff_versions'),
         ('lines', '0004_line_history'),
         ('tenancy', '0005_tenant_session_idle_minutes'),
         ('usage', '0004_callrecord_no_single_fk_indexes'),
@@ -50,5 +40,4 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('line', 'billing_month', 'usage_month', 'day', 'call_type', 'msisdn', 'tenant', 'coverage', 'flat_rate_free'), name='usagerollup_key')],
             },
         ),
-        migrations.RunPython(first_rollups, migrations.RunPython.noop, elidable=True),
     ]
