@@ -218,9 +218,10 @@ class UsageRollup(models.Model):
     (K-4: the month they end in); ``billing_month`` the month whose invoice bills them: the same, or — for
     usage that arrived after its month was closed — the next open month (an adjustment)."""
 
-    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+", db_constraint=False,
+    # Derived data: removed with its line or tenant (only the demo reset and the benchmarks delete those).
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+", db_constraint=False,
                                db_index=False)
-    line = models.ForeignKey("lines.Line", on_delete=models.PROTECT, related_name="+", db_constraint=False,
+    line = models.ForeignKey("lines.Line", on_delete=models.CASCADE, related_name="+", db_constraint=False,
                              db_index=False)
     msisdn = models.CharField(_("phone number"), max_length=11)
     billing_month = models.DateField(_("billing month"))

@@ -30,8 +30,8 @@ class Migration(migrations.Migration):
                 ('duration_ds', models.BigIntegerField(default=0, verbose_name='duration (tenths of a second)')),
                 ('charge', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='charge (standard rate)')),
                 ('unrated', models.PositiveIntegerField(default=0, verbose_name='calls without a rate')),
-                ('line', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='lines.line')),
-                ('tenant', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.tenant')),
+                ('line', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='lines.line')),
+                ('tenant', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.tenant')),
             ],
             options={
                 'verbose_name': 'usage rollup',
