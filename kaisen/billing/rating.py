@@ -241,7 +241,9 @@ def rated_calls_select(source: str) -> str:
     # billed to the call's tenant at its current plan's coverage.
     coverage = (f"COALESCE(p.coverage, (SELECT cp.coverage FROM {t['line']} cl JOIN {t['plan']} cp "  # noqa: S608
                 f"ON cp.id = cl.plan_id WHERE cl.id = c.line_id))")
-    return (f"SELECT c.*, {_charge('c')} AS rated_charge, COALESCE(l.tenant_id, c.tenant_id) AS bill_tenant_id, "  # noqa: S608
+    # Rounded to the cent as the charge column keeps it, so a rollup is the sum of its stored charges.
+    return (f"SELECT c.*, ROUND({_charge('c')}, 2) AS rated_charge, "  # noqa: S608
+            f"COALESCE(l.tenant_id, c.tenant_id) AS bill_tenant_id, "
             f"{coverage} AS coverage, {flat} AS flat_rate_free FROM {source} c "
             f"LEFT JOIN {t['period']} l ON {_at_start('l', 'c')} LEFT JOIN {t['plan']} p ON p.id = l.plan_id "
             f"LEFT JOIN {pts} pt ON {pt_match} LEFT JOIN {rates} r ON {rate_match}")
