@@ -6,7 +6,15 @@ from __future__ import annotations
 from django.contrib import admin
 
 from kaisen.core.admin import ReadOnlyAdminMixin
-from kaisen.usage.models import CallRecord, DataUsageDaily, UnmatchedCall, UnmatchedDataUsage, UsageFile, UsageRowError
+from kaisen.usage.models import (
+    CallRecord,
+    DataUsageDaily,
+    UnmatchedCall,
+    UnmatchedDataUsage,
+    UsageFile,
+    UsageRollup,
+    UsageRowError,
+)
 
 
 @admin.register(UsageFile)
@@ -23,6 +31,19 @@ class CallRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     "call_type", "tax_exempt", "billing_month", "charge", "tenant")
     list_filter = ("call_type", "tax_exempt", "billing_month")
     search_fields = ("msisdn", "record_id", "destination_number")
+    list_select_related = ("tenant",)
+    show_full_result_count = False
+
+
+@admin.register(UsageRollup)
+class UsageRollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Issue 10 §4: what the bills and usage pages read; an adjustment has a billing month after its month of
+    use (late usage)."""
+
+    list_display = ("day", "msisdn", "call_type", "calls", "duration_ds", "charge", "currency", "flat_rate_free",
+                    "usage_month", "billing_month", "tenant")
+    list_filter = ("call_type", "coverage", "flat_rate_free", "billing_month")
+    search_fields = ("msisdn",)
     list_select_related = ("tenant",)
     show_full_result_count = False
 
