@@ -17,14 +17,17 @@ Functions:
 * ``invoice_tax_lines(invoice)`` → ``TaxSummary`` (per-rate base and tax, exempt total) for the PDF.
 * ``provisional(tenant=, user=, coverage=, month=None)`` → ``Provisional``: the month's amounts so far
   per ``ChargeCategory`` from the last rating, tax, total, and ``daily`` (``{date: amount}``, every day of
-  the month up to today: call and SMS charges as billed, by Japan-time start date; monthly fees and data
-  overage are month-level and appear in ``categories`` only).
+  the month up to today: call and SMS charges as billed, by Japan-time start date — late usage of an earlier
+  month on the 1st; monthly fees and data overage are month-level and appear in ``categories`` only).
 * ``number_charges(tenant=, user=, invoice=)`` → ``list[NumberCharges]``: per number, the call charges
   at the standard rate (K-4, K-6: the 通常料金, tax excluded; a flat-rate line's free calls still show):
   ``domestic`` (fixed, IP, 117/171, 188/189, 104), ``international`` (incl. roaming), ``au``,
   ``other_mobile``, ``total`` = their sum. SMS is not a call and is not in these columns.
-* ``call_charges(tenant=, user=, coverage=, month_from=, month_to=)`` → the visible calls of those months,
-  each with its column above as ``col`` (the base of ``number_charges`` and the Charges pages' per-number list).
+* ``call_charges(tenant=, user=, coverage=, month_from=, month_to=)`` → the visible calls' rollups
+  (``usage.UsageRollup``, issue 10 §4) of those months, each with its column above as ``col`` (the base of
+  ``number_charges`` and the Charges pages' per-number list).
+
+The call figures here (``daily``, the per-number charges) read the rollups, never the raw calls.
 * ``call_charge_months(tenant=, user=, coverage="japan", months=4)`` → ``list[MonthCalls]`` (K-4 overview).
 """
 
