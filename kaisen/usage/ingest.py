@@ -6,11 +6,15 @@ How a file is loaded, in one transaction:
    and nothing changes (idempotent per file).
 2. Rows are read and checked in Python (``formats``; calls classified by ``classify``). A bad row goes to
    ``UsageRowError`` with its line number and reason; the good rows go to a temporary staging table —
-   PostgreSQL: one ``COPY … FROM STDIN`` (psycopg 3 ``cursor.copy``); SQLite: ``executemany`` in batches.
-3. One ``INSERT … SELECT`` moves the staged rows joined to their line into ``CallRecord`` /
-   ``DataUsageDaily`` (``ON CONFLICT DO NOTHING`` on the carrier record ID: idempotent per record), and a
-   second one moves the rows whose number matched no line into ``UnmatchedCall`` / ``UnmatchedDataUsage``.
-   ``usage_rematch`` moves those into the usage tables once the line exists, set-wise too.
+   PostgreSQL: one binary ``COPY … FROM STDIN`` (psycopg 3 ``cursor.copy``); SQLite: ``executemany`` in
+   batches.
+3. Every number is matched to its line in one pass (``PICK``), the records already stored leave the stage,
+   and one set-wise statement stores the calls **rated** — billing's rating SQL (``hooks.call_rating``: the
+   line-history interval and tariff versions in force at each call's start) — and adds them to their
+   ``UsageRollup`` rows (issue 10 §4; ``_store_calls``). The calls of unknown numbers go to
+   ``UnmatchedCall``; ``usage_rematch`` stores those the same way once the line exists. Daily data: one
+   ``INSERT … SELECT`` into ``DataUsageDaily`` (``ON CONFLICT`` on line and day) and the unknown rows to
+   ``UnmatchedDataUsage``.
 
 A phone number is matched to the line that holds it: the live one (not cancelled) first, then the most
 recent (highest ID) — the rule of ``lines.selectors.line_get``, because a number can be reissued. Daily
