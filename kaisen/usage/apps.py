@@ -6,3 +6,22 @@ class UsageConfig(AppConfig):
     name = "kaisen.usage"
     label = "usage"
     verbose_name = _("Usage")
+
+    def ready(self) -> None:
+        from django.core import checks
+
+        checks.register(_check_retention)
+
+
+def _check_retention(app_configs: object = None, **kwargs: object) -> list[object]:
+    """``KAISEN_USAGE_RETENTION_MONTHS`` is checked at start (issue 10 §5, usage.retention)."""
+    from django.core import checks
+    from django.core.exceptions import ImproperlyConfigured
+
+    from kaisen.usage.retention import retention_months
+
+    try:
+        retention_months()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="kaisen.usage.E001")]
+    return []
