@@ -51,7 +51,7 @@ from tests.billing import kit
 pytestmark = pytest.mark.django_db
 pg_only = pytest.mark.skipif("connection.vendor != 'postgresql'", reason="partitions exist on PostgreSQL only")
 HEADER = "record_id,msisdn,start,duration_ds,destination,area,network,internal,count,roaming,service\n"
-PART = re.compile(r"\b(usage_callrecord_(?:p\d{6}|default))\b")
+PART = re.compile(r"\b(usage_(?:callrecord|datausagedaily)_(?:p\d{6}|default))\b")
 
 
 def _current() -> dt.date:
@@ -149,18 +149,22 @@ def test_rating_closing_and_exporting_a_month_read_only_its_partition() -> None:
     month, other = add_months(_current(), -1), add_months(_current(), -2)
     for m in (month, other, add_months(_current(), -3)):
         kit.call(line, start=dt.datetime.combine(m.replace(day=5), dt.time(9), tzinfo=kit.JST), seconds=30)
+    kit.data(line, month.replace(day=3), 5)
     expected = {CALLS.name(month)}
     with CaptureQueriesContext(connection) as ctx:
         rate_month(tenant=t, coverage="japan", month=month)
         close_month(tenant=t, coverage="japan", month=month, today=clock.today_jst())
-    statements = [q["sql"] for q in ctx.captured_queries if "usage_callrecord" in q["sql"]
+    statements = [q["sql"] for q in ctx.captured_queries if "usage_" in q["sql"]
                   and q["sql"].lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "WITH"))]
-    assert statements, "rating reads the calls"
+    assert any("usage_callrecord" in sql for sql in statements), "rating reads the calls"
+    assert any("usage_datausagedaily" in sql for sql in statements), "rating reads the data usage"
     with connection.cursor() as cur:
         for sql in statements:
             cur.execute(f"EXPLAIN {sql}")
             plan = "\n".join(r[0] for r in cur.fetchall())
-            assert set(PART.findall(plan)) == expected, (sql, plan)
+            want = {p for table, p in (("usage_callrecord", CALLS.name(month)),
+                                       ("usage_datausagedaily", DATA.name(month))) if table in sql}
+            assert set(PART.findall(plan)) == want, (sql, plan)
     export = _calls_query(Context(tenant=t, scope=Q(), line_scope=Q(), period=month, partner_id="P"))
     assert set(PART.findall(export.explain())) == expected
     page = CallRecord.objects.filter(tenant=t, line=line, billing_month=month).order_by("started_at", "pk")
@@ -185,7 +189,7 @@ def test_the_minimum_covers_the_call_detail_statements() -> None:
     """The months of calls any statement can ask for (window + publication lag) fit in the minimum."""
     from kaisen.statements.layouts import LAYOUTS
 
-    call_kinds = {"cdr", "invoice_voice", "call_detail", "number_charges"}
+    call_kinds = {"cdr", "call_detail"}  # the layouts that read CallRecord
     need = max(layout.window_months + layout.publish_lag for layout in LAYOUTS.values() if layout.kind in call_kinds)
     assert need <= MIN_RETENTION_MONTHS
 
