@@ -292,13 +292,14 @@ def _part_pages(tenant: Any, calls: int, requests: int, today: dt.date, fig: dic
     token = api.post("/api/v1/auth", {"operator_id": tenant.public_id, "username": "bench_scale",
                                       "password": password}, content_type="application/json").json()["token"]
     out: dict[str, Any] = {"calls_in_month": calls, "prepare_s": round(prepare, 1), "requests": requests}
-    for name, client, url, headers in (
-            ("charges_page", web, "/billing/current/", {}),
-            ("api_bills_current", api, "/api/v1/bills/current", {"HTTP_AUTHORIZATION": f"Bearer {token}"})):
+    paths: tuple[tuple[str, Client, str, dict[str, str]], ...] = (
+        ("charges_page", web, "/billing/current/", {}),
+        ("api_bills_current", api, "/api/v1/bills/current", {"Authorization": f"Bearer {token}"}))
+    for name, client, url, headers in paths:
         times = []
         for i in range(requests + 3):
             started = time.perf_counter()
-            resp = client.get(url, **headers)
+            resp = client.get(url, headers=headers)
             if i >= 3:  # the first three warm up
                 times.append(time.perf_counter() - started)
             if resp.status_code != 200:

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -13,7 +15,7 @@ class UsageConfig(AppConfig):
         checks.register(_check_retention)
 
 
-def _check_retention(app_configs: object = None, **kwargs: object) -> list[object]:
+def _check_retention(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """``KAISEN_USAGE_RETENTION_MONTHS`` is checked at start (issue 10 §5, usage.retention)."""
     from django.core import checks
     from django.core.exceptions import ImproperlyConfigured
