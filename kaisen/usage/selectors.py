@@ -160,7 +160,12 @@ def usage_summary(*, user: Any, tenant: Tenant, month: dt.date) -> UsageSummary:
         by_day[row["day"]].data_bytes = int(row["total"] or 0)
     start_at = dt.datetime.combine(month, dt.time(), tzinfo=clock.JST)
     end_at = dt.datetime.combine(end, dt.time(), tzinfo=clock.JST)
-    calls = (CallRecord.objects.filter(scope, tenant=tenant, started_at__gte=start_at, started_at__lt=end_at)
+    # A call started in the month ends in it or in the next one (calls last at most 10 days, formats.py) and
+    # is billed in the month it ends in (K-4): the billing-month predicate lets PostgreSQL read only those two
+    # monthly partitions (issue 10 §5).
+    billed_in = [month, end]
+    calls = (CallRecord.objects.filter(scope, tenant=tenant, billing_month__in=billed_in, started_at__gte=start_at,
+                                       started_at__lt=end_at)
              .annotate(day=TruncDate("started_at", tzinfo=clock.JST)).order_by().values("day")
              .annotate(n=Count("id", filter=~Q(call_type__in=SMS_TYPES)),
                        ds=Sum("duration_ds", filter=~Q(call_type__in=SMS_TYPES)),
@@ -172,8 +177,9 @@ def usage_summary(*, user: Any, tenant: Tenant, month: dt.date) -> UsageSummary:
     summary.days = list(by_day.values())
     summary.lines_with_data = (DataUsageDaily.objects.filter(scope, tenant=tenant, day__gte=month, day__lt=end)
                                .values("line").distinct().count())
-    summary.lines_with_calls = (CallRecord.objects.filter(scope, tenant=tenant, started_at__gte=start_at,
-                                                          started_at__lt=end_at).values("line").distinct().count())
+    summary.lines_with_calls = (CallRecord.objects.filter(scope, tenant=tenant, billing_month__in=billed_in,
+                                                          started_at__gte=start_at, started_at__lt=end_at)
+                                .values("line").distinct().count())
     return summary
 
 

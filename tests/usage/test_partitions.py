@@ -278,3 +278,27 @@ def test_cli_archive_dry_run_then_archive(tmp_path: Path) -> None:
         done = runner.invoke(app, ["admin", "usage", "archive"], catch_exceptions=False)
         assert done.exit_code == 0 and "usage_callrecord" in done.output
         assert not CallRecord.objects.filter(billing_month=s["old"]).exists()
+
+
+def test_month_summary_reads_the_month_and_the_next_only(tenant_a) -> None:  # type: ignore[no-untyped-def]
+    """The usage summary counts calls by start day; a call over the month's last midnight is billed next
+    month (K-4) and still counted — and on PostgreSQL only those two partitions are read."""
+    from kaisen.usage.selectors import usage_summary
+
+    month = add_months(_current(), -1)
+    last = add_months(month, 1) - dt.timedelta(days=1)
+    msisdn = tenant_a.line.msisdn
+    _import(HEADER + f"S1,{msisdn},{last:%Y-%m-%d} 23:55:00.0,12000,0312345678,東京,,0,1,,voice\n"
+            f"S2,{msisdn},{month:%Y-%m}-03 10:00:00.0,100,0312345678,東京,,0,1,,voice\n", "s.csv")
+    assert sorted(CallRecord.objects.values_list("billing_month", flat=True)) == [month, add_months(month, 1)]
+    with CaptureQueriesContext(connection) as ctx:
+        summary = usage_summary(user=tenant_a.user, tenant=tenant_a.tenant, month=month)
+    assert sum(d.calls for d in summary.days) == 2 and summary.lines_with_calls == 1
+    if connection.vendor == "postgresql":
+        allowed = {CALLS.name(month), CALLS.name(add_months(month, 1))}
+        with connection.cursor() as cur:
+            for q in ctx.captured_queries:
+                if "usage_callrecord" in q["sql"]:
+                    cur.execute(f"EXPLAIN {q['sql']}")
+                    found = set(PART.findall("\n".join(r[0] for r in cur.fetchall())))
+                    assert found and found <= allowed, found
