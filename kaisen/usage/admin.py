@@ -6,7 +6,15 @@ from __future__ import annotations
 from django.contrib import admin
 
 from kaisen.core.admin import ReadOnlyAdminMixin
-from kaisen.usage.models import CallRecord, DataUsageDaily, UnmatchedCall, UnmatchedDataUsage, UsageFile, UsageRowError
+from kaisen.usage.models import (
+    CallRecord,
+    DataUsageDaily,
+    UnmatchedCall,
+    UnmatchedDataUsage,
+    UsageArchive,
+    UsageFile,
+    UsageRowError,
+)
 
 
 @admin.register(UsageFile)
@@ -51,3 +59,11 @@ class UnmatchedDataUsageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class UsageRowErrorAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("source_file", "row_no", "code", "message")
     list_filter = ("code",)
+
+
+@admin.register(UsageArchive)
+class UsageArchiveAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Months archived past the retention period (issue 10 §5): written by ``kaisen admin usage archive``."""
+
+    list_display = ("month", "table", "rows", "size_bytes", "path", "sha256", "archived_at", "archived_by")
+    list_filter = ("table",)
