@@ -45,6 +45,11 @@ PARTS = ("rate", "months", "ingest", "pages")
 RAW = "bench_scale_raw"
 
 
+def _progress(fig: dict[str, Any], part: str) -> None:
+    """Each part's figures on stderr as soon as it is done (a long run interrupted keeps what it measured)."""
+    typer.echo(json.dumps({part: fig.get(part)}, default=str), err=True)
+
+
 def _stats(values: list[float]) -> dict[str, float]:
     return {"min": round(min(values), 3), "median": round(statistics.median(values), 3)}
 
@@ -326,6 +331,7 @@ def run_scale_bench(*, lines: int, calls: int, months: int, ingest_calls: int, i
                                       f"Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}"}
     if "ingest" in parts:
         _part_ingest(ingest_calls, ingest_lines, repeats, fig)
+        _progress(fig, "ingest")
     if not {"rate", "months", "pages"} & set(parts):
         return fig
     t = time.perf_counter()
@@ -336,10 +342,13 @@ def run_scale_bench(*, lines: int, calls: int, months: int, ingest_calls: int, i
         _analyze()
         fig["setup_s"] = round(time.perf_counter() - t, 1)
         one = _part_rate(tenant, month, today, repeats, fig) if {"rate", "months"} & set(parts) else []
+        _progress(fig, "rate")
         if "pages" in parts:
             _part_pages(tenant, calls, requests, today, fig)
+            _progress(fig, "pages")
         if "months" in parts:
             _part_months(tenant, month, today, months, calls, repeats, one, fig)
+            _progress(fig, "months")
     finally:
         if not keep:
             from kaisen.accounts.models import User
