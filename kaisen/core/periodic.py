@@ -25,6 +25,9 @@ class Job:
 
 JOBS: list[Job] = [
     Job("purge stale login counters", "kaisen.security.throttle.throttle_purge", 3600),
+    # Usage storage (issue 10 §5): monthly partitions ahead of time (PostgreSQL); months past retention archived.
+    Job("prepare usage partitions", "kaisen.usage.partitions.usage_partitions_prepare", 3600),
+    Job("archive usage past retention", "kaisen.usage.retention.usage_archive_due", 86400),
     # Billing (issue 4 §2-§3, part `rate`): provisional rating, then the close from the 2nd business day.
     Job("rate open billing months", "kaisen.billing.services.rate_open_months", 3600),
     Job("close due billing months", "kaisen.billing.services.close_due", 3600),

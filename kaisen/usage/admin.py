@@ -11,6 +11,7 @@ from kaisen.usage.models import (
     DataUsageDaily,
     UnmatchedCall,
     UnmatchedDataUsage,
+    UsageArchive,
     UsageFile,
     UsageRollup,
     UsageRowError,
@@ -72,3 +73,11 @@ class UnmatchedDataUsageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class UsageRowErrorAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("source_file", "row_no", "code", "message")
     list_filter = ("code",)
+
+
+@admin.register(UsageArchive)
+class UsageArchiveAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Months archived past the retention period (issue 10 §5): written by ``kaisen admin usage archive``."""
+
+    list_display = ("month", "table", "rows", "size_bytes", "path", "sha256", "archived_at", "archived_by")
+    list_filter = ("table",)

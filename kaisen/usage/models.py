@@ -72,7 +72,12 @@ class CallRecord(models.Model):
     class Meta:
         verbose_name = _("call record")
         verbose_name_plural = _("call records")
-        constraints = [models.UniqueConstraint(fields=["record_id"], name="callrecord_record_id_unique")]
+        # The carrier record ID is unique per billing month: on PostgreSQL the table is partitioned by
+        # billing_month (issue 10 §5, ``usage.partitions``) and a partitioned table's unique constraints must
+        # include the partition key. A record's billing month follows from its own end time, so the same
+        # record imported again has the same month and is still a conflict (re-importing changes nothing).
+        constraints = [models.UniqueConstraint(fields=["record_id", "billing_month"],
+                                               name="callrecord_record_month_unique")]
         indexes = [
             models.Index(fields=["tenant", "billing_month", "msisdn", "started_at"], name="cdr_tenant_month"),
             models.Index(fields=["line", "billing_month", "started_at"], name="cdr_line_month"),
@@ -102,6 +107,28 @@ class DataUsageDaily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.msisdn} {self.day}: {self.bytes_used} B"
+
+
+class UsageArchive(models.Model):
+    """One month of a usage table archived and dropped past the retention period (issue 10 §5,
+    ``usage.retention``): where the compressed CSV export is, how many rows it holds and its SHA-256."""
+
+    table = models.CharField(_("table"), max_length=40)
+    month = models.DateField(_("month"), help_text=_("First day of the month."))
+    rows = models.BigIntegerField(_("rows"))
+    path = models.CharField(_("file"), max_length=500)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    size_bytes = models.BigIntegerField(_("size (bytes)"))
+    archived_at = models.DateTimeField(_("archived at"))
+    archived_by = models.CharField(_("archived by"), max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = _("usage archive")
+        verbose_name_plural = _("usage archives")
+        ordering = ["-month", "table"]
+
+    def __str__(self) -> str:
+        return f"{self.table} {self.month:%Y-%m}"
 
 
 class UsageFileKind(models.TextChoices):

@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("billing", "0005_tariff_versions"),
-        ("usage", "0005_usage_rollup"),
+        ("usage", "0007_usage_rollup"),
     ]
 
     operations = [

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('lines', '0004_line_history'),
         ('tenancy', '0005_tenant_session_idle_minutes'),
-        ('usage', '0004_callrecord_no_single_fk_indexes'),
+        ('usage', '0006_usage_partition_by_month'),
     ]
 
     operations = [
