@@ -138,8 +138,9 @@ def test_reimporting_records_of_two_months_changes_nothing() -> None:
 
 @pg_only
 def test_rating_closing_and_exporting_a_month_read_only_its_partition() -> None:
-    """EXPLAIN of every statement of rating + close that reads the calls, of the call-detail export and of
-    the calls page: only the month's partition appears in the plan (partition pruning)."""
+    """Rating + close read the rollups, never the raw calls (issue 10 §4); EXPLAIN of every statement of theirs
+    that reads the daily data usage, of the call-detail export and of the calls page: only the month's partition
+    appears in the plan (partition pruning)."""
     from django.db.models import Q
 
     from kaisen.statements.layouts import Context, _calls_query
@@ -156,7 +157,8 @@ def test_rating_closing_and_exporting_a_month_read_only_its_partition() -> None:
         close_month(tenant=t, coverage="japan", month=month, today=clock.today_jst())
     statements = [q["sql"] for q in ctx.captured_queries if "usage_" in q["sql"]
                   and q["sql"].lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "WITH"))]
-    assert any("usage_callrecord" in sql for sql in statements), "rating reads the calls"
+    assert not any("usage_callrecord" in sql for sql in statements), "rating + close read the rollups"
+    assert any("usage_usagerollup" in sql for sql in statements), "rating reads the rollups"
     assert any("usage_datausagedaily" in sql for sql in statements), "rating reads the data usage"
     with connection.cursor() as cur:
         for sql in statements:
