@@ -278,6 +278,16 @@ KAISEN_BULK_STALE_SECONDS = int(os.environ.get("KAISEN_BULK_STALE_SECONDS", "60"
 # The quote calculator before login (issue 12, S-ORD-1): the operator may switch it off ("0").
 KAISEN_PUBLIC_QUOTE_CALCULATOR = os.environ.get("KAISEN_PUBLIC_QUOTE_CALCULATOR", "1") not in ("0", "false", "no")
 
+# Usage storage (issue 10 §5, kaisen/usage/partitions.py and retention.py; docs/usage.md "Retention"):
+# billing months of raw call records and daily data usage kept in the database, the current one included
+# (at least 7: the call-detail statement offers 6 months, published a month later); older months are
+# archived as compressed CSV under KAISEN_USAGE_ARCHIVE_DIR and dropped. PostgreSQL: monthly partitions are
+# created this many months behind and ahead of the current one by the scheduler.
+KAISEN_USAGE_RETENTION_MONTHS = os.environ.get("KAISEN_USAGE_RETENTION_MONTHS", "13")
+KAISEN_USAGE_ARCHIVE_DIR = Path(os.environ.get("KAISEN_USAGE_ARCHIVE_DIR") or DATA_DIR / "archive" / "usage")
+KAISEN_USAGE_PARTITIONS_BEHIND = int(os.environ.get("KAISEN_USAGE_PARTITIONS_BEHIND", "2"))
+KAISEN_USAGE_PARTITIONS_AHEAD = int(os.environ.get("KAISEN_USAGE_PARTITIONS_AHEAD", "3"))
+
 # Qualified invoices (X-INVOICE-JP, issue 4 §3): the issuer printed on every invoice. The registration
 # number is "T" + 13 digits with the check digit of the corporate number; the monthly close refuses to
 # issue without a valid one. The defaults are demo values (fictional) and are empty in production.

@@ -113,6 +113,7 @@ ACTION_LABELS: dict[str, Promise] = {
     "transfer.create": pgettext_lazy("audit action", "Line transfer started"),
     "transfer.preview": pgettext_lazy("audit action", "Line transfer checked"),
     "transfer.send": pgettext_lazy("audit action", "Lines transferred out"),
+    "usage.archive": pgettext_lazy("audit action", "Usage of a month archived and removed"),
     "user.create": pgettext_lazy("audit action", "User created"),
     "user.lock": pgettext_lazy("audit action", "User locked"),
     "user.password_change": pgettext_lazy("audit action", "Password changed"),

@@ -16,6 +16,7 @@ import typer
 from kaisen.benchmarks.close import bench_close_command
 from kaisen.benchmarks.export import bench_export_command
 from kaisen.benchmarks.orders import bench_orders_command
+from kaisen.benchmarks.scale import bench_scale_command
 from kaisen.benchmarks.usage import bench_usage_command
 from kaisen.core.cli import django_setup, print_json
 
@@ -47,3 +48,4 @@ bench_app.command("orders")(bench_orders_command)
 bench_app.command("usage")(bench_usage_command)
 bench_app.command("close")(bench_close_command)
 bench_app.command("export")(bench_export_command)
+bench_app.command("scale")(bench_scale_command)

@@ -14,3 +14,12 @@ class BillingConfig(AppConfig):
         from kaisen.procedures.prices import register
 
         register("billing", plan_price_label)
+
+        # Calls are rated in the statement that stores them (issue 10 §4): the loader (usage, a layer below)
+        # gets rating's SQL here; a line-history change re-rates that line's calls (lines, below too).
+        from kaisen.billing import rating
+        from kaisen.lines import history
+        from kaisen.usage.hooks import CallRating, call_rating
+
+        call_rating.register(CallRating(rated_select=rating.rated_calls_select, late_targets=rating.late_targets))
+        history.history_changed.register(rating.rerate_line_history)

@@ -3,8 +3,9 @@
 Every function takes the tenant and the user: the tenant scopes every query (another tenant's invoice is
 ``NotFound``, like one that does not exist), the user is checked for ``Billing:read`` and limits the
 per-number lists to the lines they may see (``line_scope``). Nothing here writes; the amounts are the
-ones rating and the close stored on ``Invoice`` / ``InvoiceItem`` / ``CallRecord`` — this module sums
-and pages them, it never rates or taxes anything itself.
+ones rating and the close stored on ``Invoice`` / ``InvoiceItem``, the loader on ``CallRecord`` and the
+call rollups (``UsageRollup``, issue 10 §4: the per-number charges) — this module sums and pages them, it never
+rates or taxes anything itself.
 """
 
 from __future__ import annotations

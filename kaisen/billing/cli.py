@@ -181,9 +181,10 @@ def combined_list_command(tenant: TenantOpt = None, fmt: FormatOpt = None) -> No
 
 @billing_ops_app.command("rate")
 def rate_command(month: MonthOpt, tenant: TenantOpt = None, coverage: CoverageOpt = None,
-                 rerate: Annotated[bool, typer.Option(help="Re-rate every call of the month (after a tariff "
-                                                          "change), not only new ones.")] = False) -> None:
-    """Rate a month: call charges and the provisional invoice items (refused on a closed month)."""
+                 rerate: Annotated[bool, typer.Option(help="Re-rate every call of the month once more (a repair: "
+                                                          "calls are rated when imported and re-rated when a "
+                                                          "tariff or a line changes).")] = False) -> None:
+    """Rate a month: the provisional invoice items, from the usage rollups (refused on a closed month)."""
     _setup()
     from kaisen.billing.rating import rate_month
     from kaisen.billing.services import parse_month

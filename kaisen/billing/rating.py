@@ -41,6 +41,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Sum
 
 from kaisen.billing import tariffs
 from kaisen.billing.models import (
@@ -59,11 +60,12 @@ from kaisen.billing.models import (
 from kaisen.billing.tax import TaxSummary, compute_tax
 from kaisen.carriers.models import Coverage
 from kaisen.core import clock
-from kaisen.core.calendar import last_day_of_month, month_start
+from kaisen.core.calendar import first_of_next_month, last_day_of_month, month_start
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.lines.models import Line, LinePeriod, Plan
 from kaisen.tenancy.models import Tenant
-from kaisen.usage.models import TAX_EXEMPT_CALL_TYPES, CallRecord, DataUsageDaily
+from kaisen.usage import rollups
+from kaisen.usage.models import TAX_EXEMPT_CALL_TYPES, CallRecord, DataUsageDaily, UsageRollup
 
 MB = 1024 * 1024
 #: The statuses of a line-history interval in which the line is in service: its monthly fees are billed.
@@ -212,43 +214,168 @@ ITEM_COLUMNS = ("invoice_id, tenant_id, line_id, msisdn, cost_type, label, categ
                 "tax_class")
 
 
-def rate_calls(*, tenant: Tenant, coverage: str, month: dt.date, rerate: bool = False) -> int:
-    """Set ``CallRecord.charge`` for the month's calls of the tenant's lines of ``coverage``: only the
-    unrated ones, or all of them with ``rerate`` (after a tariff change). Returns the rows updated."""
+def _charge(call: str) -> str:
+    """SQL: the standard-rate charge of the call ``call`` at the call rate ``r`` (NULL without one): started
+    units × rate (``ceil(duration / unit) × rate``), or count × rate for SMS and directory assistance."""
+    return (f"CASE WHEN r.unit_seconds > 0 "
+            f"THEN (({call}.duration_ds + r.unit_seconds * 10 - 1) / (r.unit_seconds * 10)) * r.rate "
+            f"ELSE {call}.units * r.rate END")
+
+
+def rated_calls_select(source: str) -> str:
+    """``SELECT c.*, rated_charge, bill_tenant_id, coverage, flat_rate_free FROM (source) c …`` (issue 10 §4).
+
+    Each call of ``source`` (columns of ``CallRecord``; at least line_id, tenant_id, started_at, duration_ds,
+    units, call_type) joined to the line-history interval in force when it started (``_at_start``: the tenant
+    billed, the plan and its coverage, the voice options), the call rate and the plan fee versions in force at
+    its start (issue 10 §3). ``rated_charge`` is NULL when no call rate exists for the call's type;
+    ``flat_rate_free``: the line's flat-rate calling covers the call (free on the invoice). The loader
+    (``usage.ingest``) stores the calls and their rollups from this select in one statement; re-rating reads it
+    over the stored calls."""
     t = _t()
-    charge = (f"CASE WHEN r.unit_seconds > 0 "
-              f"THEN (({t['cdr']}.duration_ds + r.unit_seconds * 10 - 1) / (r.unit_seconds * 10)) * r.rate "
-              f"ELSE {t['cdr']}.units * r.rate END")
-    # Re-rating rewrites only the rows whose charge changes: an UPDATE writes a new row version (and, on
-    # PostgreSQL, index entries unless the page has room for a HOT update), so rows left alone are cheapest.
-    only_new = (f" AND {t['cdr']}.charge IS NULL" if not rerate
-                else f" AND ({t['cdr']}.charge IS NULL OR {t['cdr']}.charge <> {charge})")
-    # Each call takes the call rate version in force on its Japan-time start date, and the plan and tenant of
-    # the line-history interval in force when it started (issue 10 §3): a call made before a SIM transfer is
-    # the old tenant's, whichever tenant the import filed it under.
-    rates, rate_match = _call_rate_at("r", t["cdr"])
-    sql = (
-        f"UPDATE {t['cdr']} SET charge = {charge} "  # noqa: S608
-        f"FROM {t['period']} l JOIN {t['plan']} p ON p.id = l.plan_id JOIN {rates} r ON r.coverage = p.coverage "
-        f"WHERE {_at_start('l', t['cdr'])} AND {rate_match} "
-        f"AND l.tenant_id = %(tenant)s AND {t['cdr']}.billing_month = %(start)s AND p.coverage = %(cov)s"
-        f"{only_new}"
-    )
+    rates, rate_match = _call_rate_at("r", "c")
+    pts, pt_match = _at_call(t["ptariff"], "pt", {"plan_id": "p.id"}, "c")
+    flat = (f"COALESCE(r.flat_rate_covered AND ({_json_true('l.voice_options', 'flat_rate_calling')} "
+            f"OR COALESCE(pt.includes_flat_rate_calling, FALSE)), FALSE)")
+    # A line without any history interval (none in the product: every line gets one when registered) is
+    # billed to the call's tenant at its current plan's coverage.
+    coverage = (f"COALESCE(p.coverage, (SELECT cp.coverage FROM {t['line']} cl JOIN {t['plan']} cp "  # noqa: S608
+                f"ON cp.id = cl.plan_id WHERE cl.id = c.line_id))")
+    # Rounded to the cent as the charge column keeps it, so a rollup is the sum of its stored charges.
+    return (f"SELECT c.*, ROUND({_charge('c')}, 2) AS rated_charge, "  # noqa: S608
+            f"COALESCE(l.tenant_id, c.tenant_id) AS bill_tenant_id, "
+            f"{coverage} AS coverage, {flat} AS flat_rate_free FROM {source} c "
+            f"LEFT JOIN {t['period']} l ON {_at_start('l', 'c')} LEFT JOIN {t['plan']} p ON p.id = l.plan_id "
+            f"LEFT JOIN {pts} pt ON {pt_match} LEFT JOIN {rates} r ON {rate_match}")
+
+
+def late_targets(months: Any) -> list[tuple[int, str, dt.date, dt.date]]:
+    """For each closed invoice of one of ``months``: (tenant, coverage, month, the next month of that tenant
+    and coverage whose invoice is not closed). Usage of a closed month that arrives late is billed there as an
+    adjustment (issue 10 §4)."""
+    months = sorted({month_start(m) for m in months})
+    if not months:
+        return []
+    closed = list(Invoice.objects.filter(month__in=months, closed_at__isnull=False)
+                  .values_list("tenant_id", "coverage", "month"))
+    if not closed:
+        return []
+    later: dict[tuple[int, str], set[dt.date]] = {}
+    for tenant_id, coverage, month in (Invoice.objects.filter(
+            tenant_id__in={c[0] for c in closed}, month__gt=min(months), closed_at__isnull=False)
+            .values_list("tenant_id", "coverage", "month")):
+        later.setdefault((tenant_id, coverage), set()).add(month)
+    out = []
+    for tenant_id, coverage, month in closed:
+        target = first_of_next_month(month)
+        while target in later.get((tenant_id, coverage), ()):
+            target = first_of_next_month(target)
+        out.append((tenant_id, coverage, month, target))
+    return out
+
+
+def closed_months() -> list[dt.date]:
+    """The months of which some invoice is closed: their usage is never re-rated (issue 10 §4)."""
+    return sorted(set(Invoice.objects.filter(closed_at__isnull=False).values_list("month", flat=True)))
+
+
+def rerate_calls(*, tenant_id: int | None = None, plan_id: int | None = None, line_ids: list[int] | None = None,
+                 since: dt.date | None = None,
+                 call_type: str | None = None, months: list[dt.date] | None = None,
+                 keep_charges: bool = False, include_closed: bool = False) -> int:
+    """Re-rate the stored calls that a change can affect, and only those (issue 10 §4): the calls of
+    ``line_ids`` / of ``call_type`` / started on or after ``since`` (a Japan-time date) / billed in
+    ``months`` / of the lines ever of ``tenant_id`` / ever on ``plan_id`` — all given conditions together —
+    in months of which no invoice is closed.
+
+    1. one ``UPDATE … FROM`` writes the new charge into the rows whose charge changes (none when
+       ``keep_charges``: only the rollups are rebuilt from the stored charges);
+    2. their rollups (selected by the same conditions: line, day, call type, month) are deleted and written
+       again from the calls in one ``INSERT … SELECT … GROUP BY``.
+
+    Adjustments (late usage of a closed month billed in a later one) are never touched. ``include_closed``
+    (only with ``keep_charges``: the migration that wrote the first rollups) rebuilds closed months too.
+    Returns the calls whose charge changed."""
+    t = _t()
+    cdr, roll = t["cdr"], UsageRollup._meta.db_table
+    conds_c: list[str] = []
+    conds_u: list[str] = [f"{roll}.billing_month = {roll}.usage_month"]
+    params_c: list[Any] = []
+    params_u: list[Any] = []
+
+    def both(c_sql: str, u_sql: str, values: list[Any]) -> None:
+        conds_c.append(c_sql)
+        conds_u.append(u_sql)
+        params_c.extend(values)
+        params_u.extend(values)
+
+    if tenant_id is not None:
+        sub = f"SELECT o.line_id FROM {t['period']} o WHERE o.tenant_id = %s"  # noqa: S608
+        both(f"c.line_id IN ({sub})", f"{roll}.line_id IN ({sub})", [tenant_id])
+    if plan_id is not None:
+        sub = f"SELECT o.line_id FROM {t['period']} o WHERE o.plan_id = %s"  # noqa: S608
+        both(f"c.line_id IN ({sub})", f"{roll}.line_id IN ({sub})", [plan_id])
+    if line_ids is not None:
+        if not line_ids:
+            return 0
+        marks = ", ".join(["%s"] * len(line_ids))
+        both(f"c.line_id IN ({marks})", f"{roll}.line_id IN ({marks})", list(line_ids))
+    if call_type is not None:
+        both("c.call_type = %s", f"{roll}.call_type = %s", [call_type])
+    if since is not None:
+        start = connection.ops.adapt_datetimefield_value(dt.datetime.combine(since, dt.time(0), tzinfo=clock.JST))
+        conds_c.append("c.started_at >= %s")
+        params_c.append(start)
+        conds_u.append(f"{roll}.day >= %s")
+        params_u.append(since)
+    if months is not None:
+        if not months:
+            return 0
+        marks = ", ".join(["%s"] * len(months))
+        both(f"c.billing_month IN ({marks})", f"{roll}.billing_month IN ({marks})",
+             [month_start(m) for m in months])
+    closed = [] if include_closed else closed_months()
+    if closed:
+        marks = ", ".join(["%s"] * len(closed))
+        both(f"c.billing_month NOT IN ({marks})", f"{roll}.billing_month NOT IN ({marks})", closed)
+    where_c = " AND ".join(conds_c) or "TRUE"
+    source = f"(SELECT * FROM {cdr} c WHERE {where_c})"  # noqa: S608
+    changed = 0
     with connection.cursor() as cur:
-        cur.execute(sql, {"tenant": tenant.pk, "start": month_start(month), "cov": coverage})
-        return max(cur.rowcount, 0)
+        if not keep_charges:
+            distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+            cur.execute(f"UPDATE {cdr} SET charge = x.rated_charge FROM ({rated_calls_select(source)}) x "  # noqa: S608
+                        f"WHERE {cdr}.id = x.id AND {cdr}.charge {distinct} x.rated_charge", params_c)
+            changed = max(cur.rowcount, 0)
+        cur.execute(f"DELETE FROM {roll} WHERE {' AND '.join(conds_u)}", params_u)  # noqa: S608
+        cur.execute(rollups.upsert_sql(f"({rated_calls_select(source)})", charge="x.charge"), params_c)
+    return changed
+
+
+def rerate_line_history(line_ids: list[int], since: dt.datetime | None) -> None:
+    """A change of the lines' history from ``since`` (None: from their first interval): re-rate their calls
+    from that Japan-time day in the open months (``lines.history.history_changed``; issue 10 §4)."""
+    rerate_calls(line_ids=line_ids, since=since.astimezone(clock.JST).date() if since is not None else None)
 
 
 def _unrated_calls(*, tenant: Tenant, coverage: str, month: dt.date) -> int:
-    """The month's calls billed to the tenant (by the interval in force at their start) still without a
-    charge: no call rate for their type."""
-    t = _t()
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT COUNT(*) FROM {t['cdr']} c JOIN {t['period']} l ON {_at_start('l', 'c')} "  # noqa: S608
-                    f"JOIN {t['plan']} p ON p.id = l.plan_id WHERE l.tenant_id = %(tenant)s "
-                    f"AND c.billing_month = %(start)s AND p.coverage = %(cov)s AND c.charge IS NULL",
-                    {"tenant": tenant.pk, "start": month_start(month), "cov": coverage})
-        return int(cur.fetchone()[0])
+    """The month's calls billed to the tenant still without a charge (no call rate for their type), from
+    the rollups."""
+    return int(UsageRollup.objects.filter(tenant=tenant, coverage=coverage, billing_month=month_start(month))
+               .aggregate(n=Sum("unrated"))["n"] or 0)
+
+
+#: What an invoice item of late usage says after its cost type: "（2026-10分調整）" — the adjustment, in the next
+#: open month, of usage that arrived after its own month was closed (issue 10 §4). The labels are the
+#: carrier's Japanese cost types (M-DL-1); this one follows them.
+ADJUSTMENT_SUFFIX = "分調整"
+
+
+def _month_text(column: str) -> str:
+    """SQL: the date in ``column`` as ``YYYY-MM``."""
+    if connection.vendor == "postgresql":
+        return f"to_char({column}, 'YYYY-MM')"
+    return f"strftime('%%Y-%%m', {column})"
 
 
 def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
@@ -270,7 +397,6 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
                        f"AND d.ends_on >= %(start)s AND r.valid_from = (SELECT MAX(r2.valid_from) FROM {t['ltr']} r2 "
                        f"WHERE r2.plan_id = r0.plan_id AND r2.term_months = r0.term_months "
                        f"AND r2.valid_from <= %(start)s)), pt.jpy_monthly_fee, p.monthly_fee)")
-    flat = f"({_json_true('l.voice_options', 'flat_rate_calling')} OR COALESCE(pt.includes_flat_rate_calling, FALSE))"
     option_amount = " + ".join(
         f"CASE WHEN {_json_true('l.voice_options', code)}"
         + (" AND NOT COALESCE(pt.includes_flat_rate_calling, FALSE)" if code == "flat_rate_calling" else "")
@@ -279,8 +405,7 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
     )
     # Calls: the line-history interval (tenant, plan, voice options), call rate and plan fee versions in
     # force at each call's start (issue 10 §3).
-    call_rate = _call_rate_at("r", "c")
-    call_pt = _at_call(t["ptariff"], "pt", {"plan_id": "p.id"}, "c")
+    roll = UsageRollup._meta.db_table
     taxable = TaxClass.TAXABLE_10.value
     fee_cat = ChargeCategory.FEE.value
     exempt_types = ", ".join(f"'{c}'" for c in sorted(TAX_EXEMPT_CALL_TYPES))
@@ -296,16 +421,22 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
         _select(["%(inv)s", "l.tenant_id", "l.line_id", "l.msisdn", f"'{tariffs.OPTION_FEE[0]}'",
                  f"'{tariffs.OPTION_FEE[1]}'", f"'{fee_cat}'", "TRUE", "1", option_amount, f"'{taxable}'"],
                 lines_from),
-        # Calls and SMS per number and call type (flat-rate covered types dropped for flat-rate lines).
-        _select(["%(inv)s", "l.tenant_id", "c.line_id", "c.msisdn", "r.cost_type", "r.label", "r.category", "TRUE",
-                 "SUM(c.units)", "SUM(c.charge)",
+        # Calls and SMS per number and call type, from the rollups (issue 10 §4): rated when stored, with the
+        # line-history interval and tariff versions in force at each call's start; the calls the line's
+        # flat-rate calling covers are left out. The labels are those of the call rate version in force on the
+        # rollup's day. Late usage of a closed month (usage_month before the billing month) is its own item,
+        # labelled as an adjustment of that month.
+        _select(["%(inv)s", "u.tenant_id", "u.line_id", "u.msisdn", "r.cost_type",
+                 f"CASE WHEN u.usage_month <> u.billing_month THEN r.label || '（' || {_month_text('u.usage_month')} "
+                 f"|| '{ADJUSTMENT_SUFFIX}）' ELSE r.label END", "r.category", "TRUE", "SUM(u.units)", "SUM(u.charge)",
                  f"CASE WHEN r.call_type IN ({exempt_types}) THEN '{TaxClass.EXEMPT.value}' ELSE '{taxable}' END"],
-                f"FROM {t['cdr']} c JOIN {t['period']} l ON {_at_start('l', 'c')} "
-                f"JOIN {t['plan']} p ON p.id = l.plan_id "
-                f"LEFT JOIN {call_pt[0]} pt ON {call_pt[1]} JOIN {call_rate[0]} r ON {call_rate[1]} "
-                f"WHERE l.tenant_id = %(tenant)s AND c.billing_month = %(start)s AND p.coverage = %(cov)s "
-                f"AND NOT (r.flat_rate_covered AND {flat}) "
-                f"GROUP BY l.tenant_id, c.line_id, c.msisdn, r.call_type, r.cost_type, r.label, r.category"),
+                f"FROM {roll} u JOIN {t['rate']} r ON "
+                f"{_version(t['rate'], 'r', {'coverage': 'u.coverage', 'call_type': 'u.call_type'}, 'u.day')} "
+                f"WHERE u.tenant_id = %(tenant)s AND u.billing_month = %(start)s AND u.coverage = %(cov)s "
+                f"AND NOT u.flat_rate_free "
+                f"GROUP BY u.tenant_id, u.line_id, u.msisdn, u.billing_month, u.usage_month, r.call_type, r.cost_type, "
+                f"r.label, "
+                f"r.category"),
         # Data beyond the allowance, in started units (integer division rounds the units up here).
         _select(["%(inv)s", "x.tenant_id", "x.line_id", "x.msisdn", f"'{tariffs.DATA_OVERAGE[0]}'",
                  f"'{tariffs.DATA_OVERAGE[1]}'", f"'{ChargeCategory.DATA.value}'", "FALSE",
@@ -423,7 +554,9 @@ def rate_month(*, tenant: Tenant, coverage: str, month: dt.date, rerate: bool = 
         raise DomainError(ErrorCode.INVOICE_CLOSED,
                           _("The invoice of %(month)s is closed; its items no longer change.")
                           % {"month": f"{start:%Y-%m}"})
-    calls = rate_calls(tenant=tenant, coverage=coverage, month=start, rerate=rerate)
+    # Calls are rated when stored and re-rated when a tariff version or a line's history changes (issue 10
+    # §4); ``rerate`` re-rates the month's calls of the tenant's lines once more (an operator's repair).
+    calls = rerate_calls(tenant_id=tenant.pk, months=[start]) if rerate else 0
     InvoiceItem.objects.filter(invoice=invoice).delete()
     items = _insert_items(invoice, coverage=coverage, month=start)
     if with_extra_fees:

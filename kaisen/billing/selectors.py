@@ -17,14 +17,17 @@ Functions:
 * ``invoice_tax_lines(invoice)`` → ``TaxSummary`` (per-rate base and tax, exempt total) for the PDF.
 * ``provisional(tenant=, user=, coverage=, month=None)`` → ``Provisional``: the month's amounts so far
   per ``ChargeCategory`` from the last rating, tax, total, and ``daily`` (``{date: amount}``, every day of
-  the month up to today: call and SMS charges as billed, by Japan-time start date; monthly fees and data
-  overage are month-level and appear in ``categories`` only).
+  the month up to today: call and SMS charges as billed, by Japan-time start date — late usage of an earlier
+  month on the 1st; monthly fees and data overage are month-level and appear in ``categories`` only).
 * ``number_charges(tenant=, user=, invoice=)`` → ``list[NumberCharges]``: per number, the call charges
   at the standard rate (K-4, K-6: the 通常料金, tax excluded; a flat-rate line's free calls still show):
   ``domestic`` (fixed, IP, 117/171, 188/189, 104), ``international`` (incl. roaming), ``au``,
   ``other_mobile``, ``total`` = their sum. SMS is not a call and is not in these columns.
-* ``call_charges(tenant=, user=, coverage=, month_from=, month_to=)`` → the visible calls of those months,
-  each with its column above as ``col`` (the base of ``number_charges`` and the Charges pages' per-number list).
+* ``call_charges(tenant=, user=, coverage=, month_from=, month_to=)`` → the visible calls' rollups
+  (``usage.UsageRollup``, issue 10 §4) of those months, each with its column above as ``col`` (the base of
+  ``number_charges`` and the Charges pages' per-number list).
+
+The call figures here (``daily``, the per-number charges) read the rollups, never the raw calls.
 * ``call_charge_months(tenant=, user=, coverage="japan", months=4)`` → ``list[MonthCalls]`` (K-4 overview).
 """
 
@@ -35,13 +38,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import BooleanField, Case, CharField, DecimalField, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Case, CharField, DecimalField, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from kaisen.access import actions
 from kaisen.access.services import authorize, line_scope
-from kaisen.billing.models import CallRate, ChargeCategory, Invoice, InvoiceItem, InvoiceStatus
+from kaisen.billing.models import ChargeCategory, Invoice, InvoiceItem, InvoiceStatus
 from kaisen.billing.rating import currency_of, invoice_tax
 from kaisen.billing.tax import TaxSummary, compute_tax
 from kaisen.carriers.models import Coverage
@@ -49,7 +52,7 @@ from kaisen.core import clock
 from kaisen.core.calendar import add_months, first_of_next_month, last_day_of_month, month_start, previous_month
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.tenancy.models import Tenant
-from kaisen.usage.models import CallRecord, CallType
+from kaisen.usage.models import CallType, UsageRollup
 
 ZERO = Decimal(0)
 
@@ -124,21 +127,6 @@ class Provisional:
     rated_at: dt.datetime | None = None
 
 
-def _flat_rate_free(coverage: str, day: dt.date) -> Q:
-    """Calls free under flat-rate calling, with the call rate and plan fee versions in force on ``day`` (the
-    month's first day: an approximation of rating's per-call choice, for the provisional daily chart)."""
-    from kaisen.billing.models import PlanTariff
-    from kaisen.billing.versions import in_force
-
-    types = CallRate.objects.filter(coverage=coverage).values_list("call_type", flat=True).distinct()
-    flat_types = [t for t in types if getattr(in_force(CallRate, day, coverage=coverage, call_type=t),
-                                              "flat_rate_covered", False)]
-    plan_ids = {pt.plan_id for pt in PlanTariff.objects.filter(includes_flat_rate_calling=True)
-                if getattr(in_force(PlanTariff, day, plan_id=pt.plan_id), "includes_flat_rate_calling", False)}
-    return Q(call_type__in=flat_types) & (Q(line__voice_options__flat_rate_calling=True)
-                                          | Q(line__plan_id__in=plan_ids))
-
-
 def provisional(*, tenant: Tenant, user: Any, coverage: str, month: dt.date | None = None) -> Provisional:
     authorize(user=user, action=actions.BILLING_READ)
     _check_coverage(coverage)
@@ -164,17 +152,15 @@ def provisional(*, tenant: Tenant, user: Any, coverage: str, month: dt.date | No
     while day <= last:
         daily[day] = ZERO
         day += dt.timedelta(days=1)
-    calls = (CallRecord.objects.filter(tenant=tenant, billing_month=start, line__plan__coverage=coverage,
-                                       charge__isnull=False)
-             .annotate(free=Case(When(_flat_rate_free(coverage, start), then=Value(True)), default=Value(False),
-                                 output_field=BooleanField()))
-             .filter(free=False))
+    # The daily breakdown reads the rollups (issue 10 §4): the calls billed this month (adjustments of late
+    # usage included, on the month's first day), without those the line's flat-rate calling makes free.
+    calls = UsageRollup.objects.filter(tenant=tenant, billing_month=start, coverage=coverage, flat_rate_free=False)
     if scope:
         calls = calls.filter(scope)
-    per_day = (calls.annotate(day=TruncDate("started_at", tzinfo=clock.JST)).values("day")
-               .annotate(s=Sum("charge")).order_by("day"))
+    per_day = calls.order_by("day").values("day").annotate(s=Sum("charge"))
     for day_row in per_day:
-        key = max(day_row["day"], start)  # a call begun on the previous month's last day, billed in this one
+        # A call begun on the previous month's last day, billed in this one; late usage of an earlier month.
+        key = max(day_row["day"], start)
         daily[key] = daily.get(key, ZERO) + (day_row["s"] or ZERO)
     return Provisional(
         month=start, coverage=coverage, currency=currency,
@@ -211,10 +197,11 @@ SMS_CALL_TYPES = (CallType.SMS, CallType.SMS_INTERNATIONAL)
 
 
 def call_charges(*, tenant: Tenant, user: Any, coverage: str, month_from: dt.date, month_to: dt.date) -> Any:
-    """The calls (no SMS) billed in ``month_from``..``month_to`` on the tenant's lines of ``coverage`` that
-    ``user`` may see, each annotated with its K-4 / K-6 column as ``col``. No permission check (the caller's)."""
-    qs = CallRecord.objects.filter(per_number_calls(), tenant=tenant, billing_month__gte=month_from,
-                                   billing_month__lte=month_to, line__plan__coverage=coverage)
+    """The rollups of the calls (no SMS) billed in ``month_from``..``month_to`` on the tenant's lines of
+    ``coverage`` that ``user`` may see (issue 10 §4: never the raw calls), each annotated with its K-4 / K-6
+    column as ``col``; ``charge`` is their standard-rate sum. No permission check (the caller's)."""
+    qs = UsageRollup.objects.filter(per_number_calls(), tenant=tenant, billing_month__gte=month_from,
+                                    billing_month__lte=month_to, coverage=coverage)
     scope = line_scope(user=user, prefix="line__")
     if scope:
         qs = qs.filter(scope)

@@ -134,7 +134,8 @@ def long_term_discount_add(*, tenant: Tenant, msisdn: str, term_months: int, fir
 
 def rate_open_months(*, today: dt.date | None = None) -> int:
     """Scheduled: rate the current month, and the previous one while it is open, of every tenant and
-    coverage. Returns the number of calls newly rated."""
+    coverage: their items rewritten from the rollups (the calls were rated when stored, issue 10 §4). Returns
+    the number of invoices rewritten."""
     from kaisen.billing.versions import plan_catalogue_sync
 
     today = today or clock.today_jst()
@@ -147,7 +148,8 @@ def rate_open_months(*, today: dt.date | None = None) -> int:
                 if Invoice.objects.filter(tenant=tenant, coverage=coverage, month=month,
                                           closed_at__isnull=False).exists():
                     continue
-                rated += rate_month(tenant=tenant, coverage=coverage, month=month).calls_rated
+                rate_month(tenant=tenant, coverage=coverage, month=month)
+                rated += 1
     return rated
 
 

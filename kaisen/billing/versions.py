@@ -258,7 +258,25 @@ def tariff_version_save(*, obj: models.Model, actor: str = "", audit: bool = Tru
     plan = getattr(obj, "plan", None)
     if isinstance(obj, PlanTariff) and plan is not None:
         _sync_plan_catalogue(plan)
+    _rerate(obj, before)
     return obj
+
+
+def _rerate(obj: models.Model, before: models.Model | None) -> None:
+    """Re-rate the stored calls a new or corrected version can price differently, and only those (issue 10
+    §4): a call rate — the calls of its type started from its day on; a plan fee (whose flat-rate calling
+    makes calls free) — the calls of the lines on that plan from its day on. Only open months (a version
+    never starts in or before a closed one, ``check_version``). Other prices do not price calls: the
+    monthly fees are computed at rating from the versions in force on the month's first day."""
+    from kaisen.billing.rating import rerate_calls
+
+    since: dt.date = getattr(obj, "valid_from")  # noqa: B009
+    if before is not None:
+        since = min(since, getattr(before, "valid_from"))  # noqa: B009
+    if isinstance(obj, CallRate):
+        rerate_calls(call_type=obj.call_type, since=since)
+    elif isinstance(obj, PlanTariff):
+        rerate_calls(plan_id=obj.plan_id, since=since)
 
 
 @transaction.atomic

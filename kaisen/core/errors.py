@@ -71,6 +71,7 @@ class ErrorCode(StrEnum):
     COMBINED_BILLING_CONFLICT = "COMBINED_BILLING_CONFLICT"  # S-BILL-5
     # Usage ingestion and usage views (issue 4 §1, §7, §8 — usage)
     INVALID_USAGE_FILE = "INVALID_USAGE_FILE"
+    USAGE_MONTH_RETAINED = "USAGE_MONTH_RETAINED"  # issue 10 §5: archive asked for a month still kept
     # Charges pages, bills API and invoice PDF (issue 4 §4, §7, §8 — helper "view")
     INVOICE_NOT_ISSUED = "INVOICE_NOT_ISSUED"
     # Payments and billing contacts (issue 4 §5, helper "pay": S-PAY-1..3)
@@ -130,6 +131,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.MFA_TOO_MANY_ATTEMPTS: 429,
     ErrorCode.INVOICE_NOT_ISSUED: 409,  # helper "view"
     ErrorCode.COMBINED_BILLING_CONFLICT: 409,
+    ErrorCode.USAGE_MONTH_RETAINED: 409,
     # Permissions, line tags and approvals (issue 5 §1, access app)
     ErrorCode.TAG_IN_USE: 409,
     ErrorCode.APPROVAL_REQUIRED: 409,

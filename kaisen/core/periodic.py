@@ -27,6 +27,9 @@ JOBS: list[Job] = [
     # Finished django-tasks rows (issue 11 §1): the worker's claim query slows down as they pile up.
     Job("prune finished task rows", "kaisen.core.taskqueue.task_results_prune", 600),
     Job("purge stale login counters", "kaisen.security.throttle.throttle_purge", 3600),
+    # Usage storage (issue 10 §5): monthly partitions ahead of time (PostgreSQL); months past retention archived.
+    Job("prepare usage partitions", "kaisen.usage.partitions.usage_partitions_prepare", 3600),
+    Job("archive usage past retention", "kaisen.usage.retention.usage_archive_due", 86400),
     # Billing (issue 4 §2-§3, part `rate`): provisional rating, then the close from the 2nd business day.
     Job("rate open billing months", "kaisen.billing.services.rate_open_months", 3600),
     Job("close due billing months", "kaisen.billing.services.close_due", 3600),

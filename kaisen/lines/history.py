@@ -23,12 +23,13 @@ interval's state. Back-office changes and SIM transfers start when they are made
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.db import connection
 
 from kaisen.core import clock
+from kaisen.core.registry import Slot
 from kaisen.events import catalogue
 from kaisen.events.services import event_emit
 from kaisen.lines.models import Line, LinePeriod, LinePeriodReason
@@ -40,6 +41,12 @@ KEPT_FIELDS = ("tenant_id", "plan_id", "carrier", "status", "voice_options", "da
 KEPT_LINE_FIELDS = frozenset({"tenant", "plan", "carrier", "status", "voice_options", "data_cap_mb", "sim_size",
                               "iccid", "msisdn"})
 _CHUNK = 1000
+
+#: Called with (line IDs, the earliest moment their new intervals start — None: from their first interval)
+#: after a change was recorded, in the same transaction: billing re-rates those lines' calls from that day in
+#: the months still open (issue 10 §4). Billing, a layer above, fills it (docs/decisions/0006-layers.md).
+history_changed: Slot[Callable[[list[int], dt.datetime | None], None]] = Slot(
+    "Line history re-rating is not registered: kaisen.billing must be in INSTALLED_APPS.")
 
 
 def start_of_day_jst(day: dt.date) -> dt.datetime:
@@ -111,7 +118,13 @@ def _record(lines: Iterable[Line], *, at: dt.datetime, reason: str, order_id: in
                 event_emit(tenant_id=line.tenant_id, type=catalogue.LINE_STATUS_CHANGED, line_id=line.pk, data={
                     "line_id": line.pk, "msisdn": line.msisdn, "iccid": line.iccid,
                     "from_status": current.status, "to_status": line.status, "order_id": order_id})
-    return LinePeriod.objects.bulk_create(new) if new else []
+    if not new:
+        return []
+    made = LinePeriod.objects.bulk_create(new)
+    # A replaced interval may have been the line's first (which also prices calls from before it): re-rate
+    # those lines from their first interval.
+    history_changed.get()([p.line_id for p in made], None if to_replace else min(p.valid_from for p in made))
+    return made
 
 
 def line_record_change(*, line: Line, at: dt.datetime, reason: str, order_id: int | None = None) -> LinePeriod | None:

@@ -6,7 +6,16 @@ from __future__ import annotations
 from django.contrib import admin
 
 from kaisen.core.admin import AmountFieldsAdminMixin, ReadOnlyAdminMixin, amount_column
-from kaisen.usage.models import CallRecord, DataUsageDaily, UnmatchedCall, UnmatchedDataUsage, UsageFile, UsageRowError
+from kaisen.usage.models import (
+    CallRecord,
+    DataUsageDaily,
+    UnmatchedCall,
+    UnmatchedDataUsage,
+    UsageArchive,
+    UsageFile,
+    UsageRollup,
+    UsageRowError,
+)
 
 
 @admin.register(UsageFile)
@@ -25,6 +34,19 @@ class CallRecordAdmin(AmountFieldsAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
     amount_fields = ("charge",)
     list_filter = ("call_type", "tax_exempt", "billing_month")
     search_fields = ("msisdn", "record_id", "destination_number")
+    list_select_related = ("tenant",)
+    show_full_result_count = False
+
+
+@admin.register(UsageRollup)
+class UsageRollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Issue 10 §4: what the bills and usage pages read; an adjustment has a billing month after its month of
+    use (late usage)."""
+
+    list_display = ("day", "msisdn", "call_type", "calls", "duration_ds", "charge", "currency", "flat_rate_free",
+                    "usage_month", "billing_month", "tenant")
+    list_filter = ("call_type", "coverage", "flat_rate_free", "billing_month")
+    search_fields = ("msisdn",)
     list_select_related = ("tenant",)
     show_full_result_count = False
 
@@ -53,3 +75,11 @@ class UnmatchedDataUsageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class UsageRowErrorAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("source_file", "row_no", "code", "message")
     list_filter = ("code",)
+
+
+@admin.register(UsageArchive)
+class UsageArchiveAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Months archived past the retention period (issue 10 §5): written by ``kaisen admin usage archive``."""
+
+    list_display = ("month", "table", "rows", "size_bytes", "path", "sha256", "archived_at", "archived_by")
+    list_filter = ("table",)

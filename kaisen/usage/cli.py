@@ -63,6 +63,45 @@ def usage_rematch_command() -> None:
     print_json(usage_rematch().as_dict())
 
 
+@usage_admin_app.command("archive")
+def usage_archive_command(
+    month: Annotated[str, typer.Option(
+        help="One month YYYY-MM (default: every month past the retention period).")] = "",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the months that would be archived.")] = False,
+) -> None:
+    """Archive usage past the retention period: each month's call records and daily data usage are written
+    to a compressed CSV file with its SHA-256, then removed from the database (audited).
+
+    Prints the files written. Exits 1 if a month is still inside the retention period.
+    """
+    django_setup()
+    import datetime as dt
+
+    from kaisen.core.errors import DomainError
+    from kaisen.usage.retention import oldest_kept_month, usage_archive_due_months, usage_archive_month
+
+    if month:
+        try:
+            months = [dt.date.fromisoformat(f"{month}-01")]
+        except ValueError:
+            typer.echo("--month must be YYYY-MM.", err=True)
+            raise typer.Exit(2) from None
+    else:
+        months = usage_archive_due_months()
+    if dry_run:
+        print_json({"oldest_kept_month": f"{oldest_kept_month():%Y-%m}", "months": [f"{m:%Y-%m}" for m in months]})
+        return
+    out = []
+    for m in months:
+        try:
+            tables = usage_archive_month(month=m, actor="kaisen admin usage archive")
+        except DomainError as exc:
+            typer.echo(f"{m:%Y-%m}: {exc.code}: {exc.message}", err=True)
+            raise typer.Exit(1) from None
+        out.append({"month": f"{m:%Y-%m}", "tables": [t.as_dict() for t in tables]})
+    print_json(out)
+
+
 def _line_id(ref: str, url: str | None) -> int:
     """A line ID as is; a phone number or ICCID through the lines API."""
     if ref.isdigit() and len(ref) < 10:

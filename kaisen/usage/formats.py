@@ -81,6 +81,11 @@ def stamp_aware(value: dt.datetime) -> Any:
     return f"{value}+09:00"
 
 
+def stamp_binary(value: dt.datetime) -> Any:
+    """``value`` is a naive Japan time; PostgreSQL's binary COPY gets the aware datetime (no text to parse)."""
+    return value.replace(tzinfo=JST)
+
+
 def stamp_sqlite(value: dt.datetime) -> Any:
     """``value`` is a naive Japan time; Django's SQLite backend stores UTC without offset (str of the value)."""
     return str(value - _NINE_HOURS)
@@ -168,7 +173,8 @@ def _msisdn(value: str, *, required: bool = True) -> str:
     return number
 
 
-def call_reader(pos: dict[str, int], now: dt.datetime, stamp: Stamp) -> Callable[[list[str], int], CallRow]:
+def call_reader(pos: dict[str, int], now: dt.datetime, stamp: Stamp, *,
+                dates: bool = False) -> Callable[[list[str], int], CallRow]:
     """A function reading one call row (fields, line number) → the staged tuple, or raising RowError.
 
     Built once per file with everything it needs bound locally: it runs ten million times for a large
@@ -179,7 +185,7 @@ def call_reader(pos: dict[str, int], now: dt.datetime, stamp: Stamp) -> Callable
         pos.get(c, -1) for c in CALL_COLUMNS)
     now_jst = now.astimezone(JST).replace(tzinfo=None)
     types: dict[tuple[str, str, str, str], tuple[str, bool, bool]] = {}
-    months: dict[tuple[int, int], str] = {}
+    months: dict[tuple[int, int], Any] = {}
     tenth = dt.timedelta(microseconds=100_000)
     tick = dt.timedelta(microseconds=1)
     fromiso = dt.datetime.fromisoformat
@@ -239,7 +245,8 @@ def call_reader(pos: dict[str, int], now: dt.datetime, stamp: Stamp) -> Callable
         last = end - tick if duration else end  # K-4: billed in the month of the call's last instant
         month = months.get((last.year, last.month))
         if month is None:
-            month = months[(last.year, last.month)] = f"{last.year:04d}-{last.month:02d}-01"
+            month = months[(last.year, last.month)] = (dt.date(last.year, last.month, 1) if dates
+                                                       else f"{last.year:04d}-{last.month:02d}-01")
         return (row_no, record_id, msisdn, stamp(started), duration, count if is_counted else 1, month,
                 destination, area, call_type, _INTERNAL[internal], exempt)
 
@@ -281,8 +288,9 @@ def replaced() -> bool:
 
 
 def read_rows(text: IO[str], *, kind: str | None, now: dt.datetime,
-              stamp: Stamp = stamp_aware) -> tuple[str, Iterator[Any]]:
-    """(kind, iterator of CallRow | DataRow | Rejected). Raises FileFormatError for an unreadable header."""
+              stamp: Stamp = stamp_aware, dates: bool = False) -> tuple[str, Iterator[Any]]:
+    """(kind, iterator of CallRow | DataRow | Rejected). Raises FileFormatError for an unreadable header.
+    ``dates``: a call's billing month as a ``date`` (binary COPY) instead of its ISO text."""
     reader = csv.reader(text)
     try:
         header = next(reader)
@@ -301,7 +309,7 @@ def read_rows(text: IO[str], *, kind: str | None, now: dt.datetime,
             raise FileFormatError("a data file needs a msisdn or an iccid column")
     width = len(header)
     today = now.astimezone(JST).date()
-    read_call = call_reader(pos, now, stamp) if found == UsageFileKind.CALLS else None
+    read_call = call_reader(pos, now, stamp, dates=dates) if found == UsageFileKind.CALLS else None
 
     def rows() -> Iterator[Any]:
         # Row numbers are the file's line numbers (the header is line 1), as a spreadsheet shows them.

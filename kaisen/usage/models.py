@@ -72,7 +72,12 @@ class CallRecord(models.Model):
     class Meta:
         verbose_name = _("call record")
         verbose_name_plural = _("call records")
-        constraints = [models.UniqueConstraint(fields=["record_id"], name="callrecord_record_id_unique")]
+        # The carrier record ID is unique per billing month: on PostgreSQL the table is partitioned by
+        # billing_month (issue 10 §5, ``usage.partitions``) and a partitioned table's unique constraints must
+        # include the partition key. A record's billing month follows from its own end time, so the same
+        # record imported again has the same month and is still a conflict (re-importing changes nothing).
+        constraints = [models.UniqueConstraint(fields=["record_id", "billing_month"],
+                                               name="callrecord_record_month_unique")]
         indexes = [
             models.Index(fields=["tenant", "billing_month", "msisdn", "started_at"], name="cdr_tenant_month"),
             models.Index(fields=["line", "billing_month", "started_at"], name="cdr_line_month"),
@@ -102,6 +107,28 @@ class DataUsageDaily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.msisdn} {self.day}: {self.bytes_used} B"
+
+
+class UsageArchive(models.Model):
+    """One month of a usage table archived and dropped past the retention period (issue 10 §5,
+    ``usage.retention``): where the compressed CSV export is, how many rows it holds and its SHA-256."""
+
+    table = models.CharField(_("table"), max_length=40)
+    month = models.DateField(_("month"), help_text=_("First day of the month."))
+    rows = models.BigIntegerField(_("rows"))
+    path = models.CharField(_("file"), max_length=500)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    size_bytes = models.BigIntegerField(_("size (bytes)"))
+    archived_at = models.DateTimeField(_("archived at"))
+    archived_by = models.CharField(_("archived by"), max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = _("usage archive")
+        verbose_name_plural = _("usage archives")
+        ordering = ["-month", "table"]
+
+    def __str__(self) -> str:
+        return f"{self.table} {self.month:%Y-%m}"
 
 
 class UsageFileKind(models.TextChoices):
@@ -201,3 +228,54 @@ class UsageRowError(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_file_id}:{self.row_no} {self.code}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Rollups (issue 10 §4): what the bills and the usage pages read instead of the raw calls.
+# ------------------------------------------------------------------------------------------------
+
+class UsageRollup(models.Model):
+    """The calls of one line on one day (Japan time, by start) of one call type, summed: count, units,
+    duration and standard-rate charge. Written set-wise in the statement that stores the calls
+    (``usage.ingest``) and rebuilt for the affected rows only when they are re-rated (``billing.rating``).
+
+    ``tenant`` and ``coverage`` are those of the line-history interval in force when the calls started (the
+    account billed, as rating decides); ``flat_rate_free``: the calls are covered by the line's flat-rate
+    calling (free on the invoice, standard rate kept here). ``usage_month`` is the month the calls belong to
+    (K-4: the month they end in); ``billing_month`` the month whose invoice bills them: the same, or — for
+    usage that arrived after its month was closed — the next open month (an adjustment)."""
+
+    # Derived data: removed with its line or tenant (only the demo reset and the benchmarks delete those).
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+", db_constraint=False,
+                               db_index=False)
+    line = models.ForeignKey("lines.Line", on_delete=models.CASCADE, related_name="+", db_constraint=False,
+                             db_index=False)
+    msisdn = models.CharField(_("phone number"), max_length=11)
+    billing_month = models.DateField(_("billing month"))
+    usage_month = models.DateField(_("month of use"))
+    day = models.DateField(_("date"))
+    call_type = models.CharField(_("call type"), max_length=20, choices=CallType.choices)
+    coverage = models.CharField(_("coverage"), max_length=8)
+    flat_rate_free = models.BooleanField(_("covered by flat-rate calling"), default=False)
+    currency = models.CharField(_("currency"), max_length=3)
+    calls = models.PositiveIntegerField(_("calls"), default=0)
+    units = models.PositiveIntegerField(_("count"), default=0)
+    duration_ds = models.BigIntegerField(_("duration (tenths of a second)"), default=0)
+    charge = models.DecimalField(_("charge (standard rate)"), max_digits=14, decimal_places=2, default=0)
+    unrated = models.PositiveIntegerField(_("calls without a rate"), default=0)
+
+    class Meta:
+        verbose_name = _("usage rollup")
+        verbose_name_plural = _("usage rollups")
+        constraints = [models.UniqueConstraint(
+            fields=["line", "billing_month", "usage_month", "day", "call_type", "msisdn", "tenant", "coverage",
+                    "flat_rate_free"], name="usagerollup_key")]
+        indexes = [models.Index(fields=["tenant", "billing_month", "coverage"], name="usagerollup_tenant_month"),
+                   models.Index(fields=["tenant", "day"], name="usagerollup_tenant_day")]
+
+    def __str__(self) -> str:
+        return f"{self.msisdn} {self.day} {self.call_type}: {self.calls} / {self.charge}"
+
+    @property
+    def is_adjustment(self) -> bool:
+        return self.billing_month != self.usage_month

@@ -10,8 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Q, Sum
 from django.utils.translation import gettext_lazy as _
 
 from kaisen.access.actions import USAGE_READ
@@ -22,7 +21,7 @@ from kaisen.core.calendar import first_of_next_month, month_start, previous_mont
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.lines.models import Line
 from kaisen.tenancy.models import Tenant
-from kaisen.usage.models import CallRecord, CallType, DataUsageDaily
+from kaisen.usage.models import CallRecord, CallType, DataUsageDaily, UsageRollup
 
 #: M-DL-5: the newest date shown is the file date − 2 days ("前日分の利用量は参照不可"), and 6 days before it.
 DATA_LAG_DAYS = 2
@@ -158,11 +157,9 @@ def usage_summary(*, user: Any, tenant: Tenant, month: dt.date) -> UsageSummary:
             .values("day").annotate(total=Sum("bytes_used")))
     for row in data:
         by_day[row["day"]].data_bytes = int(row["total"] or 0)
-    start_at = dt.datetime.combine(month, dt.time(), tzinfo=clock.JST)
-    end_at = dt.datetime.combine(end, dt.time(), tzinfo=clock.JST)
-    calls = (CallRecord.objects.filter(scope, tenant=tenant, started_at__gte=start_at, started_at__lt=end_at)
-             .annotate(day=TruncDate("started_at", tzinfo=clock.JST)).order_by().values("day")
-             .annotate(n=Count("id", filter=~Q(call_type__in=SMS_TYPES)),
+    # Calls from the rollups (issue 10 §4), never the raw calls: per line, Japan-time day of start and type.
+    calls = (UsageRollup.objects.filter(scope, tenant=tenant, day__gte=month, day__lt=end).order_by().values("day")
+             .annotate(n=Sum("calls", filter=~Q(call_type__in=SMS_TYPES)),
                        ds=Sum("duration_ds", filter=~Q(call_type__in=SMS_TYPES)),
                        sms=Sum("units", filter=Q(call_type__in=SMS_TYPES))))
     for crow in calls:
@@ -172,8 +169,8 @@ def usage_summary(*, user: Any, tenant: Tenant, month: dt.date) -> UsageSummary:
     summary.days = list(by_day.values())
     summary.lines_with_data = (DataUsageDaily.objects.filter(scope, tenant=tenant, day__gte=month, day__lt=end)
                                .values("line").distinct().count())
-    summary.lines_with_calls = (CallRecord.objects.filter(scope, tenant=tenant, started_at__gte=start_at,
-                                                          started_at__lt=end_at).values("line").distinct().count())
+    summary.lines_with_calls = (UsageRollup.objects.filter(scope, tenant=tenant, day__gte=month, day__lt=end)
+                                .values("line").distinct().count())
     return summary
 
 

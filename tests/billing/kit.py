@@ -7,6 +7,7 @@ import itertools
 from decimal import Decimal
 from typing import Any
 
+from kaisen.billing.rating import rerate_calls
 from kaisen.carriers.models import Coverage
 from kaisen.lines.models import Line, LineStatus, Plan, SimType
 from kaisen.tenancy.models import Tenant
@@ -41,10 +42,14 @@ def call(ln: Line, *, start: dt.datetime, seconds: float, call_type: str | None 
     if call_type is None:
         call_type = classify(destination=dest, service=service, roaming=roaming, network=network).call_type
     month = billing_month(started_at=start, duration_ds=round(seconds * 10), tz=JST)
-    return CallRecord.objects.create(
+    record = CallRecord.objects.create(
         tenant=ln.tenant, line=ln, msisdn=ln.msisdn, started_at=start, duration_ds=round(seconds * 10),
         units=units, billing_month=month, destination_number=dest, call_type=call_type,
         tax_exempt=call_type in TAX_EXEMPT_CALL_TYPES, record_id=f"R{next(_seq):012d}", source_file=src or usage_file())
+    # Rated and rolled up as the loader stores calls (issue 10 §4): the line's calls from that day re-rated.
+    rerate_calls(line_ids=[ln.pk], since=start.astimezone(JST).date())
+    record.refresh_from_db()
+    return record
 
 
 def data(ln: Line, day: dt.date, mb: float) -> DataUsageDaily:

@@ -167,7 +167,7 @@ def test_scheduled_jobs_rate_open_months_and_close_from_the_2nd_business_day() -
 
     t, lines = _tenant_with_lines(1)
     kit.call(lines[0], start=kit.at(2026, 3, 30), seconds=30)
-    assert rate_open_months(today=dt.date(2026, 4, 1)) == 1  # March still open on April 1st
+    assert rate_open_months(today=dt.date(2026, 4, 1)) == 2  # March still open on April 1st, and April
     march = Invoice.objects.get(tenant=t, month=MARCH)
     assert march.status == InvoiceStatus.ACCUMULATING and march.total == D(1122)
     assert Invoice.objects.filter(tenant=t, month=APRIL, status=InvoiceStatus.ACCUMULATING).exists()
@@ -177,4 +177,4 @@ def test_scheduled_jobs_rate_open_months_and_close_from_the_2nd_business_day() -
     close_due(today=dt.date(2026, 4, 2))  # 2nd business day
     march.refresh_from_db()
     assert march.closed_at is not None and march.status == InvoiceStatus.FINAL
-    assert rate_open_months(today=dt.date(2026, 4, 3)) == 0  # a closed month is not rated again
+    assert rate_open_months(today=dt.date(2026, 4, 3)) == 1  # only April: a closed month is not rated again

@@ -164,6 +164,7 @@ def test_rerating_rewrites_the_provisional_invoice_without_duplicating() -> None
     first = rate_month(tenant=t, coverage="japan", month=MARCH)
     kit.call(ln, start=kit.at(2026, 3, 7), seconds=10)
     second = rate_month(tenant=t, coverage="japan", month=MARCH)
-    assert second.invoice.pk == first.invoice.pk and second.calls_rated == 1
+    # Issue 10 §4: the call was rated when stored; rating the month only rewrites the items (no call UPDATE).
+    assert second.invoice.pk == first.invoice.pk and second.calls_rated == 0
     assert second.invoice.items.filter(cost_type="voice_xi").get().amount == D(40)
     assert second.invoice.items.filter(cost_type="base_fee").count() == 1

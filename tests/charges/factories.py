@@ -12,6 +12,7 @@ import uuid
 from decimal import Decimal
 
 from kaisen.billing.models import ChargeCategory, Currency, Invoice, InvoiceItem, InvoiceStatus, TaxClass
+from kaisen.billing.rating import rerate_calls
 from kaisen.carriers.models import Coverage
 from kaisen.core.clock import JST
 from kaisen.lines.models import Line
@@ -70,9 +71,13 @@ def call_make(line: Line, started_at: dt.datetime, *, source: UsageFile, duratio
     if started_at.tzinfo is None:
         started_at = started_at.replace(tzinfo=JST)
     end = (started_at + dt.timedelta(seconds=duration_ds / 10)).astimezone(JST)
-    return CallRecord.objects.create(
+    record = CallRecord.objects.create(
         tenant=line.tenant, line=line, msisdn=line.msisdn or "", started_at=started_at, duration_ds=duration_ds,
         units=units, billing_month=billing_month or end.date().replace(day=1), destination_number=destination,
         destination_area=area, call_type=call_type, tax_exempt=call_type in ("international", "roaming_out"),
         charge=Decimal(charge) if charge is not None else None, record_id=uuid.uuid4().hex, source_file=source,
     )
+    # The rollups the pages read (issue 10 §4), from the charge given here.
+    rerate_calls(line_ids=[line.pk], since=started_at.astimezone(JST).date(), keep_charges=True,
+                 include_closed=True)
+    return record

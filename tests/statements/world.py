@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kaisen.billing.models import ChargeCategory, Currency, Invoice, InvoiceItem, InvoiceStatus, TaxClass
+from kaisen.billing.rating import rerate_calls
 from kaisen.carriers.models import Carrier, Coverage
 from kaisen.lines.models import Line, LineStatus, SimSize, SimType
 from kaisen.usage.models import CallRecord, CallType, DataUsageDaily, UsageFile
@@ -144,6 +145,8 @@ def build_world(public_id: str = PARTNER) -> StatementWorld:
             units=units, billing_month=OCTOBER, destination_number=dest, destination_area=area, call_type=ctype,
             is_internal=internal, tax_exempt=exempt, charge=None if charge is None else Decimal(charge),
             record_id=f"{public_id}-{i}", source_file=source)
+    # The rollups the pages read (issue 10 §4), from the charges given here.
+    rerate_calls(line_ids=[a.pk, b.pk, g.pk], keep_charges=True, include_closed=True)
 
     # --- daily data usage --------------------------------------------------------------------------------------
     data_file = UsageFile.objects.create(kind="data", name=f"data-{public_id}.csv",

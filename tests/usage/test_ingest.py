@@ -217,17 +217,17 @@ def test_sqlite_bulk_load_uses_the_import_cache_and_restores_it(line, settings, 
         return
     settings.KAISEN_SQLITE_IMPORT_CACHE_MB = 12
     seen: list[int] = []
-    original = ingest._load_calls_sqlite
+    original = ingest._move_calls
 
-    def spy(cur, record, rows):  # type: ignore[no-untyped-def]
+    def spy(cur, *, file_id):  # type: ignore[no-untyped-def]
         cur.execute("PRAGMA cache_size")
         seen.append(cur.fetchone()[0])
-        return original(cur, record, rows)
+        return original(cur, file_id=file_id)
 
     with connection.cursor() as cur:
         cur.execute("PRAGMA cache_size")
         before = cur.fetchone()[0]
-    monkeypatch.setattr(ingest, "_load_calls_sqlite", spy)
+    monkeypatch.setattr(ingest, "_move_calls", spy)
     result = _import(HEADER + "R1,09011112222,2026-05-01 20:12:21.5,660,0312345678,東京,,0,1,,voice\n")
     assert result["rows_loaded"] == 1 and seen == [-12 * 1024]
     with connection.cursor() as cur:

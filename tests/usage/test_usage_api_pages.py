@@ -259,7 +259,7 @@ def test_back_office_shows_the_usage_tables_read_only(tenant_a: TenantWorld) -> 
     _calls(tenant_a, 1, clock.today_jst() - dt.timedelta(days=1))
     client = _staff_client()
     for model in ("usagefile", "callrecord", "datausagedaily", "unmatchedcall", "unmatcheddatausage",
-                  "usagerowerror"):
+                  "usagerowerror", "usagerollup", "usagearchive"):
         assert client.get(f"/admin/usage/{model}/").status_code == 200, model
     record = CallRecord.objects.get()
     assert client.post(f"/admin/usage/callrecord/{record.pk}/delete/").status_code == 403
