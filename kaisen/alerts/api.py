@@ -15,6 +15,7 @@ from kaisen.accounts.models import User
 from kaisen.alerts import budgets, services
 from kaisen.alerts.models import AlertFiring, AlertRule
 from kaisen.billing.charges import forecasts_for_user
+from kaisen.billing.rating import currency_of
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import Id
 from kaisen.core.schemas import ErrorOut
@@ -328,6 +329,7 @@ class BudgetIn(Schema):
 class BudgetOut(Schema):
     coverage: str
     amount: str | None
+    currency: str  # JPY for Japan, USD for Global: the budget is in the coverage's billing currency
 
 
 @router.get("/charges/forecast", response={200: list[ForecastOut], 403: ErrorOut},
@@ -351,7 +353,8 @@ def budget_list(request: HttpRequest) -> list[dict[str, Any]]:
     authorize(user=user, action=actions.ALERT_READ)
     if user.tenant is None:
         raise DomainError(ErrorCode.PERMISSION_DENIED)
-    return [{"coverage": b.coverage, "amount": str(b.amount)} for b in budgets.budget_list(tenant=user.tenant)]
+    return [{"coverage": b.coverage, "amount": str(b.amount), "currency": currency_of(b.coverage)}
+            for b in budgets.budget_list(tenant=user.tenant)]
 
 
 @router.put("/budgets/{coverage}", response={200: BudgetOut, **ERRORS},
@@ -362,4 +365,5 @@ def budget_put(request: HttpRequest, coverage: str, body: BudgetIn) -> dict[str,
     if user.tenant is None:
         raise DomainError(ErrorCode.PERMISSION_DENIED)
     budget = budgets.budget_set(tenant=user.tenant, user=user, coverage=coverage, amount=body.amount)
-    return {"coverage": coverage, "amount": str(budget.amount) if budget else None}
+    return {"coverage": coverage, "amount": str(budget.amount) if budget else None,
+            "currency": currency_of(coverage)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Event(models.Model):
@@ -63,7 +64,7 @@ class WebhookEndpoint(models.Model):
 
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", _("Waiting for delivery")
-    SUCCEEDED = "succeeded", _("Delivered")
+    SUCCEEDED = "succeeded", pgettext_lazy("webhook delivery", "Delivered")
     FAILED = "failed", _("Given up")
 
 

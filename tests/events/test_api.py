@@ -107,8 +107,8 @@ def test_permission_actions(tenant_a: TenantWorld, receiver: Receiver) -> None:
 def test_forecast_and_budget_over_the_api(tenant_a: TenantWorld) -> None:
     client = tenant_a.api()
     put = client.request("PUT", "/api/v1/budgets/japan", {"amount": "50000"})
-    assert put.status_code == 200 and put.json() == {"coverage": "japan", "amount": "50000.00"}
+    assert put.status_code == 200 and put.json() == {"coverage": "japan", "amount": "50000.00", "currency": "JPY"}
     assert client.request("PUT", "/api/v1/budgets/mars", {"amount": "1"}).status_code == 400
     [japan] = client.get("/api/v1/charges/forecast").json()
     assert japan["is_projection"] is True and japan["budget"] == "50000.00" and japan["over_budget"] is False
-    assert client.get("/api/v1/budgets").json() == [{"coverage": "japan", "amount": "50000.00"}]
+    assert client.get("/api/v1/budgets").json() == [{"coverage": "japan", "amount": "50000.00", "currency": "JPY"}]
