@@ -383,7 +383,7 @@ def bench_scale_command(
     out: Annotated[Path | None, typer.Option(help="Also write the figures as JSON to this file.")] = None,
     keep: Annotated[bool, typer.Option(help="Keep the benchmark tenant and its data.")] = False,
 ) -> None:
-    """Issue 10 figures: rating + close vs a bare GROUP BY, close with 12 months stored vs 1, ingest vs a bare
+    """Scale figures: rating + close vs a bare GROUP BY, close with 12 months stored vs 1, ingest vs a bare
     bulk load, charges page and bills API latency. Ratios of two paths on the same data, min and median.
 
     Uses the database of this environment (DATABASE_URL or the embedded SQLite under KAISEN_DATA_DIR);
