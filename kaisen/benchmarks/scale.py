@@ -3,20 +3,25 @@ one run, repeated; min and median of the ratios are reported.
 
 Parts (``--parts``, default all):
 
-* ``rate`` — rating + close of one month of M lines / N calls (``rate_month`` + ``close_month``, from an
-  unrated month: before each repeat the month's invoice is deleted and its charges set back to NULL, not
-  timed) against one ``SELECT line, SUM(charge) … GROUP BY line`` over the same calls rated on the fly (each
+* ``rate`` — rating + close of one month of M lines / N calls (``rate_month`` + ``close_month``, which read
+  the per line × day × call type rollups; before each repeat the month's invoice is deleted, not timed)
+  against one ``SELECT line, SUM(charge) … GROUP BY line`` over the same raw calls rated on the fly (each
   call joined to its line's plan and the call rate in force on the month's first day). Ratio = raw / ours
-  (1.0: as fast as the bare query).
+  (1.0: as fast as the bare query). The calls are rated and their rollups built once after loading, with
+  the pipeline's code (``rating.rerate_calls``, not timed in the ratio; ``store_rated_s`` gives its time):
+  the state the importer leaves, which rates each call in the statement that stores it (issue 10 §4).
 * ``months`` — the same rating + close of the same month with only that month stored (the ``rate`` part's
   repeats) and then with ``--months`` months stored (the other months loaded with as many calls, not timed).
   Ratio = time with all months / time with one month (target ≤ 1.2).
 * ``ingest`` — ``usage_file_import`` of a generated file of ``--ingest-calls`` records against the database's
   bulk path of the same file into a bare table of the file's 11 columns with no index and no constraint
   (PostgreSQL ``COPY … FROM STDIN (FORMAT csv)``; SQLite ``executemany`` in one transaction, with the import's
-  page cache). Ratio = raw / ingest. The imported records are deleted after each repeat (not timed).
+  page cache). The import rates each call and adds it to its rollups in the statement that stores it, so
+  rating at ingest is inside the ingest time. Ratio = raw / ingest. The imported records and their rollups
+  are deleted after each repeat (not timed).
 * ``pages`` — the provisional charges page (``/billing/current/``) and ``GET /api/v1/bills/current`` for
-  the benchmark tenant with ``--calls`` calls in the current month (rated as the hourly job does), through
+  the benchmark tenant with ``--calls`` calls in the current month (stored rated, then ``rate_month`` as the
+  hourly job does), through
   Django's test client in this process: p50 / p99 of ``--requests`` requests each (no ratio: the target
   is a latency).
 
@@ -112,31 +117,23 @@ def _analyze() -> None:
 
 
 def _reset_month(tenant: Any, month: dt.date) -> None:
-    """Back to an unrated month: its invoice and items deleted, its calls' charges NULL (not timed)."""
-    from django.db import connection
-
+    """Back to a month not yet billed: its invoice and items deleted (not timed). The calls stay rated and
+    their rollups stay, as the importer left them."""
     from kaisen.billing.models import Invoice, InvoiceItem
-    from kaisen.usage.models import CallRecord
 
     invoices = Invoice.objects.filter(tenant=tenant, month=month)
     InvoiceItem.objects.filter(invoice__in=invoices).delete()
     invoices.delete()
-    CallRecord.objects.filter(tenant=tenant, billing_month=month).update(charge=None)
-    with connection.cursor() as cur:
-        if connection.vendor == "postgresql" and not connection.in_atomic_block:
-            cur.execute("VACUUM ANALYZE usage_callrecord")  # the dead row versions of the reset
-        else:
-            cur.execute("ANALYZE")
 
 
-def _ours(tenant: Any, month: dt.date, today: dt.date) -> float:
+def _ours(tenant: Any, month: dt.date, today: dt.date) -> tuple[float, Any]:
     from kaisen.billing.close import close_month
     from kaisen.billing.rating import rate_month
 
     started = time.perf_counter()
     rate_month(tenant=tenant, coverage="japan", month=month)
-    close_month(tenant=tenant, coverage="japan", month=month, today=today, actor="kaisen bench scale")
-    return time.perf_counter() - started
+    invoice = close_month(tenant=tenant, coverage="japan", month=month, today=today, actor="kaisen bench scale")
+    return time.perf_counter() - started, invoice
 
 
 def _raw_group_by(tenant: Any, month: dt.date) -> tuple[float, int]:
@@ -165,33 +162,41 @@ def _part_rate(tenant: Any, month: dt.date, today: dt.date, repeats: int, fig: d
     ours: list[float] = []
     raw: list[float] = []
     ratios: list[float] = []
+    from kaisen.benchmarks.close import call_items
+
     _reset_month(tenant, month)
     _ours(tenant, month, today)  # warm-up, not counted (caches, plans)
     for _ in range(repeats):
         _reset_month(tenant, month)
-        a = _ours(tenant, month, today)
+        a, invoice = _ours(tenant, month, today)
         b, lines = _raw_group_by(tenant, month)
         ours.append(a)
         raw.append(b)
         ratios.append(b / a)
     fig["rate"] = {"rate_plus_close_s": _stats(ours), "raw_group_by_s": _stats(raw), "raw_lines": lines,
-                   "ratio_raw_to_ours": _stats(ratios)}
+                   "ratio_raw_to_ours": _stats(ratios), "invoice_call_items": call_items(invoice),
+                   "invoice_total": str(invoice.total)}
     return ours
 
 
 def _part_months(tenant: Any, month: dt.date, today: dt.date, months: int, calls: int, repeats: int,
                  one_month: list[float], fig: dict[str, Any]) -> None:
+    from kaisen.benchmarks.close import store_rated
     from kaisen.core.calendar import add_months
 
     t = time.perf_counter()
-    for i in range(1, months):
-        load_calls_fast(tenant, calls, add_months(month, -i), seed=11 + i)
+    others = [add_months(month, -i) for i in range(1, months)]
+    for i, other in enumerate(others, start=1):
+        load_calls_fast(tenant, calls, other, seed=11 + i)
     _analyze()
+    if others:
+        store_rated(tenant, others)
+        _analyze()
     load = time.perf_counter() - t
     many = []
     for _ in range(repeats):
         _reset_month(tenant, month)
-        many.append(_ours(tenant, month, today))
+        many.append(_ours(tenant, month, today)[0])
     ratios = [m / o for m, o in zip(many, one_month, strict=False)]
     fig["months"] = {"months_stored": months, "load_other_months_s": round(load, 1),
                      "one_month_stored_s": _stats(one_month), "all_months_stored_s": _stats(many),
@@ -233,7 +238,7 @@ def _raw_file_columns(path: Path) -> float:
 def _part_ingest(n: int, lines: int, repeats: int, fig: dict[str, Any]) -> None:
     from kaisen.benchmarks.usage import _bench_lines, _cleanup, write_call_file
     from kaisen.usage.ingest import usage_file_import_path
-    from kaisen.usage.models import CallRecord, UnmatchedCall, UsageFile, UsageRowError
+    from kaisen.usage.models import CallRecord, UnmatchedCall, UsageFile, UsageRollup, UsageRowError
 
     tenant, numbers = _bench_lines(lines)
     ingest: list[float] = []
@@ -259,6 +264,7 @@ def _part_ingest(n: int, lines: int, repeats: int, fig: dict[str, Any]) -> None:
                 UnmatchedCall.objects.filter(source_file=f).delete()
                 UsageRowError.objects.filter(source_file=f).delete()
                 CallRecord.objects.filter(source_file=f).delete()
+                UsageRollup.objects.filter(tenant=tenant).delete()
                 UsageFile.objects.filter(pk=f.pk).delete()
                 _analyze()
     finally:
@@ -274,12 +280,15 @@ def _part_pages(tenant: Any, calls: int, requests: int, today: dt.date, fig: dic
 
     from kaisen.accounts.models import User
     from kaisen.accounts.services import user_create
+    from kaisen.benchmarks.close import store_rated
     from kaisen.billing.rating import rate_month
     from kaisen.core.calendar import month_start
 
     month = month_start(today)
     t = time.perf_counter()
     load_calls_fast(tenant, calls, month, seed=99)
+    _analyze()
+    store_rated(tenant, [month])
     _analyze()
     rate_month(tenant=tenant, coverage="japan", month=month)  # the hourly provisional rating
     prepare = time.perf_counter() - t
@@ -318,7 +327,7 @@ def run_scale_bench(*, lines: int, calls: int, months: int, ingest_calls: int, i
     from django.core.management import call_command
     from django.db import connection
 
-    from kaisen.benchmarks.close import _lines, cleanup
+    from kaisen.benchmarks.close import _lines, cleanup, store_rated
     from kaisen.core import clock
     from kaisen.core.calendar import previous_month
 
@@ -339,6 +348,8 @@ def run_scale_bench(*, lines: int, calls: int, months: int, ingest_calls: int, i
     fig["numbered_lines"] = len(numbered)
     try:
         fig["load_month_s"] = round(load_calls_fast(tenant, calls, month), 1)
+        _analyze()
+        fig["store_rated_s"] = round(store_rated(tenant, [month]), 1)
         _analyze()
         fig["setup_s"] = round(time.perf_counter() - t, 1)
         one = _part_rate(tenant, month, today, repeats, fig) if {"rate", "months"} & set(parts) else []
@@ -372,7 +383,7 @@ def bench_scale_command(
     out: Annotated[Path | None, typer.Option(help="Also write the figures as JSON to this file.")] = None,
     keep: Annotated[bool, typer.Option(help="Keep the benchmark tenant and its data.")] = False,
 ) -> None:
-    """Billing at scale: rating + close vs a bare GROUP BY, close with 12 months stored vs 1, ingest vs a bare
+    """Scale figures: rating + close vs a bare GROUP BY, close with 12 months stored vs 1, ingest vs a bare
     bulk load, charges page and bills API latency. Ratios of two paths on the same data, min and median.
 
     Uses the database of this environment (DATABASE_URL or the embedded SQLite under KAISEN_DATA_DIR);
