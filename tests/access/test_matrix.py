@@ -100,6 +100,10 @@ API_PROBES: dict[str, Any] = {
     a.GOODS_QUOTE: lambda c, ctx: c.post("/api/v1/goods/quotes", {}),
     a.GOODS_ORDER: lambda c, ctx: c.post(f"/api/v1/goods/orders/{MISSING}/cancel"),
     a.GOODS_READ: lambda c, ctx: c.get("/api/v1/goods/orders"),
+    # issue 13: webhooks and usage alerts
+    a.WEBHOOK_MANAGE: lambda c, ctx: c.get("/api/v1/webhooks"),
+    a.ALERT_READ: lambda c, ctx: c.get("/api/v1/alerts/rules"),
+    a.ALERT_MANAGE: lambda c, ctx: c.request("DELETE", f"/api/v1/alerts/rules/{MISSING}"),
 }
 
 
@@ -191,6 +195,9 @@ WEB_PROBES: dict[str, Any] = {
     a.GOODS_QUOTE: _page("goods:calculator"),
     a.GOODS_ORDER: _page("goods:order_new"),
     a.GOODS_READ: _page("goods:orders"),
+    a.WEBHOOK_MANAGE: _page("alerts:webhooks"),
+    a.ALERT_READ: _page("alerts:index"),
+    a.ALERT_MANAGE: lambda c, ctx: c.post(reverse("alerts:index"), {"do": "delete", "rule_id": MISSING}),
 }
 
 
@@ -242,6 +249,9 @@ CLI_PROBES: dict[str, Any] = {
     a.GOODS_QUOTE: lambda ctx: ["goods", "quotes"],
     a.GOODS_ORDER: lambda ctx: ["goods", "cancel", str(MISSING)],
     a.GOODS_READ: lambda ctx: ["goods", "orders"],
+    a.WEBHOOK_MANAGE: lambda ctx: ["webhooks", "list"],
+    a.ALERT_READ: lambda ctx: ["alerts", "rules"],
+    a.ALERT_MANAGE: lambda ctx: ["alerts", "delete", str(MISSING)],
 }
 
 
