@@ -6,7 +6,7 @@ them, answers 503 with ``Retry-After``: a page saying when the function is back,
 ``{"code": "MAINTENANCE", ...}``. A window with ``reads_allowed`` lets GET and HEAD through, and signing in
 and out. Line procedures
 are refused by the procedure services themselves (per kind, on every interface). The back office, static
-files and the language switch are never closed.
+files, the language switch and the operations probes (``/healthz``, ``/readyz``, ``/metrics``) are never closed.
 
 Before and during a window, API answers carry a ``Kaisen-Maintenance`` header.
 """
@@ -32,7 +32,10 @@ PATH_FUNCTIONS: tuple[tuple[str, str], ...] = (
     ("/payments/", fn.PAYMENTS), ("/api/v1/payments", fn.PAYMENTS),
     ("/procedures/bulk/", fn.IMPORTS), ("/api/v1/bulk", fn.IMPORTS),
 )
-EXEMPT = ("/admin/", "/static/", "/i18n/", "/api/v1/openapi.json", "/api/v1/docs", "/favicon")
+#: The operations probes answer the load balancer and the monitoring: never closed, and they must not read the
+#: controls (``/healthz`` makes no query at all; ``/readyz`` reports the database itself).
+PROBES = ("/healthz", "/readyz", "/metrics")
+EXEMPT = ("/admin/", "/static/", "/i18n/", "/api/v1/openapi.json", "/api/v1/docs", "/favicon", *PROBES)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 #: Signing in and out changes nothing of the contract: a window with ``reads_allowed`` lets them through too.
 SIGN_IN_PATHS = ("/login/", "/logout/", "/api/v1/auth")

@@ -4,6 +4,11 @@
 row (the outbox) and one delivery per subscribed, enabled endpoint are written with it, and the first
 delivery attempts are enqueued after commit. If the change rolls back, so does its event.
 
+Inside ``batching()`` the events emitted are collected and written when the block ends, all of them with one
+``INSERT`` and one look-up of the subscribed endpoints, whatever their number, type or tenant
+(``kaisen.procedures.workflow.recording`` uses it, so an order that completes, and changes its line's status,
+pays for its events once: issue 11 §1).
+
 The endpoint functions take the tenant and trust their caller with the permission check (the pages, API
 and CLI in ``kaisen.alerts`` check ``Webhook:manage``; this app sits below ``access``).
 """
@@ -13,7 +18,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import transaction
@@ -42,29 +50,71 @@ def new_event_id() -> str:
     return f"evt_{int(time.time() * 1000):012x}{secrets.token_hex(7)}"
 
 
+_local = threading.local()
+
+
+@contextmanager
+def batching() -> Iterator[None]:
+    """Collect the events emitted in the block and write them at its end (inside the caller's transaction:
+    call it inside ``transaction.atomic``). Nested blocks join the outermost one. If the block raises, its
+    events are not written (the caller's transaction rolls back)."""
+    if getattr(_local, "pending", None) is not None:
+        yield
+        return
+    pending: list[Event] = []
+    _local.pending = pending
+    try:
+        yield
+        _local.pending = None
+        _write(pending)
+    finally:
+        _local.pending = None
+
+
+def _event(*, tenant_id: int, type: str, data: dict[str, Any], line_id: int | None,
+           at: dt.datetime | None, now: dt.datetime) -> Event:
+    event_type = catalogue.EVENT_TYPES[type]
+    return Event(tenant_id=tenant_id, event_id=new_event_id(), type=type, version=event_type.version,
+                 line_id=line_id, data=catalogue.validate_data(type, data), occurred_at=at or now)
+
+
 def event_emit(*, tenant_id: int, type: str, data: dict[str, Any], line_id: int | None = None,
                at: dt.datetime | None = None) -> Event:
-    """Write the event (and its deliveries) in the caller's transaction; see the module docstring."""
-    return events_emit(tenant_id=tenant_id, type=type, items=[(line_id, data)], at=at)[0]
+    """Write the event (and its deliveries) in the caller's transaction; see the module docstring. Inside
+    ``batching()`` the event is returned unsaved and written when the block ends."""
+    pending: list[Event] | None = getattr(_local, "pending", None)
+    if pending is None:
+        return events_emit(tenant_id=tenant_id, type=type, items=[(line_id, data)], at=at)[0]
+    event = _event(tenant_id=tenant_id, type=type, data=data, line_id=line_id, at=at, now=clock.now())
+    pending.append(event)
+    return event
 
 
 def events_emit(*, tenant_id: int, type: str, items: list[tuple[int | None, dict[str, Any]]],
                 at: dt.datetime | None = None) -> list[Event]:
     """``event_emit`` for many events of one type and tenant (``(line_id, data)`` each): a fixed number of
     queries whatever their number (usage alerts fire for many lines at once)."""
-    event_type = catalogue.EVENT_TYPES[type]
     now = clock.now()
-    made = Event.objects.bulk_create([
-        Event(tenant_id=tenant_id, event_id=new_event_id(), type=type, version=event_type.version, line_id=line_id,
-              data=catalogue.validate_data(type, data), occurred_at=at or now)
-        for line_id, data in items])
+    return _write([_event(tenant_id=tenant_id, type=type, data=data, line_id=line_id, at=at, now=now)
+                   for line_id, data in items])
+
+
+def _write(events: list[Event]) -> list[Event]:
+    """Insert ``events`` (one statement) and a delivery for each endpoint that wants one (one look-up of
+    the endpoints of their tenants; two more statements only if there is such an endpoint)."""
+    if not events:
+        return []
+    now = clock.now()
+    made = Event.objects.bulk_create(events)
     if any(e.pk is None for e in made):  # backends that do not return IDs from bulk_create
         made = list(Event.objects.filter(event_id__in=[e.event_id for e in made]).order_by("id"))
-    endpoints = [e for e in WebhookEndpoint.objects.filter(tenant_id=tenant_id, enabled=True) if e.wants(type)]
-    if endpoints and made:
-        Delivery.objects.bulk_create([
-            Delivery(tenant_id=tenant_id, endpoint=e, event=event, line_id=event.line_id, next_attempt_at=now)
-            for event in made for e in endpoints])
+    tenants = {e.tenant_id for e in made}
+    endpoints = list(WebhookEndpoint.objects.filter(tenant_id__in=tenants, enabled=True).order_by("id"))
+    deliveries = [Delivery(tenant_id=event.tenant_id, endpoint=e, event=event, line_id=event.line_id,
+                           next_attempt_at=now)
+                  for event in made for e in endpoints if e.tenant_id == event.tenant_id and e.wants(event.type)]
+    if deliveries:
+        Delivery.objects.bulk_create(deliveries)
         ids = list(Delivery.objects.filter(event__in=made).order_by("id").values_list("pk", flat=True))
         transaction.on_commit(lambda: _enqueue(ids))
     return made

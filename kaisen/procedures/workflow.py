@@ -4,7 +4,9 @@ entry for every move.
 
 Inside ``recording()`` the event and audit rows of every move are collected and written at the end of the
 block with one ``INSERT`` each (issue 11 §1): the order engine and ``order_submit`` wrap each order's
-transaction in it, so an order that moves twice in one step still pays two statements for its records.
+transaction in it, so an order that moves twice in one step still pays two statements for its records. The
+events of the block (issue 13: the order's and its line's) are collected too and written at its end with one
+``INSERT`` and one look-up of the subscribed webhook endpoints (``kaisen.events.services.batching``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from kaisen.audit.services import audit_entry, audit_write
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.events import catalogue
+from kaisen.events.services import batching as events_batching
 from kaisen.events.services import event_emit
 from kaisen.procedures.models import FINAL_STATUSES, TRANSITIONS, Order, OrderEvent, OrderStatus
 
@@ -52,8 +55,9 @@ def recording() -> Iterator[None]:
         return
     records = _local.records = _Records()
     try:
-        yield
-        records.flush()
+        with events_batching():  # the events of the block (orders, lines) go out with one INSERT at its end
+            yield
+            records.flush()
     finally:
         _local.records = None
 

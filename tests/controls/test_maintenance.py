@@ -91,6 +91,23 @@ def test_a_window_for_one_tenant_only() -> None:
 
 
 @pytest.mark.django_db
+def test_probes_stay_open_and_never_read_the_controls(django_assert_num_queries: Any) -> None:
+    """A window closing the whole portal and the API leaves the operations probes open (the load balancer must
+    not take every process out), and they do not read the controls: ``/healthz`` makes no query at all."""
+    world = make_world(1)
+    with time_machine.travel(TUESDAY_11, tick=False):
+        _window(starts_at=TUESDAY_11 - dt.timedelta(minutes=5), functions=[fn.PORTAL, fn.API])
+        assert world.api().get("/api/v1/lines").status_code == 503  # the window is in force
+        services.cache.clear()  # a cold snapshot: reading the controls would cost queries
+        client = Client()
+        with django_assert_num_queries(0):
+            assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code == 200
+        metrics = client.get("/metrics")
+        assert metrics.status_code == 200 and "Kaisen-Maintenance" not in metrics
+
+
+@pytest.mark.django_db
 def test_reads_allowed_keeps_pages_but_refuses_changes() -> None:
     world = make_world(1)
     with time_machine.travel(TUESDAY_11, tick=False):

@@ -135,3 +135,58 @@ def test_approval_requested_and_decided(tenant_a: TenantWorld) -> None:
     assert decided["decided_by"] == "manager_01" and decided["decision"] == "approved"
     assert decided["order_id"] is not None
     assert len(events(tenant_a, catalogue.ORDER_ACCEPTED)) == 1
+
+
+def test_a_batch_writes_its_events_at_the_end_with_one_insert(tenant_a: TenantWorld, tenant_b: TenantWorld,
+                                                              django_assert_num_queries: Any) -> None:
+    """``batching()`` (used by the order transactions, issue 11 §1): the events of the block, of any type and
+    tenant, are written with one INSERT and one look-up of the endpoints; each delivery goes only to an
+    endpoint of the event's tenant that wants its type; a block that raises writes nothing."""
+    from django.db import transaction
+
+    from kaisen.events.models import Delivery, WebhookEndpoint
+    from kaisen.events.services import batching, event_emit
+
+    hook = WebhookEndpoint.objects.create(tenant=tenant_a.tenant, url="https://hooks.example.com/a",
+                                          event_types=[catalogue.APIKEY_CREATED], secret="s" * 32)
+    WebhookEndpoint.objects.create(tenant=tenant_b.tenant, url="https://hooks.example.com/b",
+                                   event_types=[catalogue.APIKEY_REVOKED], secret="t" * 32)
+
+    before = Event.objects.count()  # the worlds' own API keys
+
+    def mine(world: TenantWorld, type_: str) -> list[str]:
+        return [e["key_id"] for e in events(world, type_) if e["key_id"] in ("k1", "k2", "k3", "k4")]
+
+    def emit(world: TenantWorld, type_: str, key: str) -> None:
+        event_emit(tenant_id=world.tenant.pk, type=type_, data={"key_id": key, "name": key, "user": "u"})
+
+    with transaction.atomic(), batching():
+        with django_assert_num_queries(0):
+            emit(tenant_a, catalogue.APIKEY_CREATED, "k1")
+            emit(tenant_a, catalogue.APIKEY_REVOKED, "k2")
+            emit(tenant_b, catalogue.APIKEY_CREATED, "k3")
+        assert Event.objects.count() == before
+    assert mine(tenant_a, catalogue.APIKEY_CREATED) == ["k1"]
+    assert mine(tenant_a, catalogue.APIKEY_REVOKED) == ["k2"]
+    assert mine(tenant_b, catalogue.APIKEY_CREATED) == ["k3"]
+    [delivery] = Delivery.objects.all()
+    assert delivery.endpoint_id == hook.pk and delivery.event.data["key_id"] == "k1"
+
+    with pytest.raises(RuntimeError), transaction.atomic(), batching():
+        emit(tenant_a, catalogue.APIKEY_CREATED, "k4")
+        raise RuntimeError("rolled back")
+    assert Event.objects.count() == before + 3 and Delivery.objects.count() == 1
+
+
+def test_a_batch_costs_one_insert_and_one_lookup(tenant_a: TenantWorld, django_assert_num_queries: Any) -> None:
+    from django.db import transaction
+
+    from kaisen.events.services import batching, event_emit
+
+    before = Event.objects.count()  # the world's own API key
+    # the savepoint of the atomic block, the INSERT of the three events, the endpoint look-up, the release
+    with django_assert_num_queries(4, exact=True), transaction.atomic(), batching():
+        for key in ("k1", "k2", "k3"):
+            event_emit(tenant_id=tenant_a.tenant.pk, type=catalogue.APIKEY_CREATED,
+                       data={"key_id": key, "name": key, "user": "u"})
+    assert Event.objects.count() == before + 3

@@ -27,6 +27,14 @@ JST = clock.JST
 
 
 @pytest.fixture(autouse=True)
+def _controls_snapshot_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator controls (maintenance, hours, switches; issue 15) are read from the per-process snapshot:
+    one version query per process every ``KAISEN_CONTROLS_CACHE_SECONDS``, never per order. A slow machine
+    must not count that periodic query into an order's statements, so the snapshot stays fresh here."""
+    monkeypatch.setenv("KAISEN_CONTROLS_CACHE_SECONDS", "3600")
+
+
+@pytest.fixture(autouse=True)
 def _instant_carrier(settings: Any) -> Iterator[None]:
     settings.KAISEN_CARRIER_DELAY = 0
     settings.KAISEN_CARRIER_FAILURE_RATE = 0
@@ -72,10 +80,15 @@ def _tick_statements(world: TenantWorld, lines: list[Any], at: dt.datetime) -> t
     return len(ctx), report
 
 
-#: Statements of one order_submit (see docs/benchmarks.md, "What an order costs").
-SUBMIT_MAX = 14
-#: Statements per applied order in a tick, 8 of them the carrier simulator's own table (the carrier side).
-APPLY_PER_ORDER_MAX = 23
+#: The events outbox (issue 13) of one order transaction: one INSERT of all its events (the order's, and its
+#: line's status change) and one look-up of the tenant's subscribed webhook endpoints (kaisen.events.services
+#: ``batching``, inside ``workflow.recording``). Two more only when an endpoint subscribes (the deliveries).
+EVENTS_OUTBOX = 2
+#: Statements of one order_submit (see docs/benchmarks.md, "What an order costs"): 14 + the events outbox.
+SUBMIT_MAX = 14 + EVENTS_OUTBOX
+#: Statements per applied order in a tick, 8 of them the carrier simulator's own table (the carrier side):
+#: 23 + the events outbox.
+APPLY_PER_ORDER_MAX = 23 + EVENTS_OUTBOX
 #: Statements of a tick with nothing to do (three phases that find no order).
 TICK_IDLE_MAX = 9
 

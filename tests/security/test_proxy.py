@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kaisen.core.proxy import LOOPBACK, TrustedProxyMiddleware, forwarded_client, parse_networks
+from kaisen.core.proxy import LOOPBACK, TrustedProxyMiddleware, forwarded_client, is_trusted, parse_networks
 
 NETS = parse_networks(["10.0.0.5", "192.168.10.0/24", "::1"])
 
@@ -62,7 +62,30 @@ def test_settings_parse_the_list_and_refuse_garbage() -> None:
         parse_networks(["10.0.0.1", "10.0.0.300"])
 
 
-def test_the_wsgi_application_is_wrapped() -> None:
+def test_the_wsgi_application_is_wrapped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trusted-proxy layer sits inside ``KaisenApplication`` (its ``_entry``), in front of the routing
+    to both handlers: the lean API stack and the page stack see only what the layer lets through."""
     from kaisen.wsgi import application
 
-    assert isinstance(application, TrustedProxyMiddleware)
+    entry = application._entry
+    assert isinstance(entry, TrustedProxyMiddleware)
+    assert entry.app == application._route
+    seen: dict[str, dict[str, Any]] = {}
+
+    def handler(name: str) -> Any:
+        def app(env: dict[str, Any], start_response: Any) -> list[bytes]:
+            seen[name] = dict(env)
+            return [b""]
+        return app
+
+    monkeypatch.setattr(application, "api", handler("api"))
+    monkeypatch.setattr(application, "web", handler("web"))
+    peer = "203.0.113.99"  # no trusted proxy, whatever the settings list
+    assert not is_trusted(peer, entry.networks)
+    for path in ("/api/v1/lines", "/lines/"):
+        application({"wsgi.url_scheme": "http", "PATH_INFO": path, "REMOTE_ADDR": peer,
+                     "HTTP_X_FORWARDED_FOR": "198.51.100.1", "HTTP_X_FORWARDED_PROTO": "https"}, lambda *a: None)
+    assert set(seen) == {"api", "web"}
+    for env in seen.values():
+        assert env["REMOTE_ADDR"] == peer and env["wsgi.url_scheme"] == "http"
+        assert "HTTP_X_FORWARDED_FOR" not in env and "HTTP_X_FORWARDED_PROTO" not in env

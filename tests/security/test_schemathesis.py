@@ -124,10 +124,15 @@ def test_api_stateful_sequences(tenant_a: TenantWorld, _wsgi_requests_in_test_tr
 
 
 def test_schema_has_protected_operations() -> None:
-    """A guard for the test above: the document does declare bearer security on most operations."""
+    """A guard for the test above: the document declares bearer security on every operation but the sign-in
+    steps and the public goods calculator (issue 12: a quote without an account), named here one by one."""
     from kaisen.api import api
 
     doc = api.get_openapi_schema()
-    operations = [op for path in doc["paths"].values() for op in path.values()]
-    protected = [op for op in operations if op.get("security")]
-    assert len(protected) >= len(operations) - 3
+    operations = [(method, path) for path, ops in doc["paths"].items() for method in ops]
+    public = {(method, path) for path, ops in doc["paths"].items() for method, op in ops.items()
+              if not op.get("security")}
+    assert public == {("post", "/api/v1/auth"), ("post", "/api/v1/auth/mfa"), ("post", "/api/v1/auth/mfa/resend"),
+                      ("get", "/api/v1/goods/public/catalogue"), ("post", "/api/v1/goods/public/quotes"),
+                      ("get", "/api/v1/goods/public/quotes/{token}/pdf")}
+    assert len(operations) > 100
