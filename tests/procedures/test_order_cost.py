@@ -86,9 +86,13 @@ def _tick_statements(world: TenantWorld, lines: list[Any], at: dt.datetime) -> t
 EVENTS_OUTBOX = 2
 #: Statements of one order_submit (see docs/benchmarks.md, "What an order costs"): 14 + the events outbox.
 SUBMIT_MAX = 14 + EVENTS_OUTBOX
+#: The re-rating a change of the line's history asks for (issue 10 §4, ``billing.rating.rerate_line_history``):
+#: the closed months, one UPDATE of the line's calls from the day of the change whose charge changes, one
+#: DELETE and one INSERT of their rollups — fixed, whatever the tenant's size.
+LINE_HISTORY_RERATE = 4
 #: Statements per applied order in a tick, 8 of them the carrier simulator's own table (the carrier side):
-#: 23 + the events outbox.
-APPLY_PER_ORDER_MAX = 23 + EVENTS_OUTBOX
+#: 23 + the events outbox + the re-rating of the line's calls.
+APPLY_PER_ORDER_MAX = 23 + EVENTS_OUTBOX + LINE_HISTORY_RERATE
 #: Statements of a tick with nothing to do (three phases that find no order).
 TICK_IDLE_MAX = 9
 
