@@ -69,8 +69,6 @@ def test_every_line_page_404_outside_and_not_inside(tenant_a: TenantWorld, subse
             continue
         if names - LINE_PARAMS - {"pk", "kind"}:
             continue  # a route naming another object too (an invoice's number): its own tests
-        if route.name.startswith("ops:bench"):
-            continue  # a benchmark view, served only with KAISEN_BENCH_VIEWS (docs/benchmarks.md), never a page
         kinds = ["suspend"] if "kind" in names else [None]
         for kind in kinds:
             def url(line: Any, kind: str | None = kind, route: Any = route) -> str:
