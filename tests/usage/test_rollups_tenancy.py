@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import pytest
@@ -18,10 +19,13 @@ HEADER = "record_id,msisdn,start,duration_ds,destination,area,network,internal,c
 
 
 def test_another_tenants_rollups_are_never_shown(tenant_a: TenantWorld, tenant_b: TenantWorld) -> None:
-    today = clock.today_jst()
-    day = today.replace(day=1) if today.day > 1 else today
-    rows = "".join(f"TR{i},{tenant_a.line.msisdn},{day} 09:0{i}:00.0,300,0312345678,東京,,0,1,,voice\n"
-                   for i in range(3))
+    # Calls of this month that have already started, whatever the clock says (usage from the future is refused).
+    now = clock.now_jst().replace(microsecond=0)
+    month_start = now.replace(day=1, hour=0, minute=0, second=0)
+    base = max(now - dt.timedelta(hours=1), month_start)
+    day = base.date()
+    rows = "".join(f"TR{i},{tenant_a.line.msisdn},{base + dt.timedelta(seconds=i):%Y-%m-%d %H:%M:%S}.0,300,"
+                   "0312345678,東京,,0,1,,voice\n" for i in range(3))
     usage_file_import(fileobj=io.BytesIO((HEADER + rows).encode()), name="tenancy.csv")
     assert UsageRollup.objects.filter(tenant=tenant_a.tenant).exists()
     assert not UsageRollup.objects.filter(tenant=tenant_b.tenant).exists()
