@@ -193,6 +193,8 @@ def test_a_big_statement_streams_from_s3_in_blocks(bucket: tuple[Any, str]) -> N
         assert b"".join(chunks) == big and len(chunks) >= len(big) // files.BLOCK
         assert max(len(c) for c in chunks) <= files.BLOCK
         # Under waitress (kaisen serve): the response goes out through waitress's file wrapper, block by block.
+        from django.core.signals import request_finished, request_started
+        from django.db import close_old_connections
         from django.test import RequestFactory
         from waitress.buffers import ReadOnlyFileBasedBuffer
 
@@ -203,13 +205,20 @@ def test_a_big_statement_streams_from_s3_in_blocks(bucket: tuple[Any, str]) -> N
                                        HTTP_AUTHORIZATION=token).environ
         environ["wsgi.file_wrapper"] = ReadOnlyFileBasedBuffer
         started: list[Any] = []
-        body = application(environ, lambda status, headers, exc_info=None: started.append((status, headers)))
-        assert started[0][0] == "200 OK" and ("Content-Length", str(len(big))) in started[0][1]
-        assert isinstance(body, ReadOnlyFileBasedBuffer) and body.prepare() == 0  # no seek: read as it goes
+        # As Django's test client does: the test's database connection stays open across the request.
+        request_started.disconnect(close_old_connections)
+        request_finished.disconnect(close_old_connections)
         try:
-            assert b"".join(body) == big
+            body = application(environ, lambda status, headers, exc_info=None: started.append((status, headers)))
+            assert started[0][0] == "200 OK" and ("Content-Length", str(len(big))) in started[0][1]
+            assert isinstance(body, ReadOnlyFileBasedBuffer) and body.prepare() == 0  # no seek: read as it goes
+            try:
+                assert b"".join(body) == big
+            finally:
+                body.close()  # type: ignore[no-untyped-call]
         finally:
-            body.close()  # type: ignore[no-untyped-call]
+            request_started.connect(close_old_connections)
+            request_finished.connect(close_old_connections)
 
 
 @pytest.mark.django_db
