@@ -25,6 +25,7 @@ import pytest
 import time_machine
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 from django.test import Client, override_settings
 
 from kaisen.core import files
@@ -366,3 +367,50 @@ def test_locally_a_statement_file_written_by_an_earlier_version_is_still_found(s
         assert download.status_code == 200 and download["Content-Length"] == "10"
         assert b"".join(download.streaming_content) == b"a,b\r\n1,2\r\n"
         assert not list(files.spool_dir().iterdir())
+
+
+# --- two machines, one bucket ------------------------------------------------------------------------------------
+
+WORKER_MACHINE = """
+import os, sys
+import django
+os.environ["DJANGO_SETTINGS_MODULE"] = "kaisen.settings"
+django.setup()
+from kaisen.statements.generate import statement_generate
+print(statement_generate(int(sys.argv[1])))
+"""
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="a cluster's machines share PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_written_on_a_worker_machine_is_downloaded_on_a_web_machine(
+        s3_server: str, bucket: tuple[Any, str], tmp_path: Path, settings: Any) -> None:
+    """A `kaisen worker` on another machine (a process with a data directory of its own, the same
+    PostgreSQL and bucket) writes the statement; this process, the web machine, streams it from the bucket."""
+    client, name = bucket
+    settings.KAISEN_STATEMENT_INLINE_ROWS = 0  # queued for a worker, not written in the request
+    world = build_world()
+    with time_machine.travel(NOW, tick=False):
+        statement = services.statement_request(tenant=world.tenant, user=world.user, kind="invoice",
+                                               month=OCTOBER, encoding="cp932")
+    assert statement.status == StatementStatus.QUEUED and _keys(client, name) == {}
+    db = connection.settings_dict
+    url = (f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+           f"/{db['NAME']}")
+    other_machine = tmp_path / "worker-machine"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAISEN_", "AWS_"))}
+    env.update(_env(s3_server, name), DATABASE_URL=url, KAISEN_DATA_DIR=str(other_machine))
+    result = subprocess.run([sys.executable, "-c", WORKER_MACHINE, str(statement.pk)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "done"
+    assert not list((other_machine / "statements").rglob("*.csv")) and not list((other_machine / "tmp").iterdir())
+    statement.refresh_from_db()
+    assert statement.status == StatementStatus.DONE
+    golden = (GOLDEN / "invoice.cp932.csv").read_bytes()
+    assert _keys(client, name) == {f"portal/statements/{statement.file_path}": len(golden)}
+    with time_machine.travel(NOW, tick=False):
+        page = Client()
+        page.force_login(world.user)
+        download = page.get(f"/statements/{statement.pk}/download/")
+        assert download.status_code == 200 and b"".join(download.streaming_content) == golden
