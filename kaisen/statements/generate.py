@@ -13,7 +13,6 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -46,11 +45,6 @@ def use_copy() -> bool:
     from django.db import connection
 
     return connection.vendor == "postgresql" and os.environ.get("KAISEN_STATEMENT_COPY", "1") != "0"
-
-
-def storage_dir() -> Path:
-    """The statements' folder with the local storage (``KAISEN_STORAGE=local``); S3 has none."""
-    return Path(settings.DATA_DIR) / "statements"
 
 
 def layout_or_error(kind: str) -> Layout:

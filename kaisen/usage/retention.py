@@ -12,10 +12,12 @@ stored apart from the raw usage and never touched here.
 Archiving one month (``usage_archive_month``), in one transaction:
 
 1. every row of the month of ``usage_callrecord`` (``billing_month``) and of ``usage_datausagedaily``
-   (``day`` in the month) is written, ordered by ID, to ``<table>-<YYYY-MM>-<stamp>.csv.gz`` under
-   ``KAISEN_USAGE_ARCHIVE_DIR`` (default ``KAISEN_DATA_DIR/archive/usage``) — PostgreSQL ``COPY … TO STDOUT``,
-   SQLite a cursor — with a ``.sha256`` file beside it (``sha256sum -c`` format);
-2. the file is read back and its rows counted; a count different from the database's aborts everything;
+   (``day`` in the month) is written, ordered by ID, to ``<table>-<YYYY-MM>-<stamp>.csv.gz`` in
+   the ``usage_archive`` storage (``kaisen.core.files``: ``KAISEN_USAGE_ARCHIVE_DIR``, default
+   ``KAISEN_DATA_DIR/archive/usage``, or ``archive/usage/`` of the S3 bucket) — PostgreSQL ``COPY … TO
+   STDOUT``, SQLite a cursor — with a ``.sha256`` file beside it (``sha256sum -c`` format);
+2. the stored file is read back from the storage, its rows counted and its SHA-256 compared; a difference
+   from the database's count or from the written bytes aborts everything (the stored files are deleted);
 3. PostgreSQL: the month's partition is detached and dropped (rows of the month left in the DEFAULT
    partition are deleted); SQLite: the month's rows are deleted;
 4. a ``UsageArchive`` row per table and an audit entry ``usage.archive`` record it.
@@ -67,11 +69,6 @@ def retention_months() -> int:
 def oldest_kept_month(today: dt.date | None = None) -> dt.date:
     """The first month kept in the database; every month before it is due for archiving."""
     return add_months(month_start(today or clock.today_jst()), -(retention_months() - 1))
-
-
-def archive_dir() -> Path:
-    """The archives' folder with the local storage (``KAISEN_STORAGE=local``); S3 has none."""
-    return Path(getattr(settings, "KAISEN_USAGE_ARCHIVE_DIR", "") or settings.DATA_DIR / "archive" / "usage")
 
 
 def _month_where(spec: Spec) -> str:
