@@ -23,6 +23,17 @@ def _pending_migrations() -> list[str]:
     return [f"{m.app_label}.{m.name}" for m, _ in plan]
 
 
+def _files_problem() -> str | None:
+    """What keeps the stored files (statements, usage archives) from working, or None (kaisen.core.files)."""
+    from kaisen.core import files
+
+    for alias in (files.STATEMENTS, files.USAGE_ARCHIVE):
+        problem = files.check(alias)
+        if problem:
+            return f"The file storage ({alias}) cannot be used: {problem}. See KAISEN_STORAGE in docs/deployment.md."
+    return None
+
+
 def start_worker_thread(*, interval: float = 1.0) -> tuple[threading.Thread, Any]:
     """Run the django-tasks database worker in a daemon thread of this process."""
     from django_tasks_db.management.commands.db_worker import Worker
@@ -97,6 +108,9 @@ def serve(
     if pending:
         typer.echo(f"The database needs migrating ({len(pending)} migrations pending): run `kaisen migrate`.", err=True)
         raise typer.Exit(2)
+    if problem := _files_problem():
+        typer.echo(problem, err=True)
+        raise typer.Exit(2)
     if workers < 1:
         typer.echo("--workers must be 1 or more.", err=True)
         raise typer.Exit(2)
@@ -150,6 +164,9 @@ def worker() -> None:
     pending = _pending_migrations()
     if pending:
         typer.echo(f"The database needs migrating ({len(pending)} migrations pending): run `kaisen migrate`.", err=True)
+        raise typer.Exit(2)
+    if problem := _files_problem():
+        typer.echo(problem, err=True)
         raise typer.Exit(2)
     from kaisen.procedures.worker import run_worker
 

@@ -17,6 +17,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from kaisen.core.files import storages_setting
+
 
 def _env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
@@ -215,10 +217,6 @@ STATIC_ROOT = DATA_DIR / "static"
 # The portal's own assets (CSS, JS, vendored Bootstrap / htmx) live in kaisen/static/, outside any app.
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT.mkdir(exist_ok=True)
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": DATA_DIR / "media"}},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
 # Serve straight from the package's static folders, no collectstatic step needed.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
@@ -285,6 +283,11 @@ KAISEN_PUBLIC_QUOTE_CALCULATOR = os.environ.get("KAISEN_PUBLIC_QUOTE_CALCULATOR"
 # created this many months behind and ahead of the current one by the scheduler.
 KAISEN_USAGE_RETENTION_MONTHS = os.environ.get("KAISEN_USAGE_RETENTION_MONTHS", "13")
 KAISEN_USAGE_ARCHIVE_DIR = Path(os.environ.get("KAISEN_USAGE_ARCHIVE_DIR") or DATA_DIR / "archive" / "usage")
+
+# Stored files (issue 11 §4; kaisen/core/files.py, docs/deployment.md "Shared files"): statements and usage
+# archives go through Django's storage API, in folders of the data directory (KAISEN_STORAGE=local, the
+# default) or in an S3-compatible bucket shared by a cluster (KAISEN_STORAGE=s3, KAISEN_S3_*).
+STORAGES = storages_setting(os.environ, data_dir=DATA_DIR, usage_archive_dir=KAISEN_USAGE_ARCHIVE_DIR)
 KAISEN_USAGE_PARTITIONS_BEHIND = int(os.environ.get("KAISEN_USAGE_PARTITIONS_BEHIND", "2"))
 KAISEN_USAGE_PARTITIONS_AHEAD = int(os.environ.get("KAISEN_USAGE_PARTITIONS_AHEAD", "3"))
 

@@ -118,10 +118,9 @@ def bench_tenant_delete() -> None:
     with transaction.atomic():
         if tenant is not None:
             for statement in Statement.objects.filter(tenant=tenant):
-                if statement.file_path:
-                    from kaisen.statements.services import statement_file
+                from kaisen.statements.services import statement_file_delete
 
-                    statement_file(statement).unlink(missing_ok=True)
+                statement_file_delete(statement)
             Statement.objects.filter(tenant=tenant).delete()
             CallRecord.objects.filter(tenant=tenant).delete()
             Line.objects.filter(tenant=tenant).delete()
@@ -132,7 +131,7 @@ def bench_tenant_delete() -> None:
 def export_once(tenant: Any, *, trace: bool = False) -> dict[str, Any]:
     """One cp932 CDR statement through the real service; seconds, bytes, rows (and peak with ``trace``)."""
     from kaisen.statements.models import Statement
-    from kaisen.statements.services import statement_file, statement_generate
+    from kaisen.statements.services import statement_file_delete, statement_generate
 
     statement = Statement.objects.create(tenant=tenant, kind="cdr", period=MONTH, encoding="cp932",
                                          file_name=f"{BENCH_PARTNER}_CDR_{MONTH:%Y%m}.csv")
@@ -148,9 +147,8 @@ def export_once(tenant: Any, *, trace: bool = False) -> dict[str, Any]:
     statement.refresh_from_db()
     if status != "done":
         raise RuntimeError(f"statement failed: {statement.error}")
-    path = statement_file(statement)
-    size = path.stat().st_size
-    path.unlink(missing_ok=True)
+    size = statement.size_bytes
+    statement_file_delete(statement)
     return {"rows": statement.rows_done, "seconds": seconds, "bytes": size, "peak_bytes": peak}
 
 

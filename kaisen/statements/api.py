@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
 from kaisen.accounts.models import User
-from kaisen.core import clock
+from kaisen.core import clock, files
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import Id, Int64
 from kaisen.core.schemas import ErrorOut
@@ -137,13 +137,16 @@ def statement_detail(request: HttpRequest, statement_id: Id) -> dict[str, Any]:
                                                  "content": {"text/csv": {"schema": {"type": "string"}}}}}})
 def statement_download(request: HttpRequest, statement_id: Id) -> FileResponse:
     user = _user(request)
-    statement, path = statement_open(tenant=user.tenant, user=user, statement_id=statement_id)
-    return file_response(statement, path)
+    statement, opened = statement_open(tenant=user.tenant, user=user, statement_id=statement_id)
+    return file_response(statement, opened)
 
 
-def file_response(statement: Statement, path: Any) -> FileResponse:
+def file_response(statement: Statement, opened: files.Opened) -> FileResponse:
+    """The statement's file, streamed from its storage in blocks (the local disk or S3)."""
     charset = "shift_jis" if statement.encoding == "cp932" else "utf-8"
-    response = FileResponse(open(path, "rb"), as_attachment=True, filename=statement.file_name,  # noqa: SIM115
+    response = FileResponse(opened.file, as_attachment=True, filename=statement.file_name,
                             content_type=f"text/csv; charset={charset}")
+    response.block_size = files.BLOCK
+    response["Content-Length"] = str(opened.size)
     response["Cache-Control"] = "no-store"
     return response

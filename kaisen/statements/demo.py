@@ -8,10 +8,10 @@ from typing import Any
 
 def demo_statements_delete(*, tenants: Any) -> int:
     from kaisen.statements.models import Statement
-    from kaisen.statements.services import statement_file
+    from kaisen.statements.services import statement_file_delete
 
     statements = Statement.objects.filter(tenant__in=tenants)
     for statement in statements.exclude(file_path=""):
-        statement_file(statement).unlink(missing_ok=True)
+        statement_file_delete(statement)
     deleted, _ = statements.delete()
     return deleted

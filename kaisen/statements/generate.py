@@ -13,7 +13,6 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -21,7 +20,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from kaisen.access.services import line_scope
-from kaisen.core import clock
+from kaisen.core import clock, files
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.events import catalogue
 from kaisen.events.services import event_emit
@@ -46,10 +45,6 @@ def use_copy() -> bool:
     from django.db import connection
 
     return connection.vendor == "postgresql" and os.environ.get("KAISEN_STATEMENT_COPY", "1") != "0"
-
-
-def storage_dir() -> Path:
-    return Path(settings.DATA_DIR) / "statements"
 
 
 def layout_or_error(kind: str) -> Layout:
@@ -120,17 +115,15 @@ def statement_generate(statement_id: int) -> str:
         return Statement.objects.filter(pk=statement_id).values_list("status", flat=True).first() or "missing"
     statement = Statement.objects.select_related("tenant", "requested_by").get(pk=statement_id)
     layout = layout_or_error(statement.kind)
-    folder = storage_dir() / str(statement.tenant_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"{statement.pk}-{uuid.uuid4().hex}.csv"
-    partial = final.with_suffix(".part")
+    # One key per file, under the tenant's own prefix; downloads name it from the statement row only.
+    name = f"{statement.tenant_id}/{statement.pk}-{uuid.uuid4().hex}.csv"
 
     def progress(done: int) -> None:
         Statement.objects.filter(pk=statement_id).update(rows_done=done, heartbeat_at=clock.now())
 
     try:
         ctx = statement_context(statement, layout)
-        with open(partial, "wb") as out:
+        with files.writing(files.STATEMENTS, name) as (out, store):
             if layout.pg_select is not None and use_copy():
                 sql, params = layout.pg_select(ctx)
                 with _side_progress(statement_id) as side:
@@ -141,10 +134,9 @@ def statement_generate(statement_id: int) -> str:
                 rows, size = write_rows(out, layout=layout, rows=layout.rows(ctx), encoding=statement.encoding,
                                         progress=progress, progress_rows=PROGRESS_EVERY_ROWS,
                                         flush_rows=min(1000, PROGRESS_EVERY_ROWS))
-        partial.replace(final)
+            name = store()
     except Exception as exc:
         logger.exception("statement %s failed", statement_id)
-        partial.unlink(missing_ok=True)
         Statement.objects.filter(pk=statement_id).update(status=StatementStatus.FAILED, error=str(exc)[:300],
                                                          finished_at=clock.now())
         return StatementStatus.FAILED
@@ -153,7 +145,7 @@ def statement_generate(statement_id: int) -> str:
     with transaction.atomic():
         Statement.objects.filter(pk=statement_id).update(
             status=StatementStatus.DONE, rows_done=rows, rows_total=rows, size_bytes=size,
-            file_path=str(final.relative_to(storage_dir())), finished_at=finished, heartbeat_at=finished,
+            file_path=name, finished_at=finished, heartbeat_at=finished,
             expires_at=expires)
         # issue 13 §1: "statement ready", in the transaction that marks it done.
         event_emit(tenant_id=statement.tenant_id, type=catalogue.STATEMENT_READY, data={

@@ -4,7 +4,8 @@
 day and window, K-5's blackout days), records the request and counts its rows. A statement of at most
 ``KAISEN_STATEMENT_INLINE_ROWS`` rows (default 5,000) is written at once, inside the request; a larger one
 is written by the task ``statement_generate_task`` (enqueued on commit), which reports its progress in
-``rows_done``. The file goes under ``KAISEN_DATA_DIR/statements/<tenant>/`` and is kept 48 hours
+``rows_done``. The file goes into the ``statements`` storage under ``<tenant>/`` (``kaisen.core.files``:
+``KAISEN_DATA_DIR/statements/`` or an S3 bucket) and is kept 48 hours
 (``KAISEN_STATEMENT_KEEP_HOURS``); the periodic job ``statements_purge`` deletes it afterwards and marks the
 statement ``expired`` (the row stays; a download answers 410 STATEMENT_EXPIRED).
 
@@ -29,7 +30,7 @@ from kaisen.access.services import authorize, line_scope
 from kaisen.audit.services import audit_record
 from kaisen.controls import functions as fn
 from kaisen.controls import services as controls
-from kaisen.core import clock
+from kaisen.core import clock, files
 from kaisen.core.calendar import last_day_of_month
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.statements.encoding import ENCODINGS
@@ -38,7 +39,6 @@ from kaisen.statements.generate import (
     layout_or_error,
     statement_context,
     statement_generate,
-    storage_dir,
 )
 from kaisen.statements.layouts import (
     MONTH,
@@ -146,13 +146,23 @@ def statement_enqueue(statement_id: int) -> None:
 # --- download -----------------------------------------------------------------------------------------------------
 
 def statement_file(statement: Statement) -> Path:
-    return storage_dir() / statement.file_path
+    """The statement's file on this machine, with the local storage (tests, benchmarks); S3 has no path."""
+    path = files.local_path(files.STATEMENTS, statement.file_path)
+    if path is None:
+        raise NotImplementedError("the statements are not stored on this machine's file system")
+    return path
 
 
-def statement_open(*, tenant: Any, user: Any, statement_id: int) -> tuple[Statement, Path]:
-    """The statement and its file, for a download: 404 for another tenant's (or, for a limited user,
-    another user's) statement, STATEMENT_EXPIRED (410) after 48 hours, STATEMENT_NOT_READY (409) while it is
-    being written, STATEMENT_UNAVAILABLE_TODAY (409) on a K-5 blackout day."""
+def statement_file_delete(statement: Statement) -> None:
+    if statement.file_path:
+        files.delete(files.STATEMENTS, statement.file_path)
+
+
+def statement_open(*, tenant: Any, user: Any, statement_id: int) -> tuple[Statement, files.Opened]:
+    """The statement and its file opened for streaming, for a download: 404 for another tenant's (or, for a
+    limited user, another user's) statement, STATEMENT_EXPIRED (410) after 48 hours, STATEMENT_NOT_READY (409)
+    while it is being written, STATEMENT_UNAVAILABLE_TODAY (409) on a K-5 blackout day. The file is named by
+    the statement row found for this tenant and user, never by the request."""
     statement = statement_get(tenant=tenant, user=user, statement_id=statement_id)
     authorize(user=user, action=actions.STATEMENT_DOWNLOAD)
     layout = layout_or_error(statement.kind)
@@ -163,11 +173,15 @@ def statement_open(*, tenant: Any, user: Any, statement_id: int) -> tuple[Statem
         raise DomainError(ErrorCode.STATEMENT_NOT_READY, _("This statement could not be created. Request it again."))
     if statement.status != StatementStatus.DONE:
         raise DomainError(ErrorCode.STATEMENT_NOT_READY)
-    path = statement_file(statement)
-    if not path.is_file():
+    opened = files.open_stream(files.STATEMENTS, statement.file_path) if statement.file_path else None
+    if opened is None:
         raise DomainError(ErrorCode.STATEMENT_EXPIRED)
-    audit_record(action="statement.download", tenant=tenant, user=user, target=statement)
-    return statement, path
+    try:
+        audit_record(action="statement.download", tenant=tenant, user=user, target=statement)
+    except BaseException:
+        opened.file.close()
+        raise
+    return statement, opened
 
 
 # --- housekeeping ---------------------------------------------------------------------------------------------------
@@ -180,7 +194,7 @@ def statements_purge() -> int:
     for pk, rel in Statement.objects.filter(status=StatementStatus.DONE, expires_at__lte=now).values_list(
             "pk", "file_path"):
         if rel:
-            (storage_dir() / rel).unlink(missing_ok=True)
+            files.delete(files.STATEMENTS, rel)
         deleted += Statement.objects.filter(pk=pk, status=StatementStatus.DONE).update(
             status=StatementStatus.EXPIRED, file_path="")
     stale = now - dt.timedelta(seconds=STALE_SECONDS)

@@ -118,12 +118,12 @@ def detail_view(request: HttpRequest, statement_id: int) -> HttpResponse:
 @tenant_user_required  # type: ignore[arg-type]  # a FileResponse streams (StreamingHttpResponse)
 def download_view(request: HttpRequest, statement_id: int) -> HttpResponse | FileResponse:
     try:
-        statement, path = statement_open(tenant=request_tenant(request), user=request_user(request),
-                                         statement_id=statement_id)
+        statement, opened = statement_open(tenant=request_tenant(request), user=request_user(request),
+                                           statement_id=statement_id)
     except NotFound as exc:
         raise Http404 from exc
     except DomainError as exc:
         statement = _statement_or_404(request, statement_id)
         return render(request, "statements/unavailable.html", {
             "statement": statement, "message": exc.message, "code": str(exc.code)}, status=exc.http_status)
-    return file_response(statement, path)
+    return file_response(statement, opened)

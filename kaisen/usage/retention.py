@@ -12,10 +12,12 @@ stored apart from the raw usage and never touched here.
 Archiving one month (``usage_archive_month``), in one transaction:
 
 1. every row of the month of ``usage_callrecord`` (``billing_month``) and of ``usage_datausagedaily``
-   (``day`` in the month) is written, ordered by ID, to ``<table>-<YYYY-MM>-<stamp>.csv.gz`` under
-   ``KAISEN_USAGE_ARCHIVE_DIR`` (default ``KAISEN_DATA_DIR/archive/usage``) — PostgreSQL ``COPY … TO STDOUT``,
-   SQLite a cursor — with a ``.sha256`` file beside it (``sha256sum -c`` format);
-2. the file is read back and its rows counted; a count different from the database's aborts everything;
+   (``day`` in the month) is written, ordered by ID, to ``<table>-<YYYY-MM>-<stamp>.csv.gz`` in
+   the ``usage_archive`` storage (``kaisen.core.files``: ``KAISEN_USAGE_ARCHIVE_DIR``, default
+   ``KAISEN_DATA_DIR/archive/usage``, or ``archive/usage/`` of the S3 bucket) — PostgreSQL ``COPY … TO
+   STDOUT``, SQLite a cursor — with a ``.sha256`` file beside it (``sha256sum -c`` format);
+2. the stored file is read back from the storage, its rows counted and its SHA-256 compared; a difference
+   from the database's count or from the written bytes aborts everything (the stored files are deleted);
 3. PostgreSQL: the month's partition is detached and dropped (rows of the month left in the DEFAULT
    partition are deleted); SQLite: the month's rows are deleted;
 4. a ``UsageArchive`` row per table and an audit entry ``usage.archive`` record it.
@@ -39,7 +41,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
-from kaisen.core import clock
+from kaisen.core import clock, files
 from kaisen.core.calendar import add_months, month_start
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.usage.models import UsageArchive
@@ -67,10 +69,6 @@ def retention_months() -> int:
 def oldest_kept_month(today: dt.date | None = None) -> dt.date:
     """The first month kept in the database; every month before it is due for archiving."""
     return add_months(month_start(today or clock.today_jst()), -(retention_months() - 1))
-
-
-def archive_dir() -> Path:
-    return Path(getattr(settings, "KAISEN_USAGE_ARCHIVE_DIR", "") or settings.DATA_DIR / "archive" / "usage")
 
 
 def _month_where(spec: Spec) -> str:
@@ -122,42 +120,76 @@ def _columns(spec: Spec) -> list[str]:
         return [c.name for c in connection.introspection.get_table_description(cur, spec.table)]
 
 
-def _export(spec: Spec, month: dt.date, path: Path) -> tuple[int, str, int]:
-    """Write the month's rows of ``spec`` to ``path`` (gzip CSV with a header); (rows, sha256, bytes)."""
+def _export(spec: Spec, month: dt.date, raw: Any) -> tuple[int, str, int]:
+    """Write the month's rows of ``spec`` to the binary file ``raw`` (gzip CSV with a header); (rows, sha256,
+    bytes)."""
     bounds = [month, add_months(month, 1)]
     columns = _columns(spec)
     rows = 0
-    with path.open("wb") as raw:
-        hashing = _HashingWriter(raw)
-        with gzip.GzipFile(fileobj=hashing, mode="wb", compresslevel=6, mtime=0) as gz, \
-                connection.cursor() as cur:
-            if connection.vendor == "postgresql":
-                select = cur.mogrify(f"SELECT {', '.join(columns)} FROM {spec.table} "  # noqa: S608
-                                     f"WHERE {_month_where(spec)} ORDER BY id", bounds)
-                with cur.cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy:
-                    for block in copy:
-                        gz.write(bytes(block))
-                cur.execute(f"SELECT COUNT(*) FROM {spec.table} WHERE {_month_where(spec)}", bounds)  # noqa: S608
-                rows = int(cur.fetchone()[0])
-            else:
-                text = io.TextIOWrapper(gz, encoding="utf-8", newline="")
-                writer = csv.writer(text)
-                writer.writerow(columns)
-                cur.execute(f"SELECT {', '.join(columns)} FROM {spec.table} "  # noqa: S608
-                            f"WHERE {_month_where(spec)} ORDER BY id", bounds)
-                while batch := cur.fetchmany(10_000):
-                    writer.writerows(batch)
-                    rows += len(batch)
-                text.flush()
-                text.detach()
-        raw.flush()
+    hashing = _HashingWriter(raw)
+    with gzip.GzipFile(fileobj=hashing, mode="wb", compresslevel=6, mtime=0) as gz, \
+            connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            select = cur.mogrify(f"SELECT {', '.join(columns)} FROM {spec.table} "  # noqa: S608
+                                 f"WHERE {_month_where(spec)} ORDER BY id", bounds)
+            with cur.cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy:
+                for block in copy:
+                    gz.write(bytes(block))
+            cur.execute(f"SELECT COUNT(*) FROM {spec.table} WHERE {_month_where(spec)}", bounds)  # noqa: S608
+            rows = int(cur.fetchone()[0])
+        else:
+            text = io.TextIOWrapper(gz, encoding="utf-8", newline="")
+            writer = csv.writer(text)
+            writer.writerow(columns)
+            cur.execute(f"SELECT {', '.join(columns)} FROM {spec.table} "  # noqa: S608
+                        f"WHERE {_month_where(spec)} ORDER BY id", bounds)
+            while batch := cur.fetchmany(10_000):
+                writer.writerows(batch)
+                rows += len(batch)
+            text.flush()
+            text.detach()
+    raw.flush()
     return rows, hashing.digest.hexdigest(), hashing.size
 
 
 def archive_rows(path: Path) -> int:
-    """How many data rows (header excluded) an archive file holds."""
+    """How many data rows (header excluded) an archive file on this machine holds."""
     with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
         return sum(1 for _ in csv.reader(fh)) - 1
+
+
+class _HashingReader(io.RawIOBase):
+    """A stored file read in blocks, every byte also fed into a SHA-256."""
+
+    def __init__(self, opened: files.Opened) -> None:
+        self.opened = opened
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self.opened.file.read(len(b))
+        b[:len(data)] = data
+        self.digest.update(data)
+        return len(data)
+
+
+def stored_archive_check(name: str) -> tuple[int, str]:
+    """Read a stored archive back from its storage (the local folder or S3): its data rows (header excluded)
+    and the SHA-256 of the stored bytes."""
+    opened = files.open_stream(files.USAGE_ARCHIVE, name)
+    if opened is None:
+        raise RuntimeError(f"{files.describe(files.USAGE_ARCHIVE, name)}: the archive was not stored")
+    reader = _HashingReader(opened)
+    try:
+        with gzip.open(io.BufferedReader(reader, files.BLOCK), "rt", encoding="utf-8", newline="") as fh:
+            rows = sum(1 for _ in csv.reader(fh)) - 1
+        while reader.readinto(bytearray(files.BLOCK)):  # the rest of the bytes, if gzip stopped early
+            pass
+    finally:
+        opened.file.close()
+    return rows, reader.digest.hexdigest()
 
 
 def _drop(spec: Spec, month: dt.date) -> None:
@@ -185,10 +217,8 @@ def usage_archive_month(*, month: dt.date, actor: str, today: dt.date | None = N
                           % {"month": f"{month:%Y-%m}", "oldest": f"{keep_from:%Y-%m}"}, field="month")
     from kaisen.audit.services import audit_record
 
-    folder = archive_dir()
-    folder.mkdir(parents=True, exist_ok=True)
     stamp = clock.now().strftime("%Y%m%dT%H%M%S")
-    written: list[Path] = []
+    written: list[str] = []
     done: list[ArchivedTable] = []
     try:
         with transaction.atomic():
@@ -200,25 +230,30 @@ def usage_archive_month(*, month: dt.date, actor: str, today: dt.date | None = N
                     for spec in SPECS:
                         cur.execute(f"LOCK TABLE {spec.table} IN SHARE ROW EXCLUSIVE MODE")
             for spec in SPECS:
-                path = folder / f"{spec.table}-{month:%Y-%m}-{stamp}.csv.gz"
-                written.append(path)
-                rows, sha, size = _export(spec, month, path)
-                if archive_rows(path) != rows:
-                    raise RuntimeError(f"{path}: the archive does not hold the month's {rows} rows")
-                side = path.with_name(path.name + ".sha256")
-                written.append(side)
-                side.write_text(f"{sha}  {path.name}\n", encoding="ascii")
+                with files.writing(files.USAGE_ARCHIVE, f"{spec.table}-{month:%Y-%m}-{stamp}.csv.gz") as (out, store):
+                    rows, sha, size = _export(spec, month, out)
+                    name = store()
+                written.append(name)
+                where = files.describe(files.USAGE_ARCHIVE, name)
+                stored_rows, stored_sha = stored_archive_check(name)
+                if stored_rows != rows or stored_sha != sha:
+                    raise RuntimeError(f"{where}: the stored archive does not hold the month's {rows} rows "
+                                       f"(read back: {stored_rows} rows, sha256 {stored_sha})")
+                base = name.rsplit("/", 1)[-1]
+                with files.writing(files.USAGE_ARCHIVE, name + ".sha256") as (side, store_side):
+                    side.write(f"{sha}  {base}\n".encode("ascii"))
+                    written.append(store_side())
                 _drop(spec, month)
-                UsageArchive.objects.create(table=spec.table, month=month, rows=rows, path=str(path), sha256=sha,
+                UsageArchive.objects.create(table=spec.table, month=month, rows=rows, path=where, sha256=sha,
                                             size_bytes=size, archived_at=clock.now(), archived_by=actor[:150])
-                done.append(ArchivedTable(table=spec.table, rows=rows, path=str(path), sha256=sha))
+                done.append(ArchivedTable(table=spec.table, rows=rows, path=where, sha256=sha))
             audit_record(action="usage.archive", actor=actor,
                          changes={"month": [None, f"{month:%Y-%m}"],
                                   **{d.table: [d.rows, 0] for d in done}},
                          reason=", ".join(f"{d.path} sha256 {d.sha256}" for d in done)[:500])
     except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
+        for name in written:
+            files.delete(files.USAGE_ARCHIVE, name)
         raise
     return done
 

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.test import Client, override_settings
 from django_tasks_db.models import DBTaskResult
 
+from kaisen.core import files
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.statements import generate, selectors, services
 from kaisen.statements.models import Statement, StatementStatus
@@ -272,7 +273,9 @@ def test_a_limited_user_gets_only_their_lines_and_their_own_statements(world: An
 
 
 @pytest.mark.django_db
-def test_a_failed_generation_leaves_no_partial_file(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_generation_leaves_no_partial_file(world: Any, monkeypatch: pytest.MonkeyPatch, settings: Any,
+                                                    tmp_path: Path) -> None:
+    settings.DATA_DIR = tmp_path  # a spool folder of this test's own (kaisen.core.files.spool_dir)
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("disk full")
 
@@ -280,7 +283,7 @@ def test_a_failed_generation_leaves_no_partial_file(world: Any, monkeypatch: pyt
     with time_machine.travel(NOW, tick=False):
         statement = services.statement_request(tenant=world.tenant, user=world.user, kind="invoice", month=OCTOBER)
     assert statement.status == StatementStatus.FAILED and "disk full" in statement.error
-    assert statement.file_path == "" and not list(services.storage_dir().rglob("*.part"))
+    assert statement.file_path == "" and not list(files.spool_dir().iterdir())
     with time_machine.travel(NOW, tick=False):
         client = make_world_token(world)
         response = client.get(f"/api/v1/statements/{statement.pk}/download",

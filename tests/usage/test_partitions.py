@@ -13,6 +13,7 @@ import io
 import re
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -212,8 +213,17 @@ def _archive_setup(tmp_path: Path) -> dict:
     return {"t": t, "other": other, "old": old, "kept": kept, "invoice": inv}
 
 
+def _archive_dir(path: Path) -> Any:
+    """The archives in ``path``: KAISEN_USAGE_ARCHIVE_DIR, and the local storage the settings make of it."""
+    from django.conf import settings
+
+    storages = {**settings.STORAGES, "usage_archive": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                                                       "OPTIONS": {"location": path}}}
+    return override_settings(KAISEN_USAGE_ARCHIVE_DIR=path, STORAGES=storages)
+
+
 def test_archive_writes_a_readable_file_drops_the_month_and_keeps_the_rest(tmp_path: Path) -> None:
-    with override_settings(KAISEN_USAGE_ARCHIVE_DIR=tmp_path):
+    with _archive_dir(tmp_path):
         s = _archive_setup(tmp_path)
         old, kept, inv = s["old"], s["kept"], s["invoice"]
         items = sorted(InvoiceItem.objects.filter(invoice=inv).values_list("cost_type", "amount"))
@@ -257,7 +267,7 @@ def test_archive_writes_a_readable_file_drops_the_month_and_keeps_the_rest(tmp_p
 
 
 def test_a_month_inside_the_retention_period_is_refused(tmp_path: Path) -> None:
-    with override_settings(KAISEN_USAGE_ARCHIVE_DIR=tmp_path):
+    with _archive_dir(tmp_path):
         s = _archive_setup(tmp_path)
         with pytest.raises(DomainError) as err:
             usage_archive_month(month=s["kept"], actor="x")
@@ -270,7 +280,7 @@ def test_cli_archive_dry_run_then_archive(tmp_path: Path) -> None:
     from kaisen.cli import app
 
     runner = CliRunner()
-    with override_settings(KAISEN_USAGE_ARCHIVE_DIR=tmp_path):
+    with _archive_dir(tmp_path):
         s = _archive_setup(tmp_path)
         dry = runner.invoke(app, ["admin", "usage", "archive", "--dry-run"], catch_exceptions=False)
         assert dry.exit_code == 0 and f"{s['old']:%Y-%m}" in dry.output
