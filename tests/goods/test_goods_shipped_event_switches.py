@@ -92,3 +92,41 @@ def test_portal_calculator_follows_the_tenant_switch(tenant_a: TenantWorld, tena
     # the other tenant still has it
     assert 'data-testid="calculator-form"' in web(tenant_b.user).get("/goods/calculator/").content.decode()
     assert services.quote_save(user=tenant_b.user, products=[{"code": SIM, "quantity": 1}]).tenant == tenant_b.tenant
+
+
+def test_staff_cli_flips_the_public_calculator() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from kaisen.audit.models import AuditEvent
+    from kaisen.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["--format", "json", "admin", "controls", "operator-switch", "public_quote_calculator",
+                              "off"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout) == {"function": "public_quote_calculator", "enabled": False}
+    assert Client().get("/quote/").status_code == 404
+    assert AuditEvent.objects.filter(action="controls.operator_switch.set").count() == 1
+    listed = runner.invoke(app, ["--format", "json", "admin", "controls", "operator-switches"], catch_exceptions=False)
+    assert json.loads(listed.stdout)[0]["enabled"] is False
+    bad = runner.invoke(app, ["admin", "controls", "operator-switch", "nope", "on"], catch_exceptions=False)
+    assert bad.exit_code == 1 and "UNKNOWN_FUNCTION" in bad.output
+    assert runner.invoke(app, ["admin", "controls", "operator-switch", "public_quote_calculator",
+                               "maybe"]).exit_code == 2
+
+
+def test_back_office_flips_the_public_calculator() -> None:
+    from kaisen.accounts.services import user_create
+
+    user = user_create(tenant=None, username="ops_goods", password="Staff-password-2026", is_staff=True,
+                       is_superuser=True)
+    staff = Client(HTTP_ACCEPT_LANGUAGE="ja")
+    staff.force_login(user)
+    assert staff.get("/admin/controls/operatorswitch/").status_code == 200
+    resp = staff.post("/admin/controls/operatorswitch/add/", {"function": fn.PUBLIC_QUOTE_CALCULATOR,
+                                                              "note": "closed for the holidays"})
+    assert resp.status_code == 302, resp.content.decode()[:2000]
+    assert not services.public_calculator_enabled()
+    assert Client().get("/quote/").status_code == 404
