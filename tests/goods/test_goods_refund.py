@@ -5,6 +5,8 @@ what was charged, may refuse)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -156,3 +158,30 @@ def test_cancel_with_refund_on_the_web_and_api(tenant_a: TenantWorld) -> None:
     r = api(tenant_a.user).post(f"/api/v1/goods/orders/{third.pk}/cancel")
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
     assert Decimal(r.json()["refunded_amount"]) == third.total
+
+
+def test_cancel_with_refund_from_the_cli(live_server: Any, tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from kaisen.cli import app
+    from tests.conftest import make_world
+    from tests.factories import PASSWORD
+
+    world = make_world(n_lines=1)
+    charged = _charged(world)
+    refusing = _charged(world, key="k-2", number=REFUND_FAILS)
+    env = {"KAISEN_URL": live_server.url, "KAISEN_CONFIG_DIR": str(tmp_path / "cfg"), "KAISEN_TOKEN": "",
+           "KAISEN_API_KEY_ID": "", "KAISEN_API_KEY_SECRET": ""}
+    runner = CliRunner()
+    assert runner.invoke(app, ["login", "--operator-id", world.tenant.public_id, "--username", world.user.username,
+                               "--password", PASSWORD], env=env, catch_exceptions=False).exit_code == 0
+    res = runner.invoke(app, ["goods", "cancel", str(charged.pk)], env=env, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["status"] == "cancelled" and Decimal(out["refunded_amount"]) == charged.total
+    res = runner.invoke(app, ["goods", "cancel", str(refusing.pk)], env=env, catch_exceptions=False)
+    assert res.exit_code != 0 and "REFUND_FAILED" in res.output
+    refusing.refresh_from_db()
+    assert refusing.status == OrderStatus.AWAITING_SHIPMENT
