@@ -58,6 +58,8 @@ EXCLUDED_NAMES = {
     "accounts:logout": "ends the session the sweep is using",
     "goods_public:quote": "a public-calculator quote belongs to no tenant; its token is a 256-bit secret in its link "
                           "(tests/goods/test_goods_web_api.py)",
+    "goods_public:quote_email": "mails a public-calculator quote, which belongs to no tenant, by its 256-bit token "
+                                "(tests/goods/test_goods_public_email.py)",
     "ops:bench_minimal": "not a page: the API benchmark's minimal view, 404 unless KAISEN_BENCH_VIEWS=1, which no "
                          "deployment sets (tests/test_ops.py::test_bench_minimal_view_is_off_unless_asked)",
     "mfa:confirm": "the token is a 256-bit secret mailed to the new 2FA address, not an object ID; the page asks for "
@@ -71,6 +73,8 @@ EXCLUDED_API = {
                                   "(tests/security/test_mfa.py)",
     ("GET", "/api/v1/goods/public/quotes/{token}/pdf"): "a public-calculator quote belongs to no tenant; its token "
                                                         "is a 256-bit secret (tests/goods/test_goods_web_api.py)",
+    ("POST", "/api/v1/goods/public/quotes/{token}/email"): "mails a public-calculator quote (no tenant) by its "
+                                                           "256-bit token (tests/goods/test_goods_public_email.py)",
     ("POST", "/api/v1/auth/mfa/resend"): "mails a new code for a challenge, reads no tenant data "
                                          "(tests/security/test_mfa.py)",
 }

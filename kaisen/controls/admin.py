@@ -14,7 +14,14 @@ from django.utils.translation import gettext_lazy as _
 from kaisen.audit.backoffice import AuditedAdminMixin
 from kaisen.controls import cache, services
 from kaisen.controls import functions as fn
-from kaisen.controls.models import ClosedDay, MaintenanceWindow, Notice, ReceptionHours, ServiceSwitch
+from kaisen.controls.models import (
+    ClosedDay,
+    MaintenanceWindow,
+    Notice,
+    OperatorSwitch,
+    ReceptionHours,
+    ServiceSwitch,
+)
 from kaisen.core.errors import DomainError
 
 
@@ -196,3 +203,32 @@ class ServiceSwitchAdmin(BumpMixin, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+
+
+@admin.register(OperatorSwitch)
+class OperatorSwitchAdmin(BumpMixin, admin.ModelAdmin):
+    """Switches for everyone, visitors before sign-in included (the public quote calculator). Without a row
+    the environment's default applies."""
+
+    list_display = ("function_label", "enabled", "note", "updated_by", "updated_at")
+    list_editable = ("enabled",)
+    list_display_links = ("function_label",)
+
+    class Form(forms.ModelForm):
+        function = forms.ChoiceField(label=_("function"),
+                                     choices=[(k, v[0]) for k, v in fn.OPERATOR_SWITCHES.items()])
+
+        class Meta:
+            model = OperatorSwitch
+            fields = ("function", "enabled", "note")
+
+    form = Form
+
+    @admin.display(description=_("function"))
+    def function_label(self, obj: OperatorSwitch) -> str:
+        entry = fn.OPERATOR_SWITCHES.get(obj.function)
+        return str(entry[0]) if entry else obj.function
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        obj.updated_by = str(request.user.get_username())[:100]
+        super().save_model(request, obj, form, change)

@@ -48,6 +48,8 @@ class Snapshot:
     closed_once: set[dt.date] = field(default_factory=set)
     has_closed_days: bool = False
     switched_off: set[tuple[int, str]] = field(default_factory=set)
+    #: operator-wide switches that have a row: function -> enabled
+    operator_switches: dict[str, bool] = field(default_factory=dict)
 
 
 _lock = threading.Lock()
@@ -67,7 +69,7 @@ def _version() -> int:
 
 
 def _load(version: int) -> Snapshot:
-    from kaisen.controls.models import ClosedDay, MaintenanceWindow, ReceptionHours, ServiceSwitch
+    from kaisen.controls.models import ClosedDay, MaintenanceWindow, OperatorSwitch, ReceptionHours, ServiceSwitch
 
     snap = Snapshot(version=version)
     for window in MaintenanceWindow.objects.filter(cancelled_at__isnull=True).prefetch_related("tenants"):
@@ -86,6 +88,7 @@ def _load(version: int) -> Snapshot:
         else:
             snap.closed_once.add(day.day)
     snap.switched_off = set(ServiceSwitch.objects.filter(enabled=False).values_list("tenant_id", "function"))
+    snap.operator_switches = dict(OperatorSwitch.objects.values_list("function", "enabled"))
     return snap
 
 

@@ -260,6 +260,31 @@ def switch(tenant: Annotated[str, typer.Argument(help="Operator ID.")],
     emit({"tenant": tenant, "function": row.function, "enabled": row.enabled})
 
 
+@controls_admin_app.command("operator-switches")
+def operator_switches(fmt: FormatOpt = None) -> None:
+    """Switches for everyone, visitors before sign-in included (public_quote_calculator)."""
+    django_setup()
+    from kaisen.controls import services
+
+    emit(services.operator_switches())
+
+
+@controls_admin_app.command("operator-switch")
+def operator_switch(function: Annotated[str, typer.Argument(help="public_quote_calculator")],
+                    state: Annotated[str, typer.Argument(help="on or off")],
+                    note: Annotated[str, typer.Option("--note")] = "", fmt: FormatOpt = None) -> None:
+    """Switch a function on or off for everyone (in force within seconds, no restart)."""
+    if state not in ("on", "off"):
+        typer.echo("VALIDATION_ERROR: the state is on or off.", err=True)
+        raise typer.Exit(2)
+    django_setup()
+    from kaisen.controls import services
+
+    row = _run(lambda: services.operator_switch_set(function=function, enabled=state == "on", note=note,
+                                                    actor=ACTOR))
+    emit({"function": row.function, "enabled": row.enabled})
+
+
 # --- customer (over the API) ------------------------------------------------------------------------------------
 
 @notices_app.command("list")

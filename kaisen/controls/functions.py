@@ -64,12 +64,19 @@ SWITCHES: dict[str, Promise] = {
     SWITCH_MNP_PORT_IN: _("MNP port-in"),
     SWITCH_VOICE_OPTIONS: _("Voice options"),
     SWITCH_STATEMENTS_SHIFT_JIS: _("Statements in Shift-JIS"),
-    SWITCH_QUOTE_CALCULATOR: _("Public quote calculator"),
+    SWITCH_QUOTE_CALCULATOR: _("Quote calculator"),
 }
 #: Switches stored for a function customers do not have yet (not listed to them).
-SWITCHES_NOT_OFFERED = frozenset({SWITCH_QUOTE_CALCULATOR})
+SWITCHES_NOT_OFFERED: frozenset[str] = frozenset()
 #: The procedure kinds a switch governs.
 SWITCH_OF_KIND: dict[str, str] = {"mnp_activation": SWITCH_MNP_PORT_IN, "voice_options": SWITCH_VOICE_OPTIONS}
+
+
+#: Operator-wide switches (every tenant and visitors before sign-in): code -> (label, setting of its default).
+PUBLIC_QUOTE_CALCULATOR = "public_quote_calculator"
+OPERATOR_SWITCHES: dict[str, tuple[Promise, str]] = {
+    PUBLIC_QUOTE_CALCULATOR: (_("Public quote calculator (before sign-in)"), "KAISEN_PUBLIC_QUOTE_CALCULATOR"),
+}
 
 
 def window_function_label(code: str) -> str:

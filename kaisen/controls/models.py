@@ -181,3 +181,22 @@ class ServiceSwitch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id} {self.function}={'on' if self.enabled else 'off'}"
+
+
+class OperatorSwitch(models.Model):
+    """A function switched on or off for everyone, including visitors before sign-in (the public quote
+    calculator). No row: the default of the environment (``kaisen.controls.functions.OPERATOR_SWITCHES``)."""
+
+    function = models.CharField(_("function"), max_length=40, unique=True)
+    enabled = models.BooleanField(_("available"), default=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    updated_by = models.CharField(_("changed by"), max_length=100, blank=True)
+    updated_at = models.DateTimeField(_("changed at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("operator-wide switch")
+        verbose_name_plural = _("operator-wide switches")
+        ordering = ["function"]
+
+    def __str__(self) -> str:
+        return f"{self.function}={'on' if self.enabled else 'off'}"

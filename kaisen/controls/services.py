@@ -27,6 +27,7 @@ from kaisen.controls.models import (
     Notice,
     NoticeImportance,
     NoticeRead,
+    OperatorSwitch,
     ReceptionHours,
     ServiceSwitch,
 )
@@ -460,3 +461,39 @@ def switches_for(tenant_id: int, *, customer: bool = False) -> list[dict[str, An
     calculator is a stored value only, so customers are not told about it)."""
     return [{"function": code, "label": str(label), "enabled": switch_enabled(tenant_id, code)}
             for code, label in fn.SWITCHES.items() if not (customer and code in fn.SWITCHES_NOT_OFFERED)]
+
+
+# --- operator-wide switches (the public quote calculator) -------------------------------------------------------
+
+def _operator_switch_default(function: str) -> bool:
+    from django.conf import settings
+
+    return bool(getattr(settings, fn.OPERATOR_SWITCHES[function][1], True))
+
+
+def operator_switch_enabled(function: str) -> bool:
+    """An operator-wide switch now: the stored value, else the environment's default (a fresh install)."""
+    stored = cache.get().operator_switches.get(function)
+    return _operator_switch_default(function) if stored is None else stored
+
+
+def operator_switch_set(*, function: str, enabled: bool, note: str = "", actor: str = "",
+                        user: Any = None) -> OperatorSwitch:
+    """Switch an operator-wide function on or off, in force in every process within seconds."""
+    if function not in fn.OPERATOR_SWITCHES:
+        raise DomainError(ErrorCode.UNKNOWN_FUNCTION, _("Unknown function: %(names)s.") % {"names": function},
+                          field="function", details={"known": list(fn.OPERATOR_SWITCHES)})
+    with transaction.atomic():
+        before = operator_switch_enabled(function)
+        row, _created = OperatorSwitch.objects.select_for_update().get_or_create(function=function)
+        row.enabled, row.note, row.updated_by = bool(enabled), (note or "")[:200], actor[:100]
+        row.save()
+        _audit("controls.operator_switch.set", actor=actor, user=user, target=row,
+               changes={function: [before, row.enabled]})
+        cache.bump()
+    return row
+
+
+def operator_switches() -> list[dict[str, Any]]:
+    return [{"function": code, "label": str(label), "enabled": operator_switch_enabled(code),
+             "default": _operator_switch_default(code)} for code, (label, _setting) in fn.OPERATOR_SWITCHES.items()]

@@ -99,6 +99,8 @@ class ErrorCode(StrEnum):
     ITEM_NOT_AVAILABLE = "ITEM_NOT_AVAILABLE"
     NO_PAYMENT_METHOD = "NO_PAYMENT_METHOD"
     QUOTE_EXPIRED = "QUOTE_EXPIRED"
+    REFUND_FAILED = "REFUND_FAILED"
+    RATE_LIMITED = "RATE_LIMITED"
     # Events, webhooks, usage alerts (issue 13, helper "events")
     WEBHOOK_URL_REFUSED = "WEBHOOK_URL_REFUSED"
     INVALID_EVENT_TYPE = "INVALID_EVENT_TYPE"
@@ -156,6 +158,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.ITEM_NOT_AVAILABLE: 409,
     ErrorCode.NO_PAYMENT_METHOD: 409,
     ErrorCode.QUOTE_EXPIRED: 409,
+    ErrorCode.REFUND_FAILED: 409,
+    ErrorCode.RATE_LIMITED: 429,
     ErrorCode.ENDPOINT_DISABLED: 409,
     # Operator controls (issue 15)
     ErrorCode.MAINTENANCE: 503,
@@ -229,6 +233,8 @@ DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {
     ErrorCode.NO_PAYMENT_METHOD: _(
         "No payment method is set for this coverage. Register a credit card or invoice payment first."),
     ErrorCode.QUOTE_EXPIRED: _("This quote is no longer valid. Make a new quote."),
+    ErrorCode.REFUND_FAILED: _("The card payment could not be refunded, so the order was not cancelled."),
+    ErrorCode.RATE_LIMITED: _("Too many requests. Please wait a while and try again."),
     # Operator controls (issue 15)
     ErrorCode.MAINTENANCE: _("This function is closed for maintenance. Please try again later."),
     ErrorCode.NOT_IN_CONTRACT: _("This function is not available under your contract."),

@@ -104,6 +104,23 @@ class UsageAlertFiredData(BaseModel):
     actions: list[str] = Field(default_factory=list)
 
 
+class ShippedSim(BaseModel):
+    line_id: int = Field(description="The new line (not activated yet).")
+    iccid: str
+    product_code: str
+
+
+class SimShippedData(BaseModel):
+    """A goods order was shipped: its SIMs are lines of the account, not activated yet."""
+
+    goods_order_id: int = Field(description="The goods order's ID, as the API shows it.")
+    number: str = Field(description="The order number (G…).")
+    carrier_name: str = Field(description="The delivery company.")
+    tracking_number: str
+    shipped_on: str = Field(description="YYYY-MM-DD")
+    sims: list[ShippedSim] = Field(default_factory=list, description="One entry per SIM in the parcel.")
+
+
 class WebhookTestData(BaseModel):
     endpoint_id: int
     message: str
@@ -131,6 +148,7 @@ APPROVAL_DECIDED = "approval.decided"
 APIKEY_CREATED = "apikey.created"
 APIKEY_REVOKED = "apikey.revoked"
 USAGE_ALERT_FIRED = "usage_alert.fired"
+SIM_SHIPPED = "sim.shipped"
 WEBHOOK_TEST = "webhook.test"
 
 EVENT_TYPES: dict[str, EventType] = {
@@ -150,6 +168,7 @@ EVENT_TYPES: dict[str, EventType] = {
         EventType(APIKEY_CREATED, 1, ApiKeyData, _("API key created")),
         EventType(APIKEY_REVOKED, 1, ApiKeyData, _("API key revoked")),
         EventType(USAGE_ALERT_FIRED, 1, UsageAlertFiredData, _("Usage alert fired")),
+        EventType(SIM_SHIPPED, 1, SimShippedData, _("SIM shipped")),
         EventType(WEBHOOK_TEST, 1, WebhookTestData, _("Test ping")),
     )
 }

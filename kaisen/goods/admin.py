@@ -5,6 +5,7 @@ number, ICCIDs) and the delivery note. Every change of an order goes through ``k
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -14,14 +15,24 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kaisen.audit.backoffice import AuditedAdminMixin
 from kaisen.core import clock
-from kaisen.core.admin import ReadOnlyAdminMixin
+from kaisen.core.admin import ReadOnlyAdminMixin, amount_column, amount_display, format_amount
 from kaisen.core.errors import DomainError
 from kaisen.goods import services
 from kaisen.goods.catalogue import price_set
-from kaisen.goods.models import CatalogueItem, GoodsOrder, GoodsOrderEvent, GoodsOrderItem, ItemKind, ItemPrice
+from kaisen.goods.models import (
+    CatalogueItem,
+    GoodsOrder,
+    GoodsOrderEvent,
+    GoodsOrderItem,
+    ItemKind,
+    ItemPrice,
+    OrderStatus,
+    PaymentKind,
+)
 from kaisen.goods.pdf import delivery_note_pdf
 from kaisen.procedures.rules import OFFERED_SIZES
 
@@ -117,19 +128,34 @@ class GoodsOrderItemInline(admin.TabularInline):
     model = GoodsOrderItem
     extra = 0
     can_delete = False
-    fields = ("code", "name", "quantity", "unit_price", "amount", "tax_class", "iccids")
+    fields = ("code", "name", "quantity", amount_display(GoodsOrderItem, "unit_price"),
+              amount_display(GoodsOrderItem, "amount"), "tax_class", "iccids")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
+def _status_label(code: str) -> str:
+    return str(OrderStatus(code).label) if code in OrderStatus.values else (code or "-")
+
+
 class GoodsOrderEventInline(admin.TabularInline):
     model = GoodsOrderEvent
+    verbose_name = _("status change")
+    verbose_name_plural = _("status history")
     extra = 0
     can_delete = False
-    fields = ("at", "from_status", "to_status", "actor", "note")
+    fields = ("at", "from_label", "to_label", "actor", "note")
     readonly_fields = fields
+
+    @admin.display(description=pgettext_lazy("status change", "from"))
+    def from_label(self, obj: GoodsOrderEvent) -> str:
+        return _status_label(obj.from_status)
+
+    @admin.display(description=pgettext_lazy("status change", "to"))
+    def to_label(self, obj: GoodsOrderEvent) -> str:
+        return _status_label(obj.to_status)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -156,16 +182,44 @@ class ShipForm(forms.Form):
                              help_text=_("One per line, in the order of the SIM items."))
 
 
+_MONEY = {f: amount_display(GoodsOrder, f) for f in ("subtotal", "tax_total", "total", "refunded_amount")}
+
+
 @admin.register(GoodsOrder)
 class GoodsOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("number", "tenant", "status", "payment_method", "total", "desired_delivery_on", "settled_on",
-                    "tracking_number", "created_at")
+    list_display = ("number", "tenant", "status", "paid_by", amount_column("total", _("total (tax included)")),
+                    "desired_delivery_on", "settled_on", "tracking_number", "created_at")
+    fieldsets = (
+        (None, {"fields": ("number", "tenant", "status", "ordered_by", "created_at", "quote",
+                           "desired_delivery_on")}),
+        (_("Ship to"), {"fields": ("recipient", "postal_code", "address", "phone", "shipping_code")}),
+        (_("Payment and amounts"), {"fields": (
+            "payment_method", "coverage", _MONEY["subtotal"], "tax_per_rate", _MONEY["total"], "settled_on",
+            "charge_id", "failure_code", "refund_id", _MONEY["refunded_amount"], "refunded_on")}),
+        (_("Shipment"), {"fields": ("carrier_name", "tracking_number", "shipped_on", "delivered_on")}),
+        (_("Order request (technical)"), {"classes": ("collapse",),
+                                          "fields": ("idempotency_key", "request_hash", "updated_at")}),
+    )
+    readonly_fields = ("ordered_by", "tax_per_rate", *_MONEY.values())
     list_filter = (DueFilter, "status", "payment_method", "coverage")
     list_select_related = ("tenant",)
     search_fields = ("number", "tenant__public_id", "tenant__legal_name", "tracking_number")
     inlines = [GoodsOrderItemInline, GoodsOrderEventInline]
     actions = ["settle", "deliver"]
     change_form_template = "admin/goods/goodsorder/change_form.html"
+
+    @admin.display(description=_("payment method"), ordering="payment_method")
+    def paid_by(self, obj: GoodsOrder) -> str:
+        return str(_("Card") if obj.payment_method == PaymentKind.CARD else _("Invoice"))
+
+    @admin.display(description=_("ordered by"))
+    def ordered_by(self, obj: GoodsOrder) -> str:
+        return getattr(obj.created_by, "audit_label", "") or str(obj.created_by or "-")
+
+    @admin.display(description=_("tax per rate"))
+    def tax_per_rate(self, obj: GoodsOrder) -> str:
+        return " · ".join(f"{Decimal(r['rate']) * 100:.0f}%: {format_amount(r['base'])} / "
+                          f"{_('consumption tax')} {format_amount(r['tax'])}" for r in obj.tax_rates or []) or "-"
 
     def has_fulfil_permission(self, request: HttpRequest) -> bool:
         """Settling, shipping and delivering need the change permission of orders (a viewer only looks)."""

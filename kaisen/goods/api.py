@@ -18,6 +18,7 @@ from pydantic import Field as PydanticField
 
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import Id
+from kaisen.core.middleware import ip_from_request
 from kaisen.core.schemas import ErrorOut
 from kaisen.goods import services
 from kaisen.goods.catalogue import catalogue
@@ -144,6 +145,9 @@ class GoodsOrderOut(Schema):
     shipped_on: dt.date | None
     delivered_on: dt.date | None
     cancellable: bool
+    refunded_amount: Decimal | None = Field(None, description="A card order cancelled after the charge: the amount "
+                                                              "refunded to the card.")
+    refunded_on: dt.date | None = None
     quote_id: int | None
     idempotency_key: str
     created_at: dt.datetime
@@ -198,6 +202,7 @@ def order_out(o: GoodsOrder, *, events: bool = False) -> dict[str, Any]:
            "tax_rates": o.tax_rates, "settled_on": o.settled_on, "carrier_name": o.carrier_name,
            "tracking_number": o.tracking_number, "shipped_on": o.shipped_on, "delivered_on": o.delivered_on,
            "cancellable": services.order_is_cancellable(o), "quote_id": o.quote_id,
+           "refunded_amount": o.refunded_amount, "refunded_on": o.refunded_on,
            "idempotency_key": o.idempotency_key, "created_at": o.created_at,
            "items": [{"code": i.code, "name": i.name, "quantity": i.quantity, "unit_price": i.unit_price,
                       "amount": i.amount, "currency": o.currency,
@@ -250,6 +255,15 @@ def public_quote(request: HttpRequest, payload: GoodsQuoteIn) -> Status[dict[str
 def public_quote_pdf(request: HttpRequest, token: Token) -> HttpResponse:
     quote = services.quote_by_token(token=token)
     return _pdf(quote_pdf(quote=quote), f"quote_{quote.number}.pdf")
+
+
+@router.post("/goods/public/quotes/{token}/email", auth=None,
+             response={200: GoodsEmailOut, 400: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+             summary="Email a public quote to up to 5 addresses (only the quote is sent; limited per client "
+                     "address and per recipient: RATE_LIMITED, 429)")
+def public_quote_email(request: HttpRequest, token: Token, payload: GoodsEmailIn) -> dict[str, Any]:
+    return {"sent_to": services.public_quote_email(token=token, emails=payload.emails,
+                                                   ip=ip_from_request(request))}
 
 
 # --- portal --------------------------------------------------------------------------------------------
@@ -332,7 +346,8 @@ def order_detail(request: HttpRequest, goods_order_id: Id) -> dict[str, Any]:
 
 @router.post("/goods/orders/{int:goods_order_id}/cancel", response={200: GoodsOrderOut, 403: ErrorOut, 404: ErrorOut,
                                                               409: ErrorOut},
-             summary="Cancel an order before shipment")
+             summary="Cancel an order before shipment (a card already charged is refunded in full; "
+                     "REFUND_FAILED when the refund is refused)")
 def order_cancel(request: HttpRequest, goods_order_id: Id) -> dict[str, Any]:
     return order_out(services.order_cancel(user=_user(request), order_id=goods_order_id))
 

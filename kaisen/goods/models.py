@@ -189,6 +189,11 @@ class GoodsOrder(models.Model):
                                               "to that month's invoice."))
     charge_id = models.CharField(_("card charge"), max_length=64, blank=True)
     failure_code = models.CharField(_("last payment failure"), max_length=32, blank=True)
+    refund_id = models.CharField(_("card refund"), max_length=64, blank=True,
+                                 help_text=_("A card order cancelled after the charge: the provider's refund."))
+    refunded_amount = models.DecimalField(_("refunded amount"), max_digits=14, decimal_places=2, null=True,
+                                          blank=True)
+    refunded_on = models.DateField(_("refund date"), null=True, blank=True)
     carrier_name = models.CharField(_("delivery company"), max_length=60, blank=True)
     tracking_number = models.CharField(_("tracking number"), max_length=40, blank=True)
     shipped_on = models.DateField(_("ship date"), null=True, blank=True)

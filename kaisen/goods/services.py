@@ -7,8 +7,8 @@ Customer side: ``quote_save`` / ``quote_email`` (S-ORD-1), ``order_create`` / ``
 Statuses: received → awaiting shipment (paid: card charged, or added to the month's invoice) → shipped →
 delivered; a failed card charge holds the order (``payment_failed``) and mails the customer, who may retry
 after updating the card. An order is cancelled before shipment: while received or on hold, and while awaiting
-shipment when it is paid by invoice (a card already charged is not refunded here: the provider adapter has no
-refund, so staff handle that case).
+shipment (an invoice order leaves the invoice; a card already charged is refunded in full first, and the
+order stays as it was when the provider refuses the refund).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import secrets
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -34,9 +33,13 @@ from kaisen.access import actions
 from kaisen.access.services import authorize
 from kaisen.audit.services import audit_record
 from kaisen.carriers.models import Coverage
+from kaisen.controls import functions as fn
+from kaisen.controls import services as controls
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.numbers import iccid_normalize
+from kaisen.events import catalogue as event_types
+from kaisen.events.services import event_emit
 from kaisen.goods.calc import SHIP_JAPAN, Calculation, calculate
 from kaisen.goods.models import (
     ORDERABLE_STOCK,
@@ -87,8 +90,20 @@ def _number(prefix: str) -> str:
 
 
 def public_calculator_enabled() -> bool:
-    """The operator may switch the public (before login) calculator off: ``KAISEN_PUBLIC_QUOTE_CALCULATOR``."""
-    return bool(getattr(settings, "KAISEN_PUBLIC_QUOTE_CALCULATOR", True))
+    """The operator switches the public (before login) calculator on and off without a restart (operator-wide
+    switch ``public_quote_calculator``; its default is ``KAISEN_PUBLIC_QUOTE_CALCULATOR``)."""
+    return controls.operator_switch_enabled(fn.PUBLIC_QUOTE_CALCULATOR)
+
+
+def calculator_refusal(tenant: Tenant) -> DomainError | None:
+    """``NOT_IN_CONTRACT`` when the operator switched the quote calculator off for the tenant."""
+    return controls.switch_refusal(tenant.pk, fn.SWITCH_QUOTE_CALCULATOR)
+
+
+def _calculator_allowed(tenant: Tenant) -> None:
+    refusal = calculator_refusal(tenant)
+    if refusal is not None:
+        raise refusal
 
 
 def _event(order: GoodsOrder, before: str, actor: str, note: str = "") -> None:
@@ -136,6 +151,7 @@ def quote_save(*, user: Any = None, coverage: str = Coverage.JAPAN, products: li
     else:
         authorize(user=user, action=actions.GOODS_QUOTE)
         tenant = _tenant(user)
+        _calculator_allowed(tenant)
         _coverage(tenant, coverage)
     addressee = (addressee or "").strip()
     if len(addressee) > 120:
@@ -208,6 +224,7 @@ def _emails(raw: list[str] | str) -> list[str]:
 def quote_email(*, user: Any, quote_id: int, emails: list[str] | str) -> list[str]:
     """Mail the quote (its figures, number and valid-until date) to up to 5 addresses (S-ORD-1)."""
     quote = quote_get(user=user, quote_id=quote_id)
+    _calculator_allowed(_tenant(user))
     to = _emails(emails)
     with translation.override("ja"):
         body = render_to_string("emails/goods/quote.txt", {"quote": quote, "f": quote.figures})
@@ -216,6 +233,53 @@ def quote_email(*, user: Any, quote_id: int, emails: list[str] | str) -> list[st
                body=text.lstrip("\n"))
     audit_record(action="goods.quote.email", tenant=quote.tenant, user=user, target=quote,
                  changes={"to": [None, to]})
+    return to
+
+
+#: The public page's mails: at most this many per client address, and per recipient address, in a window of
+#: the failed-login limiter's longest window (``kaisen.security.throttle``, 30 minutes by default), whose
+#: counters and hourly purge they share.
+PUBLIC_MAILS_PER_ADDRESS = 5
+PUBLIC_MAILS_PER_RECIPIENT = 2
+
+
+def _public_mail_keys(ip: str | None, to: list[str]) -> dict[str, tuple[str, Any]]:
+    from kaisen.security import throttle
+
+    window = max(throttle.account_rule().window, throttle.address_rule().window)
+    keys: dict[str, tuple[str, Any]] = {
+        "client": (f"goods-quote-mail:ip:{ip or '-'}"[:200],
+                   throttle.Rule(PUBLIC_MAILS_PER_ADDRESS, window, window))}
+    for n, email in enumerate(to):
+        keys[f"recipient{n}"] = (f"goods-quote-mail:to:{email.lower()}"[:200],
+                                 throttle.Rule(PUBLIC_MAILS_PER_RECIPIENT, window, window))
+    return keys
+
+
+def public_quote_email(*, token: str, emails: list[str] | str, ip: str | None) -> list[str]:
+    """Mail a public-calculator quote to up to 5 addresses. Only the quote itself is sent (its number, dates
+    and figures; never the addressee or any other text the visitor typed). Limited per client address and
+    per recipient (``RATE_LIMITED``, 429); a refused request sends nothing."""
+    from kaisen.security import throttle
+
+    quote = quote_by_token(token=token)
+    to = _emails(emails)
+    keys = _public_mail_keys(ip, to)
+    refused = throttle.throttle_reserve(keys)
+    if refused is not None:
+        who = (_("from your address") if refused == "client"
+               else _("to %(email)s") % {"email": to[int(refused.removeprefix("recipient"))]})
+        raise DomainError(ErrorCode.RATE_LIMITED, _(
+            "Too many quotes were mailed %(who)s. Please try again later.") % {"who": who},
+            field="emails", details={"limit": "client" if refused == "client" else "recipient"})
+    with transaction.atomic():
+        with translation.override("ja"):
+            body = render_to_string("emails/goods/quote_public.txt", {"quote": quote, "f": quote.figures})
+        subject, _sep, text = body.partition("\n")
+        outbox_add(tenant=None, order=None, topic="goods.quote.public", to=to, subject=subject.strip(),
+                   body=text.lstrip("\n"))
+        audit_record(action="goods.quote.email", tenant=None, actor="public calculator", ip_address=ip,
+                     target=quote, changes={"to": [None, to]})
     return to
 
 
@@ -383,14 +447,28 @@ def order_get(*, user: Any, order_id: int) -> GoodsOrder:
 
 
 def order_is_cancellable(order: GoodsOrder) -> bool:
-    if order.status in (OrderStatus.RECEIVED, OrderStatus.PAYMENT_FAILED):
-        return True
-    return order.status == OrderStatus.AWAITING_SHIPMENT and order.payment_method == PaymentKind.INVOICE
+    """Before shipment: received, on hold, or paid and awaiting shipment (a charged card is refunded)."""
+    return order.status in (OrderStatus.RECEIVED, OrderStatus.PAYMENT_FAILED, OrderStatus.AWAITING_SHIPMENT)
+
+
+def order_needs_refund(order: GoodsOrder) -> bool:
+    """A card order whose card was charged (settled, not shipped): cancelling it gives the charge back."""
+    return (order.status == OrderStatus.AWAITING_SHIPMENT and order.payment_method == PaymentKind.CARD
+            and bool(order.charge_id))
+
+
+def refund_key_for(order: GoodsOrder) -> str:
+    return f"kaisen-goods-refund-{order.pk}"
 
 
 def order_cancel(*, user: Any, order_id: int, reason: str = "") -> GoodsOrder:
+    """Cancel an order before shipment. A card already charged is refunded in full first (idempotency key
+    ``kaisen-goods-refund-<id>``, so a retry after a lost answer never refunds twice); when the provider
+    refuses the refund, the order stays as it was (``REFUND_FAILED``, the refusal audited) and nothing else
+    is written."""
     authorize(user=user, action=actions.GOODS_ORDER)
     tenant = _tenant(user)
+    refused: DomainError | None = None
     with transaction.atomic():
         order = GoodsOrder.objects.select_for_update().filter(tenant=tenant, pk=order_id).first()
         if order is None:
@@ -400,12 +478,37 @@ def order_cancel(*, user: Any, order_id: int, reason: str = "") -> GoodsOrder:
                 "This order is %(status)s: it can no longer be cancelled here. Contact support.")
                 % {"status": order.get_status_display()})
         before = order.status
-        order.status = OrderStatus.CANCELLED
-        order.save(update_fields=["status", "updated_at"])
-        _event(order, before, _actor(user, "customer"), reason)
-        audit_record(action="goods.order.cancel", tenant=tenant, user=user, target=order,
-                     changes={"status": [before, order.status]}, reason=reason)
-        _order_mail(order, "cancelled")
+        actor = _actor(user, "customer")
+        fields = ["status", "updated_at"]
+        if order_needs_refund(order):
+            today = clock.today_jst()
+            result = get_provider().refund(charge_id=order.charge_id, amount=order.total, currency=order.currency,
+                                           idempotency_key=refund_key_for(order), today=today)
+            audit_record(action="goods.order.refund", tenant=tenant, user=user, target=order,
+                         success=result.succeeded,
+                         changes={"amount": [None, str(order.total)], "charge_id": [None, order.charge_id],
+                                  "refund_id": [None, result.refund_id if result.succeeded else None],
+                                  "failure_code": [None, result.failure_code or None]})
+            if not result.succeeded:
+                refused = DomainError(ErrorCode.REFUND_FAILED, _(
+                    "The card payment of order %(number)s could not be refunded (%(code)s), so the order was not "
+                    "cancelled. Contact support.") % {"number": order.number, "code": result.failure_code},
+                    details={"failure_code": result.failure_code})
+            else:
+                order.refund_id, order.refunded_amount, order.refunded_on = result.refund_id, order.total, today
+                fields += ["refund_id", "refunded_amount", "refunded_on"]
+        if refused is None:
+            order.status = OrderStatus.CANCELLED
+            order.save(update_fields=fields)
+            _event(order, before, actor, reason)
+            changes: dict[str, Any] = {"status": [before, order.status]}
+            if order.refund_id:
+                changes["refunded_amount"] = [None, str(order.refunded_amount)]
+            audit_record(action="goods.order.cancel", tenant=tenant, user=user, target=order, changes=changes,
+                         reason=reason)
+            _order_mail(order, "cancelled")
+    if refused is not None:  # only the refused refund's audit record was written
+        raise refused
     return order
 
 
@@ -538,6 +641,7 @@ def order_ship(*, order_id: int, carrier_name: str, tracking_number: str, iccids
                               % {"iccids": ", ".join(taken)}, field="iccids")
         today = clock.today_jst()
         rest = list(numbers)
+        shipped: list[dict[str, Any]] = []
         for item in sim_items:
             mine, rest = rest[:item.quantity], rest[item.quantity:]
             product = item.item
@@ -550,6 +654,7 @@ def order_ship(*, order_id: int, carrier_name: str, tracking_number: str, iccids
                                            sim_size=product.sim_size, status=LineStatus.NOT_ACTIVATED,
                                            shipped_on=today, msisdn=None)
                 line_history_open(line=line, reason=LinePeriodReason.REGISTERED, at=clock.now())
+                shipped.append({"line_id": line.pk, "iccid": iccid, "product_code": product.code})
             item.iccids = mine
             item.save(update_fields=["iccids"])
         before = order.status
@@ -561,6 +666,9 @@ def order_ship(*, order_id: int, carrier_name: str, tracking_number: str, iccids
                      actor=None if getattr(staff, "pk", None) else actor, target=order,
                      changes={"status": [before, order.status], "tracking_number": [None, tracking],
                               "iccids": [None, numbers]})
+        event_emit(tenant_id=order.tenant_id, type=event_types.SIM_SHIPPED, data={
+            "goods_order_id": order.pk, "number": order.number, "carrier_name": carrier_name,
+            "tracking_number": tracking, "shipped_on": today.isoformat(), "sims": shipped})
         _order_mail(order, "shipped")
     return order
 

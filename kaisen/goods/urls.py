@@ -21,4 +21,5 @@ urlpatterns = [
 public_urlpatterns = ([
     path("", views.public_calculator, name="calculator"),
     path("<str:token>/", views.public_quote, name="quote"),
+    path("<str:token>/email/", views.public_quote_email, name="quote_email"),
 ], "goods_public")

@@ -27,6 +27,7 @@ from kaisen.access.web import action_required
 from kaisen.carriers.models import Coverage
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
+from kaisen.core.middleware import ip_from_request
 from kaisen.core.web import request_user
 from kaisen.goods import services
 from kaisen.goods.calc import SHIP_EXCLUDED, SHIP_JAPAN
@@ -109,7 +110,28 @@ def public_quote(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404 from exc
     if request.GET.get("format") == "pdf":
         return _pdf(quote_pdf(quote=quote), f"quote_{quote.number}.pdf")
-    return render(request, "goods/quote_detail.html", {"quote": quote, "f": quote.figures, "public": True})
+    return render(request, "goods/quote_detail.html", {"quote": quote, "f": quote.figures, "public": True,
+                                                       "max_emails": services.MAX_EMAILS})
+
+
+@never_cache
+@require_POST
+def public_quote_email(request: HttpRequest, token: str) -> HttpResponse:
+    """Mail a public quote (only the quote: no text of the visitor's), limited per client and recipient."""
+    try:
+        quote = services.quote_by_token(token=token)
+    except NotFound as exc:
+        raise Http404 from exc
+    try:
+        to = services.public_quote_email(token=token, emails=request.POST.get("emails", "")[:1000],
+                                         ip=ip_from_request(request))
+    except DomainError as exc:
+        return render(request, "goods/quote_detail.html", {
+            "quote": quote, "f": quote.figures, "public": True, "max_emails": services.MAX_EMAILS,
+            "email_error": exc.message, "emails": request.POST.get("emails", "")[:1000]},
+            status=exc.http_status)
+    messages.success(request, _("The quote was sent to %(to)s.") % {"to": ", ".join(to)})
+    return redirect("goods_public:quote", token=quote.token)
 
 
 # --- portal: quotes ------------------------------------------------------------------------------------------
@@ -119,6 +141,10 @@ def public_quote(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def calculator(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
+    refusal = services.calculator_refusal(user.tenant) if user.tenant is not None else None
+    if refusal is not None:
+        return render(request, "goods/calculator.html", {"public": False, "not_in_contract": refusal.message},
+                      status=403 if request.method == "POST" else 200)
     coverage = _coverage(request, user.tenant)
     error = None
     if request.method == "POST":
@@ -295,7 +321,8 @@ def order_detail(request: HttpRequest, goods_order_id: int) -> HttpResponse:
         "order": order, "items": list(order.items.all()),
         "events": [(e, OrderStatus(e.to_status).label if e.to_status in OrderStatus.values else e.to_status)
                    for e in order.events.all()],
-        "cancellable": services.order_is_cancellable(order), "done": request.GET.get("done") == "1",
+        "cancellable": services.order_is_cancellable(order), "needs_refund": services.order_needs_refund(order),
+        "done": request.GET.get("done") == "1",
         "can_order": can(user=user, action=actions.GOODS_ORDER)})
 
 

@@ -26,6 +26,7 @@ from kaisen.payments.models import (
     Payment,
     PaymentSetting,
     SimulatedCharge,
+    SimulatedRefund,
     UnpaidInvoice,
 )
 from kaisen.procedures.models import PENDING_STATUSES, Order, OrderStatus
@@ -136,6 +137,16 @@ class SimulatedChargeAdmin(AmountFieldsAdminMixin, ReadOnlyAdminMixin, admin.Mod
 
     list_display = ("created_at", "charge_id", "idempotency_key", amount_column("amount", _("amount")), "currency",
                     "status", "failure_code")
+    list_filter = ("status",)
+    amount_fields = ("amount",)
+
+
+@admin.register(SimulatedRefund)
+class SimulatedRefundAdmin(AmountFieldsAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The SIMULATOR provider's refunds (no real money)."""
+
+    list_display = ("created_at", "refund_id", "charge_id", "idempotency_key", amount_column("amount", _("amount")),
+                    "currency", "status", "failure_code")
     list_filter = ("status",)
     amount_fields = ("amount",)
 

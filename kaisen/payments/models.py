@@ -281,6 +281,30 @@ class SimulatedCharge(models.Model):
         return f"{self.charge_id} {self.status}"
 
 
+class SimulatedRefund(models.Model):
+    """SIMULATOR: the simulated provider's refund ledger: a refund of one charge, keyed by its idempotency key."""
+
+    refund_id = models.CharField(max_length=40, unique=True)
+    charge_id = models.CharField(max_length=40, db_index=True)
+    idempotency_key = models.CharField(max_length=100, db_index=True)
+    amount = models.DecimalField(max_digits=16, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16)
+    failure_code = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("simulated refund (provider simulator)")
+        verbose_name_plural = _("simulated refunds (provider simulator)")
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], condition=models.Q(status="succeeded"),
+                                    name="simrefund_one_success_per_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.refund_id} {self.status}"
+
+
 class BillingEmail(models.Model):
     """S-PAY-3: an address that receives payment-failure notices (請求メールアドレス, up to 5)."""
 

@@ -3,7 +3,9 @@
 Kaisen never stores a card number: the provider tokenises the card and Kaisen keeps the token, brand,
 last 4 digits and expiry. A charge is idempotent, keyed by the invoice: a second charge with the key of an
 invoice the provider has already collected returns that charge instead of charging again (a declined
-attempt does not use the key up, so a retry after updating the card can succeed).
+attempt does not use the key up, so a retry after updating the card can succeed). A refund names the charge
+it gives back (all or part of it) and is idempotent the same way: a second refund with the key of a refund
+that went through returns that refund. The provider may refuse a refund (``RefundResult.succeeded`` False).
 
 ``SimulatorProvider`` is the only adapter in this repository. It is NOT a payment service: no money
 moves. It behaves like real providers' test modes, deterministically by test card number
@@ -26,7 +28,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from kaisen.core.numbers import luhn_check_digit
-from kaisen.payments.models import CardBrand, CardFunding, SimulatedCard, SimulatedCharge
+from kaisen.payments.models import CardBrand, CardFunding, SimulatedCard, SimulatedCharge, SimulatedRefund
 
 
 class CardRefused(Exception):
@@ -55,6 +57,16 @@ class ChargeResult:
     replayed: bool = False  # the key had already been collected: this is that charge, nothing new was charged
 
 
+@dataclass(frozen=True)
+class RefundResult:
+    refund_id: str
+    succeeded: bool
+    #: charge_not_found | currency_mismatch | amount_exceeds_charge | invalid_amount | refund_declined |
+    #: processing_error
+    failure_code: str = ""
+    replayed: bool = False  # the key had already been refunded: this is that refund, nothing new was refunded
+
+
 class PaymentProvider(Protocol):
     name: str
     is_simulator: bool
@@ -64,6 +76,11 @@ class PaymentProvider(Protocol):
 
     def charge(self, *, token: str, amount: Decimal, currency: str, idempotency_key: str,
                today: dt.date) -> ChargeResult:
+        ...
+
+    def refund(self, *, charge_id: str, amount: Decimal, currency: str, idempotency_key: str,
+               today: dt.date) -> RefundResult:
+        """Give back ``amount`` (at most what is left of the charge) of the succeeded charge ``charge_id``."""
         ...
 
 
@@ -82,6 +99,7 @@ TEST_CARDS: dict[str, tuple[str, str, str]] = {
     "4000056655665556": (CardBrand.VISA, CardFunding.DEBIT, "succeed"),
     "5200828282828210": (CardBrand.MASTERCARD, CardFunding.DEBIT, "succeed"),
     "5105105105105100": (CardBrand.MASTERCARD, CardFunding.PREPAID, "succeed"),
+    "4000000000005126": (CardBrand.VISA, CardFunding.CREDIT, "refund_fails"),  # charges succeed, refunds fail
 }
 #: What the card form shows in simulator mode.
 TEST_CARD_HINTS: list[tuple[str, Any]] = [
@@ -90,6 +108,7 @@ TEST_CARD_HINTS: list[tuple[str, Any]] = [
     ("4000 0000 0000 0002", _("VISA — charges are declined")),
     ("4000 0000 0000 9995", _("VISA — declined: limit exceeded")),
     ("4000 0000 0000 0069", _("VISA — charges fail: card expired")),
+    ("4000 0000 0000 5126", _("VISA — charges succeed, refunds fail")),
     ("4000 0566 5566 5556", _("VISA debit — refused at registration")),
     ("5105 1051 0510 5100", _("Mastercard prepaid — refused at registration")),
 ]
@@ -170,6 +189,39 @@ class SimulatorProvider:
             done = SimulatedCharge.objects.get(idempotency_key=idempotency_key, status="succeeded")
             return ChargeResult(charge_id=done.charge_id, succeeded=True, replayed=True)
         return ChargeResult(charge_id=charge_id, succeeded=not failure, failure_code=failure)
+
+    def refund(self, *, charge_id: str, amount: Decimal, currency: str, idempotency_key: str,
+               today: dt.date) -> RefundResult:
+        done = SimulatedRefund.objects.filter(idempotency_key=idempotency_key, status="succeeded").first()
+        if done is not None:
+            return RefundResult(refund_id=done.refund_id, succeeded=True, replayed=True)
+        charge = SimulatedCharge.objects.filter(charge_id=charge_id, status="succeeded").first()
+        if charge is None:
+            failure = "charge_not_found"
+        elif charge.currency != currency:
+            failure = "currency_mismatch"
+        elif amount <= 0:
+            failure = "invalid_amount"
+        else:
+            refunded = sum((r.amount for r in SimulatedRefund.objects.filter(charge_id=charge_id,
+                                                                             status="succeeded")), Decimal(0))
+            card = SimulatedCard.objects.filter(token=charge.card_token).first()
+            if amount > charge.amount - refunded:
+                failure = "amount_exceeds_charge"
+            elif card is not None and card.behaviour == "refund_fails":
+                failure = "refund_declined"
+            else:
+                failure = ""
+        refund_id = "re_sim_" + secrets.token_hex(10)
+        try:
+            with transaction.atomic():
+                SimulatedRefund.objects.create(refund_id=refund_id, charge_id=charge_id,
+                                               idempotency_key=idempotency_key, amount=amount, currency=currency,
+                                               status="failed" if failure else "succeeded", failure_code=failure)
+        except IntegrityError:  # the same key refunded concurrently: that refund stands
+            done = SimulatedRefund.objects.get(idempotency_key=idempotency_key, status="succeeded")
+            return RefundResult(refund_id=done.refund_id, succeeded=True, replayed=True)
+        return RefundResult(refund_id=refund_id, succeeded=not failure, failure_code=failure)
 
 
 def get_provider() -> PaymentProvider:

@@ -160,7 +160,7 @@ def test_switch_off_voice_options_refused_with_its_own_code_everywhere() -> None
         assert resp.status_code == 403 and resp.json()["code"] == ErrorCode.NOT_IN_CONTRACT
     switches = {s["function"]: s["enabled"] for s in a.api().get("/api/v1/service").json()["switches"]}
     assert switches["voice_options"] is False and switches["mnp_port_in"] is True
-    assert "quote_calculator" not in switches  # stored only: customers have no quote calculator yet
+    assert switches["quote_calculator"] is True  # the portal quote calculator (kaisen.goods)
     assert {s["function"]: s["enabled"] for s in b.api().get("/api/v1/service").json()["switches"]}[
         "voice_options"] is True
 

@@ -178,12 +178,12 @@ def test_cancel_before_shipment(tenant_a: TenantWorld) -> None:
     assert "goods.cancelled" in _topics(tenant_a.tenant)
     with pytest.raises(DomainError):
         services.order_settle(order_id=order.pk)
-    # a card already charged is not cancelled here (no refund through the adapter)
+    # a card already charged is refunded in full, then cancelled (tests/goods/test_goods_refund.py)
     paid = _order(tenant_a, key="k-2")
     services.order_settle(order_id=paid.pk)
-    with pytest.raises(DomainError) as err:
-        services.order_cancel(user=tenant_a.user, order_id=paid.pk)
-    assert err.value.code == ErrorCode.ORDER_NOT_CANCELLABLE
+    services.order_cancel(user=tenant_a.user, order_id=paid.pk)
+    paid.refresh_from_db()
+    assert paid.status == OrderStatus.CANCELLED and paid.refunded_amount == paid.total
 
 
 def test_invoice_orders_go_on_the_month_invoice_with_tax_card_orders_do_not(tenant_a: TenantWorld) -> None:
