@@ -50,6 +50,8 @@ class MaintenanceWindowForm(forms.ModelForm):
         starts, ends = data.get("starts_at"), data.get("ends_at")
         if starts and ends and ends <= starts:
             self.add_error("ends_at", _("The end must be after the start."))
+        elif ends and "ends_at" in self.changed_data and ends <= services.clock.now():
+            self.add_error("ends_at", _("The window must end in the future."))
         if starts and not data.get("announce_from"):
             data["announce_from"] = starts - services.DEFAULT_ANNOUNCE
         if starts and data.get("announce_from") and data["announce_from"] > starts:
@@ -67,6 +69,12 @@ class MaintenanceWindowAdmin(BumpMixin, admin.ModelAdmin):
     list_filter = ("all_tenants", "reads_allowed")
     filter_horizontal = ("tenants",)
     actions = ("end_now",)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """A window that has ended or was cancelled is history: shown, not changed (as in the services)."""
+        if obj is not None and (obj.cancelled_at is not None or obj.ends_at <= services.clock.now()):
+            return False
+        return super().has_change_permission(request, obj)
 
     @admin.display(description=_("functions"))
     def function_list(self, obj: MaintenanceWindow) -> str:
