@@ -180,6 +180,7 @@ class ClosedDayAdmin(BumpMixin, admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         extra = dict(extra_context or {})
         extra["closed_days_ahead"] = services.closed_days_ahead()
+        extra.setdefault("title", _("Company calendar: closed days and their history"))
         return super().changelist_view(request, extra_context=extra)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:

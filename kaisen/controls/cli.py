@@ -161,8 +161,11 @@ def _day(value: str | None, name: str) -> dt.date | None:
 
 
 def _closed_row(row: Any) -> dict[str, Any]:
+    from kaisen.core import clock
+
     return {"id": row.pk, "day": row.day_label, "yearly": row.yearly, "closed": row.closed,
-            "effective_from": str(row.effective_from), "changed_at": row.created_at, "by": row.created_by,
+            "effective_from": str(row.effective_from),
+            "changed_at": row.created_at.astimezone(clock.JST).isoformat(timespec="seconds"), "by": row.created_by,
             "note": row.note}
 
 
