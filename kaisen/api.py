@@ -13,6 +13,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
 from kaisen.accounts.services import token_authenticate
+from kaisen.controls.openapi import maintenance_response, maintenance_schemas
 from kaisen.controls.web import request_refusal
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.events.catalogue import openapi_components
@@ -72,7 +73,9 @@ class KaisenAPI(NinjaAPI):
     expired or revoked); 400 and 422 where there is input (a body the JSON parser cannot read, or a value the
     rules refuse: ``DomainError`` answers 400 by default; ``_validation_error`` 422); 404 where the path has a
     parameter (no such object, or a value the route cannot match: ``not_found_view``). Each with the common
-    error body ``ErrorOut``. Its texts carry no requirement IDs (``without_requirement_ids``)."""
+    error body ``ErrorOut``. And 503 on every operation, which a maintenance window can close (issue 15:
+    ``kaisen.controls.openapi``), with its ``Retry-After`` header and ``MaintenanceErrorOut``. Its texts carry
+    no requirement IDs (``without_requirement_ids``)."""
 
     def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
         doc = super().get_openapi_schema(*args, **kwargs)
@@ -87,6 +90,8 @@ class KaisenAPI(NinjaAPI):
             from kaisen.core.schemas import ErrorOut
 
             schemas["ErrorOut"] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, body in maintenance_schemas().items():
+            schemas.setdefault(name, body)
         error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
         global_security = doc.get("security")
         for item in doc.get("paths", {}).values():
@@ -101,6 +106,7 @@ class KaisenAPI(NinjaAPI):
                     responses.setdefault("422", {"description": "Invalid input", **error})
                 if any(p.get("in") == "path" for p in operation.get("parameters", [])):
                     responses.setdefault("404", {"description": "Not found", **error})
+                responses.setdefault("503", maintenance_response())  # issue 15: any operation, in a window
         _clean_texts(doc)
         return doc
 

@@ -57,6 +57,8 @@ class MaintenanceWindowForm(forms.ModelForm):
         starts, ends = data.get("starts_at"), data.get("ends_at")
         if starts and ends and ends <= starts:
             self.add_error("ends_at", _("The end must be after the start."))
+        elif ends and "ends_at" in self.changed_data and ends <= services.clock.now():
+            self.add_error("ends_at", _("The window must end in the future."))
         if starts and not data.get("announce_from"):
             data["announce_from"] = starts - services.DEFAULT_ANNOUNCE
         if starts and data.get("announce_from") and data["announce_from"] > starts:
@@ -74,6 +76,12 @@ class MaintenanceWindowAdmin(BumpMixin, admin.ModelAdmin):
     list_filter = ("all_tenants", "reads_allowed")
     filter_horizontal = ("tenants",)
     actions = ("end_now",)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """A window that has ended or was cancelled is history: shown, not changed (as in the services)."""
+        if obj is not None and (obj.cancelled_at is not None or obj.ends_at <= services.clock.now()):
+            return False
+        return super().has_change_permission(request, obj)
 
     @admin.display(description=_("functions"))
     def function_list(self, obj: MaintenanceWindow) -> str:
@@ -127,19 +135,75 @@ class ReceptionHoursAdmin(BumpMixin, admin.ModelAdmin):
         return initial
 
 
+class ClosedDayForm(forms.ModelForm):
+    """A change to the company calendar: close a day, or open it again, from a date on."""
+
+    class Meta:
+        model = ClosedDay
+        fields = ("day", "yearly", "closed", "effective_from", "note")
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        if data.get("day") is not None and not self.errors:
+            try:
+                services.closed_day_check(day=data["day"], yearly=bool(data.get("yearly")),
+                                          closed=bool(data.get("closed")), effective_from=data.get("effective_from"))
+            except DomainError as exc:
+                self.add_error(exc.field if exc.field in self.fields else None, str(exc.message))
+        return data
+
+
 @admin.register(ClosedDay)
 class ClosedDayAdmin(BumpMixin, admin.ModelAdmin):
-    list_display = ("__str__", "yearly", "note", "created_by")
-    list_filter = ("yearly",)
+    """Closed days are effective-dated changes like the hours: closing or opening a day adds a row; rows are
+    kept as the history (what the calendar was, and when it changed)."""
+
+    form = ClosedDayForm
+    change_list_template = "admin/controls/closedday/change_list.html"
+    list_display = ("day_label", "yearly", "state", "effective_from", "created_at", "created_by", "note")
+    list_filter = ("yearly", "closed")
+    date_hierarchy = "effective_from"
+    actions = ("open_again",)
+
+    @admin.display(description=_("day"), ordering="day")
+    def day_label(self, obj: ClosedDay) -> str:
+        return obj.day_label
+
+    @admin.display(description=_("change"), ordering="closed")
+    def state(self, obj: ClosedDay) -> str:
+        return str(_("Closed") if obj.closed else _("Opened again"))
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("effective_from", services.clock.today_jst())  # type: ignore[arg-type]
+        return initial
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        extra = dict(extra_context or {})
+        extra["closed_days_ahead"] = services.closed_days_ahead()
+        extra.setdefault("title", _("Company calendar: closed days and their history"))
+        return super().changelist_view(request, extra_context=extra)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        if change:
-            super().save_model(request, obj, form, change)
-            return
-        # A first closed day copies the environment's defaults into rows, so they stay in force.
-        row = services.closed_day_add(day=obj.day, yearly=obj.yearly, note=obj.note,
-                                      actor=str(request.user.get_username()), user=request.user)
-        obj.pk, obj.day = row.pk, row.day
+        change_fn = services.closed_day_add if obj.closed else services.closed_day_remove
+        row = change_fn(day=obj.day, yearly=obj.yearly, effective_from=obj.effective_from, note=obj.note,
+                        actor=str(request.user.get_username()), user=request.user)
+        obj.pk, obj.day, obj.created_at = row.pk, row.day, row.created_at
+
+    @admin.action(description=_("Open again from today"))
+    def open_again(self, request: HttpRequest, queryset: QuerySet[ClosedDay]) -> None:
+        for row in queryset:
+            try:
+                services.closed_day_remove(closed_day_id=row.pk, actor=str(request.user.get_username()),
+                                           user=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{row.day_label}: {exc.message}", messages.ERROR)
 
 
 class NoticeForm(forms.ModelForm):

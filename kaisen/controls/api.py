@@ -52,10 +52,22 @@ class WindowOut(Schema):
     message: str
 
 
+class CalendarChangeOut(Schema):
+    day: str = Field(description="`YYYY-MM-DD`, or `MM-DD` for a day closed or opened every year.")
+    yearly: bool
+    closed: bool = Field(description="true: the day is closed from `effective_from`; false: open again.")
+    effective_from: dt.date = Field(description="The change applies to days from this date on.")
+    changed_at: dt.datetime
+
+
 class ServiceStatusOut(Schema):
     hours: list[HoursOut]
     switches: list[SwitchOut]
     maintenance: list[WindowOut]
+    closed_days: list[dt.date] = Field(description="Days the company calendar closes in the next twelve months "
+                                                   "(weekends and public holidays aside).")
+    calendar_changes: list[CalendarChangeOut] = Field(description="The latest changes to the company calendar, "
+                                                                  "the latest effective first.")
 
 
 def _tenant(request: HttpRequest) -> object:
@@ -92,7 +104,8 @@ def notice_detail(request: HttpRequest, notice_id: Id) -> NoticeOut:
 @router.get("/service", response={200: ServiceStatusOut, 401: ErrorOut, 403: ErrorOut},
             summary="Service hours and status", tags=["service"])
 def service(request: HttpRequest) -> ServiceStatusOut:
-    """Reception hours in force, which functions your contract includes, and announced maintenance."""
+    """Reception hours in force, the closed days of the company calendar and its latest changes, which functions
+    your contract includes, and announced maintenance."""
     tenant = _tenant(request)
     now = services.clock.now()
     windows = services.announced_windows(tenant.pk)  # type: ignore[attr-defined]
@@ -101,4 +114,8 @@ def service(request: HttpRequest) -> ServiceStatusOut:
         switches=[SwitchOut(**s) for s in services.switches_for(tenant.pk, customer=True)],  # type: ignore[attr-defined]
         maintenance=[WindowOut(id=w.id, starts_at=w.starts_at, ends_at=w.ends_at, functions=sorted(w.functions),
                                reads_allowed=w.reads_allowed, in_progress=w.active(now),
-                               message=services.window_banner(w, now)) for w in windows])
+                               message=services.window_banner(w, now)) for w in windows],
+        closed_days=services.closed_days_ahead(),
+        calendar_changes=[CalendarChangeOut(day=c.day_label, yearly=c.yearly, closed=c.closed,
+                                            effective_from=c.effective_from, changed_at=c.created_at)
+                          for c in services.closed_day_history()[:services.CALENDAR_CHANGES_SHOWN]])

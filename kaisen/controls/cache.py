@@ -44,9 +44,8 @@ class Snapshot:
     windows: list[WindowInfo] = field(default_factory=list)
     #: function -> [(effective_from, "HH:MM-HH:MM")], newest first
     hours: dict[str, list[tuple[dt.datetime, str]]] = field(default_factory=dict)
-    closed_yearly: set[str] = field(default_factory=set)
-    closed_once: set[dt.date] = field(default_factory=set)
-    has_closed_days: bool = False
+    #: (yearly, day) -> [(effective_from, closed)], newest first (a yearly day is stored in the year 2000)
+    closed_days: dict[tuple[bool, dt.date], list[tuple[dt.date, bool]]] = field(default_factory=dict)
     switched_off: set[tuple[int, str]] = field(default_factory=set)
     #: operator-wide switches that have a row: function -> enabled
     operator_switches: dict[str, bool] = field(default_factory=dict)
@@ -81,12 +80,9 @@ def _load(version: int) -> Snapshot:
     for row in ReceptionHours.objects.order_by("function", "-effective_from", "-id"):
         snap.hours.setdefault(row.function, []).append(
             (row.effective_from, f"{row.opens:%H:%M}-{row.closes:%H:%M}"))
-    for day in ClosedDay.objects.all():
-        snap.has_closed_days = True
-        if day.yearly:
-            snap.closed_yearly.add(day.day.strftime("%m-%d"))
-        else:
-            snap.closed_once.add(day.day)
+    for day, yearly, closed, effective_from in ClosedDay.objects.order_by("-effective_from", "-id").values_list(
+            "day", "yearly", "closed", "effective_from"):
+        snap.closed_days.setdefault((yearly, day), []).append((effective_from, closed))
     snap.switched_off = set(ServiceSwitch.objects.filter(enabled=False).values_list("tenant_id", "function"))
     snap.operator_switches = dict(OperatorSwitch.objects.values_list("function", "enabled"))
     return snap

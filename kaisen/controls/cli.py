@@ -150,40 +150,77 @@ def hours_set(
           "effective_from": row.effective_from})
 
 
-@controls_admin_app.command("closed-days")
-def closed_days(fmt: FormatOpt = None) -> None:
-    """Closed days of the company calendar (stored ones; none stored: the defaults of the environment)."""
-    django_setup()
-    from kaisen.controls.models import ClosedDay
+def _day(value: str | None, name: str) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        typer.echo(f"VALIDATION_ERROR: {name}: give the day as YYYY-MM-DD.", err=True)
+        raise typer.Exit(2) from None
 
-    emit([{"id": d.pk, "day": str(d), "yearly": d.yearly, "note": d.note} for d in ClosedDay.objects.all()])
+
+def _closed_row(row: Any) -> dict[str, Any]:
+    from kaisen.core import clock
+
+    return {"id": row.pk, "day": row.day_label, "yearly": row.yearly, "closed": row.closed,
+            "effective_from": str(row.effective_from),
+            "changed_at": row.created_at.astimezone(clock.JST).isoformat(timespec="seconds"), "by": row.created_by,
+            "note": row.note}
+
+
+@controls_admin_app.command("closed-days")
+def closed_days(history: Annotated[bool, typer.Option("--history", help="Every change to the calendar, not only "
+                                                      "the days closed ahead.")] = False,
+                fmt: FormatOpt = None) -> None:
+    """Closed days of the company calendar for the next twelve months (or the history of its changes)."""
+    django_setup()
+    from kaisen.controls import services
+
+    if history:
+        emit([_closed_row(r) for r in services.closed_day_history()])
+    else:
+        emit([{"day": str(d), "weekday": f"{d:%a}"} for d in services.closed_days_ahead()])
+
+
+FromDayOpt = Annotated[str | None, typer.Option("--from", help="In force for days from this date (YYYY-MM-DD; "
+                                                "default today).")]
 
 
 @controls_admin_app.command("closed-day-add")
 def closed_day_add(day: Annotated[str, typer.Argument(help="YYYY-MM-DD (with --yearly only month and day count)")],
-                   yearly: Annotated[bool, typer.Option("--yearly")] = False,
+                   yearly: Annotated[bool, typer.Option("--yearly")] = False, effective_from: FromDayOpt = None,
                    note: Annotated[str, typer.Option("--note")] = "", fmt: FormatOpt = None) -> None:
-    """Close a day (once or every year)."""
+    """Close a day (once or every year); the earlier calendar stays in the history."""
     django_setup()
     from kaisen.controls import services
 
-    try:
-        parsed = dt.date.fromisoformat(day)
-    except ValueError:
+    parsed, when = _day(day, "DAY"), _day(effective_from, "--from")
+    if parsed is None:
         typer.echo("VALIDATION_ERROR: give the day as YYYY-MM-DD.", err=True)
-        raise typer.Exit(2) from None
-    row = _run(lambda: services.closed_day_add(day=parsed, yearly=yearly, note=note, actor=ACTOR))
-    emit({"id": row.pk, "day": str(row), "yearly": row.yearly})
+        raise typer.Exit(2)
+    row = _run(lambda: services.closed_day_add(day=parsed, yearly=yearly, effective_from=when, note=note,
+                                               actor=ACTOR))
+    emit(_closed_row(row))
 
 
 @controls_admin_app.command("closed-day-remove")
-def closed_day_remove(closed_day_id: Annotated[int, typer.Argument()]) -> None:
-    """Open a closed day again."""
+def closed_day_remove(day: Annotated[str, typer.Argument(help="YYYY-MM-DD, or the ID of a row of the history")],
+                      yearly: Annotated[bool, typer.Option("--yearly")] = False, effective_from: FromDayOpt = None,
+                      note: Annotated[str, typer.Option("--note")] = "", fmt: FormatOpt = None) -> None:
+    """Open a closed day again (the change is added to the history)."""
     django_setup()
     from kaisen.controls import services
 
-    _run(lambda: services.closed_day_remove(closed_day_id=closed_day_id, actor=ACTOR))
-    typer.echo("removed")
+    when = _day(effective_from, "--from")
+    if day.isdigit():
+        row = _run(lambda: services.closed_day_remove(closed_day_id=int(day), effective_from=when, note=note,
+                                                      actor=ACTOR))
+    else:
+        parsed = _day(day, "DAY")
+        row = _run(lambda: services.closed_day_remove(day=parsed, yearly=yearly, effective_from=when, note=note,
+                                                      actor=ACTOR))
+    emit(_closed_row(row))
 
 
 @controls_admin_app.command("notice-add")

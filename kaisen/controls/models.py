@@ -89,21 +89,34 @@ class ReceptionHours(models.Model):
 
 
 class ClosedDay(models.Model):
-    """A day the company calendar is closed: once (``day``) or every year (``yearly``: month and day only)."""
+    """One change to the company calendar: from ``effective_from`` (a date) on, ``day`` is closed (``closed``)
+    or open again. Once (``day``) or every year (``yearly``: month and day only, stored in the year 2000).
+
+    Like :class:`ReceptionHours`, rows are never changed or deleted (the history): closing a day adds a row,
+    opening it again adds a row with ``closed`` false. For a day D, the row in force is the newest of that day
+    (or of its month and day, every year) whose ``effective_from`` is not after D; without one, the
+    environment's defaults (``KAISEN_CLOSED_DAYS``) decide."""
 
     day = models.DateField(_("day"))
     yearly = models.BooleanField(_("every year"), default=False)
+    closed = models.BooleanField(_("closed"), default=True, help_text=_("Untick to open the day again."))
+    effective_from = models.DateField(_("effective from"),
+                                      help_text=_("The change applies to days from this date on."))
     note = models.CharField(_("note"), max_length=200, blank=True)
     created_by = models.CharField(_("created by"), max_length=100, blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_at = models.DateTimeField(_("changed at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("closed day")
         verbose_name_plural = _("closed days")
-        ordering = ["day"]
-        constraints = [models.UniqueConstraint(fields=["day", "yearly"], name="controls_closed_day_unique")]
+        ordering = ["-effective_from", "-id"]
+        indexes = [models.Index(fields=["day", "yearly", "effective_from"], name="controls_closed_day_from")]
 
     def __str__(self) -> str:
+        return self.day_label
+
+    @property
+    def day_label(self) -> str:
         return f"{self.day:%m-%d}" if self.yearly else f"{self.day:%Y-%m-%d}"
 
 

@@ -21,6 +21,7 @@ from django.utils.translation import override
 from kaisen.audit.services import audit_record
 from kaisen.controls import cache
 from kaisen.controls import functions as fn
+from kaisen.controls.hours import yearly_key
 from kaisen.controls.models import (
     ClosedDay,
     MaintenanceWindow,
@@ -294,37 +295,94 @@ def hours_history(function: str | None = None) -> QuerySet[ReceptionHours]:
     return qs.order_by("function", "-effective_from", "-id")
 
 
-def closed_day_add(*, day: dt.date, yearly: bool = False, note: str = "", actor: str = "",
-                   user: Any = None) -> ClosedDay:
-    """Close a day (once, or every year). The first change copies the defaults of the environment into rows,
-    so the days in force stay in force."""
-    with transaction.atomic():
-        if not ClosedDay.objects.exists():
-            yearly_days, once_days = calendar.EnvironmentHours().closed_days()
-            for text in sorted(yearly_days):
-                month, dom = (int(p) for p in text.split("-"))
-                ClosedDay.objects.create(day=dt.date(2000, month, dom), yearly=True, note="default",
-                                         created_by=actor[:100])
-            for once in sorted(once_days):
-                ClosedDay.objects.create(day=once, note="default", created_by=actor[:100])
-        stored = dt.date(2000, day.month, day.day) if yearly else day
-        row, created = ClosedDay.objects.get_or_create(day=stored, yearly=yearly,
-                                                       defaults={"note": note[:200], "created_by": actor[:100]})
-        if not created:
+def closed_day_in_force(day: dt.date, yearly: bool, on: dt.date) -> bool:
+    """Whether ``day`` (once, or its month and day every year) is closed by the changes in force on ``on``
+    (the environment's defaults where no change is)."""
+    key = yearly_key(day) if yearly else day
+    row = (ClosedDay.objects.filter(day=key, yearly=yearly, effective_from__lte=on)
+           .order_by("-effective_from", "-id").values_list("closed", flat=True).first())
+    if row is not None:
+        return bool(row)
+    env_yearly, env_once = calendar.EnvironmentHours().closed_days()
+    return day.strftime("%m-%d") in env_yearly if yearly else day in env_once
+
+
+def closed_day_check(*, day: dt.date, yearly: bool, closed: bool,
+                     effective_from: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """Validate a change to the calendar; returns the stored day and the date it takes effect.
+
+    Refused: a change effective before today, a single day's change effective after that day (it would never
+    apply), closing a day already closed or opening one that is not closed (as of the effective date)."""
+    today = clock.today_jst()
+    when = effective_from or today
+    if when < today:
+        raise DomainError(ErrorCode.INVALID_PERIOD, _("The calendar cannot be changed in the past."),
+                          field="effective_from")
+    if not yearly and day < today:
+        raise DomainError(ErrorCode.INVALID_PERIOD, _("A day gone by cannot be changed."), field="day")
+    if not yearly and when > day:
+        raise DomainError(ErrorCode.INVALID_PERIOD, _("The change must take effect on or before the day itself."),
+                          field="effective_from")
+    if closed_day_in_force(day, yearly, when) == closed:
+        if closed:
             raise DomainError(ErrorCode.DUPLICATE, _("This day is already closed."), field="day")
-        _audit("controls.closed_day.add", actor=actor, user=user, target=row, changes={"day": [None, str(row)]})
+        raise DomainError(ErrorCode.NOT_FOUND, _("This day is not closed."), field="day")
+    return (yearly_key(day) if yearly else day), when
+
+
+def _closed_day_change(*, day: dt.date, yearly: bool, closed: bool, effective_from: dt.date | None, note: str,
+                       actor: str, user: Any) -> ClosedDay:
+    with transaction.atomic():
+        stored, when = closed_day_check(day=day, yearly=yearly, closed=closed, effective_from=effective_from)
+        row = ClosedDay.objects.create(day=stored, yearly=yearly, closed=closed, effective_from=when,
+                                       note=(note or "")[:200], created_by=actor[:100])
+        label = row.day_label
+        _audit("controls.closed_day.add" if closed else "controls.closed_day.remove", actor=actor, user=user,
+               target=row, changes={"day": [None, label] if closed else [label, None],
+                                    "effective_from": [None, when]})
         cache.bump()
     return row
 
 
-def closed_day_remove(*, closed_day_id: int, actor: str = "", user: Any = None) -> None:
-    with transaction.atomic():
-        row = ClosedDay.objects.filter(pk=closed_day_id).first()
-        if row is None:
+def closed_day_add(*, day: dt.date, yearly: bool = False, effective_from: dt.date | None = None, note: str = "",
+                   actor: str = "", user: Any = None) -> ClosedDay:
+    """Close a day (once, or every year) from ``effective_from`` (today by default). A row is added; the
+    earlier ones stay (the history)."""
+    return _closed_day_change(day=day, yearly=yearly, closed=True, effective_from=effective_from, note=note,
+                              actor=actor, user=user)
+
+
+def closed_day_remove(*, closed_day_id: int | None = None, day: dt.date | None = None, yearly: bool = False,
+                      effective_from: dt.date | None = None, note: str = "", actor: str = "",
+                      user: Any = None) -> ClosedDay:
+    """Open a closed day again from ``effective_from`` (today by default): the day is named by a row of its
+    history (``closed_day_id``) or given (``day``, ``yearly``). A row is added; the earlier ones stay."""
+    if closed_day_id is not None:
+        found = ClosedDay.objects.filter(pk=closed_day_id).first()
+        if found is None:
             raise NotFound(_("No such closed day."))
-        _audit("controls.closed_day.remove", actor=actor, user=user, target=row, changes={"day": [str(row), None]})
-        row.delete()
-        cache.bump()
+        day, yearly = found.day, found.yearly
+    if day is None:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Name the day."), field="day")
+    return _closed_day_change(day=day, yearly=yearly, closed=False, effective_from=effective_from, note=note,
+                              actor=actor, user=user)
+
+
+#: How many of the latest calendar changes customers are shown.
+CALENDAR_CHANGES_SHOWN = 20
+
+
+def closed_day_history() -> QuerySet[ClosedDay]:
+    """Every change to the company calendar, the latest effective first."""
+    return ClosedDay.objects.order_by("-effective_from", "-id")
+
+
+def closed_days_ahead(start: dt.date | None = None, days: int = 366) -> list[dt.date]:
+    """The days the company calendar closes (weekends and public holidays aside) from ``start`` (today)
+    for ``days`` days, each by the calendar in force on that day."""
+    first = start or clock.today_jst()
+    source = calendar.hours_source()
+    return [d for d in (first + dt.timedelta(days=i) for i in range(days)) if source.is_closed_day(d)]
 
 
 # --- notices ---------------------------------------------------------------------------------------------------

@@ -33,4 +33,5 @@ def service_hours_view(request: HttpRequest) -> HttpResponse:
     tenant = request_tenant(request)
     return render(request, "controls/service_hours.html", {
         "hours": services.hours_in_force(), "switches": services.switches_for(tenant.pk, customer=True),
-        "windows": services.announced_windows(tenant.pk)})
+        "windows": services.announced_windows(tenant.pk), "closed_days": services.closed_days_ahead(),
+        "calendar_changes": list(services.closed_day_history()[:services.CALENDAR_CHANGES_SHOWN])})

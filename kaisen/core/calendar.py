@@ -10,8 +10,9 @@ its own window (e.g. ``KAISEN_RECEPTION_HOURS_SUSPEND=10:00-18:59``).
 
 These environment variables are the defaults of a fresh install. Staff edit hours, closed days and the
 carriers' windows in the back office (issue 15 §2): ``kaisen.controls`` registers an hours source in
-``HOURS_SOURCE`` that reads them from the database (effective-dated, so ``at`` picks the hours in force then)
-and falls back to the environment where nothing is set.
+``HOURS_SOURCE`` that reads them from the database (effective-dated, so ``at`` picks the hours in force then,
+and a day is closed or open by the calendar in force on that day) and falls back to the environment where
+nothing is set.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ class EnvironmentHours:
                 once.add(dt.date.fromisoformat(item))
         return yearly, once
 
+    def is_closed_day(self, day: dt.date) -> bool:
+        """Whether the operator's calendar closes ``day`` (the calendar in force on that day)."""
+        yearly, once = self.closed_days()
+        return day.strftime("%m-%d") in yearly or day in once
+
     def carrier_opens(self, carrier: str, default: dt.time | None, at: dt.datetime | None = None) -> dt.time | None:
         return default
 
@@ -65,10 +71,6 @@ def hours_source() -> EnvironmentHours:
     return HOURS_SOURCE.get_or(_ENVIRONMENT)
 
 
-def _closed_days() -> tuple[set[str], set[dt.date]]:
-    return hours_source().closed_days()
-
-
 def carrier_opening(carrier: str, default: dt.time | None, at: dt.datetime | None = None) -> dt.time | None:
     """The time from which a carrier carries out a kind of request (SoftBank suspend/resume: 10:00)."""
     return hours_source().carrier_opens(carrier, default, at)
@@ -77,8 +79,7 @@ def carrier_opening(carrier: str, default: dt.time | None, at: dt.datetime | Non
 def is_business_day(day: dt.date) -> bool:
     if day.weekday() >= 5 or day in _jp_holidays(day.year):
         return False
-    yearly, once = _closed_days()
-    return day.strftime("%m-%d") not in yearly and day not in once
+    return not hours_source().is_closed_day(day)
 
 
 def add_business_days(day: dt.date, n: int) -> dt.date:

@@ -92,3 +92,29 @@ def test_staff_set_hours_and_publish_an_important_notice(staff: Client) -> None:
                                                               "note": "carrier outage"})
     assert resp.status_code == 302
     assert not services.switch_enabled(world.tenant.pk, fn.SWITCH_VOICE_OPTIONS)
+
+
+def test_an_ended_window_is_history_and_a_new_end_must_be_in_the_future(staff: Client) -> None:
+    now = clock.now()
+    running = services.window_schedule(starts_at=now - dt.timedelta(hours=1), ends_at=now + dt.timedelta(hours=1),
+                                       functions=[fn.STATEMENTS], reason_ja="工事", reason_en="Works", actor="t")
+    form = {**_split("starts_at", running.starts_at), **_split("announce_from", running.announce_from),
+            "functions": [fn.STATEMENTS], "all_tenants": "on", "reason_ja": "工事", "reason_en": "Works"}
+    # Ending it in the past through the form is refused (the services refuse it too); nothing changes.
+    resp = staff.post(f"/admin/controls/maintenancewindow/{running.pk}/change/",
+                      {**form, **_split("ends_at", now - dt.timedelta(minutes=30))})
+    assert resp.status_code == 200 and "メンテナンスの終了は現在より後にしてください。" in resp.content.decode()
+    running.refresh_from_db()
+    assert running.ends_at > now
+    # Extending it is a change, audited.
+    resp = staff.post(f"/admin/controls/maintenancewindow/{running.pk}/change/",
+                      {**form, **_split("ends_at", now + dt.timedelta(hours=3))})
+    assert resp.status_code == 302, resp.content.decode()[:3000]
+    assert AuditEvent.objects.filter(action="admin.maintenancewindow.update").exists()
+    # Once ended, the back office shows it but does not change it.
+    services.window_end(window_id=running.pk, actor="t")
+    ended_at = MaintenanceWindow.objects.get(pk=running.pk).ends_at
+    resp = staff.post(f"/admin/controls/maintenancewindow/{running.pk}/change/",
+                      {**form, **_split("ends_at", now + dt.timedelta(hours=5))})
+    assert resp.status_code == 403
+    assert MaintenanceWindow.objects.get(pk=running.pk).ends_at == ended_at

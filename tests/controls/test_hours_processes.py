@@ -94,3 +94,60 @@ def test_hours_changed_by_the_operator_reach_running_processes_without_restart(p
         for reader in readers:
             if reader.poll() is None:
                 reader.kill()
+
+
+CLOSED_READER = textwrap.dedent("""
+    import datetime as dt, os, sys, time
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kaisen.settings")
+    import django
+    django.setup()
+    from kaisen.core import calendar
+    day = dt.date.fromisoformat(sys.argv[2])
+    deadline = time.monotonic() + float(sys.argv[1])
+    while time.monotonic() < deadline:
+        print(f"{time.time():.3f} {'open' if calendar.is_business_day(day) else 'closed'}", flush=True)
+        time.sleep(0.1)
+""")
+
+
+def _a_business_day_ahead() -> str:
+    """A business day (by the environment's defaults) at least two weeks after the real date: the processes
+    meet at a wall-clock moment, and the operator CLI refuses to change a day gone by."""
+    import datetime as dt
+
+    import holidays
+
+    from kaisen.core.calendar import EnvironmentHours
+
+    day = dt.date.today() + dt.timedelta(days=14)
+    while day.weekday() >= 5 or day in holidays.Japan(years=day.year) or EnvironmentHours().is_closed_day(day):
+        day += dt.timedelta(days=1)
+    return day.isoformat()
+
+
+@pytest.mark.wall_clock
+def test_a_closed_day_added_by_the_operator_reaches_running_processes(proc_env: dict[str, str]) -> None:
+    day = _a_business_day_ahead()
+    subprocess.run(_kaisen("migrate"), env=proc_env, cwd=ROOT, check=True, capture_output=True, timeout=300)
+    readers = [subprocess.Popen([sys.executable, "-c", CLOSED_READER, "25", day], env=proc_env, cwd=ROOT, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    try:
+        for reader in readers:
+            assert reader.stdout is not None
+            assert reader.stdout.readline().split()[1] == "open"
+        changed = subprocess.run(_kaisen("--format", "json", "admin", "controls", "closed-day-add", day),
+                                 env=proc_env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert changed.returncode == 0, changed.stderr
+        changed_at = time.time()
+        for reader in readers:
+            out, err = reader.communicate(timeout=60)
+            assert reader.returncode == 0, err[-2000:]
+            seen = [line.split() for line in out.splitlines()]
+            closed = [float(row[0]) for row in seen if row[1] == "closed"]
+            assert closed, "the running process never saw the closed day"
+            assert closed[0] - changed_at <= CACHE_SECONDS + 2.0
+            assert all(row[1] == "closed" for row in seen if float(row[0]) >= closed[0])
+    finally:
+        for reader in readers:
+            if reader.poll() is None:
+                reader.kill()

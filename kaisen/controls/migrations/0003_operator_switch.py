@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('controls', '0001_operator_controls'),
+        ('controls', '0002_closed_day_history'),
     ]
 
     operations = [
