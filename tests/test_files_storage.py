@@ -250,6 +250,24 @@ def test_a_statement_whose_object_is_gone_is_410(bucket: tuple[Any, str]) -> Non
 
 
 @pytest.mark.django_db
+def test_an_object_store_that_fails_is_a_503_not_a_500(bucket: tuple[Any, str], s3_server: str) -> None:
+    """The store answers, but not with the object (here: the bucket is gone): 503 STORAGE_UNAVAILABLE with a
+    message for people, never a 500, and the store's own error text is not shown to the customer."""
+    world = build_world()
+    with time_machine.travel(NOW, tick=False):
+        statement = services.statement_request(tenant=world.tenant, user=world.user, kind="invoice", month=OCTOBER)
+        gone = files.storages_setting(_env(s3_server, f"gone-{uuid.uuid4().hex[:8]}"),
+                                      data_dir=django_settings.DATA_DIR,
+                                      usage_archive_dir=django_settings.KAISEN_USAGE_ARCHIVE_DIR)
+        api = _token_client(world)
+        with override_settings(STORAGES=gone):
+            answer = api.get(f"/api/v1/statements/{statement.pk}/download")
+    assert answer.status_code == 503
+    body = answer.json()
+    assert body["code"] == "STORAGE_UNAVAILABLE" and "NoSuchBucket" not in body["message"]
+
+
+@pytest.mark.django_db
 def test_a_usage_archive_is_written_to_s3(bucket: tuple[Any, str], tmp_path: Path) -> None:
     """`kaisen admin usage archive`'s work: the gzip CSV and its .sha256 go to the bucket, read back and
     checked there; the month leaves the database."""

@@ -111,6 +111,8 @@ class ErrorCode(StrEnum):
     INVALID_PERIOD = "INVALID_PERIOD"
     UNKNOWN_FUNCTION = "UNKNOWN_FUNCTION"
     WINDOW_NOT_CHANGEABLE = "WINDOW_NOT_CHANGEABLE"
+    # Shared files (issue 11 §4): the object store did not answer
+    STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -165,6 +167,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.MAINTENANCE: 503,
     ErrorCode.NOT_IN_CONTRACT: 403,
     ErrorCode.WINDOW_NOT_CHANGEABLE: 409,
+    ErrorCode.STORAGE_UNAVAILABLE: 503,
 }
 
 DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {
@@ -241,6 +244,7 @@ DEFAULT_MESSAGES: dict[ErrorCode, Promise] = {
     ErrorCode.INVALID_PERIOD: _("The end must be after the start."),
     ErrorCode.UNKNOWN_FUNCTION: _("Unknown function."),
     ErrorCode.WINDOW_NOT_CHANGEABLE: _("This maintenance window has already ended or was cancelled."),
+    ErrorCode.STORAGE_UNAVAILABLE: _("The file store cannot be reached just now. Please try again in a few minutes."),
 }
 
 

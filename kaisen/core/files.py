@@ -29,6 +29,7 @@ Only the standard library and Django are imported at module level: ``kaisen.sett
 from __future__ import annotations
 
 import importlib.util
+import logging
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -38,6 +39,8 @@ from typing import IO, Any, BinaryIO
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
+
+logger = logging.getLogger(__name__)
 
 STATEMENTS = "statements"
 USAGE_ARCHIVE = "usage_archive"
@@ -156,10 +159,19 @@ def open_stream(alias: str, name: str) -> Opened | None:
     store = storage(alias)
     if is_s3(store):
         key, client = _s3_object(store, name)
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             answer = client.get_object(Bucket=store.bucket_name, Key=key)
         except client.exceptions.NoSuchKey:
             return None
+        except (BotoCoreError, ClientError) as exc:
+            # Denied, unreachable, throttled: the object store's trouble, not the customer's — a 503 that says so,
+            # never a 500 (the cause goes to the log, not to the customer).
+            logger.warning("object store unavailable for %s: %s", key, exc)
+            from kaisen.core.errors import DomainError, ErrorCode
+
+            raise DomainError(ErrorCode.STORAGE_UNAVAILABLE) from exc
         return Opened(file=_Body(answer["Body"]), size=int(answer["ContentLength"]))
     try:
         fh = store.open(name, "rb")
