@@ -149,6 +149,19 @@ def _in_span(alias: str, keys: dict[str, str], day: str) -> str:
     return f"{match} AND {alias}.valid_from <= {day} AND ({alias}.valid_to IS NULL OR {day} < {alias}.valid_to)"
 
 
+def _rate_on_day(alias: str, roll: str) -> str:
+    """``<table> <alias> ON <condition>``: the call rate version in force on the day of the rollup ``roll``.
+    PostgreSQL: a hash join on the versions' spans (``_spans``; the correlated ``MAX`` ran once per rollup
+    there, 2.7 s of a 4.5 s statement for 133,848 rollups). SQLite: the correlated lookup through the unique
+    index, which keeps its rollups-first plan (with the spans' derived table, SQLite scanned the month's
+    rollups once per version)."""
+    keys = {"coverage": f"{roll}.coverage", "call_type": f"{roll}.call_type"}
+    rate = _t()["rate"]
+    if connection.vendor == "postgresql":
+        return f"{_spans(rate, tuple(keys))} {alias} ON {_in_span(alias, keys, f'{roll}.day')}"
+    return f"{rate} {alias} ON {_version(rate, alias, keys, f'{roll}.day')}"
+
+
 def _timeline(table: str, keys: tuple[str, ...]) -> str:
     """PostgreSQL: ``table`` with each version's span as instants — ``from_ts`` (Japan-time midnight of
     ``valid_from``) and ``to_ts`` (that of the next version of the same ``keys``; NULL for the newest) — so a
@@ -447,15 +460,13 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
         # labelled as an adjustment of that month.
         # The rollups are summed per number, month of use and call rate version first (narrow keys: the sum
         # of a month's rollups fits in memory), then per item's labels — two versions of a type with the same
-        # labels make one item, as before. The version in force on each rollup's day comes from a range join
-        # on the versions' spans (``_spans``), not a lookup per rollup.
+        # labels make one item, as before. The version in force on each rollup's day: ``_rate_on_day``.
         _select(["%(inv)s", "%(tenant)s", "g.line_id", "g.msisdn", "r.cost_type",
                  f"CASE WHEN g.usage_month <> %(start)s THEN r.label || '（' || {_month_text('g.usage_month')} "
                  f"|| '{ADJUSTMENT_SUFFIX}）' ELSE r.label END", "r.category", "TRUE", "SUM(g.units)", "SUM(g.charge)",
                  f"CASE WHEN r.call_type IN ({exempt_types}) THEN '{TaxClass.EXEMPT.value}' ELSE '{taxable}' END"],
                 f"FROM (SELECT u.line_id, u.msisdn, u.usage_month, v.id AS rate_id, SUM(u.units) AS units, "  # noqa: S608
-                f"SUM(u.charge) AS charge FROM {roll} u JOIN {_spans(t['rate'], ('coverage', 'call_type'))} v ON "
-                f"{_in_span('v', {'coverage': 'u.coverage', 'call_type': 'u.call_type'}, 'u.day')} "
+                f"SUM(u.charge) AS charge FROM {roll} u JOIN {_rate_on_day('v', 'u')} "
                 f"WHERE u.tenant_id = %(tenant)s AND u.billing_month = %(start)s AND u.coverage = %(cov)s "
                 f"AND NOT u.flat_rate_free GROUP BY u.line_id, u.msisdn, u.usage_month, v.id) g "
                 f"JOIN {t['rate']} r ON r.id = g.rate_id "
