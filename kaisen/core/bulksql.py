@@ -6,8 +6,9 @@ PostgreSQL only (SQLite has neither setting). Inside ``bulk_statement_settings()
   through correlated sub-plans) passes ``jit_above_cost``, and compiling it took 6.5 s of a 30 s statement on a
   loaded machine (profiled 2026-12-07: ``auto_explain`` "JIT: … Optimization 3522 ms, Emission 2541 ms") for a
   plan of hash joins that runs once. The statements here gain nothing from it.
-* ``work_mem`` = ``KAISEN_BULK_WORK_MEM`` (default ``64MB``): the sorts and hash aggregates of a month's calls
-  or rollups spilled to disk at the server default (4 MB: "external merge Disk: 16 MB").
+* ``work_mem`` = the Django setting ``KAISEN_BULK_WORK_MEM`` (``64MB`` when not set): the sorts and hash
+  aggregates of a month's calls or rollups spilled to disk at the server default (4 MB: "external merge Disk:
+  16 MB").
 
 Both are ``SET LOCAL`` (this transaction only) and put back to their previous values when the block ends
 without an error, so a caller's transaction that goes on afterwards runs with its own settings again.

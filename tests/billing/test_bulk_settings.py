@@ -47,7 +47,7 @@ def test_the_rating_statements_run_with_the_bulk_settings() -> None:
 
 @pytest.mark.skipif(connection.vendor == "postgresql", reason="SQLite: nothing to set")
 def test_sqlite_runs_the_block_without_a_statement() -> None:
-    with transaction.atomic(), connection.cursor() as cur, CaptureQueriesContext(connection) as ctx:
-        with bulk_statement_settings(cur):
-            pass
+    with (transaction.atomic(), connection.cursor() as cur, CaptureQueriesContext(connection) as ctx,
+          bulk_statement_settings(cur)):
+        pass
     assert ctx.captured_queries == []
