@@ -3,8 +3,9 @@ one run, repeated; min and median of the ratios are reported.
 
 Parts (``--parts``, default all):
 
-* ``rate`` — rating + close of one month of M lines / N calls (``rate_month`` + ``close_month``, which read
-  the per line × day × call type rollups; before each repeat the month's invoice is deleted, not timed)
+* ``rate`` — rating + close of one month of M lines / N calls (``close_month``, which rates the month once —
+  ``rate_month`` from the per line × day × call type rollups — and closes it; before each repeat the month's
+  invoice is deleted, not timed)
   against one ``SELECT line, SUM(charge) … GROUP BY line`` over the same raw calls rated on the fly (each
   call joined to its line's plan and the call rate in force on the month's first day). Ratio = raw / ours
   (1.0: as fast as the bare query). The calls are rated and their rollups built once after loading, with
@@ -127,11 +128,13 @@ def _reset_month(tenant: Any, month: dt.date) -> None:
 
 
 def _ours(tenant: Any, month: dt.date, today: dt.date) -> tuple[float, Any]:
+    """``close_month`` of the month: its first step is the month's final rating (``rate_month``: the items from
+    the rollups, the extra fees, the tax), then the close itself. The month is rated once, as a close does;
+    an earlier ``rate_month`` call of its own (the hourly provisional rating) would write the same items a
+    second time and count them twice."""
     from kaisen.billing.close import close_month
-    from kaisen.billing.rating import rate_month
 
     started = time.perf_counter()
-    rate_month(tenant=tenant, coverage="japan", month=month)
     invoice = close_month(tenant=tenant, coverage="japan", month=month, today=today, actor="kaisen bench scale")
     return time.perf_counter() - started, invoice
 
