@@ -268,6 +268,8 @@ KAISEN_CARRIER_PORT_OUT_DELAY = float(os.environ["KAISEN_CARRIER_PORT_OUT_DELAY"
     "KAISEN_CARRIER_PORT_OUT_DELAY") else None
 # How often the scheduler inside `kaisen serve` / `kaisen worker` looks for due work (seconds).
 KAISEN_SCHEDULER_INTERVAL = float(os.environ.get("KAISEN_SCHEDULER_INTERVAL", "5"))
+# Due orders the engine handles per transaction (issue 11 §1; 1 = one transaction per order).
+KAISEN_ORDER_BATCH = int(os.environ.get("KAISEN_ORDER_BATCH", "20"))
 #: Bulk uploads (X-BULK): files of at most this many rows run inside the request, larger ones as a task;
 #: a queued or running job silent for KAISEN_BULK_STALE_SECONDS is enqueued again by the scheduler.
 KAISEN_BULK_INLINE_ROWS = int(os.environ.get("KAISEN_BULK_INLINE_ROWS", "200"))

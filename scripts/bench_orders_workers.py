@@ -2,10 +2,12 @@
 the same stack from one process (issue 11 §7). Run on a throwaway PostgreSQL database with demo data:
 
     DATABASE_URL=postgres://.../kaisen_bench_scale KAISEN_DATA_DIR=... KAISEN_RECEPTION_HOURS=00:00-23:59 \\
-        .venv/bin/python scripts/bench_orders_workers.py --orders 300 --rounds 2
+        .venv/bin/python scripts/bench_orders_workers.py --orders 300 --rounds 2 --batches 1,20
 
-Each round: the no-op rate (BEGIN; SELECT txid_current(); COMMIT from one process), then for 1 and 2 workers
-back to back: submit N suspend/resume orders through ``order_submit`` (not timed), start the workers
+Each round: the no-op rate (BEGIN; SELECT txid_current(); COMMIT from one process), for reference the rate of
+transactions that update one row (their commit waits for the WAL flush; the no-op's does not), then for each
+``KAISEN_ORDER_BATCH`` of ``--batches`` (1: one transaction per order, as before issue 11's batching) and for 1
+and 2 workers back to back: submit N suspend/resume orders through ``order_submit`` (not timed), start the workers
 (carrier simulator delay 0, scheduler every 0.2 s), time until every order is final, stop the workers.
 """
 
@@ -42,6 +44,22 @@ def noop_rate(n: int = 2000) -> float:
     return n / (time.perf_counter() - started)
 
 
+def write_rate(n: int = 2000) -> float:
+    """For reference: transactions that write one row (so their commit waits for the WAL flush, which the no-op
+    transaction's does not: it writes no WAL)."""
+    with connection.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS bench_orders_write (id int PRIMARY KEY, n int)")
+        cur.execute("INSERT INTO bench_orders_write VALUES (1, 0) ON CONFLICT DO NOTHING")
+    started = time.perf_counter()
+    for _ in range(n):
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute("UPDATE bench_orders_write SET n = n + 1 WHERE id = 1")
+    elapsed = time.perf_counter() - started
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE bench_orders_write")
+    return n / elapsed
+
+
 def submit(tenant: Tenant, user: object, n: int) -> list[int]:
     lines = Line.objects.filter(tenant=tenant, status__in=[LineStatus.ACTIVE, LineStatus.SUSPENDED],
                                 mnp_port_in_pending=False).exclude(orders__status__in=["received", "scheduled",
@@ -58,11 +76,12 @@ def submit(tenant: Tenant, user: object, n: int) -> list[int]:
     return ids
 
 
-def applied_rate(ids: list[int], workers: int) -> float:
+def applied_rate(ids: list[int], workers: int, batch: int) -> float:
     """The orders were submitted due in a year: start the workers, wait until they run, make every order
     due with one UPDATE, and time until all are final (worker start-up is not timed)."""
     env = {**os.environ, "KAISEN_CARRIER_DELAY": "0", "KAISEN_SCHEDULER_INTERVAL": "0.2",
-           "KAISEN_CARRIER_FAILURE_RATE": "0", "KAISEN_CARRIER_TIMEOUT_RATE": "0", "KAISEN_LOG_LEVEL": "WARNING"}
+           "KAISEN_CARRIER_FAILURE_RATE": "0", "KAISEN_CARRIER_TIMEOUT_RATE": "0", "KAISEN_LOG_LEVEL": "WARNING",
+           "KAISEN_ORDER_BATCH": str(batch)}
     Order.objects.filter(pk__in=ids).update(due_at=clock.now() + dt.timedelta(days=365))
     procs = [subprocess.Popen([sys.executable, "-m", "kaisen.cli", "worker"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -90,23 +109,30 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--orders", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--batches", default="20", help="KAISEN_ORDER_BATCH values to compare, e.g. 1,20")
     args = ap.parse_args()
+    batches = [int(b) for b in args.batches.split(",")]
     tenant = Tenant.objects.get(public_id=os.environ.get("BENCH_TENANT", "OP0123456789"))
     user = tenant.users.filter(is_root=True).first()
-    results: dict[str, list[float]] = {"noop": [], "w1": [], "w2": []}
+    keys = [f"w{w}b{b}" for b in batches for w in (1, 2)]
+    results: dict[str, list[float]] = {"noop": [], "write": [], **{k: [] for k in keys}}
     for r in range(args.rounds):
         results["noop"].append(noop_rate())
-        for w in (1, 2):
-            ids = submit(tenant, user, args.orders)
-            connection.close()
-            results[f"w{w}"].append(applied_rate(ids, w))
-        print(f"round {r + 1}: noop {results['noop'][-1]:.0f} tx/s, 1 worker {results['w1'][-1]:.1f} orders/s, "
-              f"2 workers {results['w2'][-1]:.1f} orders/s", flush=True)
+        results["write"].append(write_rate())
+        for b in batches:
+            for w in (1, 2):
+                ids = submit(tenant, user, args.orders)
+                connection.close()
+                results[f"w{w}b{b}"].append(applied_rate(ids, w, b))
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in results.items()), flush=True)
     for key, values in results.items():
         print(f"{key}: min {min(values):.1f} median {statistics.median(values):.1f}")
-    w1, w2, noop = (statistics.median(results[k]) for k in ("w1", "w2", "noop"))
-    print(f"ratio applied(1 worker)/noop {w1 / noop:.3f}; applied(2 workers)/noop {w2 / noop:.3f}; "
-          f"2 workers / 1 worker {w2 / w1:.2f}")
+    noop = statistics.median(results["noop"])
+    for b in batches:
+        w1, w2 = (statistics.median(results[f"w{w}b{b}"]) for w in (1, 2))
+        print(f"batch {b}: ratio applied(1 worker)/noop {w1 / noop:.3f}; applied(2 workers)/noop {w2 / noop:.3f}; "
+              f"2 workers / 1 worker {w2 / w1:.2f}; applied(1 worker)/one-row-write tx "
+              f"{w1 / statistics.median(results['write']):.3f}")
 
 
 if __name__ == "__main__":

@@ -142,7 +142,7 @@ class SimulatorAdapter:
                 raise CarrierTimeout(f"{ref}: no answer (the request never arrived)")
             lose_answer = True
         now = clock.now()
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):  # no savepoint inside the engine's transaction
             req = SimulatedCarrierRequest.objects.select_for_update().filter(order_ref=ref).first()
             if req is not None:
                 # A repeat: recognised by its reference, never a second application.
@@ -170,7 +170,7 @@ class SimulatorAdapter:
                 float(getattr(settings, "KAISEN_CARRIER_TIMEOUT_RATE", 0)) / 2):
             raise CarrierTimeout(f"{order_ref}: status query timed out")
         now = clock.now()
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):  # no savepoint inside the engine's transaction
             req = SimulatedCarrierRequest.objects.select_for_update().filter(order_ref=order_ref).first()
             if req is None:
                 return CarrierStatus(state=CarrierState.UNKNOWN)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
-from django.db.models import Case, Count, Q, QuerySet, Value, When
+from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from kaisen.access import actions
@@ -117,21 +117,22 @@ def line_get(*, tenant: Tenant, line_id: int | None = None, msisdn: str | None =
     its own, e.g. a procedure's), and a line outside the user's lines is NotFound too (issue 5 §1)."""
     if user is not None and action is not None:
         authorize(user=user, action=action)
-    qs = Line.objects.filter(tenant=tenant).filter(line_scope(user=user)).select_related("plan", "tenant")
+    # The tenant is known: set on the line instead of joined (a lookup is on the API's hot path, issue 11 §2).
+    qs = Line.objects.filter(tenant=tenant).filter(line_scope(user=user)).select_related("plan")
     if line_id is not None:
-        qs = qs.filter(pk=line_id)
+        line = qs.filter(pk=line_id).first()
     elif msisdn is not None:
-        # A number can come back to the pool and be reissued; the live line wins over a cancelled one.
-        qs = qs.filter(msisdn=msisdn_normalize(msisdn)).order_by(
-            Case(When(status=LineStatus.CANCELLED, then=Value(1)), default=Value(0)), "-id"
-        )
+        # A number can come back to the pool and be reissued; the live line wins over a cancelled one. A number
+        # has a handful of lines at most: chosen here rather than by an ORDER BY expression to compile per call.
+        line = min(qs.filter(msisdn=msisdn_normalize(msisdn)),
+                   key=lambda row: (row.status == LineStatus.CANCELLED, -row.pk), default=None)
     elif iccid is not None:
-        qs = qs.filter(iccid=iccid_normalize(iccid))
+        line = qs.filter(iccid=iccid_normalize(iccid)).first()
     else:
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("Give a line ID, phone number or SIM serial number."))
-    line = qs.first()
     if line is None:
         raise NotFound(_("No such line."))
+    line.tenant = tenant
     return line
 
 

@@ -2,11 +2,13 @@
 
 ``orders_tick`` is the whole engine. It is safe to run in any number of threads and processes at once:
 
-- every order is handled in its own transaction, picked with ``select_for_update(skip_locked=True)``
+- due orders are handled ``KAISEN_ORDER_BATCH`` per transaction (one claim, one commit and one write of
+  the records for the batch; issue 11 §1), picked with ``select_for_update(skip_locked=True)``
   (PostgreSQL: two workers never pick the same row; SQLite: transactions are IMMEDIATE, so they run one at
-  a time and the second one sees the first one's result);
-- the carrier call happens inside that transaction, so a worker killed mid-send leaves the order as it
-  was (SCHEDULED → sent again next tick; the carrier recognises the repeat by ``KSN-<order id>``);
+  a time and the second one sees the first one's result); if one order of a batch fails, the batch is
+  rolled back and its orders are handled again one per transaction;
+- the carrier call happens inside that transaction, so a worker killed mid-send leaves the orders as they
+  were (SCHEDULED → sent again next tick; the carrier recognises the repeat by ``KSN-<order id>``);
 - a send whose answer was lost (``CarrierTimeout``) makes the order UNKNOWN, which is resolved by asking
   the carrier (``query``), never by sending blindly again: the carrier has it → SENT (or its result);
   it never arrived → SCHEDULED, and the next tick sends it (again safe: the carrier dedups by reference);
@@ -70,6 +72,15 @@ class TickReport:
     #: True if a phase stopped at ``limit``: there may be more due work right now.
     more: bool = False
     error_ids: list[int] = field(default_factory=list)
+
+    def add(self, other: TickReport) -> None:
+        for name, value in asdict(other).items():
+            if name == "more":
+                self.more = self.more or other.more
+            elif name == "error_ids":
+                self.error_ids.extend(other.error_ids)
+            else:
+                setattr(self, name, getattr(self, name) + value)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -220,29 +231,70 @@ def _check_port_out(order: Order, adapter: CarrierAdapter, now: dt.datetime, rep
     order.save(update_fields=["next_check_at", "updated_at"])
 
 
+def _claim(qs: Any, order_by: tuple[str, ...], size: int) -> list[Order]:
+    return list(qs.select_for_update(skip_locked=True, of=("self",)).select_related("line", "tenant")
+                .order_by(*order_by)[:size])
+
+
+def _batch(qs: Any, order_by: tuple[str, ...], handle: Any, adapter: CarrierAdapter, now: dt.datetime,
+           size: int, report: TickReport, claimed: list[int]) -> int:
+    """Claim up to ``size`` due orders and handle them all in one transaction: one claim, one commit, and
+    one write of their event, audit and webhook event rows for the whole batch. Raises if any order fails
+    (the whole batch is then rolled back; ``claimed`` says which orders it held)."""
+    part = TickReport()
+    with transaction.atomic(), recording():
+        orders = _claim(qs, order_by, size)
+        claimed.extend(o.pk for o in orders)
+        for order in orders:
+            handle(order, adapter, now, part)
+    report.add(part)
+    return len(orders)
+
+
+def _one(name: str, qs: Any, order_id: int, handle: Any, adapter: CarrierAdapter, now: dt.datetime,
+         report: TickReport) -> bool:
+    """Handle one order in its own transaction (after its batch failed). False if it failed."""
+    try:
+        with transaction.atomic(), recording():
+            order = _claim(qs.filter(pk=order_id), ("id",), 1)
+            if order:  # else another worker has it now, or it is no longer due
+                handle(order[0], adapter, now, report)
+        return True
+    except Exception:
+        report.errors += 1
+        log.exception("orders_tick %s: order %s failed; retried by a later tick", name, order_id)
+        report.error_ids.append(order_id)
+        _back_off(order_id, now)
+        return False
+
+
 def _phase(name: str, base: Any, order_by: tuple[str, ...], handle: Any, adapter: CarrierAdapter,
-           now: dt.datetime, limit: int, report: TickReport) -> None:
+           now: dt.datetime, limit: int, report: TickReport, batch: int = 1) -> None:
+    """Handle up to ``limit`` due orders of ``base``, ``batch`` per transaction (issue 11 §1: an order's
+    commit, claim query and record writes are shared by its batch). If an order of a batch fails, the batch
+    is rolled back and its orders are handled again one per transaction, so that only the failing one is
+    left for a later tick (backed off, and skipped for the rest of this tick)."""
     skipped: list[int] = []
-    for _ in range(limit):
-        picked: int | None = None
+    done = 0
+    while done < limit:
+        size = min(max(1, batch), limit - done)
+        qs = base.exclude(pk__in=skipped) if skipped else base
+        claimed: list[int] = []
         try:
-            with transaction.atomic(), recording():
-                qs = base.exclude(pk__in=skipped) if skipped else base
-                order = (qs.select_for_update(skip_locked=True, of=("self",)).select_related("line", "tenant")
-                         .order_by(*order_by).first())
-                if order is None:
-                    return
-                picked = order.pk
-                handle(order, adapter, now, report)
+            got = _batch(qs, order_by, handle, adapter, now, size, report, claimed)
         except Exception:
-            report.errors += 1
-            if picked is None:
+            if not claimed:
+                report.errors += 1
                 log.exception("orders_tick %s: could not pick an order", name)
                 return
-            log.exception("orders_tick %s: order %s failed; retried by a later tick", name, picked)
-            skipped.append(picked)
-            report.error_ids.append(picked)
-            _back_off(picked, now)
+            for order_id in claimed:
+                if not _one(name, qs, order_id, handle, adapter, now, report):
+                    skipped.append(order_id)
+            done += len(claimed)
+            continue
+        done += got
+        if got < size:
+            return
     report.more = True
 
 
@@ -255,11 +307,14 @@ def _back_off(order_id: int, now: dt.datetime) -> None:
 
 
 def orders_tick(*, now: dt.datetime | None = None, limit: int = 100, order_id: int | None = None,
-                send_mail: bool = True) -> TickReport:
+                send_mail: bool = True, batch: int | None = None) -> TickReport:
     """One pass of the engine: (a) send due SCHEDULED orders, (b) check SENT/UNKNOWN orders whose
     ``next_check_at`` has come, (c) send outbox mails left behind. ``order_id`` limits (a) and (b) to one
     order (the ``order_kick`` task). At most ``limit`` orders per phase; ``report.more`` says there may be
-    more due now."""
+    more due now. ``batch`` orders are handled per transaction (default ``KAISEN_ORDER_BATCH``)."""
+    from django.conf import settings
+
+    batch = max(1, int(getattr(settings, "KAISEN_ORDER_BATCH", 20) if batch is None else batch))
     now = now or clock.now()
     adapter = get_adapter()
     report = TickReport()
@@ -267,13 +322,13 @@ def orders_tick(*, now: dt.datetime | None = None, limit: int = 100, order_id: i
     checks = Order.objects.filter(status__in=[OrderStatus.SENT, OrderStatus.UNKNOWN], next_check_at__lte=now)
     if order_id is not None:
         scheduled, checks = scheduled.filter(pk=order_id), checks.filter(pk=order_id)
-    _phase("send", scheduled, ("due_at", "id"), _send_one, adapter, now, limit, report)
-    _phase("check", checks, ("next_check_at", "id"), _check_one, adapter, now, limit, report)
+    _phase("send", scheduled, ("due_at", "id"), _send_one, adapter, now, limit, report, batch)
+    _phase("check", checks, ("next_check_at", "id"), _check_one, adapter, now, limit, report, batch)
     port_outs = Order.objects.filter(status=OrderStatus.COMPLETED, kind=OrderKind.MNP_RESERVATION,
                                      next_check_at__lte=now)
     if order_id is not None:
         port_outs = port_outs.filter(pk=order_id)
-    _phase("port-out", port_outs, ("next_check_at", "id"), _check_port_out, adapter, now, limit, report)
+    _phase("port-out", port_outs, ("next_check_at", "id"), _check_port_out, adapter, now, limit, report, batch)
     if send_mail and order_id is None:
         try:
             from kaisen.notifications.services import outbox_send_due
