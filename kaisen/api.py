@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer
 
 from kaisen.accounts.services import token_authenticate
@@ -105,6 +106,19 @@ class KaisenAPI(NinjaAPI):
         return doc
 
 
+class ObjectBodyParser(Parser):
+    """Every JSON body the API takes is an object (the document says ``type: object``). Ninja would read any
+    other JSON value (a list, a number) through its attributes, as an object with every field left out, so a
+    ``PATCH`` with the body ``[null, null]`` answered 200 (issue 14: schemathesis, "invalid input accepted").
+    Such a body is refused like one that is not JSON at all: 400."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        data = super().parse_body(request)
+        if not isinstance(data, dict):
+            raise ValueError("the request body is not a JSON object")
+        return data
+
+
 api = KaisenAPI(
     title="Kaisen API",
     version="1",
@@ -117,6 +131,7 @@ api = KaisenAPI(
         "A function your contract does not include answers `403` with code `NOT_IN_CONTRACT`."
     ),
     auth=BearerToken(),
+    parser=ObjectBodyParser(),
     urls_namespace="api",
 )
 
