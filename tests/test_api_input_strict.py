@@ -100,3 +100,28 @@ def test_a_quote_needs_one_row_with_a_quantity_and_the_document_says_so(tenant_a
     response = tenant_a.api().post("/api/v1/goods/quotes", {"products": [{"code": "X", "quantity": 0}]})
     assert response.status_code == 400, response.content
     assert response.json()["code"] == "VALIDATION_ERROR"
+
+
+# --- found by the 30-example run on PostgreSQL: 500s there -------------------------------------------------
+
+def test_a_nul_character_in_a_query_value_is_refused(tenant_a: TenantWorld) -> None:
+    """PostgreSQL cannot hold a NUL in a text value: ``GET /lines?plan=...%00`` answered 500 there."""
+    response = tenant_a.api().get("/api/v1/lines", {"plan": "a\x00b"})
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "VALIDATION_ERROR"
+    assert tenant_a.api().get("/api/v1/lines", {"plan": "ab"}).status_code == 200
+
+
+def test_a_nul_character_in_a_json_body_is_refused(tenant_a: TenantWorld) -> None:
+    response = tenant_a.api().post("/api/v1/goods/quotes", {"running": [{"code": "X\x00", "quantity": 1}]})
+    assert response.status_code == 400, response.content
+    response = tenant_a.api().post("/api/v1/api-keys", {"name": "key\x00"})
+    assert response.status_code == 400, response.content
+
+
+def test_a_utc_offset_beyond_postgresql_s_range_is_held_in_utc(tenant_a: TenantWorld) -> None:
+    """Python takes offsets up to ±23:59, PostgreSQL to ±15:59: ``expires_at`` with -21:01 answered 500."""
+    body = {"name": "far offset", "expires_at": "2205-01-11T04:41:58-21:01"}
+    response = tenant_a.api().post("/api/v1/api-keys", body)
+    assert response.status_code == 201, response.content
+    assert response.json()["expires_at"].startswith("2205-01-12T01:42:58")

@@ -19,6 +19,7 @@ from kaisen.accounts.services import (
     token_revoke,
 )
 from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.core.ids import UtcDateTime
 from kaisen.core.schemas import ErrorOut
 
 router = Router(tags=["auth"])
@@ -72,7 +73,7 @@ class MeOut(Schema):
 
 class ApiKeyIn(Schema):
     name: str
-    expires_at: dt.datetime | None = None
+    expires_at: UtcDateTime | None = None
 
 
 class ApiKeyOut(Schema):
