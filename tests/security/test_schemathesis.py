@@ -95,10 +95,24 @@ def _error_code(response: Any) -> str | None:
     return body.get("code") if isinstance(body, dict) else None
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def positive_data_acceptance_kaisen(ctx: Any, response: Any, case: Any) -> bool | None:
     """``positive_data_acceptance`` (a request the document calls valid must not be refused with 400/422),
     except for the refusals listed above: by stored data or the clock, or on an operation still pending."""
     if case.operation.label in POSITIVE_PENDING:
+        return None
+    if response.status_code == 400 and _has_nul((case.query, case.body, case.path_parameters)):
+        # A NUL character is refused everywhere (PostgreSQL cannot store it: 500s found by the 30-example run
+        # there); the document does not yet say so on every string (docs/security.md, "API fuzzing").
         return None
     if response.status_code == 400 and _error_code(response) in DATA_DEPENDENT_CODES:
         return None
