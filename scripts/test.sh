@@ -110,8 +110,8 @@ fi
 
 # Schemathesis over the whole OpenAPI document: no 5xx for generated input, every answer as documented
 # (status code, content type, body), valid requests accepted and invalid ones refused, 401 for every protected
-# operation without a token, and a stateful phase. 30 examples per operation here (issue 14; the test's
-# default is 4, which the PostgreSQL run below keeps: docs/security.md, "API fuzzing"), 10 stateful scenarios
+# operation without a token, and a stateful phase. 30 examples per operation here and in the PostgreSQL run
+# below (issue 14; the test's default is 4: docs/security.md, "API fuzzing"), 10 stateful scenarios
 # (KAISEN_SCHEMATHESIS_STATEFUL), derandomised, so a failure reproduces.
 step "schemathesis: the API's OpenAPI document, 30 examples per operation, no 5xx, answers as documented"
 KAISEN_SCHEMATHESIS_EXAMPLES=30 "$VPY" -m pytest -p no:xdist "$SCHEMATHESIS_TEST" \
@@ -132,6 +132,8 @@ if ! pg_ready; then
 fi
 
 step "pytest on PostgreSQL"
-DATABASE_URL=$PG_URL "$VPY" -m pytest -n "$WORKERS" --ignore="$PROXY_TEST" "$@" || fail "tests failed on PostgreSQL"
+# (Schemathesis runs inside this run too, with 30 examples per operation like the SQLite step above.)
+DATABASE_URL=$PG_URL KAISEN_SCHEMATHESIS_EXAMPLES=30 "$VPY" -m pytest -n "$WORKERS" --ignore="$PROXY_TEST" "$@" \
+    || fail "tests failed on PostgreSQL"
 
 printf '\nAll checks passed in %ss.\n' "$((SECONDS - START))"

@@ -7,7 +7,7 @@ and one it calls invalid must be refused (``negative_data_rejection``). A statef
 the ids earlier answers returned, checked the same way.
 
 Bounded and deterministic: derandomised Hypothesis, no example database. ``scripts/test.sh`` runs it as its
-own step after the SQLite run with 30 examples per operation, and in the PostgreSQL run with the default 4.
+own step after the SQLite run with 30 examples per operation, and in the PostgreSQL run with 30 as well.
 ``KAISEN_SCHEMATHESIS_EXAMPLES`` sets the number of examples per operation,
 ``KAISEN_SCHEMATHESIS_STATEFUL`` the number of stateful scenarios (docs/security.md, "API fuzzing").
 """
