@@ -12,6 +12,7 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
+from pydantic import StrictBool
 
 from kaisen.access import actions as a
 from kaisen.access import services as s
@@ -60,7 +61,7 @@ class RoleIn(Schema):
     name: str = Field(max_length=100)
     description: str = Field("", max_length=300)
     statements: list[StatementIO] = []
-    requires_approval: bool = False
+    requires_approval: StrictBool = False
     line_tag_ids: list[Id] = []
 
 
@@ -68,7 +69,7 @@ class RolePatch(Schema):
     name: str | None = Field(None, max_length=100)
     description: str | None = Field(None, max_length=300)
     statements: list[StatementIO] | None = None
-    requires_approval: bool | None = None
+    requires_approval: StrictBool | None = None
     line_tag_ids: list[Id] | None = None
 
 
@@ -126,7 +127,7 @@ class TagImportRowOut(Schema):
 
 
 class SettingsIO(Schema):
-    approval_required: bool
+    approval_required: StrictBool
 
 
 class KeyPermissionsIO(Schema):

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
+from pydantic import StrictBool
 
 from kaisen.accounts.api import ErrorOut
 from kaisen.accounts.models import User
@@ -47,7 +48,7 @@ class UserPatch(Schema):
     username: str | None = None
     display_name: str | None = None
     email: str | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 def user_out(user: User) -> UserOut:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import conint
+from pydantic import StrictBool, conint
 
 from kaisen.access import actions
 from kaisen.access.services import authorize
@@ -65,7 +65,7 @@ class WebhookEndpointPatch(Schema):
     url: str | None = Field(default=None, max_length=500)
     event_types: list[str] | None = Field(default=None, max_length=50)
     description: str | None = Field(default=None, max_length=200)
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
 
 
 class RotateIn(Schema):
@@ -245,7 +245,7 @@ class AlertRuleOut(Schema):
 
 
 class AlertRulePatch(Schema):
-    enabled: bool
+    enabled: StrictBool
 
 
 class AlertFiringOut(Schema):

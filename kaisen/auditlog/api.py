@@ -17,6 +17,7 @@ from kaisen.audit.selectors import audit_event_list
 from kaisen.audit.services import audit_export_record
 from kaisen.auditlog.forms import FAMILIES
 from kaisen.core.errors import DomainError, ErrorCode
+from kaisen.core.ids import IsoDate
 from kaisen.core.schemas import ErrorOut
 
 router = Router(tags=["audit"])
@@ -48,8 +49,8 @@ class AuditPageOut(Schema):
 
 class AuditFilterQuery(Schema):
     family: str = Field("", description="Action family, e.g. `apikey`, `auth`, `line`, `order`.", max_length=32)
-    date_from: dt.date | None = Field(None, description="First day (Japan time), inclusive.")
-    date_to: dt.date | None = Field(None, description="Last day (Japan time), inclusive.")
+    date_from: IsoDate | None = Field(None, description="First day (Japan time), inclusive.")
+    date_to: IsoDate | None = Field(None, description="Last day (Japan time), inclusive.")
     user_id: int | None = Field(None, ge=1, le=2**62)
     success: bool | None = None
 

@@ -14,10 +14,12 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from ninja import Field, Header, Query, Router, Schema, Status
+from pydantic import ConfigDict, StrictBool
 from pydantic import Field as PydanticField
+from pydantic.config import JsonDict
 
 from kaisen.core.errors import DomainError, ErrorCode
-from kaisen.core.ids import Id
+from kaisen.core.ids import MONTH_PATTERN, Id, IsoDate
 from kaisen.core.middleware import ip_from_request
 from kaisen.core.schemas import ErrorOut
 from kaisen.goods import services
@@ -39,14 +41,23 @@ class GoodsRow(Schema):
     quantity: int = Field(ge=0, le=999)
 
 
+_SOME_ROW: JsonDict = {"type": "array", "contains": {"type": "object", "properties": {"quantity": {"minimum": 1}}}}
+
+
 class GoodsQuoteIn(Schema):
+    # At least one row with a quantity, in ``products`` or in ``running`` (else 400): said in the document.
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["products"], "properties": {"products": _SOME_ROW}},
+        {"required": ["running"], "properties": {"running": _SOME_ROW}},
+    ]})
+
     coverage: Coverage = "japan"
     products: list[GoodsRow] = Field(default_factory=list, max_length=50,
                                 description="SIMs, devices and kits (initial costs).")
     running: list[GoodsRow] = Field(default_factory=list, max_length=50,
                                description="Plans, options and services per month (running costs).")
     shipping: Shipping = Field("japan", description="`excluded` leaves shipping out of the quote.")
-    nekopos: bool = Field(False, description="Ship as the small parcel (only when every product fits it).")
+    nekopos: StrictBool = Field(False, description="Ship as the small parcel (only when every product fits it).")
     addressee: str = Field("", max_length=120)
 
 
@@ -93,8 +104,8 @@ class GoodsOrderIn(Schema):
     coverage: Coverage = "japan"
     products: list[GoodsRow] = Field(default_factory=list, max_length=50)
     quote_id: Id | None = Field(None, description="Order what a valid quote of yours names, at its prices.")
-    nekopos: bool = False
-    desired_delivery_on: dt.date | None = Field(
+    nekopos: StrictBool = False
+    desired_delivery_on: IsoDate | None = Field(
         None, description="An advance order: the delivery date wanted, 14 days ahead or later.")
     recipient: str = Field(min_length=1, max_length=120)
     postal_code: str = Field(min_length=1, max_length=10)
@@ -388,7 +399,7 @@ def payer_put(request: HttpRequest, payload: GoodsPayerIn) -> Any:
 @router.get("/goods/payment-statement", response={200: None, 400: ErrorOut, 403: ErrorOut, 422: ErrorOut},
             summary="The payment statement (請求明細書) of a month: purchases and usage, as PDF",
             openapi_extra=_PDF)
-def payment_statement(request: HttpRequest, month: str = Query(..., pattern=r"^\d{4}-\d{2}$"),
+def payment_statement(request: HttpRequest, month: str = Query(..., pattern=MONTH_PATTERN),
                       coverage: Coverage = "japan") -> HttpResponse:
     data, name = services.payment_statement(user=_user(request), coverage=coverage, month=month)
     return _pdf(data, name)

@@ -11,7 +11,7 @@ from ninja import Field, Query, Router, Schema
 
 from kaisen.accounts.models import User
 from kaisen.core.errors import DomainError, ErrorCode
-from kaisen.core.ids import Id, Int64
+from kaisen.core.ids import OPTIONAL_MONTH_PATTERN, Id, Int64, IsoDate
 from kaisen.core.schemas import ErrorOut
 from kaisen.tenancy.models import Tenant
 from kaisen.usage.selectors import (
@@ -48,7 +48,7 @@ class LineUsageOut(Schema):
 
 
 class LineUsageQuery(Schema):
-    end: dt.date | None = None
+    end: IsoDate | None = None
     days: Int64 = WINDOW_DAYS
 
 
@@ -98,8 +98,14 @@ class LineCallPageOut(Schema):
     next_cursor: str | None
 
 
+class SummaryQuery(Schema):
+    # The document states the rule ``parse_month`` enforces (400 INVALID_DATE otherwise; issue 14).
+    month: str = Field("", json_schema_extra={"pattern": OPTIONAL_MONTH_PATTERN})
+
+
 class CallsQuery(Schema):
-    month: str = ""
+    # The document states the rule ``parse_month`` enforces (400 INVALID_DATE otherwise; issue 14).
+    month: str = Field("", json_schema_extra={"pattern": OPTIONAL_MONTH_PATTERN})
     cursor: str | None = None
     limit: Int64 = 10
 
@@ -126,9 +132,9 @@ def line_usage(request: HttpRequest, line_id: Id, query: Query[LineUsageQuery]) 
 
 @router.get("/usage/summary", response={200: SummaryOut, 400: ErrorOut, 403: ErrorOut},
             summary="The tenant's usage of a month, day by day (data, calls, call minutes, SMS)")
-def summary(request: HttpRequest, month: str = "") -> dict[str, Any]:
+def summary(request: HttpRequest, query: Query[SummaryQuery]) -> dict[str, Any]:
     user = _user(request)
-    return usage_summary(user=user, tenant=_tenant(user), month=parse_month(month)).as_dict()
+    return usage_summary(user=user, tenant=_tenant(user), month=parse_month(query.month)).as_dict()
 
 
 @router.get("/lines/{int:line_id}/calls", response={200: LineCallPageOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},

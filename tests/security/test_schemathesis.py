@@ -1,12 +1,14 @@
 """Schemathesis over the whole OpenAPI document (issue 5, "Tests that must exist"; issue 14): every operation
 is called with generated input — authenticated as a tenant's root user — and must never answer 5xx, and every
 answer must be one the document declares (status code, content type, body schema); every operation the
-document marks as protected must answer 401 to the same request without a token. A stateful phase chains
-calls through the ids earlier answers returned, checked the same way.
+document marks as protected must answer 401 to the same request without a token; a request the document
+calls valid must not be refused with 400/422 (``positive_data_acceptance``, with the exceptions listed below)
+and one it calls invalid must be refused (``negative_data_rejection``). A stateful phase chains calls through
+the ids earlier answers returned, checked the same way.
 
-Bounded and deterministic: a few examples per operation, derandomised Hypothesis, no example database.
-``scripts/test.sh`` runs it as its own step after the SQLite run (and in the PostgreSQL run).
-``KAISEN_SCHEMATHESIS_EXAMPLES`` raises the number of examples for a longer local run,
+Bounded and deterministic: derandomised Hypothesis, no example database. ``scripts/test.sh`` runs it as its
+own step after the SQLite run with 30 examples per operation, and in the PostgreSQL run with 30 as well.
+``KAISEN_SCHEMATHESIS_EXAMPLES`` sets the number of examples per operation,
 ``KAISEN_SCHEMATHESIS_STATEFUL`` the number of stateful scenarios (docs/security.md, "API fuzzing").
 """
 
@@ -22,6 +24,8 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -33,8 +37,92 @@ pytestmark = pytest.mark.django_db
 EXAMPLES = int(os.environ.get("KAISEN_SCHEMATHESIS_EXAMPLES", "4"))
 #: Scenarios of the stateful phase (chains of calls that reuse what earlier answers returned).
 STATEFUL_EXAMPLES = int(os.environ.get("KAISEN_SCHEMATHESIS_STATEFUL", "10"))
-#: Every answer must be no 5xx and match the document: a documented status code, its content type, its schema.
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+#: 400 codes for a request whose shape is right but which stored data or the clock refuses: no request
+#: schema can state them (a line's state, an opaque cursor or link token that is unknown or expired, a wrong
+#: password, the columns of an uploaded CSV file). ``positive_data_acceptance`` lets them pass; a 400 with any
+#: other code (``VALIDATION_ERROR``, ``INVALID_DATE`` ...) for a request the document calls valid fails it.
+DATA_DEPENDENT_CODES = frozenset({
+    "LINE_NOT_ELIGIBLE", "PROCEDURE_NOT_AVAILABLE", "OUTSIDE_RECEPTION_HOURS", "INVALID_CURSOR",
+    "TRANSFER_TOKEN_INVALID", "EMAIL_LINK_INVALID", "DELETION_CONFIRMATION_INVALID", "INVALID_CSV",
+})
+
+#: Operations whose request schema does not yet state a rule the service enforces (so a request the
+#: document calls valid is refused with 400): ``positive_data_acceptance`` is not applied to them until
+#: it does. Every other check still is. Each entry says which rule; docs/security.md, "API fuzzing".
+POSITIVE_PENDING = {
+    "POST /api/v1/api-keys": "name: 1-100 characters after trimming",
+    "GET /api/v1/lines": "status, carrier, sim_type, sort: known values only",
+    "GET /api/v1/lines/by-msisdn/{msisdn}": "an 11-digit mobile number",
+    "GET /api/v1/lines/by-iccid/{iccid}": "19 or 20 digits",
+    "POST /api/v1/lines/{line_id}/orders": "params per kind; Idempotency-Key header equal to idempotency_key",
+    "POST /api/v1/lines/{line_id}/orders/preview": "params per kind",
+    "GET /api/v1/audit": "family: known action families only",
+    "GET /api/v1/audit/export": "family: known action families only",
+    "POST /api/v1/users": "username: 6-32 of A-Z a-z 0-9 _; roles: existing roles",
+    "GET /api/v1/access/check": "action: a known action name",
+    "PUT /api/v1/users/{user_id}/statements": "action: a known action name or Resource:*",
+    "POST /api/v1/roles": "name: 1-100 characters after trimming; line_tag_ids: existing tags",
+    "PATCH /api/v1/roles/{role_id}": "name: 1-100 characters after trimming; line_tag_ids: existing tags",
+    "POST /api/v1/line-tags": "name: 1-50 characters after trimming",
+    "GET /api/v1/lines/{line_id}/usage": "days: 1-92",
+    "GET /api/v1/bills": "coverage: japan or global",
+    "GET /api/v1/bills/current": "coverage: japan or global",
+    "PUT /api/v1/budgets/{coverage}": "coverage: japan or global",
+    "POST /api/v1/statements": "month: an existing YYYY-MM",
+    "POST /api/v1/account/login-email": "email: an e-mail address",
+    "POST /api/v1/account/transfers": "to_operator_id: OP + 10 digits; lines: existing lines",
+    "POST /api/v1/goods/public/quotes": "code: an item of the catalogue",
+    "POST /api/v1/goods/quotes": "code: an item of the catalogue",
+    "POST /api/v1/goods/orders": "code: an item of the catalogue; Idempotency-Key header equal to idempotency_key",
+    "PUT /api/v1/goods/payment-statement/payer": "name: up to 120 characters per line",
+    "POST /api/v1/webhooks": "url: an https URL",
+    "POST /api/v1/alerts/rules": "name: 1-100 characters; condition, threshold, actions: known values",
+    "GET /api/v1/orders": "kind, status: known values only",
+    "POST /api/v1/bulk": "Idempotency-Key header equal to idempotency_key; the columns of the CSV",
+    "PATCH /api/v1/users/{user_id}": "username: 6-32 of A-Z a-z 0-9 _",
+    "POST /api/v1/line-tags/import": "file: not empty (Django drops an empty upload: 422)",
+    "PUT /api/v1/billing-contacts": "billing_emails, recovery_email: e-mail addresses",
+    "PATCH /api/v1/account/profile": "notification_email: not empty; e-mail addresses",
+    "GET /api/v1/goods/payment-statement": "month: a month that has a statement",
+}
+
+
+def _error_code(response: Any) -> str | None:
+    try:
+        body = response.json()
+    except Exception:
+        return None
+    return body.get("code") if isinstance(body, dict) else None
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def positive_data_acceptance_kaisen(ctx: Any, response: Any, case: Any) -> bool | None:
+    """``positive_data_acceptance`` (a request the document calls valid must not be refused with 400/422),
+    except for the refusals listed above: by stored data or the clock, or on an operation still pending."""
+    if case.operation.label in POSITIVE_PENDING:
+        return None
+    if response.status_code == 400 and _has_nul((case.query, case.body, case.path_parameters)):
+        # A NUL character is refused everywhere (PostgreSQL cannot store it: 500s found by the 30-example run
+        # there); the document does not yet say so on every string (docs/security.md, "API fuzzing").
+        return None
+    if response.status_code == 400 and _error_code(response) in DATA_DEPENDENT_CODES:
+        return None
+    return positive_data_acceptance(ctx, response, case)  # type: ignore[no-any-return]
+
+
+#: Every answer must be no 5xx and match the document (a documented status code, its content type, its
+#: schema); a request the document calls valid must be accepted (as above) and one it calls invalid refused.
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          positive_data_acceptance_kaisen, negative_data_rejection]
 
 
 @pytest.fixture
@@ -56,7 +144,13 @@ def _wsgi_requests_in_test_transaction() -> Iterator[None]:
 def _load_schema() -> Any:
     from kaisen.wsgi import application
 
-    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
+    loaded = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
+    # The test sends a valid token itself (and checks the answer without one separately: 401), so
+    # schemathesis must not generate the ``Authorization`` header as an input of its own: a case whose
+    # only "invalid" part was a missing or malformed token would reach the API with a valid one, and
+    # ``negative_data_rejection`` would call its (right) 2xx "invalid data accepted".
+    loaded.config.generation.update(with_security_parameters=False)
+    return loaded
 
 
 # Loaded at collection (the document needs no database). ``schemathesis.pytest.from_fixture`` would defer
@@ -92,7 +186,7 @@ def test_api_no_server_errors_and_no_unauthenticated_access(
     case: Any, tenant_a: TenantWorld, _wsgi_requests_in_test_transaction: None,
 ) -> None:
     headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
-    case.headers = headers or None
+    case.headers = headers  # a mapping, even empty: the negative-data checks read every container as one
     response = case.call(headers={"Authorization": f"Bearer {tenant_a.token}"})
     case.validate_response(response, checks=CHECKS)
     if _is_protected(case):
