@@ -167,17 +167,23 @@ def rule_evaluate(rule: AlertRule, *, today: dt.date | None = None,
     if not new:
         return []
     now = clock.now()
-    numbers = dict(Line.objects.filter(pk__in=[h.line_id for h in new]).values_list("pk", "msisdn"))
     actions = [a for a in rule.actions if a in Action.values]
+    # The mail and the events are written in the firings' transaction: their outcome is known before the
+    # insert (no UPDATE of every firing afterwards).
+    outcome = {**({"webhook": "event written"} if Action.WEBHOOK in actions else {}),
+               **({"mail": "queued"} if Action.MAIL in actions else {})}
     with transaction.atomic():
         firings = [AlertFiring(tenant_id=rule.tenant_id, rule=rule, line_id=h.line_id,
                                key=f"{rule.pk}:{h.line_id}:{h.period}", rule_name=rule.name,
                                condition=rule.condition, threshold=rule.threshold, value=h.value, period=h.period,
-                               fired_at=now, outcome={})
+                               fired_at=now, outcome=dict(outcome))
                    for h in new]
         AlertFiring.objects.bulk_create(firings, ignore_conflicts=True)
-        firings = list(AlertFiring.objects.filter(tenant_id=rule.tenant_id,
-                                                  key__in=[f.key for f in firings], fired_at=now))
+        # The rows this evaluation inserted (another one at the same moment inserts none of the same keys),
+        # with their lines' numbers: no list of keys or lines sent back.
+        firings = list(AlertFiring.objects.filter(tenant_id=rule.tenant_id, rule=rule, fired_at=now)
+                       .annotate(msisdn=F("line__msisdn")).order_by("id"))
+        numbers: dict[int, str | None] = {f.line_id or 0: f.msisdn for f in firings}  # type: ignore[attr-defined]
         if Action.WEBHOOK in actions:
             events_emit(tenant_id=rule.tenant_id, type=catalogue.USAGE_ALERT_FIRED, items=[
                 (firing.line_id, {"rule_id": rule.pk, "rule_name": rule.name, "condition": rule.condition,
@@ -185,13 +191,8 @@ def rule_evaluate(rule: AlertRule, *, today: dt.date | None = None,
                                   "period": firing.period, "line_id": firing.line_id,
                                   "msisdn": numbers.get(firing.line_id or 0), "actions": actions})
                 for firing in firings])
-            for firing in firings:
-                firing.outcome["webhook"] = "event written"
         if Action.MAIL in actions and firings:
             _mail(rule, firings, numbers)
-            for firing in firings:
-                firing.outcome["mail"] = "queued"
-        AlertFiring.objects.bulk_update(firings, ["outcome"])
     if Action.SUSPEND in actions:
         current = f"{today:%Y-%m}"
         for firing in firings:

@@ -55,6 +55,9 @@ def _bench_rules(tenant: Any) -> tuple[list[Any], Any]:
     from kaisen.core.calendar import add_months
     from kaisen.events.models import WebhookEndpoint
 
+    # What an interrupted run left behind would fire twice.
+    AlertRule.objects.filter(tenant=tenant).delete()
+    WebhookEndpoint.objects.filter(tenant=tenant).delete()
     rules = [AlertRule.objects.create(tenant=tenant, name=name, scope="all", condition=condition,
                                       threshold=threshold, actions=actions)
              for name, condition, threshold, actions in (
