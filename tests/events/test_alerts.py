@@ -186,6 +186,20 @@ def test_no_traffic_for_n_days(tenant_a: TenantWorld) -> None:
     assert fired(tenant_a) == [(quiet.pk, f"{today:%Y-%m}")]  # the new line has not been in service 7 days
 
 
+def test_a_call_in_the_window_is_traffic_even_across_a_month_end(tenant_a: TenantWorld) -> None:
+    """The "no traffic" look-up reads only the months a call since the window's start can be billed in."""
+    caller, quiet, other = tenant_a.lines
+    with time_machine.travel(jst(2026, 12, 3, 11, 0), tick=False):
+        for line in tenant_a.lines:
+            line.started_on = dt.date(2026, 10, 1)
+            line.save(update_fields=["started_on"])
+        other.status = "suspended"
+        other.save(update_fields=["status"])
+        rule(tenant_a, "no_traffic_days", 7)
+        import_calls([("W1", caller, jst(2026, 11, 28, 10, 0), "0312345678")], name="window.csv")
+        assert fired(tenant_a) == [(quiet.pk, "2026-12")]
+
+
 def test_scope_tag_and_one_line(tenant_a: TenantWorld) -> None:
     today = clock.today_jst()
     a, b, c = tenant_a.lines
