@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from kaisen.benchmarks.close import bench_close_command
+from kaisen.benchmarks.events import bench_events_command
 from kaisen.benchmarks.export import bench_export_command
 from kaisen.benchmarks.orders import bench_orders_command
 from kaisen.benchmarks.scale import bench_scale_command
@@ -49,3 +50,4 @@ bench_app.command("usage")(bench_usage_command)
 bench_app.command("close")(bench_close_command)
 bench_app.command("export")(bench_export_command)
 bench_app.command("scale")(bench_scale_command)
+bench_app.command("events")(bench_events_command)

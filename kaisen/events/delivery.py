@@ -17,10 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 
 from kaisen.core import clock
 from kaisen.events import signing, transport
@@ -130,6 +133,115 @@ def _count_failure(endpoint_id: int) -> None:
         log.warning("webhook endpoint %s disabled after %s failures", endpoint.pk, endpoint.consecutive_failures)
 
 
+#: Deliveries claimed together by ``deliver_batch``: their claim lasts ``LEASE`` plus one timeout each.
+CHUNK = 50
+
+
+def deliver_batch(delivery_ids: list[int]) -> dict[str, int]:
+    """The due deliveries among ``delivery_ids``, in ID order, chunk by chunk: the same rules as ``deliver``
+    at a fixed cost per chunk — one claim (``SELECT … FOR UPDATE SKIP LOCKED`` and one ``UPDATE``), the
+    requests (one keep-alive connection per receiver), and the successes recorded together (the attempts
+    inserted in bulk, one ``UPDATE`` of the deliveries, one of the endpoints). A failure is recorded on its
+    own, as by ``deliver`` (backoff, the failure count, disabling); the later deliveries of its line in the
+    chunk are not sent (they wait for it). Returns how many were 'sent', 'failed', 'waiting', 'skipped'."""
+    outcome: dict[str, int] = {}
+    ids = sorted(set(delivery_ids))
+    for i in range(0, len(ids), CHUNK):
+        for key, value in _deliver_chunk(ids[i:i + CHUNK]).items():
+            outcome[key] = outcome.get(key, 0) + value
+    return outcome
+
+
+def _deliver_chunk(ids: list[int]) -> dict[str, int]:
+    now = clock.now()
+    lease = LEASE + dt.timedelta(seconds=float(settings.KAISEN_WEBHOOK_TIMEOUT_SECONDS) * len(ids))
+    earlier = Delivery.objects.filter(endpoint_id=OuterRef("endpoint_id"), line_id=OuterRef("line_id"),
+                                      status=DeliveryStatus.PENDING, pk__lt=OuterRef("pk")).exclude(pk__in=ids)
+    with transaction.atomic():
+        claimed = list(Delivery.objects.select_for_update(of=("self",), skip_locked=True)
+                       .select_related("endpoint", "event", "tenant")
+                       .filter(pk__in=ids, status=DeliveryStatus.PENDING, next_attempt_at__lte=now,
+                               endpoint__enabled=True)
+                       .exclude(Exists(earlier)).order_by("id"))
+        if claimed:
+            Delivery.objects.filter(pk__in=[d.pk for d in claimed]).update(next_attempt_at=now + lease)
+    outcome = {"skipped": len(ids) - len(claimed)}
+    # One line's deliveries (per endpoint) go one after another, the others side by side (``SENDERS``
+    # threads, each with its keep-alive connections); a failure stops the rest of its line.
+    groups: dict[tuple[Any, ...], list[Delivery]] = {}
+    for delivery in claimed:
+        key = (delivery.endpoint_id, delivery.line_id) if delivery.line_id is not None else ("one", delivery.pk)
+        groups.setdefault(key, []).append(delivery)
+    results = [r for done in _pool().map(_send_in_order, groups.values()) for r in done]
+    tried = {d.pk for d, _a, _at in results}
+    release = [d.pk for d in claimed if d.pk not in tried]
+    if release:
+        outcome["waiting"] = len(release)
+    sent: list[tuple[Delivery, transport.Answer, dt.datetime]] = []
+    for delivery, answer, at in sorted(results, key=lambda r: r[0].pk):
+        if answer.ok:
+            sent.append((delivery, answer, at))
+            outcome["sent"] = outcome.get("sent", 0) + 1
+            continue
+        _record_successes(sent)  # in order: the failure count starts after them
+        sent = []
+        _record(delivery, answer, at=at, manual=False)
+        outcome["failed"] = outcome.get("failed", 0) + 1
+    _record_successes(sent)
+    if release:
+        Delivery.objects.filter(pk__in=release, status=DeliveryStatus.PENDING).update(next_attempt_at=clock.now())
+    return {k: v for k, v in outcome.items() if v}
+
+
+#: Threads sending one chunk's deliveries of different lines side by side.
+SENDERS = 4
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="kaisen-webhook")
+        return _executor
+
+
+def _send_in_order(group: list[Delivery]) -> list[tuple[Delivery, transport.Answer, dt.datetime]]:
+    """Send one line's deliveries in order, up to the first failure (no database access: a sender thread)."""
+    done = []
+    for delivery in group:
+        at = clock.now()
+        body = envelope(delivery.event, delivery.tenant.public_id)
+        headers = signing.headers(secrets_=endpoint_secrets(delivery.endpoint, at), msg_id=delivery.event.event_id,
+                                  timestamp=at, body=body)
+        answer = transport.post(delivery.endpoint.url, body=body.encode(), headers=headers)
+        done.append((delivery, answer, at))
+        if not answer.ok:
+            break
+    return done
+
+
+def _record_successes(sent: list[tuple[Delivery, transport.Answer, dt.datetime]]) -> None:
+    if not sent:
+        return
+    finished = clock.now()
+    with transaction.atomic():
+        DeliveryAttempt.objects.bulk_create([
+            DeliveryAttempt(delivery_id=d.pk, tenant_id=d.tenant_id, attempted_at=at, manual=False, ok=True,
+                            status_code=a.status_code, latency_ms=a.latency_ms, response_excerpt=a.excerpt[:500],
+                            error="") for d, a, at in sent])
+        by_code: dict[int | None, list[int]] = {}
+        for d, a, _at in sent:
+            by_code.setdefault(a.status_code, []).append(d.pk)
+        for code, pks in by_code.items():  # one UPDATE for the usual single status code
+            Delivery.objects.filter(pk__in=pks).update(
+                attempts=F("attempts") + 1, last_status_code=code, status=DeliveryStatus.SUCCEEDED,
+                finished_at=finished, next_attempt_at=None)
+        WebhookEndpoint.objects.filter(pk__in={d.endpoint_id for d, _a, _at in sent}, consecutive_failures__gt=0
+                                       ).update(consecutive_failures=0)
+
+
 def deliveries_due(now: dt.datetime | None = None, *, limit: int = 200) -> list[int]:
     now = now or clock.now()
     return list(Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now,
@@ -144,11 +256,12 @@ def deliveries_send_due(*, limit: int = 50, budget_seconds: float = 20.0) -> int
 
     started = time.monotonic()
     sent = 0
-    for pk in deliveries_due(limit=limit):
+    due = deliveries_due(limit=limit)
+    for i in range(0, len(due), CHUNK):
         if time.monotonic() - started > budget_seconds:
             break
         try:
-            sent += deliver(pk) == "sent"
+            sent += _deliver_chunk(due[i:i + CHUNK]).get("sent", 0)
         except Exception:
-            log.exception("webhook delivery %s failed unexpectedly", pk)
+            log.exception("webhook deliveries %s… failed unexpectedly", due[i])
     return sent

@@ -34,7 +34,7 @@ from kaisen.events import catalogue
 from kaisen.events.delivery import deliver
 from kaisen.events.models import Delivery, DeliveryStatus, Event, WebhookEndpoint
 from kaisen.events.signing import new_secret
-from kaisen.events.tasks import webhook_deliver_task
+from kaisen.events.tasks import BATCH, webhook_deliver_batch_task
 from kaisen.events.transport import check_url
 
 log = logging.getLogger(__name__)
@@ -121,11 +121,13 @@ def _write(events: list[Event]) -> list[Event]:
 
 
 def _enqueue(ids: list[int]) -> None:
-    for pk in ids:
+    """One task per ``BATCH`` deliveries (in ID order, so one line's events keep their order)."""
+    for i in range(0, len(ids), BATCH):
+        chunk = ids[i:i + BATCH]
         try:
-            webhook_deliver_task.enqueue(delivery_id=pk)
-        except Exception:  # the scheduler's sweep sends it
-            log.exception("could not enqueue webhook delivery %s", pk)
+            webhook_deliver_batch_task.enqueue(delivery_ids=chunk)
+        except Exception:  # the scheduler's sweep sends them
+            log.exception("could not enqueue webhook deliveries %s…", chunk[0])
 
 
 # --- endpoints ---------------------------------------------------------------------------------------

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -111,25 +113,27 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
     timeout = settings.KAISEN_WEBHOOK_TIMEOUT_SECONDS
     deadline = started + timeout
     extensions = {"sni_hostname": target.sni} if target.sni else {}
+    client = _client(target, timeout)
     try:
-        with httpx.Client(follow_redirects=False, timeout=timeout, trust_env=False) as client:
-            request = client.build_request("POST", target.url, content=body,
-                                           headers={**headers, "Host": target.host_header,
-                                                    "Content-Type": "application/json",
-                                                    "User-Agent": "Kaisen-Webhooks/1"},
-                                           extensions=extensions)
-            response = client.send(request, stream=True)
-            try:
-                read = bytearray()
-                for chunk in response.iter_raw():
-                    read += chunk
-                    if len(read) >= limit or time.monotonic() > deadline:
-                        break
-            finally:
-                response.close()
+        request = client.build_request("POST", target.url, content=body,
+                                       headers={**headers, "Host": target.host_header,
+                                                "Content-Type": "application/json",
+                                                "User-Agent": "Kaisen-Webhooks/1"},
+                                       extensions=extensions)
+        response = client.send(request, stream=True)
+        try:
+            read = bytearray()
+            for chunk in response.iter_raw():
+                read += chunk
+                if len(read) >= limit or time.monotonic() > deadline:
+                    break
+        finally:
+            response.close()
     except httpx.TimeoutException:
+        _drop_client(target)
         return Answer(False, None, _ms(started), "", "timeout")
     except httpx.HTTPError as exc:
+        _drop_client(target)
         return Answer(False, None, _ms(started), "", f"{type(exc).__name__}: {exc}"[:300])
     if time.monotonic() > deadline:
         return Answer(False, response.status_code, _ms(started), "", "timeout")
@@ -137,6 +141,48 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
     ok = 200 <= response.status_code < 300
     error = "" if ok else ("redirect not followed" if 300 <= response.status_code < 400 else "")
     return Answer(ok, response.status_code, _ms(started), excerpt, error)
+
+
+#: Clients kept per thread, one per (checked address, Host, TLS name, timeout): a worker sending many deliveries
+#: to one receiver reuses its keep-alive connection. Keyed by the name as well as the address, so a connection
+#: made (and its certificate checked) for one name never carries a request for another. At most ``CLIENTS``.
+_local = threading.local()
+CLIENTS = 32
+
+
+def _key(target: Target, timeout: float | None = None) -> tuple[str, str, str, float | None]:
+    parts = urlsplit(target.url)
+    return (f"{parts.scheme}://{parts.netloc}", target.host_header, target.sni or "", timeout)
+
+
+def _clients() -> OrderedDict[tuple[str, str, str, float | None], httpx.Client]:
+    clients = getattr(_local, "clients", None)
+    if clients is None:
+        clients = _local.clients = OrderedDict()
+    return clients
+
+
+def _client(target: Target, timeout: float) -> httpx.Client:
+    clients = _clients()
+    key = _key(target, timeout)
+    client = clients.get(key)
+    if client is not None:
+        clients.move_to_end(key)
+        return client
+    client = httpx.Client(follow_redirects=False, timeout=timeout, trust_env=False,
+                          limits=httpx.Limits(max_connections=4, max_keepalive_connections=2, keepalive_expiry=30))
+    clients[key] = client
+    while len(clients) > CLIENTS:
+        _old, oldest = clients.popitem(last=False)
+        oldest.close()
+    return client
+
+
+def _drop_client(target: Target) -> None:
+    """After a timeout or a transport error: no connection of that client is reused."""
+    clients = _clients()
+    for key in [k for k in clients if k[:3] == _key(target)[:3]]:
+        clients.pop(key).close()
 
 
 def _ms(started: float) -> int:

@@ -44,3 +44,20 @@ def test_bench_scale_rates_through_the_rollups(tmp_path: Path) -> None:
     assert fig["ingest"]["rows_loaded"] > 0
     assert fig["pages"]["charges_page"]["p99_ms"] > 0
     assert not CallRecord.objects.exists() and not UsageRollup.objects.exists()  # cleaned up
+
+
+def test_bench_events_fires_the_rules_and_delivers(tmp_path: Path) -> None:
+    """Issue 13: the import with the alert rules fires some (else the ratio measures nothing), and every
+    webhook delivery reaches the receiver on 127.0.0.1 (in this process at the tiny size: --workers 0)."""
+    from kaisen.alerts.models import AlertFiring, AlertRule
+    from kaisen.events.models import Delivery, Event
+
+    fig = _bench(["events", "--calls", "400", "--lines", "12", "--deliveries", "30", "--workers", "0",
+                  "--repeats", "2"], tmp_path / "events.json")
+    assert fig["alerts"]["rows_loaded"] > 0 and fig["alerts"]["firings_per_import"]["firings"] > 0
+    assert fig["alerts"]["ratio_with_to_without"]["min"] > 0
+    assert fig["webhooks"]["receiver_requests"] >= 2 * 30 + 2 * 30  # ours and the bare posts, both rounds
+    assert fig["webhooks"]["attempts_recorded"] == 2 * 30 and fig["webhooks"]["deliveries_per_s"]["min"] > 0
+    assert not CallRecord.objects.exists() and not UsageRollup.objects.exists()  # cleaned up
+    assert not AlertRule.objects.exists() and not AlertFiring.objects.exists()
+    assert not Delivery.objects.exists() and not Event.objects.exists()

@@ -14,6 +14,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    client_port: int = 0
 
 
 @dataclass
@@ -34,10 +35,12 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()},
-                                                  self.rfile.read(length)))
+                                                  self.rfile.read(length), self.client_address[1]))
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 try:

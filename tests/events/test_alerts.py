@@ -24,7 +24,7 @@ from kaisen.events.services import endpoint_create
 from kaisen.notifications.models import OutboxMessage
 from kaisen.procedures.models import Order, OrderKind
 from kaisen.usage.ingest import usage_file_import
-from kaisen.usage.models import CallRecord
+from kaisen.usage.models import CallRecord, UsageRollup
 from tests.access.helpers import member
 from tests.conftest import TenantWorld, make_world
 from tests.factories import LineFactory
@@ -85,21 +85,93 @@ def test_one_days_data_fires_once_per_day(tenant_a: TenantWorld) -> None:
     assert fired(tenant_a) == sorted((line.pk, day.isoformat()) for day in days)
 
 
-def test_call_and_international_charges(tenant_a: TenantWorld) -> None:
-    now = clock.now()
+CALL_HEADER = "record_id,msisdn,start,duration_ds,destination,area,network,internal,count,roaming,service\n"
+
+
+def import_calls(rows: list[tuple[str, Any, dt.datetime, str]], name: str) -> None:
+    """Calls (record ID, line, start in Japan time, destination) of 60 s each: rated at ingest, ¥40 a domestic
+    call and ¥60 a call to the USA (the seeded call rates)."""
+    text = CALL_HEADER + "".join(
+        f"{rid},{line.msisdn},{start.astimezone(clock.JST):%Y-%m-%d %H:%M:%S}.0,600,{dest},"
+        f"{'アメリカ' if dest.startswith('+') else '東京'},,0,1,,voice\n" for rid, line, start, dest in rows)
+    usage_file_import(fileobj=io.BytesIO(text.encode()), name=name)
+
+
+def test_call_and_international_charges_come_from_the_rollups(tenant_a: TenantWorld) -> None:
     line, other, _ = tenant_a.lines
-    header = "record_id,msisdn,start,duration_ds,destination,area,network,internal,count,roaming,service\n"
-    start = now.astimezone(clock.JST).replace(tzinfo=None, microsecond=0) - dt.timedelta(hours=1)
-    rows = [f"C{i},{line.msisdn},{start:%Y-%m-%d %H:%M:%S}.0,600,0312345678,東京,,0,1,,voice" for i in range(3)]
-    rows += [f"I1,{other.msisdn},{start:%Y-%m-%d %H:%M:%S}.0,600,+14155550100,アメリカ,,0,1,,voice"]
-    usage_file_import(fileobj=io.BytesIO((header + "\n".join(rows) + "\n").encode()), name="calls.csv")
-    CallRecord.objects.filter(line=line).update(charge=Decimal("400"))  # as rating stores it
-    CallRecord.objects.filter(line=other).update(charge=Decimal("900"))
-    calls = rule(tenant_a, "calls_month_yen", 1000)
-    intl = rule(tenant_a, "intl_month_yen", 500)
+    start = clock.now() - dt.timedelta(hours=1)
+    import_calls([(f"C{i}", line, start, "0312345678") for i in range(3)]
+                 + [("I1", other, start, "+14155550100")], name="calls.csv")
+    assert sorted(UsageRollup.objects.filter(tenant=tenant_a.tenant).values_list("line_id", "charge")) == [
+        (line.pk, Decimal("120.00")), (other.pk, Decimal("60.00"))]
+    # The rollups are the source, not the raw calls: zeroing the calls' own charges changes nothing.
+    CallRecord.objects.filter(tenant=tenant_a.tenant).update(charge=Decimal("0"))
+    calls = rule(tenant_a, "calls_month_yen", 100)
+    intl = rule(tenant_a, "intl_month_yen", 50)
     rules_evaluate(tenant_id=tenant_a.tenant.pk)
     by_rule = {(f.rule_id, f.line_id): f.value for f in AlertFiring.objects.filter(tenant=tenant_a.tenant)}
-    assert by_rule == {(calls.pk, line.pk): Decimal("1200.00"), (intl.pk, other.pk): Decimal("900.00")}
+    # ¥60 of the other line is under ¥100; the domestic calls are not international.
+    assert by_rule == {(calls.pk, line.pk): Decimal("120.00"), (intl.pk, other.pk): Decimal("60.00")}
+
+
+def test_calls_the_flat_rate_calling_makes_free_do_not_count(tenant_a: TenantWorld) -> None:
+    line = tenant_a.line
+    import_calls([(f"F{i}", line, clock.now() - dt.timedelta(hours=1), "0312345678") for i in range(3)],
+                 name="free.csv")
+    UsageRollup.objects.filter(line=line).update(flat_rate_free=True)  # as rating files flat-rate calls
+    rule(tenant_a, "calls_month_yen", 100)
+    rules_evaluate(tenant_id=tenant_a.tenant.pk)
+    assert fired(tenant_a) == []
+
+
+def test_late_usage_fires_for_the_month_it_belongs_to_once(tenant_a: TenantWorld) -> None:
+    """Calls of 30 November arrive on 2 December: the rule fires for November (the month of use), once,
+    without taking December's firing; a suspension is not ordered for a month that has ended."""
+    line, other, _ = tenant_a.lines
+    with time_machine.travel(jst(2026, 11, 10, 11, 0), tick=False):
+        r = rule(tenant_a, "calls_month_yen", 100, actions=["mail", "webhook", "suspend"])
+    with time_machine.travel(jst(2026, 11, 30, 12, 0), tick=False):
+        import_calls([("N1", line, jst(2026, 11, 30, 9, 0), "0312345678")], name="nov.csv")  # ¥40: under
+        assert fired(tenant_a) == []
+    with time_machine.travel(jst(2026, 12, 2, 11, 0), tick=False):
+        import_calls([("N2", line, jst(2026, 11, 30, 20, 0), "0312345678"),
+                      ("N3", line, jst(2026, 11, 30, 21, 0), "0312345678"),
+                      ("D1", other, jst(2026, 12, 1, 10, 0), "0312345678")], name="late.csv")
+        [firing] = AlertFiring.objects.filter(tenant=tenant_a.tenant)
+        assert (firing.line_id, firing.period, firing.value) == (line.pk, "2026-11", Decimal("120.00"))
+        assert firing.outcome["suspend"] == "not suspended: the period has ended"
+        assert not Order.objects.exists()
+        assert Event.objects.get(type="usage_alert.fired").data["period"] == "2026-11"
+        # More late November usage: November has fired for this line already.
+        import_calls([("N4", line, jst(2026, 11, 30, 22, 0), "0312345678")], name="late2.csv")
+        assert fired(tenant_a) == [(line.pk, "2026-11")]
+        # December on its own: the same line crosses again in December, a firing of its own.
+        import_calls([(f"D{i}", line, jst(2026, 12, 2, 9, i), "0312345678") for i in range(2, 5)], name="dec.csv")
+        assert fired(tenant_a) == [(line.pk, "2026-11"), (line.pk, "2026-12")]
+        december = AlertFiring.objects.get(tenant=tenant_a.tenant, period="2026-12")
+        assert december.value == Decimal("120.00")  # December's calls only, not November's
+        assert december.outcome["suspend"].startswith("order ")
+    assert r.pk == december.rule_id
+
+
+def test_late_data_of_the_previous_month_fires_for_that_month(tenant_a: TenantWorld) -> None:
+    line = tenant_a.line
+    with time_machine.travel(jst(2026, 11, 3, 11, 0), tick=False):
+        rule(tenant_a, "data_month_mb", 100)
+        rule(tenant_a, "data_day_mb", 100, name="day")
+    with time_machine.travel(jst(2026, 12, 1, 11, 0), tick=False):
+        import_data([(line, dt.date(2026, 11, 30), 150 * MB), (line, dt.date(2026, 12, 1), 5 * MB)], name="late.csv")
+        assert fired(tenant_a) == [(line.pk, "2026-11"), (line.pk, "2026-11-30")]
+
+
+def test_a_new_rule_never_fires_for_a_month_that_ended_before_it(tenant_a: TenantWorld) -> None:
+    line = tenant_a.line
+    with time_machine.travel(jst(2026, 12, 2, 11, 0), tick=False):
+        rule(tenant_a, "calls_month_yen", 100)
+        rule(tenant_a, "data_month_mb", 100)
+        import_calls([(f"N{i}", line, jst(2026, 11, 30, 9, i), "0312345678") for i in range(3)], name="late.csv")
+        import_data([(line, dt.date(2026, 11, 30), 150 * MB)], name="late-data.csv")
+        assert fired(tenant_a) == []
 
 
 def test_no_traffic_for_n_days(tenant_a: TenantWorld) -> None:
@@ -112,6 +184,20 @@ def test_no_traffic_for_n_days(tenant_a: TenantWorld) -> None:
     rule(tenant_a, "no_traffic_days", 7)
     import_data([(busy, today, 1 * MB)])
     assert fired(tenant_a) == [(quiet.pk, f"{today:%Y-%m}")]  # the new line has not been in service 7 days
+
+
+def test_a_call_in_the_window_is_traffic_even_across_a_month_end(tenant_a: TenantWorld) -> None:
+    """The "no traffic" look-up reads only the months a call since the window's start can be billed in."""
+    caller, quiet, other = tenant_a.lines
+    with time_machine.travel(jst(2026, 12, 3, 11, 0), tick=False):
+        for line in tenant_a.lines:
+            line.started_on = dt.date(2026, 10, 1)
+            line.save(update_fields=["started_on"])
+        other.status = "suspended"
+        other.save(update_fields=["status"])
+        rule(tenant_a, "no_traffic_days", 7)
+        import_calls([("W1", caller, jst(2026, 11, 28, 10, 0), "0312345678")], name="window.csv")
+        assert fired(tenant_a) == [(quiet.pk, "2026-12")]
 
 
 def test_scope_tag_and_one_line(tenant_a: TenantWorld) -> None:

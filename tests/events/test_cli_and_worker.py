@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 from kaisen.cli import app
 from kaisen.core.periodic import JOBS
 from kaisen.events import catalogue
-from kaisen.events.delivery import deliveries_send_due
+from kaisen.events.delivery import SENDERS, deliveries_send_due
 from kaisen.events.models import Delivery, DeliveryStatus
-from kaisen.events.services import endpoint_create, event_emit
-from kaisen.events.tasks import webhook_deliver_task
+from kaisen.events.services import endpoint_create, event_emit, events_emit
+from kaisen.events.tasks import BATCH, webhook_deliver_batch_task, webhook_deliver_task
 from tests.conftest import TenantWorld, make_world
 from tests.events.receiver import Receiver
 
@@ -66,11 +66,36 @@ def test_first_attempt_is_a_task_enqueued_on_commit(tenant_a: TenantWorld, recei
         event = event_emit(tenant_id=tenant_a.tenant.pk, type=catalogue.APIKEY_CREATED,
                            data={"key_id": "K", "name": "n", "user": "u"})
     delivery = Delivery.objects.get(event=event)
-    task = DBTaskResult.objects.get(task_path="kaisen.events.tasks.webhook_deliver_task")
-    assert task.args_kwargs["kwargs"] == {"delivery_id": delivery.pk}
-    assert webhook_deliver_task.call(delivery_id=delivery.pk) == "sent"  # what the worker runs
-    assert webhook_deliver_task.call(delivery_id=delivery.pk) == "skipped"  # a second run sends nothing
+    task = DBTaskResult.objects.get(task_path="kaisen.events.tasks.webhook_deliver_batch_task")
+    assert task.args_kwargs["kwargs"] == {"delivery_ids": [delivery.pk]}
+    # what the worker runs; a second run sends nothing
+    assert webhook_deliver_batch_task.call(delivery_ids=[delivery.pk]) == {"sent": 1}
+    assert webhook_deliver_batch_task.call(delivery_ids=[delivery.pk]) == {"skipped": 1}
+    assert webhook_deliver_task.call(delivery_id=delivery.pk) == "skipped"  # the one-delivery task still runs
     assert len(receiver.requests) == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("allow_local")
+def test_many_deliveries_are_enqueued_in_batches_and_reuse_the_connection(
+        tenant_a: TenantWorld, receiver: Receiver, django_capture_on_commit_callbacks: Any) -> None:
+    endpoint_create(tenant=tenant_a.tenant, user=tenant_a.user, url=receiver.url,
+                    event_types=[catalogue.APIKEY_CREATED])
+    n = BATCH + 5
+    with django_capture_on_commit_callbacks(execute=True):
+        events_emit(tenant_id=tenant_a.tenant.pk, type=catalogue.APIKEY_CREATED,
+                    items=[(None, {"key_id": f"K{i}", "name": "n", "user": "u"}) for i in range(n)])
+    tasks = list(DBTaskResult.objects.filter(task_path="kaisen.events.tasks.webhook_deliver_batch_task")
+                 .order_by("enqueued_at", "id"))
+    chunks = [t.args_kwargs["kwargs"]["delivery_ids"] for t in tasks]
+    assert [len(c) for c in chunks] == [BATCH, 5]
+    assert sorted(pk for chunk in chunks for pk in chunk) == sorted(Delivery.objects.values_list("pk", flat=True))
+    for chunk in chunks:
+        assert webhook_deliver_batch_task.call(delivery_ids=chunk) == {"sent": len(chunk)}
+    assert len(receiver.requests) == n
+    # A few keep-alive connections carried them all (the receiver sees the clients' ports): at most one per
+    # sender thread.
+    assert len({r.client_port for r in receiver.requests}) <= SENDERS
 
 
 @pytest.mark.django_db

@@ -13,7 +13,7 @@ from standardwebhooks.webhooks import Webhook
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.events import catalogue
-from kaisen.events.delivery import BACKOFF, MAX_ATTEMPTS, deliver, deliveries_due
+from kaisen.events.delivery import BACKOFF, MAX_ATTEMPTS, deliver, deliver_batch, deliveries_due
 from kaisen.events.models import Delivery, DeliveryStatus, Event, WebhookEndpoint
 from kaisen.events.services import (
     delivery_redeliver,
@@ -199,6 +199,33 @@ def test_events_of_one_line_are_delivered_in_order(tenant_a: TenantWorld, receiv
         assert deliver(second.pk) == "sent"
     ids = [json.loads(r.body)["id"] for r in receiver.requests if r.headers.get("webhook-id")]
     assert ids.index(first.event.event_id, 1) < ids.index(second.event.event_id)
+
+
+def test_a_batch_keeps_each_lines_order_and_records_every_attempt(tenant_a: TenantWorld,
+                                                                   receiver: Receiver) -> None:
+    """The worker's batch path (``deliver_batch``): a failed event holds back the later events of its line in
+    the same batch, not those of other lines; the successes are recorded (attempts, status, failure count)
+    as one by one."""
+    endpoint = _endpoint(tenant_a, receiver)
+    a, b = tenant_a.lines[0].pk, tenant_a.lines[1].pk
+    a1, a2, b1 = (_emit(tenant_a, a, catalogue.LINE_STATUS_CHANGED), _emit(tenant_a, a, catalogue.LINE_STATUS_CHANGED),
+                  _emit(tenant_a, b, catalogue.LINE_STATUS_CHANGED))
+    receiver.status = 500
+    assert deliver_batch([a1.pk, a2.pk]) == {"failed": 1, "waiting": 1}
+    a2.refresh_from_db()
+    assert a2.attempts == 0 and a2.next_attempt_at is not None and a2.next_attempt_at <= clock.now()
+    receiver.status = 200
+    assert deliver_batch([a2.pk, b1.pk]) == {"sent": 1, "skipped": 1}  # a2 waits for a1; b1 goes
+    endpoint.refresh_from_db()
+    assert endpoint.consecutive_failures == 0  # the success reset it
+    with _later(6):
+        assert deliver_batch([a1.pk, a2.pk, b1.pk]) == {"sent": 2, "skipped": 1}
+    for d in (a1, a2, b1):
+        d.refresh_from_db()
+        assert d.status == DeliveryStatus.SUCCEEDED and d.finished_at and d.last_status_code == 200
+    assert [x.ok for x in a1.log.order_by("id")] == [False, True] and a2.log.get().latency_ms >= 0
+    ids = [json.loads(r.body)["id"] for r in receiver.requests]
+    assert ids.index(a1.event.event_id, 1) < ids.index(a2.event.event_id)
 
 
 def test_redirects_are_not_followed(tenant_a: TenantWorld, receiver: Receiver) -> None:

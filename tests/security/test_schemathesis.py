@@ -228,5 +228,6 @@ def test_schema_has_protected_operations() -> None:
               if not op.get("security")}
     assert public == {("post", "/api/v1/auth"), ("post", "/api/v1/auth/mfa"), ("post", "/api/v1/auth/mfa/resend"),
                       ("get", "/api/v1/goods/public/catalogue"), ("post", "/api/v1/goods/public/quotes"),
-                      ("get", "/api/v1/goods/public/quotes/{token}/pdf")}
+                      ("get", "/api/v1/goods/public/quotes/{token}/pdf"),
+                      ("post", "/api/v1/goods/public/quotes/{token}/email")}
     assert len(operations) > 100
