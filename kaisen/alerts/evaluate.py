@@ -1,9 +1,10 @@
 """Evaluating usage alert rules (issue 13 §3): set-wise, once per period per line, with a kept history.
 
 After a usage import (``kaisen.usage.hooks``) every enabled rule of the relevant kind is evaluated with one
-aggregate query per period, not line by line. The lines over the threshold that have no firing of this rule
-for the period yet get an ``AlertFiring`` (unique per tenant and ``rule:line:period``), then the rule's
-actions run:
+aggregate query per period, not line by line; "no traffic for N days" hourly by the scheduler instead
+(``quiet_rules_evaluate``: a quiet line is not in any import). The lines over the threshold that have no
+firing of this rule for the period yet get an ``AlertFiring`` (unique per tenant and ``rule:line:period``),
+then the rule's actions run:
 
 - ``mail``: one mail per rule and evaluation to the account's notification address, listing the lines;
 - ``webhook``: a ``usage_alert.fired`` event per firing, written with the firing (the outbox);
@@ -269,12 +270,19 @@ def import_months(usage_file: Any, today: dt.date) -> list[dt.date]:
 
 def after_usage_import(usage_file: Any) -> int:
     """Registered with ``kaisen.usage.hooks``: the rules a file of this kind can make fire, for the months of
-    use it carries (``import_months``)."""
-    if usage_file.kind == UsageFileKind.DATA:
-        kinds = frozenset({*DATA_CONDITIONS, Condition.NO_TRAFFIC_DAYS})
-    else:
-        kinds = frozenset({*CALL_CONDITIONS, Condition.NO_TRAFFIC_DAYS})
+    use it carries (``import_months``). Not "no traffic": a quiet line is by definition not in the file, and
+    an import only ever takes lines out of the quiet set — that rule is ``quiet_rules_evaluate``'s, on the
+    scheduler."""
+    kinds = DATA_CONDITIONS if usage_file.kind == UsageFileKind.DATA else CALL_CONDITIONS
     today = clock.today_jst()
     made = rules_evaluate(kinds=kinds, today=today, months=import_months(usage_file, today))
     budgets_check()
     return made
+
+
+def quiet_rules_evaluate() -> int:
+    """The scheduler's job (``kaisen/core/periodic.py``): every enabled "no traffic for N days" rule of every
+    tenant, for the current month. Which lines are quiet changes with the day, not with an import (usage only
+    takes a line out of the set), so this runs on a timer; a line fires once per month and rule (the firing's
+    key), however often it runs. Returns how many firings were made."""
+    return rules_evaluate(kinds=frozenset({Condition.NO_TRAFFIC_DAYS}))

@@ -7,7 +7,8 @@ Parts (``--parts``, default both):
   (the usage benchmark's generator: ~5 months of calls, so the current and the previous month are both
   evaluated), with the alert rules against without them. "With": the alerts app's after-import hook and
   three rules of the benchmark tenant — call charges over ¥1,000 (mail + webhook), international charges
-  over ¥500 (mail + webhook), no traffic for 7 days (mail) — a webhook endpoint subscribed to their event
+  over ¥500 (mail + webhook), no traffic for 7 days (mail; evaluated by the scheduler's job, not by the
+  import: timed once on its own, ``no_traffic_job_s``) — a webhook endpoint subscribed to their event
   (its deliveries are written and enqueued, not sent) and a budget. "Without": the hook unregistered. The
   order of the two alternates between repeats; after each import its records, rollups, firings, events,
   deliveries, mails and tasks are deleted (not timed). Ratio = with / without (target ≤ 1.2).
@@ -93,8 +94,8 @@ def _clear_alert_output(tenant: Any) -> dict[str, int]:
 
 
 def _part_alerts(calls: int, lines: int, repeats: int, fig: dict[str, Any]) -> None:
-    from kaisen.alerts.evaluate import after_usage_import
-    from kaisen.alerts.models import AlertRule, Budget
+    from kaisen.alerts.evaluate import after_usage_import, rules_evaluate
+    from kaisen.alerts.models import AlertRule, Budget, Condition
     from kaisen.benchmarks.scale import _analyze
     from kaisen.benchmarks.usage import _bench_lines, _cleanup, write_call_file
     from kaisen.events.models import WebhookEndpoint
@@ -153,6 +154,11 @@ def _part_alerts(calls: int, lines: int, repeats: int, fig: dict[str, Any]) -> N
             after_usage_import(result.file)
             hook_s = time.perf_counter() - t
             _clear_alert_output(tenant)
+            # The scheduler's "no traffic" job (not part of an import) once on the same data: its cost and firings.
+            t = time.perf_counter()
+            rules_evaluate(kinds=frozenset({Condition.NO_TRAFFIC_DAYS}), tenant_id=tenant.pk)
+            quiet_s = time.perf_counter() - t
+            quiet = _clear_alert_output(tenant)
             f = result.file
             CallRecord.objects.filter(source_file=f).delete()
             UsageRollup.objects.filter(tenant=tenant).delete()
@@ -167,7 +173,8 @@ def _part_alerts(calls: int, lines: int, repeats: int, fig: dict[str, Any]) -> N
     fig["alerts"] = {"calls": calls, "lines": lines, "rows_loaded": loaded, "setup_lines_s": round(setup, 1),
                      "generate_file_s": round(generate, 1), "firings_per_import": fired,
                      "import_with_rules_s": _stats(times[True]), "import_without_rules_s": _stats(times[False]),
-                     "ratio_with_to_without": _stats(ratios), "hook_alone_s": round(hook_s, 3)}
+                     "ratio_with_to_without": _stats(ratios), "hook_alone_s": round(hook_s, 3),
+                     "no_traffic_job_s": round(quiet_s, 3), "no_traffic_job_firings": quiet["firings"]}
 
 
 def _start_receiver() -> tuple[subprocess.Popen[str], str]:

@@ -41,6 +41,8 @@ JOBS: list[Job] = [
     Job("send due webhook deliveries", "kaisen.events.delivery.deliveries_send_due", 10),
     # Budgets (issue 13 §4): the projection moves with the hourly rating too, not only with imports.
     Job("check budgets", "kaisen.alerts.budgets.budgets_check", 3600),
+    # "No traffic for N days" (issue 13 §3): the quiet lines change with the day, not with an import.
+    Job("evaluate no-traffic alert rules", "kaisen.alerts.evaluate.quiet_rules_evaluate", 3600),
 ]
 
 

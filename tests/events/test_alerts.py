@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from kaisen.access import services as access
-from kaisen.alerts.evaluate import rule_evaluate, rules_evaluate
+from kaisen.alerts.evaluate import quiet_rules_evaluate, rule_evaluate, rules_evaluate
 from kaisen.alerts.models import AlertFiring, AlertRule
 from kaisen.alerts.services import rule_create
 from kaisen.core import clock
@@ -183,7 +183,41 @@ def test_no_traffic_for_n_days(tenant_a: TenantWorld) -> None:
         line.save(update_fields=["started_on"])
     rule(tenant_a, "no_traffic_days", 7)
     import_data([(busy, today, 1 * MB)])
+    # A quiet line is not in any import: the scheduler's job evaluates the rule, not the import.
+    assert fired(tenant_a) == []
+    assert quiet_rules_evaluate() == 1
     assert fired(tenant_a) == [(quiet.pk, f"{today:%Y-%m}")]  # the new line has not been in service 7 days
+    # Once per month and line, however often the job runs.
+    assert quiet_rules_evaluate() == 0
+    assert fired(tenant_a) == [(quiet.pk, f"{today:%Y-%m}")]
+    assert OutboxMessage.objects.filter(tenant=tenant_a.tenant, topic="alert.fired").count() == 1
+
+
+def test_no_traffic_fires_again_in_the_next_month_from_the_job(tenant_a: TenantWorld) -> None:
+    _busy, quiet, _new = tenant_a.lines
+    with time_machine.travel(jst(2026, 11, 20, 10, 0), tick=False):
+        for line in tenant_a.lines:
+            line.started_on = dt.date(2026, 10, 1)
+            line.save(update_fields=["started_on"])
+        rule(tenant_a, "no_traffic_days", 7)
+        import_data([(line, dt.date(2026, 11, 20), 1 * MB) for line in tenant_a.lines if line != quiet])
+        assert quiet_rules_evaluate() == 1
+    with time_machine.travel(jst(2026, 11, 30, 10, 0), tick=False):
+        assert quiet_rules_evaluate() == 2  # the other two have been quiet for 10 days now
+        assert quiet_rules_evaluate() == 0
+    with time_machine.travel(jst(2026, 12, 1, 10, 0), tick=False):
+        assert quiet_rules_evaluate() == 3
+    assert fired(tenant_a) == sorted([(line.pk, "2026-11") for line in tenant_a.lines]
+                                     + [(line.pk, "2026-12") for line in tenant_a.lines])
+
+
+def test_no_traffic_is_a_periodic_job_and_not_evaluated_on_import() -> None:
+    from kaisen.alerts.evaluate import CALL_CONDITIONS, DATA_CONDITIONS
+    from kaisen.alerts.models import Condition
+    from kaisen.core.periodic import JOBS
+
+    assert "kaisen.alerts.evaluate.quiet_rules_evaluate" in {j.func for j in JOBS}
+    assert Condition.NO_TRAFFIC_DAYS not in DATA_CONDITIONS | CALL_CONDITIONS
 
 
 def test_a_call_in_the_window_is_traffic_even_across_a_month_end(tenant_a: TenantWorld) -> None:
@@ -197,6 +231,7 @@ def test_a_call_in_the_window_is_traffic_even_across_a_month_end(tenant_a: Tenan
         other.save(update_fields=["status"])
         rule(tenant_a, "no_traffic_days", 7)
         import_calls([("W1", caller, jst(2026, 11, 28, 10, 0), "0312345678")], name="window.csv")
+        quiet_rules_evaluate()
         assert fired(tenant_a) == [(quiet.pk, "2026-12")]
 
 
