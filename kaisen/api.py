@@ -99,7 +99,14 @@ class KaisenAPI(NinjaAPI):
             for method, operation in item.items():
                 if method not in ("get", "post", "put", "patch", "delete") or not isinstance(operation, dict):
                     continue
-                responses = operation.setdefault("responses", {})
+                # Ninja keys the route's own answers by ``int``; one key per status (a ``str``, as JSON has
+                # it), so the route's own answer wins over the common error added below (a duplicate key in
+                # the served JSON let ``ErrorOut`` replace e.g. the 401 ``MfaRequiredOut`` of ``POST /auth``).
+                # An ``openapi_extra`` answer keyed ``"200"`` (a CSV download) completes ninja's ``200``.
+                responses: dict[str, Any] = {}
+                for code, answer in operation.get("responses", {}).items():
+                    responses.setdefault(str(code), {}).update(answer)
+                operation["responses"] = responses
                 if operation.get("security", global_security):
                     responses.setdefault("401", {"description": "Not authenticated", **error})
                 if operation.get("parameters") or operation.get("requestBody"):

@@ -23,6 +23,7 @@ def _operations() -> list[tuple[str, str, dict]]:
 def test_framework_errors_are_documented_on_every_operation() -> None:
     ops = _operations()
     assert len(ops) > 50
+    schemas = api.get_openapi_schema()["components"]["schemas"]
     for path, method, op in ops:
         codes = set(op["responses"])
         if op.get("security"):
@@ -33,8 +34,30 @@ def test_framework_errors_are_documented_on_every_operation() -> None:
             assert "404" in codes, (method, path)
         for code in ("400", "401", "404", "422"):
             if code in codes:
-                assert op["responses"][code]["content"]["application/json"]["schema"] == {
-                    "$ref": "#/components/schemas/ErrorOut"}, (method, path, code)
+                # The common ``ErrorOut``, or the route's own answer for that status, which wins (e.g. the
+                # 401 ``MfaRequiredOut`` of ``POST /auth``) and is an error body too: ``code`` and ``message``.
+                ref = op["responses"][code]["content"]["application/json"]["schema"]["$ref"]
+                body = schemas[ref.rsplit("/", 1)[1]]
+                assert {"code", "message"} <= set(body.get("required", [])), (method, path, code)
+
+
+def test_each_status_is_documented_once_and_the_routes_own_answer_wins(tenant_a: TenantWorld) -> None:
+    """Ninja keys an operation's answers by ``int``; the common errors were added with ``str`` keys, so the
+    served JSON had two ``"401"`` keys on ``POST /auth`` and the common ``ErrorOut`` replaced its own
+    ``MfaRequiredOut`` (the lead's review of issue 14)."""
+    import json
+
+    def no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+        keys = [k for k, _ in pairs]
+        assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+        return dict(pairs)
+
+    served = Client().get("/api/v1/openapi.json")
+    doc = json.loads(served.content, object_pairs_hook=no_duplicates)
+    auth_401 = doc["paths"]["/api/v1/auth"]["post"]["responses"]["401"]
+    assert auth_401["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/MfaRequiredOut"}
+    for path, method, op in _operations():
+        assert all(isinstance(code, str) for code in op["responses"]), (method, path)
 
 
 def test_an_api_path_no_route_matches_answers_json(tenant_a: TenantWorld) -> None:

@@ -56,7 +56,7 @@ def test_no_two_api_schema_classes_share_a_name() -> None:
 
 def test_me_is_documented_with_what_it_returns(tenant_a: Any) -> None:
     doc = api.get_openapi_schema(path_prefix="/api/v1")
-    ref = doc["paths"]["/api/v1/me"]["get"]["responses"][200]["content"]["application/json"]["schema"]["$ref"]
+    ref = doc["paths"]["/api/v1/me"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     documented = set(doc["components"]["schemas"][ref.rsplit("/", 1)[-1]]["properties"])
     returned = set(tenant_a.api().get("/api/v1/me").json())
     assert documented == returned

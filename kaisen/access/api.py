@@ -7,9 +7,10 @@ A missing permission answers 403 ``{"code": "PERMISSION_DENIED", "message", "act
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import StrictBool
@@ -17,8 +18,9 @@ from pydantic import StrictBool
 from kaisen.access import actions as a
 from kaisen.access import services as s
 from kaisen.access.models import ApprovalRequest, LineTag, Role
+from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import Id
-from kaisen.core.schemas import ErrorOut
+from kaisen.core.schemas import ErrorOut, one_of, trimmed_pattern
 
 router = Router(tags=["access"])
 
@@ -34,9 +36,22 @@ class ActionOut(Schema):
     description: str
 
 
+if TYPE_CHECKING:
+    ActionName = str
+    ActionPattern = str
+else:
+    #: An action of the catalogue; in a statement also ``Resource:*`` or ``*`` (``actions.pattern_valid``).
+    ActionName = one_of(sorted(a.ACTIONS))
+    ActionPattern = one_of(["*", *sorted(a.ACTIONS), *sorted(f"{r}:*" for r in a.RESOURCES)],
+                           refusal=lambda value: DomainError(
+                               ErrorCode.INVALID_ACTION,
+                               _("'%(action)s' is not an action: use a name of the catalogue, Resource:* or *.")
+                               % {"action": value}, field="statements"))
+
+
 class StatementIO(Schema):
     effect: Literal["allow", "deny"]
-    action: str = Field(description="An action of `GET /access/actions`, `Resource:*` or `*`.", max_length=64)
+    action: ActionPattern = Field(description="An action of `GET /access/actions`, `Resource:*` or `*`.", max_length=64)
 
 
 class TagOut(Schema):
@@ -58,7 +73,7 @@ class RoleOut(Schema):
 
 
 class RoleIn(Schema):
-    name: str = Field(max_length=100)
+    name: str = Field(max_length=100, json_schema_extra={"pattern": trimmed_pattern(100)})
     description: str = Field("", max_length=300)
     statements: list[StatementIO] = []
     requires_approval: StrictBool = False
@@ -66,7 +81,7 @@ class RoleIn(Schema):
 
 
 class RolePatch(Schema):
-    name: str | None = Field(None, max_length=100)
+    name: str | None = Field(None, max_length=100, json_schema_extra={"pattern": trimmed_pattern(100)})
     description: str | None = Field(None, max_length=300)
     statements: list[StatementIO] | None = None
     requires_approval: StrictBool | None = None
@@ -109,7 +124,7 @@ class TagRefsIn(Schema):
 
 class TagIn(Schema):
     kind: Literal["department", "cost_centre", "group"]
-    name: str = Field(max_length=50)
+    name: str = Field(max_length=50, json_schema_extra={"pattern": trimmed_pattern(50)})
 
 
 class LineTagsOut(Schema):
@@ -201,7 +216,8 @@ def access_me(request: HttpRequest) -> dict[str, Any]:
 
 @router.get("/access/check", response={200: CheckOut, 422: ErrorOut},
             summary="Whether this request may perform one action (no side effect)")
-def access_check(request: HttpRequest, action: str = Query(..., max_length=64)) -> dict[str, Any]:
+def access_check(request: HttpRequest,
+                 action: ActionName = Query(..., max_length=64)) -> dict[str, Any]:  # noqa: B008
     if action not in a.ACTIONS:
         from kaisen.core.errors import DomainError, ErrorCode
 

@@ -4,7 +4,7 @@ import datetime as dt
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 from pydantic.config import JsonDict
 
@@ -20,7 +20,7 @@ from kaisen.accounts.services import (
 )
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import UtcDateTime
-from kaisen.core.schemas import ErrorOut
+from kaisen.core.schemas import ErrorOut, trimmed_pattern
 
 router = Router(tags=["auth"])
 
@@ -72,7 +72,8 @@ class MeOut(Schema):
 
 
 class ApiKeyIn(Schema):
-    name: str
+    name: str = Field(description="1 to 100 characters (spaces around it trimmed).",
+                      json_schema_extra={"pattern": trimmed_pattern(100)})
     expires_at: UtcDateTime | None = None
 
 

@@ -7,13 +7,14 @@ import datetime as dt
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 from pydantic import StrictBool
 
 from kaisen.accounts.api import ErrorOut
 from kaisen.accounts.models import User
 from kaisen.accounts.selectors import user_get, user_list
 from kaisen.accounts.services import user_create_limited, user_unlock_by_root, user_update, username_change
+from kaisen.accounts.validators import USERNAME_RE
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import Id
 
@@ -34,8 +35,11 @@ class UserOut(Schema):
     created_at: dt.datetime
 
 
+#: The document states the rule; the service refuses any other name with its own 400 INVALID_USERNAME.
+USERNAME_HELP = "6 to 32 letters (A-Z, a-z), digits or `_`."
+
 class UserIn(Schema):
-    username: str
+    username: str = Field(description=USERNAME_HELP, json_schema_extra={"pattern": USERNAME_RE.pattern})
     password: str
     display_name: str = ""
     email: str = ""
@@ -45,7 +49,7 @@ class UserIn(Schema):
 class UserPatch(Schema):
     """Only the fields given change. ``username``: 6 to 32 letters (A-Z, a-z), digits or ``_``."""
 
-    username: str | None = None
+    username: str | None = Field(None, description=USERNAME_HELP, json_schema_extra={"pattern": USERNAME_RE.pattern})
     display_name: str | None = None
     email: str | None = None
     is_active: StrictBool | None = None

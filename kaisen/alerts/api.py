@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
@@ -16,9 +16,10 @@ from kaisen.alerts import budgets, services
 from kaisen.alerts.models import AlertFiring, AlertRule
 from kaisen.billing.charges import forecasts_for_user
 from kaisen.billing.rating import currency_of
+from kaisen.carriers.models import Coverage
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import Id
-from kaisen.core.schemas import ErrorOut
+from kaisen.core.schemas import ErrorOut, one_of
 from kaisen.events import catalogue
 from kaisen.events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 
@@ -357,9 +358,15 @@ def budget_list(request: HttpRequest) -> list[dict[str, Any]]:
             for b in budgets.budget_list(tenant=user.tenant)]
 
 
+if TYPE_CHECKING:
+    CoverageName = str
+else:
+    CoverageName = one_of(Coverage.values)
+
+
 @router.put("/budgets/{coverage}", response={200: BudgetOut, **ERRORS},
             summary="Set the monthly budget of a coverage (alerts when the projection crosses it)")
-def budget_put(request: HttpRequest, coverage: str, body: BudgetIn) -> dict[str, Any]:
+def budget_put(request: HttpRequest, coverage: CoverageName, body: BudgetIn) -> dict[str, Any]:
     user = _user(request)
     authorize(user=user, action=actions.ALERT_MANAGE)
     if user.tenant is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.translation import gettext as _
@@ -18,7 +18,7 @@ from kaisen.audit.services import audit_export_record
 from kaisen.auditlog.forms import FAMILIES
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import IsoDate
-from kaisen.core.schemas import ErrorOut
+from kaisen.core.schemas import ErrorOut, one_of
 
 router = Router(tags=["audit"])
 
@@ -47,8 +47,17 @@ class AuditPageOut(Schema):
     next_page: int | None
 
 
+if TYPE_CHECKING:
+    Family = str
+else:
+    # ``FAMILIES`` end with "."; the list shows them without it (the check below takes both).
+    Family = one_of(["", *(f.rstrip(".") for f in FAMILIES)],
+                    refusal=lambda value: DomainError(ErrorCode.VALIDATION_ERROR, _("Unknown action family."),
+                                                      field="family"))
+
+
 class AuditFilterQuery(Schema):
-    family: str = Field("", description="Action family, e.g. `apikey`, `auth`, `line`, `order`.", max_length=32)
+    family: Family = Field("", description="Action family, e.g. `apikey`, `auth`, `line`, `order`.", max_length=32)
     date_from: IsoDate | None = Field(None, description="First day (Japan time), inclusive.")
     date_to: IsoDate | None = Field(None, description="Last day (Japan time), inclusive.")
     user_id: int | None = Field(None, ge=1, le=2**62)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
@@ -26,7 +26,7 @@ from kaisen.carriers.models import Coverage
 from kaisen.core.clock import JST
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import Id
-from kaisen.core.schemas import ErrorOut
+from kaisen.core.schemas import ErrorOut, one_of
 from kaisen.tenancy.models import Tenant
 
 router = Router(tags=["billing"])
@@ -187,10 +187,16 @@ class NumberQuery(Schema):
     limit: int = Field(50, ge=1, le=500)
 
 
+if TYPE_CHECKING:
+    AnyCoverage = str
+else:
+    AnyCoverage = one_of(["", *Coverage.values])
+
+
 class BillsQuery(Schema):
     months: int = Field(charges.DEFAULT_MONTHS, ge=1, le=charges.MAX_MONTHS,
                         description="How many months back, the current one included (K-4 shows 4).")
-    coverage: str = ""
+    coverage: AnyCoverage = Field("", description="`japan` or `global`; empty: both.")
 
 
 class DayOut(Schema):
@@ -214,7 +220,7 @@ class CurrentOut(Schema):
 
 
 class CurrentQuery(Schema):
-    coverage: str = Coverage.JAPAN
+    coverage: AnyCoverage = Field(Coverage.JAPAN, description="`japan` or `global`; empty: `japan`.")
 
 
 class CallOut(Schema):

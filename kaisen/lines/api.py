@@ -1,18 +1,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from kaisen.accounts.models import User
+from kaisen.carriers.models import Carrier
 from kaisen.core import clock
 from kaisen.core.ids import Id, Int64
-from kaisen.core.schemas import ErrorOut
-from kaisen.lines.models import Line, LinePeriod
+from kaisen.core.schemas import ErrorOut, one_of
+from kaisen.lines.models import Line, LinePeriod, LineStatus, SimType
 from kaisen.lines.selectors import (
     DEFAULT_SORT,
+    SORTS,
     LineFilters,
     as_of_parse,
     line_as_of,
@@ -60,13 +62,29 @@ class LinePageOut(Schema):
     count: int | None = None
 
 
+if TYPE_CHECKING:
+    StatusFilter = str
+    CarrierFilter = str
+    SimTypeFilter = str
+    LineSort = str
+else:
+    # The values ``selectors.line_filter_qs`` takes ("": no filter) and the keys of ``selectors.SORTS``.
+    StatusFilter = one_of(["", *LineStatus.values])
+    CarrierFilter = one_of(["", *Carrier.values])
+    SimTypeFilter = one_of(["", *SimType.values])
+    LineSort = one_of(SORTS)
+#: ``q``: digits (ASCII or full-width) and the separators ``selectors`` drops; stricter than its ``isdigit``.
+SEARCH_PATTERN = r"^[0-9\uff10-\uff19 \u3000\t\-\u2010\uff0d()\uff08\uff09]*$"
+
+
 class LineQuery(Schema):
-    status: str = ""
-    carrier: str = ""
-    sim_type: str = ""
+    status: StatusFilter = ""
+    carrier: CarrierFilter = ""
+    sim_type: SimTypeFilter = ""
     plan: str = ""
-    q: str = ""
-    sort: str = DEFAULT_SORT
+    q: str = Field("", pattern=SEARCH_PATTERN,
+                   description="Digits of a phone number or SIM serial number (spaces, hyphens, brackets ignored).")
+    sort: LineSort = DEFAULT_SORT
     cursor: str | None = None
     limit: Int64 = 50
     with_count: bool = False

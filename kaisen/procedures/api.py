@@ -7,7 +7,7 @@ like one that does not exist. The rules live in ``kaisen.procedures.services``; 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
@@ -23,7 +23,7 @@ from kaisen.controls import services as controls
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import Id
-from kaisen.core.schemas import ErrorOut
+from kaisen.core.schemas import ErrorOut, one_of
 from kaisen.lines.selectors import line_get
 from kaisen.procedures import selectors, services
 from kaisen.procedures.bulk import (
@@ -35,7 +35,7 @@ from kaisen.procedures.bulk import (
     bulk_result_csv,
     bulk_start,
 )
-from kaisen.procedures.models import BulkJob, Order, OrderEvent, OrderKind
+from kaisen.procedures.models import BulkJob, Order, OrderEvent, OrderKind, OrderStatus
 
 router = Router(tags=["orders"])
 
@@ -179,10 +179,19 @@ class BulkJobOut(Schema):
     results: list[BulkRowOut] = Field(description="Per-row results (while running: those saved so far).")
 
 
+if TYPE_CHECKING:
+    StatusFilter = str
+    KindFilter = str
+else:
+    # What ``selectors.order_list`` takes ("": no filter).
+    StatusFilter = one_of(["", "pending", *OrderStatus.values])
+    KindFilter = one_of(["", *OrderKind.values])
+
+
 class OrderQuery(Schema):
     line_id: Id | None = None
-    status: str = Field("", description="An order status, or `pending` (received, scheduled, sent, unknown).")
-    kind: str = Field("", description="A procedure (the `kind` of an order).")
+    status: StatusFilter = Field("", description="An order status, or `pending` (received, scheduled, sent, unknown).")
+    kind: KindFilter = Field("", description="A procedure (the `kind` of an order).")
     cursor: str | None = None
     limit: int = Field(50, ge=1, le=500)
 

@@ -15,6 +15,7 @@ from kaisen.core.ids import OPTIONAL_MONTH_PATTERN, Id, Int64, IsoDate
 from kaisen.core.schemas import ErrorOut
 from kaisen.tenancy.models import Tenant
 from kaisen.usage.selectors import (
+    MAX_WINDOW_DAYS,
     WINDOW_DAYS,
     line_calls,
     line_data_usage,
@@ -49,7 +50,8 @@ class LineUsageOut(Schema):
 
 class LineUsageQuery(Schema):
     end: IsoDate | None = None
-    days: Int64 = WINDOW_DAYS
+    # The document states the window (1 to 92 days); the selector refuses any other with 400 VALIDATION_ERROR.
+    days: Int64 = Field(WINDOW_DAYS, json_schema_extra={"minimum": 1, "maximum": MAX_WINDOW_DAYS})
 
 
 class SummaryDay(Schema):
