@@ -60,6 +60,8 @@ POSITIVE_PENDING = {
     "GET /api/v1/lines/by-iccid/{iccid}": "19 or 20 digits",
     "POST /api/v1/lines/{line_id}/orders": "params per kind; Idempotency-Key header equal to idempotency_key",
     "POST /api/v1/lines/{line_id}/orders/preview": "params per kind",
+    "GET /api/v1/lines/{line_id}/history": ("at: a date or a date and time, checked by the service "
+                                            "(INVALID_DATE, with a message that shows the expected format)"),
     "POST /api/v1/users": "roles: existing roles (username: now stated)",
     "POST /api/v1/statements": "month: an existing YYYY-MM",
     "POST /api/v1/account/login-email": "email: an e-mail address",
