@@ -41,6 +41,16 @@ class BumpMixin(AuditedAdminMixin):
         cache.bump()
 
 
+class HistoryMixin:
+    """A history of changes: rows are added, never edited or deleted (the newest in force decides)."""
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class MaintenanceWindowForm(forms.ModelForm):
     functions = forms.MultipleChoiceField(label=_("functions"), choices=list(fn.WINDOW_FUNCTIONS.items()),
                                           widget=forms.CheckboxSelectMultiple)
@@ -111,7 +121,7 @@ class ReceptionHoursForm(forms.ModelForm):
 
 
 @admin.register(ReceptionHours)
-class ReceptionHoursAdmin(BumpMixin, admin.ModelAdmin):
+class ReceptionHoursAdmin(HistoryMixin, BumpMixin, admin.ModelAdmin):
     """Hours are effective-dated rows: a change adds a row; rows are kept as the history."""
 
     form = ReceptionHoursForm
@@ -122,12 +132,6 @@ class ReceptionHoursAdmin(BumpMixin, admin.ModelAdmin):
     @admin.display(description=_("function"))
     def function_label(self, obj: ReceptionHours) -> str:
         return str(fn.HOURS_FUNCTIONS.get(obj.function, obj.function))
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)
@@ -154,7 +158,7 @@ class ClosedDayForm(forms.ModelForm):
 
 
 @admin.register(ClosedDay)
-class ClosedDayAdmin(BumpMixin, admin.ModelAdmin):
+class ClosedDayAdmin(HistoryMixin, BumpMixin, admin.ModelAdmin):
     """Closed days are effective-dated changes like the hours: closing or opening a day adds a row; rows are
     kept as the history (what the calendar was, and when it changed)."""
 
@@ -172,12 +176,6 @@ class ClosedDayAdmin(BumpMixin, admin.ModelAdmin):
     @admin.display(description=_("change"), ordering="closed")
     def state(self, obj: ClosedDay) -> str:
         return str(_("Closed") if obj.closed else _("Opened again"))
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)
