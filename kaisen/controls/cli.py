@@ -279,6 +279,14 @@ def switches(tenant: Annotated[str, typer.Argument(help="Operator ID.")], fmt: F
     emit(services.switches_for(found.pk))
 
 
+def _on_off(state: str) -> bool:
+    """``on`` / ``off`` typed on the command line, as a bool; anything else stops with exit code 2."""
+    if state not in ("on", "off"):
+        typer.echo("VALIDATION_ERROR: the state is on or off.", err=True)
+        raise typer.Exit(2)
+    return state == "on"
+
+
 @controls_admin_app.command("switch")
 def switch(tenant: Annotated[str, typer.Argument(help="Operator ID.")],
            function: Annotated[str, typer.Argument(help="mnp_port_in, voice_options, statements_shift_jis or "
@@ -286,13 +294,11 @@ def switch(tenant: Annotated[str, typer.Argument(help="Operator ID.")],
            state: Annotated[str, typer.Argument(help="on or off")],
            note: Annotated[str, typer.Option("--note")] = "", fmt: FormatOpt = None) -> None:
     """Switch a function on or off for a tenant."""
-    if state not in ("on", "off"):
-        typer.echo("VALIDATION_ERROR: the state is on or off.", err=True)
-        raise typer.Exit(2)
+    enabled = _on_off(state)
     django_setup()
     from kaisen.controls import services
 
-    row = _run(lambda: services.switch_set(tenant=tenant, function=function, enabled=state == "on", note=note,
+    row = _run(lambda: services.switch_set(tenant=tenant, function=function, enabled=enabled, note=note,
                                            actor=ACTOR))
     emit({"tenant": tenant, "function": row.function, "enabled": row.enabled})
 
@@ -311,13 +317,11 @@ def operator_switch(function: Annotated[str, typer.Argument(help="public_quote_c
                     state: Annotated[str, typer.Argument(help="on or off")],
                     note: Annotated[str, typer.Option("--note")] = "", fmt: FormatOpt = None) -> None:
     """Switch a function on or off for everyone (in force within seconds, no restart)."""
-    if state not in ("on", "off"):
-        typer.echo("VALIDATION_ERROR: the state is on or off.", err=True)
-        raise typer.Exit(2)
+    enabled = _on_off(state)
     django_setup()
     from kaisen.controls import services
 
-    row = _run(lambda: services.operator_switch_set(function=function, enabled=state == "on", note=note,
+    row = _run(lambda: services.operator_switch_set(function=function, enabled=enabled, note=note,
                                                     actor=ACTOR))
     emit({"function": row.function, "enabled": row.enabled})
 
