@@ -257,17 +257,25 @@ class SimulatedCard(models.Model):
         return f"{self.brand} ****{self.last4} ({self.behaviour})"
 
 
-class SimulatedCharge(models.Model):
-    """SIMULATOR: the simulated provider's charge ledger, keyed by the idempotency key (the invoice)."""
+class SimulatedLedgerEntry(models.Model):
+    """SIMULATOR: what a charge and a refund of the simulated provider both record."""
 
-    charge_id = models.CharField(max_length=40, unique=True)
     idempotency_key = models.CharField(max_length=100, db_index=True)
-    card_token = models.CharField(max_length=64)
     amount = models.DecimalField(max_digits=16, decimal_places=2)
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=16)
     failure_code = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class SimulatedCharge(SimulatedLedgerEntry):
+    """SIMULATOR: the simulated provider's charge ledger, keyed by the idempotency key (the invoice)."""
+
+    charge_id = models.CharField(max_length=40, unique=True)
+    card_token = models.CharField(max_length=64)
 
     class Meta:
         verbose_name = _("simulated charge (provider simulator)")
@@ -281,17 +289,11 @@ class SimulatedCharge(models.Model):
         return f"{self.charge_id} {self.status}"
 
 
-class SimulatedRefund(models.Model):
+class SimulatedRefund(SimulatedLedgerEntry):
     """SIMULATOR: the simulated provider's refund ledger: a refund of one charge, keyed by its idempotency key."""
 
     refund_id = models.CharField(max_length=40, unique=True)
     charge_id = models.CharField(max_length=40, db_index=True)
-    idempotency_key = models.CharField(max_length=100, db_index=True)
-    amount = models.DecimalField(max_digits=16, decimal_places=2)
-    currency = models.CharField(max_length=3)
-    status = models.CharField(max_length=16)
-    failure_code = models.CharField(max_length=40, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = _("simulated refund (provider simulator)")
