@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.template.loader import render_to_string
 
@@ -274,12 +274,6 @@ def after_usage_import(usage_file: Any) -> int:
     an import only ever takes lines out of the quiet set — that rule is ``quiet_rules_evaluate``'s, on the
     scheduler."""
     kinds = DATA_CONDITIONS if usage_file.kind == UsageFileKind.DATA else CALL_CONDITIONS
-    if (usage_file.kind == UsageFileKind.CALLS and connection.vendor == "postgresql"
-            and (usage_file.rows_loaded or 0) > 100_000):
-        # The rollups the import just wrote are newer than the table's statistics (days past the histogram's
-        # end look empty to the planner): analysed first, as the import does for its call partitions.
-        with connection.cursor() as cur:
-            cur.execute(f"ANALYZE {UsageRollup._meta.db_table}")
     today = clock.today_jst()
     made = rules_evaluate(kinds=kinds, today=today, months=import_months(usage_file, today))
     budgets_check()

@@ -59,6 +59,7 @@ from kaisen.usage.models import (
     UnmatchedDataUsage,
     UsageFile,
     UsageFileKind,
+    UsageRollup,
     UsageRowError,
 )
 from kaisen.usage.partitions import CALLS, DATA, usage_partitions_ensure
@@ -147,6 +148,10 @@ def usage_file_import(*, fileobj: IO[bytes], name: str, kind: str | None = None,
                 cur.execute("SELECT to_regclass(%s)", [spec.name(month)])
                 if cur.fetchone()[0] is not None:
                     cur.execute(f"ANALYZE {spec.name(month)}")
+            if found == UsageFileKind.CALLS:
+                # The rollups it wrote too: days past the histogram's end look empty to the planner of the
+                # statements that read them next (the alert rules, the close).
+                cur.execute(f"ANALYZE {UsageRollup._meta.db_table}")
     run_after_import(record)  # issue 13 §3: usage alert rules (kaisen.usage.hooks)
     return ImportResult(file=record)
 
