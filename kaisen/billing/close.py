@@ -39,7 +39,7 @@ from django.utils.translation import gettext as _
 
 from kaisen.billing import combined
 from kaisen.billing.models import Coupon, CouponUse, Invoice, InvoiceStatus, TtsRate
-from kaisen.billing.rating import invoice_tax, month_start, open_invoice, rate_month
+from kaisen.billing.rating import invoice_tax, late_data_billed, month_start, open_invoice, rate_month
 from kaisen.billing.tax import TaxSummary, usd_to_jpy
 from kaisen.carriers.models import Coverage
 from kaisen.core import clock, metrics
@@ -166,6 +166,7 @@ def close_month(*, tenant: Tenant, coverage: str, month: dt.date, today: dt.date
                 "converted to yen at it.") % {"month": f"{start:%Y-%m}"})
     issuer_name, issuer_number = _issuer()
     result = rate_month(tenant=tenant, coverage=coverage, month=start)
+    late_data_billed(tenant=tenant, coverage=coverage, month=start)  # issue 10 §4: its adjustments are frozen now
     invoice = result.invoice
     summary = result.summary
     coupon = _consume_coupons(invoice, summary.total)

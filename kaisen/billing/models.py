@@ -163,6 +163,10 @@ class InvoiceItem(models.Model):
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     tax_class = models.CharField(_("tax class"), max_length=16, choices=TaxClass.choices,
                                  default=TaxClass.TAXABLE_10)
+    # Issue 10 §4: an adjustment — usage of an earlier month that arrived after that month was closed — names
+    # the month it adjusts; NULL for the invoice's own month.
+    usage_month = models.DateField(_("month adjusted"), null=True, blank=True,
+                                   help_text=_("The earlier month this adjustment is for."))
 
     class Meta:
         verbose_name = _("invoice item")

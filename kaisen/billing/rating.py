@@ -67,7 +67,7 @@ from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.lines.models import Line, LinePeriod, Plan
 from kaisen.tenancy.models import Tenant
 from kaisen.usage import rollups
-from kaisen.usage.models import TAX_EXEMPT_CALL_TYPES, CallRecord, DataUsageDaily, UsageRollup
+from kaisen.usage.models import TAX_EXEMPT_CALL_TYPES, CallRecord, DataUsageDaily, LateDataUsage, UsageRollup
 
 MB = 1024 * 1024
 #: The statuses of a line-history interval in which the line is in service: its monthly fees are billed.
@@ -243,7 +243,10 @@ def _month_params(tenant_id: int, coverage: str, start: dt.date) -> dict[str, An
 
 
 ITEM_COLUMNS = ("invoice_id, tenant_id, line_id, msisdn, cost_type, label, category, is_voice, quantity, amount, "
-                "tax_class")
+                "tax_class, usage_month")
+#: The ``usage_month`` of an item that is not an adjustment (typed: PostgreSQL reads a bare NULL of a derived
+#: table as text).
+NOT_ADJUSTMENT = "CAST(NULL AS DATE)"
 
 
 def _charge(call: str) -> str:
@@ -448,14 +451,16 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
     statements = [
         # 月額基本料金 per billed number.
         _select(["%(inv)s", "l.tenant_id", "l.line_id", "l.msisdn", f"'{tariffs.BASE_FEE[0]}'",
-                 f"'{tariffs.BASE_FEE[1]}'", f"'{fee_cat}'", "FALSE", "1", base_amount, f"'{taxable}'"], lines_from),
+                 f"'{tariffs.BASE_FEE[1]}'", f"'{fee_cat}'", "FALSE", "1", base_amount, f"'{taxable}'", NOT_ADJUSTMENT],
+                lines_from),
         # ﾕﾆﾊﾞｰｻﾙｻｰﾋﾞｽ料金 per billed number (no row in the catalogue: no item).
         _select(["%(inv)s", "l.tenant_id", "l.line_id", "l.msisdn", f"'{tariffs.UNIVERSAL_SERVICE[0]}'",
                  f"'{tariffs.UNIVERSAL_SERVICE[1]}'", f"'{fee_cat}'", "FALSE", "1", _fee("universal_service"),
-                 f"'{taxable}'"], lines_from),
+                 f"'{taxable}'", NOT_ADJUSTMENT], lines_from),
         # 付加機能使用料: the sum of the number's paid voice options.
         _select(["%(inv)s", "l.tenant_id", "l.line_id", "l.msisdn", f"'{tariffs.OPTION_FEE[0]}'",
-                 f"'{tariffs.OPTION_FEE[1]}'", f"'{fee_cat}'", "TRUE", "1", option_amount, f"'{taxable}'"],
+                 f"'{tariffs.OPTION_FEE[1]}'", f"'{fee_cat}'", "TRUE", "1", option_amount, f"'{taxable}'",
+                 NOT_ADJUSTMENT],
                 lines_from),
         # Calls and SMS per number and call type, from the rollups (issue 10 §4): rated when stored, with the
         # line-history interval and tariff versions in force at each call's start; the calls the line's
@@ -468,28 +473,18 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
         _select(["%(inv)s", "%(tenant)s", "g.line_id", "g.msisdn", "r.cost_type",
                  f"CASE WHEN g.usage_month <> %(start)s THEN r.label || '（' || {_month_text('g.usage_month')} "
                  f"|| '{ADJUSTMENT_SUFFIX}）' ELSE r.label END", "r.category", "TRUE", "SUM(g.units)", "SUM(g.charge)",
-                 f"CASE WHEN r.call_type IN ({exempt_types}) THEN '{TaxClass.EXEMPT.value}' ELSE '{taxable}' END"],
+                 f"CASE WHEN r.call_type IN ({exempt_types}) THEN '{TaxClass.EXEMPT.value}' ELSE '{taxable}' END",
+                 "CASE WHEN g.usage_month <> %(start)s THEN g.usage_month END"],
                 f"FROM (SELECT u.line_id, u.msisdn, u.usage_month, v.id AS rate_id, SUM(u.units) AS units, "  # noqa: S608
                 f"SUM(u.charge) AS charge FROM {roll} u JOIN {_rate_on_day('v', 'u')} "
                 f"WHERE u.tenant_id = %(tenant)s AND u.billing_month = %(start)s AND u.coverage = %(cov)s "
                 f"AND NOT u.flat_rate_free GROUP BY u.line_id, u.msisdn, u.usage_month, v.id) g "
                 f"JOIN {t['rate']} r ON r.id = g.rate_id "
                 f"GROUP BY g.line_id, g.msisdn, g.usage_month, r.call_type, r.cost_type, r.label, r.category"),
-        # Data beyond the allowance, in started units (integer division rounds the units up here).
-        _select(["%(inv)s", "x.tenant_id", "x.line_id", "x.msisdn", f"'{tariffs.DATA_OVERAGE[0]}'",
-                 f"'{tariffs.DATA_OVERAGE[1]}'", f"'{ChargeCategory.DATA.value}'", "FALSE",
-                 "(x.used - x.allow_b + x.unit_b - 1) / x.unit_b",
-                 "((x.used - x.allow_b + x.unit_b - 1) / x.unit_b) * x.price", f"'{taxable}'"],
-                f"FROM (SELECT l.tenant_id, l.line_id, l.msisdn, CAST(SUM(u.bytes_used) AS BIGINT) AS used, "  # noqa: S608
-                f"CAST(MAX(p.data_allowance_mb) AS BIGINT) * {MB} AS allow_b, "
-                f"CAST(MAX({_fee('data_overage', column='unit_mb')}) AS BIGINT) * {MB} AS unit_b, "
-                f"MAX({_fee('data_overage')}) AS price "
-                f"FROM {_month_states()} l JOIN {t['plan']} p ON p.id = l.plan_id "
-                f"JOIN {t['data']} u ON u.line_id = l.line_id "
-                f"AND u.day >= %(start)s AND u.day <= %(end)s "
-                f"WHERE p.data_allowance_mb IS NOT NULL AND l.data_cap_mb IS NULL "
-                f"GROUP BY l.tenant_id, l.line_id, l.msisdn) x "
-                f"WHERE x.unit_b > 0 AND x.price IS NOT NULL AND x.used > x.allow_b"),
+        # Data beyond the allowance, in started units.
+        _select(["%(inv)s", "o.tenant_id", "o.line_id", "o.msisdn", f"'{tariffs.DATA_OVERAGE[0]}'",
+                 f"'{tariffs.DATA_OVERAGE[1]}'", f"'{ChargeCategory.DATA.value}'", "FALSE", "o.units",
+                 "o.units * o.price", f"'{taxable}'", NOT_ADJUSTMENT], f"FROM {_overage()} o WHERE o.units > 0"),
     ]
     inserted = 0
     with connection.cursor() as cur, bulk_statement_settings(cur):
@@ -498,15 +493,85 @@ def _insert_items(invoice: Invoice, *, coverage: str, month: dt.date) -> int:
             cur.execute(f"INSERT INTO {t['item']} ({ITEM_COLUMNS}) SELECT {', '.join(_ALIASES)} FROM ({select}) s "  # noqa: S608
                         f"WHERE s.c9 IS NOT NULL AND s.c9 <> 0", params)
             inserted += max(cur.rowcount, 0)
+        inserted += _insert_late_data(cur, invoice, coverage=coverage, month=start)
     return inserted
 
 
-_ALIASES = [f"s.c{i}" for i in range(11)]
+def _overage(extra: str = "") -> str:
+    """Derived table: the month's data overage of each line billed to the tenant (``_month_states``), whatever
+    its amount — tenant_id, line_id, msisdn, ``units`` (started units beyond the allowance, 0 within it) and
+    ``price`` (per unit, the version in force on the month's 1st). None on an unlimited plan, a line with a data
+    cap, or without a price. ``extra``: more conditions on the billed lines ``l``."""
+    t = _t()
+    return (f"(SELECT x.tenant_id, x.line_id, x.msisdn, x.price, CASE WHEN x.used > x.allow_b "  # noqa: S608
+            f"THEN (x.used - x.allow_b + x.unit_b - 1) / x.unit_b ELSE 0 END AS units "
+            f"FROM (SELECT l.tenant_id, l.line_id, l.msisdn, CAST(SUM(u.bytes_used) AS BIGINT) AS used, "
+            f"CAST(MAX(p.data_allowance_mb) AS BIGINT) * {MB} AS allow_b, "
+            f"CAST(MAX({_fee('data_overage', column='unit_mb')}) AS BIGINT) * {MB} AS unit_b, "
+            f"MAX({_fee('data_overage')}) AS price "
+            f"FROM {_month_states()} l JOIN {t['plan']} p ON p.id = l.plan_id "
+            f"JOIN {t['data']} u ON u.line_id = l.line_id AND u.day >= %(start)s AND u.day <= %(end)s "
+            f"WHERE p.data_allowance_mb IS NOT NULL AND l.data_cap_mb IS NULL {extra} "
+            f"GROUP BY l.tenant_id, l.line_id, l.msisdn) x WHERE x.unit_b > 0 AND x.price IS NOT NULL)")
+
+
+def late_data_months(*, tenant_id: int, coverage: str, month: dt.date) -> list[dt.date]:
+    """The closed months of the tenant and coverage whose late daily data (``usage.LateDataUsage``) ``month`` —
+    the next month of theirs not closed — bills as an adjustment (issue 10 §4)."""
+    marked = LateDataUsage.objects.filter(usage_month__lt=month).values_list("usage_month", flat=True).distinct()
+    return sorted(m for t_id, cov, m, target in late_targets(set(marked))
+                  if (t_id, cov, target) == (tenant_id, coverage, month))
+
+
+def _insert_late_data(cur: Any, invoice: Invoice, *, coverage: str, month: dt.date) -> int:
+    """Late daily data of closed months, as adjustment items of this month (issue 10 §4): for each closed month
+    M it bills (``late_data_months``), the data overage of M recomputed — M's lines, allowance and price, with
+    the data as stored now — of the lines whose data of M changed after M was closed, less what the closed
+    invoices of the tenant already billed for M (M's own item and earlier adjustments). A carrier's correction
+    of a day bills only the difference (a lower value: a credit). Labelled ``データ通信超過料金（M分調整）``; the
+    closed invoices never change. One ``INSERT … SELECT`` per month M."""
+    t = _t()
+    inserted = 0
+    for late in late_data_months(tenant_id=invoice.tenant_id, coverage=coverage, month=month):
+        params = {**_month_params(invoice.tenant_id, coverage, late), "inv": invoice.pk, "late": late,
+                  "late_text": f"{late:%Y-%m}"}
+        billed = (f"(SELECT i.line_id, SUM(i.quantity) AS units, SUM(i.amount) AS amount FROM {t['item']} i "  # noqa: S608
+                  f"JOIN {t['invoice']} v ON v.id = i.invoice_id WHERE v.tenant_id = %(tenant)s "
+                  f"AND v.coverage = %(cov)s AND v.closed_at IS NOT NULL AND i.cost_type = "
+                  f"'{tariffs.DATA_OVERAGE[0]}' AND ((v.month = %(late)s AND i.usage_month IS NULL) "
+                  f"OR i.usage_month = %(late)s) GROUP BY i.line_id)")
+        marked = (f"AND l.line_id IN (SELECT k.line_id FROM {LateDataUsage._meta.db_table} k "  # noqa: S608
+                  f"WHERE k.usage_month = %(late)s)")
+        select = _select(
+            ["%(inv)s", "o.tenant_id", "o.line_id", "o.msisdn", f"'{tariffs.DATA_OVERAGE[0]}'",
+             f"'{tariffs.DATA_OVERAGE[1]}（' || %(late_text)s || '{ADJUSTMENT_SUFFIX}）'",
+             f"'{ChargeCategory.DATA.value}'", "FALSE", "o.units - COALESCE(b.units, 0)",
+             "o.units * o.price - COALESCE(b.amount, 0)", f"'{TaxClass.TAXABLE_10.value}'",
+             "CAST(%(late)s AS DATE)" if connection.vendor == "postgresql" else "%(late)s"],
+            f"FROM {_overage(marked)} o LEFT JOIN {billed} b ON b.line_id = o.line_id")
+        cur.execute(f"INSERT INTO {t['item']} ({ITEM_COLUMNS}) SELECT {', '.join(_ALIASES)} FROM ({select}) s "  # noqa: S608
+                    f"WHERE s.c9 IS NOT NULL AND s.c9 <> 0", params)
+        inserted += max(cur.rowcount, 0)
+    return inserted
+
+
+def late_data_billed(*, tenant: Tenant, coverage: str, month: dt.date) -> None:
+    """At the close of ``month``: its adjustments of late daily data are frozen on its invoice; the marks of the
+    lines it adjusted (billed to this tenant and coverage in each month M) are done."""
+    table = LateDataUsage._meta.db_table
+    with connection.cursor() as cur:
+        for late in late_data_months(tenant_id=tenant.pk, coverage=coverage, month=month):
+            cur.execute(f"DELETE FROM {table} WHERE usage_month = %(late)s AND line_id IN "  # noqa: S608
+                        f"(SELECT l.line_id FROM {_month_states()} l)",
+                        {**_month_params(tenant.pk, coverage, late), "late": late})
+
+
+_ALIASES = [f"s.c{i}" for i in range(12)]
 
 
 def _select(columns: list[str], tail: str) -> str:
-    """``SELECT col AS c0, …, col AS c10 <tail>`` — named columns, so the outer filter can read the amount."""
-    assert len(columns) == 11
+    """``SELECT col AS c0, …, col AS c11 <tail>`` — named columns, so the outer filter can read the amount."""
+    assert len(columns) == 12
     return "SELECT " + ", ".join(f"{col} AS c{i}" for i, col in enumerate(columns)) + " " + tail
 
 

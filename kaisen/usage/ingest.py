@@ -55,8 +55,10 @@ from kaisen.usage.hooks import call_rating, run_after_import
 from kaisen.usage.models import (
     CallRecord,
     DataUsageDaily,
+    LateDataUsage,
     UnmatchedCall,
     UnmatchedDataUsage,
+    UsageArchive,
     UsageFile,
     UsageFileKind,
     UsageRollup,
@@ -454,11 +456,43 @@ def _resolve_data_lines(cur: Any, table: str) -> None:
         f"WHERE line_id IS NULL AND msisdn <> ''")
 
 
+def _month_of(column: str) -> str:
+    """SQL: the first day of the month of the date in ``column``."""
+    if connection.vendor == "postgresql":
+        return f"CAST(date_trunc('month', {column}) AS DATE)"
+    return f"date({column}, 'start of month')"
+
+
+def _mark_late_data(cur: Any, *, source: str) -> None:
+    """Issue 10 §4: matched staged data rows of a month some invoice has already closed, new or with another
+    value than the one stored, mark their line and month (``LateDataUsage``); billing bills the difference of
+    that month's data overage as an adjustment in the next open month. The usual file (no closed month) costs
+    one ``SELECT DISTINCT`` of its months."""
+    month = _month_of("s.day")
+    cur.execute(f"SELECT DISTINCT {month} FROM {source} s WHERE s.line_id IS NOT NULL")  # noqa: S608
+    months = [m if isinstance(m, dt.date) else dt.date.fromisoformat(str(m)) for (m,) in cur.fetchall()]
+    closed = {m for _t, _c, m, _g in call_rating.get().late_targets(months)}
+    # A month already archived (its data dropped, docs/usage.md "Storage and retention") is not billed again:
+    # its overage would be recomputed from the late file's rows alone.
+    closed -= set(UsageArchive.objects.filter(table=DataUsageDaily._meta.db_table, month__in=closed)
+                  .values_list("month", flat=True))
+    if not closed:
+        return
+    usage = DataUsageDaily._meta.db_table
+    marks = ", ".join(["%s"] * len(closed))
+    cur.execute(f"INSERT INTO {LateDataUsage._meta.db_table} (line_id, usage_month) "  # noqa: S608
+                f"SELECT DISTINCT s.line_id, {month} FROM {source} s LEFT JOIN {usage} u "
+                f"ON u.line_id = s.line_id AND u.day = s.day WHERE s.line_id IS NOT NULL AND {month} IN ({marks}) "
+                f"AND (u.id IS NULL OR u.bytes_used <> s.bytes_used) ON CONFLICT (line_id, usage_month) DO NOTHING",
+                sorted(closed))
+
+
 def _move_data(cur: Any, *, source: str, file_id: int | None) -> int:
     """Matched staged data rows → DataUsageDaily; a later value for the same line and day replaces the
     earlier one (a carrier's correction), an identical one changes nothing. Returns rows changed."""
     usage = DataUsageDaily._meta.db_table
     lines = Line._meta.db_table
+    _mark_late_data(cur, source=source)
     file_expr = "%s" if file_id is not None else "s.source_file_id"
     params = [file_id] if file_id is not None else []
     cur.execute(

@@ -115,6 +115,26 @@ class DataUsageDaily(models.Model):
         return f"{self.msisdn} {self.day}: {self.bytes_used} B"
 
 
+class LateDataUsage(models.Model):
+    """A line whose daily data of ``usage_month`` was written (a later file, a carrier's correction, a rematch)
+    after an invoice of that month had been closed (issue 10 §4). Billing's rating bills the difference of that
+    month's data overage as an adjustment in the next open month, and its close removes the mark once billed
+    (``billing.rating.late_data_billed``). Kept by line and month only: the tenant billed is the line's of that
+    month, as rating decides."""
+
+    line = models.ForeignKey("lines.Line", on_delete=models.CASCADE, related_name="+", db_constraint=False,
+                             db_index=False)
+    usage_month = models.DateField(_("month of use"))
+
+    class Meta:
+        verbose_name = _("late daily data usage")
+        verbose_name_plural = _("late daily data usage")
+        constraints = [models.UniqueConstraint(fields=["line", "usage_month"], name="latedatausage_line_month")]
+
+    def __str__(self) -> str:
+        return f"{self.line_id} {self.usage_month:%Y-%m}"
+
+
 class UsageArchive(models.Model):
     """One month of a usage table archived and dropped past the retention period (issue 10 §5,
     ``usage.retention``): where the compressed CSV export is, how many rows it holds and its SHA-256."""
