@@ -382,8 +382,11 @@ def rerate_calls(*, tenant_id: int | None = None, plan_id: int | None = None, li
     with connection.cursor() as cur, (bulk_statement_settings(cur) if month_sized else nullcontext()):
         if not keep_charges:
             distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
-            cur.execute(f"UPDATE {cdr} SET charge = x.rated_charge FROM ({rated_calls_select(source)}) x "  # noqa: S608
-                        f"WHERE {cdr}.id = x.id AND {cdr}.charge {distinct} x.rated_charge", params_c)
+            # The tenant follows the line-history interval too (the tenant that held the line at the start).
+            cur.execute(f"UPDATE {cdr} SET charge = x.rated_charge, tenant_id = x.bill_tenant_id "  # noqa: S608
+                        f"FROM ({rated_calls_select(source)}) x WHERE {cdr}.id = x.id "
+                        f"AND ({cdr}.charge {distinct} x.rated_charge OR {cdr}.tenant_id <> x.bill_tenant_id)",
+                        params_c)
             changed = max(cur.rowcount, 0)
         cur.execute(f"DELETE FROM {roll} WHERE {' AND '.join(conds_u)}", params_u)  # noqa: S608
         cur.execute(rollups.upsert_sql(f"({rated_calls_select(source)})", charge="x.charge"), params_c)

@@ -329,7 +329,11 @@ def _store_calls(cur: Any, *, source: str, params: list[Any], months_from: str, 
     rated = call_rating.get().rated_select(source)
     calls = CallRecord._meta.db_table
     target = f"{', '.join(c for c in _SOURCE_COLUMNS if c != 'source_file_id')}, charge, source_file_id"
-    select = f"{', '.join(c for c in _SOURCE_COLUMNS if c != 'source_file_id')}, rated_charge, source_file_id"
+    # The call's tenant is the line's when the call started (the line-history interval rating joined,
+    # ``bill_tenant_id``), not the line's tenant now: a call made before a SIM transfer belongs to the sender
+    # even when its file arrives after the transfer (issue 10 §3-§4).
+    select = ", ".join(("bill_tenant_id" if c == "tenant_id" else c) for c in _SOURCE_COLUMNS
+                       if c != "source_file_id") + ", rated_charge, source_file_id"
     late = _late_table(cur, months_from)
     if connection.vendor == "postgresql":
         conflict = " ON CONFLICT (record_id, billing_month) DO NOTHING" if may_collide else ""

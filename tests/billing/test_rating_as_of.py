@@ -146,7 +146,7 @@ def test_sim_transfer_bills_fees_to_the_last_holder_and_each_call_to_its_holder_
         tenant_a: TenantWorld, tenant_b: TenantWorld) -> None:
     """A line in service moves from A to B on Nov 20 (through ``kaisen.lines.history``, as
     ``tenancy.services.transfer_accept`` does set-wise). November's fees go to B, each call to the tenant
-    holding the line when it started — also a call imported (filed under B) after the transfer."""
+    holding the line when it started — also a call imported after the transfer."""
     small, _ = _plans()
     with time_machine.travel(jst(2026, 11, 20, 12), tick=False):
         line = _line(tenant_a, small, sim_type=SimType.VOICE, voice_options={})
@@ -154,8 +154,8 @@ def test_sim_transfer_bills_fees_to_the_last_holder_and_each_call_to_its_holder_
         line.tenant = tenant_b.tenant
         line.save(update_fields=["tenant"])
         line_record_change(line=line, at=jst(2026, 11, 20, 12), reason=LinePeriodReason.TRANSFER)
-        late = kit.call(line, start=jst(2026, 11, 19, 10), seconds=90)  # A's call, imported after (filed under B)
-        assert late.tenant_id == tenant_b.tenant.pk
+        late = kit.call(line, start=jst(2026, 11, 19, 10), seconds=90)  # A's call, imported after the transfer
+        assert late.tenant_id == tenant_a.tenant.pk  # filed under the tenant holding the line when it started
         kit.call(line, start=jst(2026, 11, 25, 10), seconds=30)  # B's call
     with time_machine.travel(jst(2026, 12, 10, 12), tick=False):
         a, b = _items(tenant_a.tenant, NOV), _items(tenant_b.tenant, NOV)
