@@ -69,8 +69,9 @@ def usage_archive_command(
         help="One month YYYY-MM (default: every month past the retention period).")] = "",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the months that would be archived.")] = False,
 ) -> None:
-    """Archive usage past the retention period: each month's call records and daily data usage are written
-    to a compressed CSV file with its SHA-256, then removed from the database (audited).
+    """Archive usage past the retention period: each month's call records, daily data usage, records for
+    unknown numbers and import error reports are written to compressed CSV files with their SHA-256, then
+    removed from the database (audited).
 
     Prints the files written. Exits 1 if a month is still inside the retention period.
     """

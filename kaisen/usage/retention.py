@@ -22,6 +22,11 @@ Archiving one month (``usage_archive_month``), in one transaction:
    partition are deleted); SQLite: the month's rows are deleted;
 4. a ``UsageArchive`` row per table and an audit entry ``usage.archive`` record it.
 
+The month's import bookkeeping goes the same way (``KEPT``): records kept aside for unknown numbers
+(``UnmatchedCall`` by billing month, ``UnmatchedDataUsage`` by day) and the import error reports
+(``UsageRowError``, by the Japan-time month of their file's import); a bookkeeping table without a row in the
+month writes no file. The marks of late daily data of the month (``LateDataUsage``) are deleted with its data.
+
 Run by ``kaisen admin usage archive`` and daily by the scheduler (``usage_archive_due``).
 """
 
@@ -44,7 +49,7 @@ from django.utils.translation import gettext as _
 from kaisen.core import clock, files
 from kaisen.core.calendar import add_months, month_start
 from kaisen.core.errors import DomainError, ErrorCode
-from kaisen.usage.models import UsageArchive
+from kaisen.usage.models import LateDataUsage, UsageArchive
 from kaisen.usage.partitions import CALLS, DATA, SPECS, Spec, partitioned
 
 #: The call-detail statement (M-DL-3) offers 6 months, published 1 month after the month of use.
@@ -75,9 +80,47 @@ def _month_where(spec: Spec) -> str:
     return f"{spec.column} >= %s AND {spec.column} < %s"
 
 
+@dataclass(frozen=True)
+class Kept:
+    """A usage table archived and dropped by month: its name, its date column, the SQL that selects one month's
+    rows (two parameters, ``bounds(month)``) and its partitions (PostgreSQL: ``Spec``; None for a plain
+    table)."""
+
+    table: str
+    column: str
+    where: str
+    partitions: Spec | None = None
+
+    def bounds(self, month: dt.date) -> list[Any]:
+        if self.table == ROW_ERRORS:
+            # The month's bounds as instants, Japan time (``UsageFile.imported_at``).
+            adapt = connection.ops.adapt_datetimefield_value
+            return [adapt(dt.datetime.combine(m, dt.time(0), tzinfo=clock.JST)) for m in (month, add_months(month, 1))]
+        return [month, add_months(month, 1)]
+
+
+ROW_ERRORS = "usage_usagerowerror"
+#: What the monthly archive takes, in order: the call records (by billing month) and the daily data usage (by
+#: day), the records kept aside for unknown numbers (by the same columns: a call by its billing month, a data
+#: row by its day) and the import error reports (``UsageRowError``, by the Japan-time month in which their file
+#: was imported: a rejected row may have no readable date at all, and the report is about the import).
+KEPT = (
+    Kept(CALLS.table, CALLS.column, _month_where(CALLS), CALLS),
+    Kept(DATA.table, DATA.column, _month_where(DATA), DATA),
+    Kept("usage_unmatchedcall", "billing_month", "billing_month >= %s AND billing_month < %s"),
+    Kept("usage_unmatcheddatausage", "day", "day >= %s AND day < %s"),
+    Kept(ROW_ERRORS, "imported_at", "source_file_id IN (SELECT f.id FROM usage_usagefile f "
+                     "WHERE f.imported_at >= %s AND f.imported_at < %s)"),
+)
+
+
 def stored_months(spec: Spec = CALLS) -> list[dt.date]:
     """The months that have rows in ``spec``'s table, oldest first."""
     with connection.cursor() as cur:
+        if spec.table == ROW_ERRORS:  # the months (Japan time) in which files with rejected rows were imported
+            cur.execute(f"SELECT f.imported_at FROM usage_usagefile f WHERE EXISTS (SELECT 1 FROM {ROW_ERRORS} e "  # noqa: S608
+                        f"WHERE e.source_file_id = f.id)")
+            return sorted({month_start(_instant(r[0]).astimezone(clock.JST).date()) for r in cur.fetchall()})
         if connection.vendor == "postgresql":
             cur.execute(f"SELECT DISTINCT CAST(date_trunc('month', {spec.column}) AS date) FROM {spec.table}")  # noqa: S608
             return sorted(r[0] for r in cur.fetchall())
@@ -115,15 +158,23 @@ class _HashingWriter(io.RawIOBase):
         return len(data)
 
 
-def _columns(spec: Spec) -> list[str]:
+def _instant(value: Any) -> dt.datetime:
+    """A timestamp as the database cursor returns it (SQLite: text in UTC), aware."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    parsed = dt.datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _columns(spec: Spec | Kept) -> list[str]:
     with connection.cursor() as cur:
         return [c.name for c in connection.introspection.get_table_description(cur, spec.table)]
 
 
-def _export(spec: Spec, month: dt.date, raw: Any) -> tuple[int, str, int]:
+def _export(spec: Kept, month: dt.date, raw: Any) -> tuple[int, str, int]:
     """Write the month's rows of ``spec`` to the binary file ``raw`` (gzip CSV with a header); (rows, sha256,
     bytes)."""
-    bounds = [month, add_months(month, 1)]
+    bounds = spec.bounds(month)
     columns = _columns(spec)
     rows = 0
     hashing = _HashingWriter(raw)
@@ -131,18 +182,18 @@ def _export(spec: Spec, month: dt.date, raw: Any) -> tuple[int, str, int]:
             connection.cursor() as cur:
         if connection.vendor == "postgresql":
             select = cur.mogrify(f"SELECT {', '.join(columns)} FROM {spec.table} "  # noqa: S608
-                                 f"WHERE {_month_where(spec)} ORDER BY id", bounds)
+                                 f"WHERE {spec.where} ORDER BY id", bounds)
             with cur.cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy:
                 for block in copy:
                     gz.write(bytes(block))
-            cur.execute(f"SELECT COUNT(*) FROM {spec.table} WHERE {_month_where(spec)}", bounds)  # noqa: S608
+            cur.execute(f"SELECT COUNT(*) FROM {spec.table} WHERE {spec.where}", bounds)  # noqa: S608
             rows = int(cur.fetchone()[0])
         else:
             text = io.TextIOWrapper(gz, encoding="utf-8", newline="")
             writer = csv.writer(text)
             writer.writerow(columns)
             cur.execute(f"SELECT {', '.join(columns)} FROM {spec.table} "  # noqa: S608
-                        f"WHERE {_month_where(spec)} ORDER BY id", bounds)
+                        f"WHERE {spec.where} ORDER BY id", bounds)
             while batch := cur.fetchmany(10_000):
                 writer.writerows(batch)
                 rows += len(batch)
@@ -192,17 +243,27 @@ def stored_archive_check(name: str) -> tuple[int, str]:
     return rows, reader.digest.hexdigest()
 
 
-def _drop(spec: Spec, month: dt.date) -> None:
-    bounds = [month, add_months(month, 1)]
+def _has_rows(spec: Kept, month: dt.date) -> bool:
     with connection.cursor() as cur:
-        if partitioned():
-            name = spec.name(month)
+        cur.execute(f"SELECT 1 FROM {spec.table} WHERE {spec.where} LIMIT 1", spec.bounds(month))  # noqa: S608
+        return cur.fetchone() is not None
+
+
+def _drop(spec: Kept, month: dt.date) -> None:
+    with connection.cursor() as cur:
+        if spec.partitions is not None and partitioned():
+            name = spec.partitions.name(month)
             cur.execute("SELECT to_regclass(%s)", [name])
             if cur.fetchone()[0] is not None:
                 cur.execute(f"ALTER TABLE {spec.table} DETACH PARTITION {name}")
                 cur.execute(f"DROP TABLE {name}")
-        # SQLite: the month's rows; PostgreSQL: any left in the DEFAULT partition (normally none).
-        cur.execute(f"DELETE FROM {spec.table} WHERE {_month_where(spec)}", bounds)  # noqa: S608
+        # SQLite and the plain tables: the month's rows; PostgreSQL partitions: any left in the DEFAULT
+        # partition (normally none).
+        cur.execute(f"DELETE FROM {spec.table} WHERE {spec.where}", spec.bounds(month))  # noqa: S608
+        if spec.table == DATA.table:
+            # Marks of late daily data of the month (issue 10 §4): its data is gone, there is nothing left to
+            # bill again (a mark left would bill the month's whole overage back as a credit).
+            cur.execute(f"DELETE FROM {LateDataUsage._meta.db_table} WHERE usage_month = %s", [month])  # noqa: S608
 
 
 def usage_archive_month(*, month: dt.date, actor: str, today: dt.date | None = None) -> list[ArchivedTable]:
@@ -227,9 +288,11 @@ def usage_archive_month(*, month: dt.date, actor: str, today: dt.date | None = N
                     # Deferred foreign-key checks of rows written earlier in this transaction run now: a
                     # table with pending trigger events cannot be dropped.
                     cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                    for spec in SPECS:
-                        cur.execute(f"LOCK TABLE {spec.table} IN SHARE ROW EXCLUSIVE MODE")
-            for spec in SPECS:
+                    for part in SPECS:
+                        cur.execute(f"LOCK TABLE {part.table} IN SHARE ROW EXCLUSIVE MODE")
+            for spec in KEPT:
+                if spec.partitions is None and not _has_rows(spec, month):
+                    continue  # the bookkeeping tables: a file only for a month that has some
                 with files.writing(files.USAGE_ARCHIVE, f"{spec.table}-{month:%Y-%m}-{stamp}.csv.gz") as (out, store):
                     rows, sha, size = _export(spec, month, out)
                     name = store()
@@ -261,7 +324,7 @@ def usage_archive_month(*, month: dt.date, actor: str, today: dt.date | None = N
 def usage_archive_due_months(today: dt.date | None = None) -> list[dt.date]:
     """The months with usage stored that are older than the retention period, oldest first."""
     keep_from = oldest_kept_month(today)
-    months = {m for spec in (CALLS, DATA) for m in stored_months(spec)}
+    months = {m for spec in KEPT for m in stored_months(Spec(spec.table, spec.column))}
     return sorted(m for m in months if m < keep_from)
 
 

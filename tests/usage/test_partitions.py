@@ -266,6 +266,50 @@ def test_archive_writes_a_readable_file_drops_the_month_and_keeps_the_rest(tmp_p
         assert usage_archive_due_months() == []
 
 
+def test_archive_takes_the_months_unmatched_records_and_import_error_reports(tmp_path: Path) -> None:
+    """Unknown numbers' records by their billing month / day; the error report of a file by the (Japan-time)
+    month it was imported in; each in its own file of the same scheme, with its ``UsageArchive`` row."""
+    from kaisen.usage.models import LateDataUsage, UnmatchedCall, UnmatchedDataUsage, UsageFile, UsageRowError
+
+    with _archive_dir(tmp_path):
+        old, kept = add_months(oldest_kept_month(), -1), oldest_kept_month()
+        src = kit.usage_file()
+        for n, m in enumerate((old, kept)):
+            start = dt.datetime.combine(m.replace(day=4), dt.time(11), tzinfo=kit.JST)
+            UnmatchedCall.objects.create(source_file=src, row_no=2 + n, record_id=f"UM-{n}", msisdn="09000000001",
+                                         started_at=start, billing_month=m, destination_number="0312345678",
+                                         call_type="domestic")
+            UnmatchedDataUsage.objects.create(source_file=src, row_no=2 + n, msisdn="09000000001", day=m.replace(day=5),
+                                              bytes_used=1000)
+            bad = kit.usage_file()
+            UsageFile.objects.filter(pk=bad.pk).update(imported_at=start)  # imported that month
+            UsageRowError.objects.create(source_file=bad, row_no=2, code="bad_msisdn", message="bad", raw=f"row {n}")
+        line = kit.line(kit.tenant(), kit.plan("P-M"))
+        LateDataUsage.objects.create(line=line, usage_month=old)
+        LateDataUsage.objects.create(line=line, usage_month=kept)
+        assert usage_archive_due_months() == [old]  # no call or data row that month: the bookkeeping rows count
+
+        done = {d.table: d for d in usage_archive_month(month=old, actor="test operator")}
+
+        assert {t: d.rows for t, d in done.items()} == {
+            "usage_callrecord": 0, "usage_datausagedaily": 0, "usage_unmatchedcall": 1,
+            "usage_unmatcheddatausage": 1, "usage_usagerowerror": 1}
+        for table in ("usage_unmatchedcall", "usage_unmatcheddatausage", "usage_usagerowerror"):
+            path = Path(done[table].path)
+            assert path.name.startswith(f"{table}-{old:%Y-%m}-") and path.name.endswith(".csv.gz")
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == done[table].sha256 and archive_rows(path) == 1
+            assert path.with_name(path.name + ".sha256").read_text().split() == [done[table].sha256, path.name]
+        with gzip.open(done["usage_usagerowerror"].path, "rt", encoding="utf-8", newline="") as fh:
+            assert [r["raw"] for r in csv.DictReader(fh)] == ["row 0"]
+        assert list(UnmatchedCall.objects.values_list("record_id", flat=True)) == ["UM-1"]
+        assert list(UnmatchedDataUsage.objects.values_list("day", flat=True)) == [kept.replace(day=5)]
+        assert list(UsageRowError.objects.values_list("raw", flat=True)) == ["row 1"]
+        assert list(LateDataUsage.objects.values_list("usage_month", flat=True)) == [kept]
+        assert set(UsageArchive.objects.filter(month=old).values_list("table", "rows")) == {
+            (t, d.rows) for t, d in done.items()}
+        assert usage_archive_due_months() == []
+
+
 def test_a_month_inside_the_retention_period_is_refused(tmp_path: Path) -> None:
     with _archive_dir(tmp_path):
         s = _archive_setup(tmp_path)
