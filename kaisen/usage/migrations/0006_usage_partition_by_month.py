@@ -9,6 +9,12 @@ foreign key to the line and indexes created again under Django's names. A partit
 and unique constraints must contain the partition key: the primary key is (id, month column) in the
 database (``id`` stays unique: it comes from one identity sequence), ``record_id`` is unique per billing
 month (0005). SQLite keeps one table: nothing happens there.
+
+Reverse (``unpartition``): each table becomes one plain table again — the partitioned table is renamed, a
+plain table ``LIKE`` it created, the rows of every partition copied once, the identity moved past the highest
+ID, the partitioned table and its partitions dropped, and the primary key (``id``), unique constraints,
+foreign keys and indexes of the model as it was after 0005 created again. Like the forward step it copies
+every row once in the migration's transaction: on a large database, run it in a maintenance window.
 """
 
 import datetime as dt
@@ -83,6 +89,37 @@ def partition(apps, schema_editor):
         schema_editor.execute(f"ANALYZE {table}")
 
 
+def unpartition(apps, schema_editor):
+    """The reverse of ``partition``: one plain table per model again (see the module docstring)."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for model_name, _column in SPECS:
+        model = apps.get_model("usage", model_name)
+        table = model._meta.db_table
+        old = f"{table}_partitioned"
+        with schema_editor.connection.cursor() as cur:
+            cur.execute("SELECT relkind FROM pg_class WHERE relname = %s", [table])
+            if cur.fetchone()[0] != "p":
+                continue
+            cur.execute(f"ALTER TABLE {table} RENAME TO {old}")
+            cur.execute(f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS INCLUDING IDENTITY)")
+            cur.execute(f"INSERT INTO {table} SELECT * FROM {old}")
+            cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"GREATEST((SELECT MAX(id) FROM {old}), 1), (SELECT MAX(id) FROM {old}) IS NOT NULL)")
+            cur.execute(f"DROP TABLE {old} CASCADE")  # its partitions, indexes and constraints with it
+            cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{table}_pkey" PRIMARY KEY (id)')
+        for constraint in model._meta.constraints:
+            schema_editor.add_constraint(model, constraint)
+        for field in model._meta.local_fields:
+            for statement in schema_editor._field_indexes_sql(model, field):
+                schema_editor.execute(statement)
+            if field.remote_field and field.db_constraint:
+                schema_editor.execute(schema_editor._create_fk_sql(model, field, "_fk_%(to_table)s_%(to_column)s"))
+        for index in model._meta.indexes:
+            schema_editor.add_index(model, index)
+        schema_editor.execute(f"ANALYZE {table}")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -90,5 +127,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(partition, migrations.RunPython.noop, elidable=False),
+        migrations.RunPython(partition, unpartition, elidable=False),
     ]
