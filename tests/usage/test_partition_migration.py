@@ -24,7 +24,7 @@ def _state() -> dict[str, tuple[str, list[int]]]:
         for table in TABLES:
             cur.execute("SELECT relkind FROM pg_class WHERE relname = %s", [table])
             kind = cur.fetchone()[0]
-            cur.execute(f"SELECT id FROM {table} ORDER BY id")  # noqa: S608
+            cur.execute(f"SELECT id FROM {table} ORDER BY id")
             out[table] = (kind, [r[0] for r in cur.fetchall()])
     return out
 
