@@ -42,15 +42,17 @@ def test_partitioning_migrates_back_and_forward_keeping_every_row() -> None:
 
     executor = MigrationExecutor(connection)
     leaves = executor.loader.graph.leaf_nodes()
-    executor.migrate(BEFORE)
-    back = _state()
-    assert back == {table: ("r", ids) for table, (_kind, ids) in before.items()}
-    with connection.cursor() as cur:  # the plain table's identity continues after the highest ID
-        cur.execute("SELECT nextval(pg_get_serial_sequence('usage_callrecord', 'id'))")
-        assert cur.fetchone()[0] > max(before["usage_callrecord"][1])
-
-    executor = MigrationExecutor(connection)
-    executor.migrate(leaves)
+    try:
+        executor.migrate(BEFORE)
+        back = _state()
+        assert back == {table: ("r", ids) for table, (_kind, ids) in before.items()}
+        with connection.cursor() as cur:  # the plain table's identity continues after the highest ID
+            cur.execute("SELECT nextval(pg_get_serial_sequence('usage_callrecord', 'id'))")
+            assert cur.fetchone()[0] > max(before["usage_callrecord"][1])
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(leaves)
     assert _state() == before
     with connection.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent "
