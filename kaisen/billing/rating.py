@@ -31,6 +31,10 @@ What is billed for a month (decided from the seeds, see docs/billing.md "Rating"
 * **Data overage**: bytes beyond the plan's allowance in started units (``FeeRate.unit_mb``; 1 MB =
   1,048,576 bytes) × the unit price; none on an unlimited plan or a line with a data cap (the cap stops
   the traffic instead).
+* **Late usage** (issue 10 §4): calls and daily data of a month already closed are billed in the next open
+  month of the tenant and coverage as adjustment items (``…（YYYY-MM分調整）``, ``InvoiceItem.usage_month``):
+  calls from their rollups (``late_targets``), data as the difference of that month's overage
+  (``_insert_late_data``). A closed invoice never changes.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ class CallRating:
     rated_select: Callable[[str], str]
     #: ``late_targets(months)``: for each (tenant, coverage, month) among ``months`` whose invoice is closed,
     #: the next open month that bills its late usage as an adjustment: rows (tenant_id, coverage, month,
-    #: target_month).
+    #: target_month). The data loader asks it too: daily data of such a month marks its line (``LateDataUsage``).
     late_targets: Callable[[Iterable[dt.date]], list[tuple[int, str, dt.date, dt.date]]]
 
 
