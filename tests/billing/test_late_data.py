@@ -16,6 +16,7 @@ from decimal import Decimal as D
 
 import pytest
 import time_machine
+from django.test import Client
 
 from kaisen.billing.close import close_month
 from kaisen.billing.models import Invoice, InvoiceItem
@@ -93,7 +94,7 @@ def test_late_data_of_a_closed_month_bills_the_difference_in_the_next_open_month
     assert _snapshot(feb) == feb_before and _snapshot(march) == march_before
 
 
-def test_late_data_shown_as_an_adjustment_on_the_api_and_the_invoice_detail_csv(tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_late_data_shown_as_an_adjustment_on_the_bill_page_api_and_invoice_detail_csv(tenant_a) -> None:  # type: ignore[no-untyped-def]
     t = tenant_a.tenant
     ln = kit.line(t, kit.plan("LD-2", allowance_mb=1024))
     close_month(tenant=t, coverage="japan", month=FEB, today=dt.date(2026, 3, 5))
@@ -102,6 +103,11 @@ def test_late_data_shown_as_an_adjustment_on_the_api_and_the_invoice_detail_csv(
     items = tenant_a.api_now().get(f"/api/v1/bills/{march.pk}/items", {"msisdn": ln.msisdn}).json()["items"]
     assert {(i["label"], i["cost_type"], i["amount"]) for i in items if i["cost_type"] == "data_overage"} == {
         (ADJ_FEB, "data_overage", "550.00")}
+    page = Client()
+    page.force_login(tenant_a.user)
+    with time_machine.travel(NOW, tick=False):
+        html = page.get(f"/billing/{march.pk}/").content.decode()
+    assert ADJ_FEB in html  # the bill page lists it as its own cost type
     from kaisen.statements.services import statement_file, statement_request
 
     march = close_month(tenant=t, coverage="japan", month=MARCH, today=dt.date(2026, 4, 5))
