@@ -18,6 +18,7 @@ from kaisen.usage.models import (
     UnmatchedCall,
     UnmatchedDataUsage,
     UsageFile,
+    UsageRollup,
     UsageRowError,
 )
 from tests.factories import LineFactory, TenantFactory, make_iccid
@@ -204,6 +205,46 @@ def test_records_protect_their_tenant_and_file_through_the_orm(line) -> None:
         assert protected in caught.value.protected_objects
 
 
+def test_a_file_without_repeated_record_ids_skips_the_deduplication(line, monkeypatch) -> None:
+    """Issue 10 §6: the loader notes while staging whether two rows share a record ID; a file without any is
+    not deduplicated in the database (no DELETE on SQLite, no failed insert on PostgreSQL)."""
+    from kaisen.usage import ingest
+
+    called: list[bool] = []
+    monkeypatch.setattr(ingest, "_dedupe_stage", lambda cur: called.append(True))
+    rows = "".join(f"R{i},09011112222,2026-05-0{i} 20:12:21.5,660,0312345678,東京,,0,1,,voice\n" for i in (1, 2))
+    assert _import(HEADER + rows)["rows_loaded"] == 2
+    assert called == []
+
+
+def test_records_stored_meanwhile_by_another_import_are_stored_once(line, monkeypatch) -> None:
+    """PostgreSQL: the insert without ON CONFLICT fails when another import stored some of the file's records
+    meanwhile (no repeated ID in the file): it is rolled back to its savepoint and done again with ON CONFLICT,
+    and the rollups count each call once."""
+    from django.db import IntegrityError, connection
+
+    from kaisen.usage import ingest
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no concurrent import")
+    original = ingest._store_calls
+    seen: list[bool] = []
+
+    def racing(cur, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(kwargs["may_collide"])
+        stored = original(cur, **kwargs)
+        if len(seen) == 1:
+            raise IntegrityError("duplicate key value violates unique constraint")  # as if raced
+        return stored
+
+    monkeypatch.setattr(ingest, "_store_calls", racing)
+    rows = "".join(f"R{i},09011112222,2026-05-0{i} 20:12:21.5,660,0312345678,東京,,0,1,,voice\n" for i in (1, 2))
+    assert _import(HEADER + rows)["rows_loaded"] == 2
+    assert seen == [False, True]
+    assert CallRecord.objects.count() == 2
+    assert sum(UsageRollup.objects.values_list("calls", flat=True)) == 2
+
+
 def test_sqlite_bulk_load_uses_the_import_cache_and_restores_it(line, settings, monkeypatch) -> None:
     """SQLite: the import runs with KAISEN_SQLITE_IMPORT_CACHE_MB of page cache, and the connection gets its
     own size back afterwards (web requests keep the everyday cache). PostgreSQL has no such pragma."""
@@ -219,10 +260,10 @@ def test_sqlite_bulk_load_uses_the_import_cache_and_restores_it(line, settings, 
     seen: list[int] = []
     original = ingest._move_calls
 
-    def spy(cur, *, file_id):  # type: ignore[no-untyped-def]
+    def spy(cur, **kwargs):  # type: ignore[no-untyped-def]
         cur.execute("PRAGMA cache_size")
         seen.append(cur.fetchone()[0])
-        return original(cur, file_id=file_id)
+        return original(cur, **kwargs)
 
     with connection.cursor() as cur:
         cur.execute("PRAGMA cache_size")
