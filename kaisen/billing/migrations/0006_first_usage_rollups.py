@@ -17,6 +17,8 @@ class Migration(migrations.Migration):
     dependencies = [
         ("billing", "0005_tariff_versions"),
         ("usage", "0007_usage_rollup"),
+        # ``rerate_calls`` (today's code) also keeps the rollups' day totals: their table must exist first.
+        ("usage", "0010_usagedaytotal"),
     ]
 
     operations = [
