@@ -68,12 +68,13 @@ def _lines(m: int, today: dt.date) -> tuple[Any, list[tuple[int, str]]]:
 def cleanup(tenant: Any) -> None:
     from kaisen.billing.models import Invoice, InvoiceItem
     from kaisen.lines.models import Line
-    from kaisen.usage.models import CallRecord, DataUsageDaily, UsageFile, UsageRollup
+    from kaisen.usage.models import CallRecord, DataUsageDaily, UsageDayTotal, UsageFile, UsageRollup
 
     invoices = Invoice.objects.filter(tenant=tenant)
     InvoiceItem.objects.filter(invoice__in=invoices).delete()
     invoices.delete()
     UsageRollup.objects.filter(tenant=tenant).delete()
+    UsageDayTotal.objects.filter(tenant=tenant).delete()
     CallRecord.objects.filter(tenant=tenant).delete()
     DataUsageDaily.objects.filter(tenant=tenant).delete()
     UsageFile.objects.filter(name__startswith="bench-close-").delete()

@@ -101,7 +101,7 @@ def _part_alerts(calls: int, lines: int, repeats: int, fig: dict[str, Any]) -> N
     from kaisen.events.models import WebhookEndpoint
     from kaisen.usage import hooks
     from kaisen.usage.ingest import usage_file_import_path
-    from kaisen.usage.models import CallRecord, UnmatchedCall, UsageFile, UsageRollup, UsageRowError
+    from kaisen.usage.models import CallRecord, UnmatchedCall, UsageDayTotal, UsageFile, UsageRollup, UsageRowError
 
     registered = dict(hooks.after_import._providers)
 
@@ -143,6 +143,7 @@ def _part_alerts(calls: int, lines: int, repeats: int, fig: dict[str, Any]) -> N
                     UsageRowError.objects.filter(source_file=f).delete()
                     CallRecord.objects.filter(source_file=f).delete()
                     UsageRollup.objects.filter(tenant=tenant).delete()
+                    UsageDayTotal.objects.filter(tenant=tenant).delete()
                     UsageFile.objects.filter(pk=f.pk).delete()
                     _analyze()
                     times[on].append(pair[on])
@@ -162,6 +163,7 @@ def _part_alerts(calls: int, lines: int, repeats: int, fig: dict[str, Any]) -> N
             f = result.file
             CallRecord.objects.filter(source_file=f).delete()
             UsageRollup.objects.filter(tenant=tenant).delete()
+            UsageDayTotal.objects.filter(tenant=tenant).delete()
             UsageFile.objects.filter(pk=f.pk).delete()
     finally:
         hook(True)

@@ -241,7 +241,7 @@ def _raw_file_columns(path: Path) -> float:
 def _part_ingest(n: int, lines: int, repeats: int, fig: dict[str, Any]) -> None:
     from kaisen.benchmarks.usage import _bench_lines, _cleanup, write_call_file
     from kaisen.usage.ingest import usage_file_import_path
-    from kaisen.usage.models import CallRecord, UnmatchedCall, UsageFile, UsageRollup, UsageRowError
+    from kaisen.usage.models import CallRecord, UnmatchedCall, UsageDayTotal, UsageFile, UsageRollup, UsageRowError
 
     tenant, numbers = _bench_lines(lines)
     ingest: list[float] = []
@@ -268,6 +268,7 @@ def _part_ingest(n: int, lines: int, repeats: int, fig: dict[str, Any]) -> None:
                 UsageRowError.objects.filter(source_file=f).delete()
                 CallRecord.objects.filter(source_file=f).delete()
                 UsageRollup.objects.filter(tenant=tenant).delete()
+                UsageDayTotal.objects.filter(tenant=tenant).delete()
                 UsageFile.objects.filter(pk=f.pk).delete()
                 _analyze()
     finally:

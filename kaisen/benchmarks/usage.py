@@ -76,11 +76,12 @@ def _cleanup(tenant: Any) -> None:
     from django.db import connection
 
     from kaisen.lines.models import Line
-    from kaisen.usage.models import CallRecord, UnmatchedCall, UsageFile, UsageRollup, UsageRowError
+    from kaisen.usage.models import CallRecord, UnmatchedCall, UsageDayTotal, UsageFile, UsageRollup, UsageRowError
 
     files = UsageFile.objects.filter(name__startswith="bench-usage-")
     CallRecord.objects.filter(tenant=tenant).delete()
     UsageRollup.objects.filter(tenant=tenant).delete()
+    UsageDayTotal.objects.filter(tenant=tenant).delete()
     UnmatchedCall.objects.filter(source_file__in=files).delete()
     UsageRowError.objects.filter(source_file__in=files).delete()
     CallRecord.objects.filter(source_file__in=files).delete()

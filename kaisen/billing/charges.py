@@ -27,7 +27,15 @@ from kaisen.access.services import authorize, line_scope
 from kaisen.billing import selectors
 from kaisen.billing.combined import group_items
 from kaisen.billing.forecast import Forecast, project
-from kaisen.billing.models import ChargeCategory, Currency, Invoice, InvoiceItem, InvoiceStatus, TaxClass
+from kaisen.billing.models import (
+    ChargeCategory,
+    Currency,
+    Invoice,
+    InvoiceCategoryTotal,
+    InvoiceItem,
+    InvoiceStatus,
+    TaxClass,
+)
 from kaisen.carriers.models import Coverage
 from kaisen.core import clock
 from kaisen.core.calendar import add_months, last_day_of_month, month_start
@@ -154,9 +162,10 @@ def invoice_pdf_available(invoice: Invoice) -> bool:
 def _breakdowns(invoice_ids: list[int]) -> dict[int, Breakdown]:
     """By category, per invoice: its own items and, for a combined invoice, its members' (S-BILL-5)."""
     result: dict[int, Breakdown] = {pk: Breakdown() for pk in invoice_ids}
-    own = (InvoiceItem.objects.filter(invoice_id__in=invoice_ids).order_by()
+    # The sums rating stored with the items (a few rows per invoice, whatever its lines).
+    own = (InvoiceCategoryTotal.objects.filter(invoice_id__in=invoice_ids).order_by()
            .values_list("invoice_id", "category").annotate(amount=Sum("amount")))
-    members = (InvoiceItem.objects.filter(invoice__combined_into_id__in=invoice_ids).order_by()
+    members = (InvoiceCategoryTotal.objects.filter(invoice__combined_into_id__in=invoice_ids).order_by()
                .values_list("invoice__combined_into_id", "category").annotate(amount=Sum("amount")))
     for rows in (own, members):
         for invoice_id, category, amount in rows:

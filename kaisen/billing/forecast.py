@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db.models import Sum
 
-from kaisen.billing.models import ChargeCategory, Invoice, InvoiceItem
+from kaisen.billing.models import ChargeCategory, Invoice, InvoiceCategoryTotal
 from kaisen.billing.rating import currency_of
 from kaisen.carriers.models import Coverage
 from kaisen.core import clock
@@ -65,7 +65,8 @@ def forecast_for_tenant(*, tenant_id: int, coverage: str, today: dt.date | None 
     invoice = Invoice.objects.filter(tenant_id=tenant_id, coverage=coverage, month=month_start(today)).first()
     if invoice is None:
         return None
-    rows = (InvoiceItem.objects.filter(invoice=invoice).values("category").annotate(s=Sum("amount")).order_by())
+    rows = (InvoiceCategoryTotal.objects.filter(invoice=invoice).values("category").annotate(s=Sum("amount"))
+            .order_by())
     categories = {r["category"]: r["s"] or ZERO for r in rows}
     return project(categories=categories, coverage=coverage, currency=invoice.currency or currency_of(coverage),
                    today=today)

@@ -180,6 +180,27 @@ class InvoiceItem(models.Model):
         return f"{self.msisdn or '-'} {self.label} {self.amount}"
 
 
+class InvoiceCategoryTotal(models.Model):
+    """The invoice's items summed per category and tax class: what the provisional charges page,
+    ``GET /api/v1/bills/current`` and the bills list read instead of every item (issue 10 benchmarks: a few
+    rows per invoice, whatever its lines). Derived data, written with the items by rating (``rate_month``,
+    the only writer of items: ``rating.category_totals_write``)."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="category_totals", db_index=False)
+    category = models.CharField(_("category"), max_length=16, choices=ChargeCategory.choices)
+    tax_class = models.CharField(_("tax class"), max_length=16, choices=TaxClass.choices)
+    amount = models.DecimalField(_("amount"), max_digits=16, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("invoice total by category")
+        verbose_name_plural = _("invoice totals by category")
+        constraints = [models.UniqueConstraint(fields=["invoice", "category", "tax_class"],
+                                               name="invoicecategorytotal_key")]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} {self.category} {self.tax_class} {self.amount}"
+
+
 # ------------------------------------------------------------------------------------------------
 # Tariff catalogue, TTS rates, coupons and long-term discounts (issue 4 §2-§3; part `rate`).
 # Rates are in the coverage's currency: yen for Japan, US dollars for Global (S-COV-1). Everything

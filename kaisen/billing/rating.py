@@ -55,6 +55,7 @@ from kaisen.billing.models import (
     Currency,
     FeeRate,
     Invoice,
+    InvoiceCategoryTotal,
     InvoiceItem,
     InvoiceStatus,
     LongTermDiscount,
@@ -321,7 +322,7 @@ def closed_months() -> list[dt.date]:
 def rerate_calls(*, tenant_id: int | None = None, plan_id: int | None = None, line_ids: list[int] | None = None,
                  since: dt.date | None = None,
                  call_type: str | None = None, months: list[dt.date] | None = None,
-                 keep_charges: bool = False, include_closed: bool = False) -> int:
+                 keep_charges: bool = False, include_closed: bool = False, day_totals: bool = True) -> int:
     """Re-rate the stored calls that a change can affect, and only those (issue 10 §4): the calls of
     ``line_ids`` / of ``call_type`` / started on or after ``since`` (a Japan-time date) / billed in
     ``months`` / of the lines ever of ``tenant_id`` / ever on ``plan_id`` — all given conditions together —
@@ -330,11 +331,13 @@ def rerate_calls(*, tenant_id: int | None = None, plan_id: int | None = None, li
     1. one ``UPDATE … FROM`` writes the new charge into the rows whose charge changes (none when
        ``keep_charges``: only the rollups are rebuilt from the stored charges);
     2. their rollups (selected by the same conditions: line, day, call type, month) are deleted and written
-       again from the calls in one ``INSERT … SELECT … GROUP BY``.
+       again from the calls in one ``INSERT … SELECT … GROUP BY``; their day totals (``UsageDayTotal``) lose the
+       old rollups and gain the new ones (one statement each).
 
     Adjustments (late usage of a closed month billed in a later one) are never touched. ``include_closed``
     (only with ``keep_charges``: the migration that wrote the first rollups) rebuilds closed months too.
-    Returns the calls whose charge changed."""
+    ``day_totals`` False (only that migration, when the day totals' table does not exist yet: its own migration
+    then fills it from the rollups) leaves the day totals alone. Returns the calls whose charge changed."""
     t = _t()
     cdr, roll = t["cdr"], UsageRollup._meta.db_table
     conds_c: list[str] = []
@@ -392,8 +395,15 @@ def rerate_calls(*, tenant_id: int | None = None, plan_id: int | None = None, li
                         f"AND ({cdr}.charge {distinct} x.rated_charge OR {cdr}.tenant_id <> x.bill_tenant_id)",
                         params_c)
             changed = max(cur.rowcount, 0)
-        cur.execute(f"DELETE FROM {roll} WHERE {' AND '.join(conds_u)}", params_u)  # noqa: S608
+        where_u = " AND ".join(conds_u)
+        # The day totals follow the rollups: the ones deleted are taken off, the ones written again added. Every
+        # condition is on the rollup's key, so after the upsert the rollups matching them are exactly the new ones.
+        if day_totals:
+            cur.execute(rollups.day_from_rollups_sql(where_u, sign=-1), params_u)
+        cur.execute(f"DELETE FROM {roll} WHERE {where_u}", params_u)  # noqa: S608
         cur.execute(rollups.upsert_sql(f"({rated_calls_select(source)})", charge="x.charge"), params_c)
+        if day_totals:
+            cur.execute(rollups.day_from_rollups_sql(where_u, sign=1), params_u)
     return changed
 
 
@@ -639,6 +649,18 @@ def invoice_tax(invoice: Invoice, *, with_combined: bool = False) -> TaxSummary:
     return compute_tax(sums, currency=invoice.currency)
 
 
+def category_totals_write(invoice: Invoice) -> None:
+    """The invoice's items summed per category and tax class into ``InvoiceCategoryTotal`` (what the provisional
+    charges page and the bills read), replacing the previous sums: two statements, whatever the items. Called
+    wherever the items are written (``rate_month``)."""
+    table, item = InvoiceCategoryTotal._meta.db_table, _t()["item"]
+    with connection.cursor() as cur:
+        cur.execute(f"DELETE FROM {table} WHERE invoice_id = %s", [invoice.pk])  # noqa: S608
+        cur.execute(f"INSERT INTO {table} (invoice_id, category, tax_class, amount) "  # noqa: S608
+                    f"SELECT invoice_id, category, tax_class, SUM(amount) FROM {item} WHERE invoice_id = %s "
+                    f"GROUP BY invoice_id, category, tax_class", [invoice.pk])
+
+
 def open_invoice(*, tenant: Tenant, coverage: str, month: dt.date) -> Invoice:
     invoice, _ = Invoice.objects.get_or_create(
         tenant=tenant, coverage=coverage, month=month_start(month),
@@ -673,6 +695,7 @@ def rate_month(*, tenant: Tenant, coverage: str, month: dt.date, rerate: bool = 
         extra = _extra_fees(invoice, coverage=coverage, month=start)
         InvoiceItem.objects.bulk_create(extra)
         items += len(extra)
+    category_totals_write(invoice)
     summary = invoice_tax(invoice)
     invoice.currency = currency_of(coverage)
     invoice.taxable_total = summary.taxable_total

@@ -27,7 +27,10 @@ Functions:
   (``usage.UsageRollup``, issue 10 §4) of those months, each with its column above as ``col`` (the base of
   ``number_charges`` and the Charges pages' per-number list).
 
-The call figures here (``daily``, the per-number charges) read the rollups, never the raw calls.
+The call figures here (``daily``, the per-number charges) read the rollups, never the raw calls; for the whole
+account (a user not limited to some lines) ``provisional`` reads the sums kept beside them instead — the
+invoice's ``InvoiceCategoryTotal`` rows and the month's ``UsageDayTotal`` rows — so its cost does not grow
+with the account's lines or calls (issue 10 benchmarks).
 * ``call_charge_months(tenant=, user=, coverage="japan", months=4)`` → ``list[MonthCalls]`` (K-4 overview).
 """
 
@@ -38,13 +41,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, CharField, DecimalField, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, CharField, DecimalField, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from kaisen.access import actions
 from kaisen.access.services import authorize, line_scope
-from kaisen.billing.models import ChargeCategory, Invoice, InvoiceItem, InvoiceStatus
+from kaisen.billing.models import ChargeCategory, Invoice, InvoiceCategoryTotal, InvoiceItem, InvoiceStatus
 from kaisen.billing.rating import currency_of, invoice_tax
 from kaisen.billing.tax import TaxSummary, compute_tax
 from kaisen.carriers.models import Coverage
@@ -52,7 +55,7 @@ from kaisen.core import clock
 from kaisen.core.calendar import add_months, first_of_next_month, last_day_of_month, month_start, previous_month
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.tenancy.models import Tenant
-from kaisen.usage.models import CallType, UsageRollup
+from kaisen.usage.models import CallType, UsageDayTotal, UsageRollup
 
 ZERO = Decimal(0)
 
@@ -138,8 +141,12 @@ def provisional(*, tenant: Tenant, user: Any, coverage: str, month: dt.date | No
     currency = currency_of(coverage)
     sums: list[tuple[str, Decimal]] = []  # (tax class, amount): the tax is computed once per rate from these
     if invoice is not None:
-        rows = (visible_items(tenant=tenant, user=user, invoice=invoice).order_by()
-                .values("category", "tax_class").annotate(s=Sum("amount")))
+        if scope:  # a user limited to some lines: their lines' items and the account's, summed here
+            rows: Any = (visible_items(tenant=tenant, user=user, invoice=invoice).order_by()
+                         .values("category", "tax_class").annotate(s=Sum("amount")))
+        else:  # the whole account: the sums rating stored with the items (a few rows, whatever the lines)
+            rows = (InvoiceCategoryTotal.objects.filter(invoice=invoice)
+                    .values("category", "tax_class", s=F("amount")))
         for row in rows:
             amount = row["s"] or ZERO
             categories[row["category"]] = categories.get(row["category"], ZERO) + amount
@@ -152,12 +159,17 @@ def provisional(*, tenant: Tenant, user: Any, coverage: str, month: dt.date | No
     while day <= last:
         daily[day] = ZERO
         day += dt.timedelta(days=1)
-    # The daily breakdown reads the rollups (issue 10 §4): the calls billed this month (adjustments of late
-    # usage included, on the month's first day), without those the line's flat-rate calling makes free.
-    calls = UsageRollup.objects.filter(tenant=tenant, billing_month=start, coverage=coverage, flat_rate_free=False)
+    # The daily breakdown: the calls billed this month (adjustments of late usage included, on the month's
+    # first day), without those the line's flat-rate calling makes free. The whole account reads the day
+    # totals kept with the rollups (a row per day); a user limited to some lines their lines' rollups.
     if scope:
-        calls = calls.filter(scope)
-    per_day = calls.order_by("day").values("day").annotate(s=Sum("charge"))
+        per_day: Any = (UsageRollup.objects.filter(scope, tenant=tenant, billing_month=start, coverage=coverage,
+                                                   flat_rate_free=False)
+                        .order_by("day").values("day").annotate(s=Sum("charge")))
+    else:
+        per_day = (UsageDayTotal.objects.filter(tenant=tenant, billing_month=start, coverage=coverage,
+                                                flat_rate_free=False)
+                   .order_by("day").values("day", s=F("charge")))
     for day_row in per_day:
         # A call begun on the previous month's last day, billed in this one; late usage of an earlier month.
         key = max(day_row["day"], start)

@@ -367,10 +367,11 @@ def _store_calls(cur: Any, *, source: str, params: list[Any], months_from: str |
     that stores the call, no later ``UPDATE``.
 
     PostgreSQL: one statement — ``WITH rated AS (<rating's select>), ins AS (INSERT INTO CallRecord … SELECT
-    … FROM rated) INSERT INTO UsageRollup … SELECT … FROM rated GROUP BY … ON CONFLICT DO UPDATE``.
+    … FROM rated) INSERT INTO UsageRollup … SELECT … FROM rated GROUP BY … ON CONFLICT DO UPDATE``, and the
+    same calls added to their day totals (``UsageDayTotal``) in a third ``WITH``.
     ``may_collide``: a record ID may already be stored (another import at the same time, or two rows of one
     file): the insert then skips it (``ON CONFLICT DO NOTHING``) and the rollups count only the rows it
-    inserted. SQLite (no data-modifying ``WITH``): the rated select fills a temporary table once, and two
+    inserted. SQLite (no data-modifying ``WITH``): the rated select fills a temporary table once, and three
     ``INSERT … SELECT`` read it. Returns the calls stored."""
     rated = call_rating.get().rated_select(source)
     calls = CallRecord._meta.db_table
@@ -390,7 +391,8 @@ def _store_calls(cur: Any, *, source: str, params: list[Any], months_from: str |
             f"WITH {RATED} AS MATERIALIZED ({rated}), "  # noqa: S608
             f"ins AS (INSERT INTO {calls} ({target}) SELECT {select} FROM {RATED} ORDER BY {CALL_ORDER}{conflict} "
             f"RETURNING record_id), "
-            f"roll AS ({rollups.upsert_sql(stored, late=late)}) "
+            f"roll AS ({rollups.upsert_sql(stored, late=late)}), "
+            f"days AS ({rollups.day_upsert_sql(stored, late=late)}) "
             f"SELECT COUNT(*) FROM ins", params)
         return int(cur.fetchone()[0])
     cur.execute(f"DROP TABLE IF EXISTS {RATED}")
@@ -398,6 +400,7 @@ def _store_calls(cur: Any, *, source: str, params: list[Any], months_from: str |
     cur.execute(f"INSERT INTO {calls} ({target}) SELECT {select} FROM {RATED}", [])  # noqa: S608
     loaded = int(cur.rowcount)
     cur.execute(rollups.upsert_sql(RATED, late=late), [])
+    cur.execute(rollups.day_upsert_sql(RATED, late=late), [])
     _drop(cur, RATED, LATE)
     return loaded
 

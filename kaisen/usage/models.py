@@ -309,3 +309,30 @@ class UsageRollup(models.Model):
     @property
     def is_adjustment(self) -> bool:
         return self.billing_month != self.usage_month
+
+
+class UsageDayTotal(models.Model):
+    """The rollups of one tenant, billing month, coverage and Japan-time day summed over its lines and call
+    types (issue 10 benchmarks): the daily breakdown of the provisional charges page and of
+    ``GET /api/v1/bills/current`` reads these few rows instead of every rollup of the month. Kept up to date in
+    the same places as the rollups: the statement that stores the calls (``usage.ingest``) adds to them;
+    re-rating (``billing.rating.rerate_calls``) takes the old rollups off and adds the new ones.
+    ``calls`` is a plain integer: a re-rating writes its difference, which may be negative."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+", db_constraint=False,
+                               db_index=False)
+    billing_month = models.DateField(_("billing month"))
+    coverage = models.CharField(_("coverage"), max_length=8)
+    day = models.DateField(_("date"))
+    flat_rate_free = models.BooleanField(_("covered by flat-rate calling"), default=False)
+    calls = models.BigIntegerField(_("calls"), default=0)
+    charge = models.DecimalField(_("charge (standard rate)"), max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("usage day total")
+        verbose_name_plural = _("usage day totals")
+        constraints = [models.UniqueConstraint(fields=["tenant", "billing_month", "coverage", "day", "flat_rate_free"],
+                                               name="usagedaytotal_key")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.day} ({self.billing_month:%Y-%m}): {self.calls} / {self.charge}"

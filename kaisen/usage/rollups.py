@@ -1,4 +1,4 @@
-"""Keeping ``UsageRollup`` up to date, set-wise (issue 10 §4).
+"""Keeping ``UsageRollup`` and its day totals (``UsageDayTotal``) up to date, set-wise (issue 10 §4).
 
 One ``INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE`` adds the calls of a rated source (the calls the
 loader has just stored, or the calls being re-rated) to their rollups: the same statement on PostgreSQL and
@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from django.db import connection
 
-from kaisen.usage.models import UsageRollup
+from kaisen.usage.models import UsageDayTotal, UsageRollup
 
 #: The unique key of a rollup (``usagerollup_key``), in the order of the constraint.
 KEY = ("line_id", "billing_month", "usage_month", "day", "call_type", "msisdn", "tenant_id", "coverage",
        "flat_rate_free")
 SUMS = ("calls", "units", "duration_ds", "charge", "unrated")
+#: The unique key of a day total (``usagedaytotal_key``): the rollups summed over lines and call types.
+DAY_KEY = ("tenant_id", "billing_month", "coverage", "day", "flat_rate_free")
 
 
 def jst_day(column: str) -> str:
@@ -25,17 +27,52 @@ def jst_day(column: str) -> str:
     return f"date({column}, '+9 hours')"
 
 
+def _late_join(late: str | None) -> tuple[str, str]:
+    """(join, billing month SQL) for the calls ``x``: with ``late``, the month that bills them."""
+    if not late:
+        return "", "x.billing_month"
+    return (f" LEFT JOIN {late} m ON m.tenant_id = x.bill_tenant_id AND m.coverage = x.coverage "
+            f"AND m.month = x.billing_month", "COALESCE(m.target_month, x.billing_month)")
+
+
+def _day_conflict() -> str:
+    table = UsageDayTotal._meta.db_table
+    return (f"ON CONFLICT ({', '.join(DAY_KEY)}) DO UPDATE SET calls = {table}.calls + excluded.calls, "
+            f"charge = {table}.charge + excluded.charge")
+
+
+def day_upsert_sql(source: str, *, charge: str = "x.rated_charge", late: str | None = None) -> str:
+    """The statement adding the calls of ``source`` (alias ``x``, as for ``upsert_sql``) to their day totals
+    (``UsageDayTotal``): the same calls, grouped by the day total's key only."""
+    table = UsageDayTotal._meta.db_table
+    join, bill_month = _late_join(late)
+    exprs = ["x.bill_tenant_id", bill_month, "x.coverage", jst_day("x.started_at"), "x.flat_rate_free"]
+    return (
+        f"INSERT INTO {table} ({', '.join(DAY_KEY)}, calls, charge) "  # noqa: S608
+        f"SELECT {', '.join(exprs)}, COUNT(*), COALESCE(SUM({charge}), 0) "
+        f"FROM {source} x{join} WHERE TRUE GROUP BY {', '.join(exprs)} {_day_conflict()}"
+    )
+
+
+def day_from_rollups_sql(where: str, *, sign: int) -> str:
+    """The statement adding (``sign`` 1) or taking off (-1) the rollups matching ``where`` (SQL on the rollup
+    table's columns) to or from their day totals: re-rating takes the rollups it deletes off and adds the ones
+    it writes again."""
+    table, roll = UsageDayTotal._meta.db_table, UsageRollup._meta.db_table
+    s = "" if sign > 0 else "-"
+    keys = ", ".join(DAY_KEY)
+    return (
+        f"INSERT INTO {table} ({keys}, calls, charge) "  # noqa: S608
+        f"SELECT {keys}, {s}SUM(calls), {s}SUM(charge) FROM {roll} WHERE {where} GROUP BY {keys} {_day_conflict()}"
+    )
+
+
 def upsert_sql(source: str, *, charge: str = "x.rated_charge", late: str | None = None) -> str:
     """The statement adding the calls of ``source`` (alias ``x``) to their rollups. ``charge``: the SQL of a
     call's charge (NULL: not rated). ``late``: a table (tenant_id, coverage, month, target_month) of closed
     months whose late usage is billed in ``target_month`` instead (an adjustment)."""
     table = UsageRollup._meta.db_table
-    bill_month = "x.billing_month"
-    join = ""
-    if late:
-        join = (f" LEFT JOIN {late} m ON m.tenant_id = x.bill_tenant_id AND m.coverage = x.coverage "
-                f"AND m.month = x.billing_month")
-        bill_month = "COALESCE(m.target_month, x.billing_month)"
+    join, bill_month = _late_join(late)
     day = jst_day("x.started_at")
     groups = [("line_id", "x.line_id"), ("billing_month", bill_month), ("usage_month", "x.billing_month"),
               ("day", day), ("call_type", "x.call_type"), ("msisdn", "x.msisdn"), ("tenant_id", "x.bill_tenant_id"),

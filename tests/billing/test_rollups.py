@@ -26,7 +26,7 @@ from kaisen.billing.rating import ADJUSTMENT_SUFFIX, rate_month
 from kaisen.lines.history import line_record_change
 from kaisen.lines.models import LinePeriodReason
 from kaisen.usage.ingest import usage_file_import, usage_rematch
-from kaisen.usage.models import CallRecord, UnmatchedCall, UsageRollup
+from kaisen.usage.models import CallRecord, UnmatchedCall, UsageDayTotal, UsageRollup
 from tests.billing import kit
 from tests.factories import UserFactory
 
@@ -74,6 +74,24 @@ def _sums_rollup() -> dict[tuple, tuple]:
     return out
 
 
+def _days_kept() -> dict[tuple, tuple]:
+    """The day totals (``UsageDayTotal``) ingest and re-rating keep, the rows a re-rating left at zero left out."""
+    cent = D("0.01")
+    return {(r.tenant_id, r.billing_month, r.coverage, r.day, r.flat_rate_free): (r.calls, r.charge.quantize(cent))
+            for r in UsageDayTotal.objects.all() if r.calls or r.charge}
+
+
+def _days_of_rollups() -> dict[tuple, tuple]:
+    """The same sums, from the rollups."""
+    out = {}
+    for r in (UsageRollup.objects.values("tenant_id", "billing_month", "coverage", "day", "flat_rate_free")
+              .order_by().annotate(n=Sum("calls"), charge=Sum("charge"))):
+        if r["n"] or r["charge"]:
+            out[(r["tenant_id"], r["billing_month"], r["coverage"], r["day"], r["flat_rate_free"])] = (
+                r["n"], D(r["charge"] or 0).quantize(D("0.01")))
+    return out
+
+
 def test_the_statement_that_stores_a_call_rates_it_no_later_update() -> None:
     t = kit.tenant()
     ln = kit.line(t, kit.plan("RI-1"), voice={})
@@ -107,6 +125,7 @@ def test_a_rematched_call_is_rated_and_rolled_up() -> None:
     call = CallRecord.objects.get(record_id="RM1")
     assert call.line_id == ln.pk and call.charge == _domestic_rate(dt.date(2026, 3, 5)).rate
     assert _sums_rollup() == _sums_raw()
+    assert _days_kept() == _days_of_rollups()  # the day totals follow the rollups (issue 10 benchmarks)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -130,6 +149,7 @@ def test_rollups_equal_the_sums_of_the_raw_calls(calls: list, split: int) -> Non
     _load(rows[:split])
     _load(rows[split:] + rows[:2])  # the first records again: not loaded twice
     assert _sums_rollup() == _sums_raw()
+    assert _days_kept() == _days_of_rollups()  # the day totals follow the rollups (issue 10 benchmarks)
 
 
 def test_a_tariff_version_re_rates_only_the_affected_calls_and_rollups() -> None:
@@ -155,6 +175,7 @@ def test_a_tariff_version_re_rates_only_the_affected_calls_and_rollups() -> None
     assert _sums_rollup() == _sums_raw()
     inv = rate_month(tenant=t, coverage="japan", month=MARCH).invoice
     assert inv.items.get(cost_type="voice_xi").amount == after["V1"] + after["V2"]
+    assert _days_kept() == _days_of_rollups()  # the day totals follow the rollups (issue 10 benchmarks)
 
 
 def test_a_line_history_change_re_rates_that_lines_calls_from_its_day() -> None:
@@ -178,6 +199,7 @@ def test_a_line_history_change_re_rates_that_lines_calls_from_its_day() -> None:
     assert h1 is not None and h1 > 0
     assert items[(ln.msisdn, "voice_xi")] == h1  # the call after the change is free
     assert items[(other.msisdn, "voice_xi")] == CallRecord.objects.get(record_id="H3").charge
+    assert _days_kept() == _days_of_rollups()  # the day totals follow the rollups (issue 10 benchmarks)
 
 
 def test_late_usage_of_a_closed_month_is_an_adjustment_in_the_next_open_month() -> None:
@@ -210,6 +232,7 @@ def test_late_usage_of_a_closed_month_is_an_adjustment_in_the_next_open_month() 
     close_month(tenant=t, coverage="japan", month=MARCH, today=dt.date(2026, 4, 5))
     _load([_row("L4", ln.msisdn, "2026-02-25 10:00:00.0", 300)])
     assert UsageRollup.objects.get(line=ln, day=dt.date(2026, 2, 25)).billing_month == APRIL
+    assert _days_kept() == _days_of_rollups()  # the day totals follow the rollups (issue 10 benchmarks)
 
 
 def test_rollups_of_unrated_calls_are_counted_and_rated_when_a_rate_appears() -> None:
@@ -227,3 +250,4 @@ def test_rollups_of_unrated_calls_are_counted_and_rated_when_a_rate_appears() ->
     assert CallRecord.objects.get(record_id="U1").charge == D(8)  # one started 180-second unit
     assert rate_month(tenant=t, coverage="japan", month=MARCH).unrated_calls == 0
     assert InvoiceItem.objects.filter(invoice__tenant=t, cost_type="voice_ip").get().amount == D(8)
+    assert _days_kept() == _days_of_rollups()  # the day totals follow the rollups (issue 10 benchmarks)

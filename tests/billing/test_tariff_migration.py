@@ -50,7 +50,7 @@ def test_existing_prices_become_versions_valid_from_2000() -> None:
         assert set(new.get_model("billing", "FeeRate").objects.values_list("valid_from", flat=True)) == {epoch}
     finally:
         # Every app at its latest migration again: later tests need the schema of today (billing 0008 adds
-        # a column to invoice items).
+        # a column to invoice items, 0009 a table).
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
         executor.migrate(executor.loader.graph.leaf_nodes())

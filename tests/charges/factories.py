@@ -12,7 +12,7 @@ import uuid
 from decimal import Decimal
 
 from kaisen.billing.models import ChargeCategory, Currency, Invoice, InvoiceItem, InvoiceStatus, TaxClass
-from kaisen.billing.rating import rerate_calls
+from kaisen.billing.rating import category_totals_write, rerate_calls
 from kaisen.carriers.models import Coverage
 from kaisen.core.clock import JST
 from kaisen.lines.models import Line
@@ -52,13 +52,15 @@ def invoice_make(tenant: Tenant, month: dt.date, *, status: str = InvoiceStatus.
 def item_make(invoice: Invoice, *, amount: str, category: str = ChargeCategory.FEE, label: str = "月額基本料金",
               cost_type: str = "", line: Line | None = None, tax_class: str = TaxClass.TAXABLE_10,
               quantity: str = "1") -> InvoiceItem:
-    return InvoiceItem.objects.create(
+    item = InvoiceItem.objects.create(
         invoice=invoice, tenant=invoice.tenant, line=line, msisdn=(line.msisdn or "") if line else "",
         cost_type=cost_type or category, label=label, category=category,
         is_voice=category in (ChargeCategory.DOMESTIC, ChargeCategory.INTERNATIONAL, ChargeCategory.MOBILE_AU,
                               ChargeCategory.MOBILE_OTHER),
         quantity=Decimal(quantity), amount=Decimal(amount), tax_class=tax_class,
     )
+    category_totals_write(invoice)  # the sums rating stores with its items (what the pages read)
+    return item
 
 
 def usage_file() -> UsageFile:

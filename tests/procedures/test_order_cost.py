@@ -88,8 +88,9 @@ EVENTS_OUTBOX = 2
 SUBMIT_MAX = 14 + EVENTS_OUTBOX
 #: The re-rating a change of the line's history asks for (issue 10 §4, ``billing.rating.rerate_line_history``):
 #: the closed months, one UPDATE of the line's calls from the day of the change whose charge changes, one
-#: DELETE and one INSERT of their rollups — fixed, whatever the tenant's size.
-LINE_HISTORY_RERATE = 4
+#: DELETE and one INSERT of their rollups, and their day totals taken off and added again (two INSERTs; issue 10
+#: benchmarks) — fixed, whatever the tenant's size.
+LINE_HISTORY_RERATE = 6
 #: Statements per applied order in a tick, 8 of them the carrier simulator's own table (the carrier side):
 #: 23 + the events outbox + the re-rating of the line's calls.
 APPLY_PER_ORDER_MAX = 23 + EVENTS_OUTBOX + LINE_HISTORY_RERATE
@@ -98,7 +99,7 @@ TICK_IDLE_MAX = 9
 #: Orders handled in one transaction (``KAISEN_ORDER_BATCH``) share the claim query, the commit and the write of
 #: their records (order events, audit rows, webhook events: one INSERT each and the endpoint look-up, 4). What
 #: each order of a batch still costs: 4 on the carrier simulator's table, the order's 2 UPDATEs, the line's
-#: SELECT and UPDATE, 3 for its history, the re-rating (4), the mail (a savepoint, the INSERT, its release).
+#: SELECT and UPDATE, 3 for its history, the re-rating (6), the mail (a savepoint, the INSERT, its release).
 APPLY_IN_BATCH_MAX = 14 + LINE_HISTORY_RERATE
 #: What a batch costs besides its orders: (BEGIN,) the claim, the 4 record writes, COMMIT.
 BATCH_MAX = 7

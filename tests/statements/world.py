@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kaisen.billing.models import ChargeCategory, Currency, Invoice, InvoiceItem, InvoiceStatus, TaxClass
-from kaisen.billing.rating import rerate_calls
+from kaisen.billing.rating import category_totals_write, rerate_calls
 from kaisen.carriers.models import Carrier, Coverage
 from kaisen.lines.models import Line, LineStatus, SimSize, SimType
 from kaisen.usage.models import CallRecord, CallType, DataUsageDaily, UsageFile
@@ -108,6 +108,7 @@ def build_world(public_id: str = PARTNER) -> StatementWorld:
             InvoiceItem.objects.create(invoice=inv, tenant=tenant, line=line, msisdn=line.msisdn if line else "",
                                        cost_type=code, label=label, category=category, is_voice=voice,
                                        amount=Decimal(value), tax_class=tax)
+        category_totals_write(inv)  # the sums rating stores with its items
 
     # --- calls billed in October -----------------------------------------------------------------------------
     source = UsageFile.objects.create(kind="calls", name=f"calls-{public_id}.csv", sha256=f"{public_id:0>64}"[-64:])
