@@ -6,7 +6,8 @@ Inside ``recording()`` the event and audit rows of every move are collected and 
 block with one ``INSERT`` each (issue 11 §1): the order engine and ``order_submit`` wrap each order's
 transaction in it, so an order that moves twice in one step still pays two statements for its records. The
 events of the block (issue 13: the order's and its line's) are collected too and written at its end with one
-``INSERT`` and one look-up of the subscribed webhook endpoints (``kaisen.events.services.batching``).
+``INSERT`` and one look-up of the subscribed webhook endpoints (``kaisen.events.services.batching``), and so
+are its order mails (``kaisen.notifications.services.batching``: one ``INSERT … ON CONFLICT DO NOTHING``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.events import catalogue
 from kaisen.events.services import batching as events_batching
 from kaisen.events.services import event_emit
+from kaisen.notifications.services import batching as outbox_batching
 from kaisen.procedures.models import FINAL_STATUSES, TRANSITIONS, Order, OrderEvent, OrderStatus
 
 
@@ -55,7 +57,8 @@ def recording() -> Iterator[None]:
         return
     records = _local.records = _Records()
     try:
-        with events_batching():  # the events of the block (orders, lines) go out with one INSERT at its end
+        # The events of the block (orders, lines) and its order mails go out with one INSERT each at its end.
+        with events_batching(), outbox_batching():
             yield
             records.flush()
     finally:
