@@ -79,20 +79,40 @@ def can_transition(order: Order, to: str) -> bool:
     return to in TRANSITIONS[order.status]
 
 
+_UNSAVED = "_kaisen_unsaved_fields"
+
+
+def order_save(order: Order, fields: list[str]) -> None:
+    """Save ``fields`` of ``order`` (and ``updated_at``), with the fields of a move deferred by
+    ``order_transition(..., defer=True)``: one ``UPDATE`` for both."""
+    order.save(update_fields=sorted({*fields, "updated_at", *order.__dict__.pop(_UNSAVED, ())}))
+
+
+def order_flush(order: Order) -> None:
+    """Save what a deferred move left unsaved, if anything (a safety net at the end of an order's step)."""
+    if order.__dict__.get(_UNSAVED):
+        order_save(order, [])
+
+
 def order_transition(order: Order, to: str, *, actor: str = "system", user: Any = None, note: str = "",
                      data: dict[str, Any] | None = None, update_fields: list[str] | None = None,
-                     reason: str = "", save: bool = True) -> Order:
+                     reason: str = "", save: bool = True, defer: bool = False) -> Order:
     """Move ``order`` to ``to`` and record it. The caller holds the row lock (select_for_update).
-    ``save=False``: the caller saves the order itself (a new order, inserted in its final first state)."""
+    ``save=False``: the caller saves the order itself (a new order, inserted in its final first state).
+    ``defer=True``: the order moves again in this transaction (the engine's send of an order the carrier has
+    already done, issue 11): its fields are saved with the next ``order_transition`` or ``order_save`` — one
+    ``UPDATE`` for both moves; the move's records are written as usual."""
     if to not in TRANSITIONS[order.status]:
         raise IllegalTransition(f"order {order.pk}: {order.status} -> {to}")
     before = order.status
     order.status = to
-    fields = {"status", "updated_at", *(update_fields or [])}
+    fields = {"status", "updated_at", *(update_fields or []), *order.__dict__.pop(_UNSAVED, ())}
     if to in FINAL_STATUSES:
         order.completed_at = clock.now()
         fields.add("completed_at")
-    if save:
+    if defer:
+        order.__dict__[_UNSAVED] = fields
+    elif save:
         order.save(update_fields=sorted(fields))
     _add(OrderEvent(order=order, tenant_id=order.tenant_id, from_status=before, to_status=to, actor=actor[:100],
                     note=note[:500], data=data or {}),

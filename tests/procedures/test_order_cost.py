@@ -99,10 +99,10 @@ LINE_HISTORY_RERATE = 4
 #: Statements of a tick with nothing to do (three phases that find no order).
 TICK_IDLE_MAX = 9
 #: What each order of a transaction costs (suspend, voice line, instant carrier): 4 on the carrier simulator's
-#: table (the carrier side: submit and query, a SELECT … FOR UPDATE and a write each), the order's 2 UPDATEs (sent,
-#: completed), the line's SELECT … FOR UPDATE and UPDATE, 3 for its history (the open interval, closing it, the
-#: new one). No re-rating (above), no statement per mail.
-APPLY_IN_BATCH_MAX = 11
+#: table (the carrier side: submit and query, a SELECT … FOR UPDATE and a write each), the order's UPDATE (sent and
+#: completed in one: ``order_transition(defer=True)``), the line's SELECT … FOR UPDATE and UPDATE, 3 for its
+#: history (the open interval, closing it, the new one). No re-rating (above), no statement per mail.
+APPLY_IN_BATCH_MAX = 10
 #: What a transaction of orders costs besides its orders (``KAISEN_ORDER_BATCH`` orders share it): (BEGIN,) the
 #: claim, the record writes (order events, audit rows, webhook events and the endpoint look-up, the mails: 5),
 #: COMMIT.
@@ -189,5 +189,6 @@ def test_a_batch_of_orders_shares_its_claim_commit_and_records_issue_11(tenant_a
     assert sum(1 for q in sql if q.startswith('INSERT INTO "audit_auditevent"')) == 1
     assert sum(1 for q in sql if "notifications_outboxmessage" in q) == 1  # the ten completion mails
     assert not [q for q in sql if "usage_" in q or "billing_invoice" in q]  # a suspend re-rates no call
+    assert sum(1 for q in sql if q.startswith('UPDATE "procedures_order"')) == 10  # one per order
     if connection.vendor == "postgresql":  # SQLite's commits are not statements Django records
         assert sum(1 for q in sql if q == "COMMIT") <= 3  # the batch's, and the two empty phases'
