@@ -112,3 +112,23 @@ def test_a_status_and_plan_change_together_re_rate() -> None:
     with CaptureQueriesContext(connection) as ctx:
         line_record_change(line=ln, at=kit.at(2026, 3, 20, 0), reason=LinePeriodReason.BACK_OFFICE)
     assert _rating_sql(ctx)
+
+
+def test_a_lines_re_rating_reads_that_lines_calls_only() -> None:
+    """The re-rating UPDATE carries its conditions on the updated table too (issue 11 session 7): PostgreSQL
+    otherwise scanned every call partition to update one line's calls (seen with EXPLAIN ANALYZE on the demo data,
+    docs/benchmarks.md; a test database's tiny partitions make any plan cheap, so the SQL is checked here). The
+    other line's calls are untouched."""
+    t = kit.tenant()
+    ln, other = kit.line(t, kit.plan("RS-u1"), voice={}), kit.line(t, kit.plan("RS-u2"), voice={})
+    _load(ln.msisdn)
+    _load(other.msisdn)
+    before_other = _state(other.pk)
+    ln.voice_options = {"flat_rate_calling": True}
+    ln.save(update_fields=["voice_options"])
+    with CaptureQueriesContext(connection) as ctx:
+        line_record_change(line=ln, at=kit.at(2026, 3, 20, 0), reason=LinePeriodReason.BACK_OFFICE)
+    update = next(q["sql"] for q in ctx.captured_queries if q["sql"].startswith("UPDATE usage_callrecord"))
+    assert f"usage_callrecord.line_id IN ({ln.pk})" in update
+    assert "usage_callrecord.started_at >=" in update
+    assert _state(other.pk) == before_other
