@@ -40,6 +40,7 @@ What is billed for a month (decided from the seeds, see docs/billing.md "Rating"
 from __future__ import annotations
 
 import datetime as dt
+import re
 from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
@@ -390,10 +391,16 @@ def rerate_calls(*, tenant_id: int | None = None, plan_id: int | None = None, li
         if not keep_charges:
             distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
             # The tenant follows the line-history interval too (the tenant that held the line at the start).
+            # The source's conditions once more on the updated table (true of every row it joins): without them
+            # PostgreSQL hash-joined a sequential scan of every call partition to the few calls of one line's
+            # re-rating (issue 11 session 7: 78,637 rows read for one call changed); with them it reads the
+            # line's calls by index.
+            where_t = re.sub(r"\bc\.", f"{cdr}.", where_c)
             cur.execute(f"UPDATE {cdr} SET charge = x.rated_charge, tenant_id = x.bill_tenant_id "  # noqa: S608
                         f"FROM ({rated_calls_select(source)}) x WHERE {cdr}.id = x.id "
-                        f"AND ({cdr}.charge {distinct} x.rated_charge OR {cdr}.tenant_id <> x.bill_tenant_id)",
-                        params_c)
+                        f"AND ({cdr}.charge {distinct} x.rated_charge OR {cdr}.tenant_id <> x.bill_tenant_id) "
+                        f"AND {where_t}",
+                        params_c + params_c)
             changed = max(cur.rowcount, 0)
         where_u = " AND ".join(conds_u)
         # The day totals follow the rollups: the ones deleted are taken off, the ones written again added. Every

@@ -41,6 +41,12 @@ KEPT_FIELDS = ("tenant_id", "plan_id", "carrier", "status", "voice_options", "da
 KEPT_LINE_FIELDS = frozenset({"tenant", "plan", "carrier", "status", "voice_options", "data_cap_mb", "sim_size",
                               "iccid", "msisdn"})
 _CHUNK = 1000
+#: The fields of an interval that the rating of calls reads (``billing.rating.rated_calls_select``: the tenant
+#: billed, the plan — its coverage, call rates and fees — and the voice options, for flat-rate calling; besides
+#: the interval's bounds). A change of only the other kept fields (status, carrier, SIM, number, data cap) prices
+#: no call differently, so it asks for no re-rating (issue 11 §1: a suspend or resume re-rated the line's calls,
+#: 4 statements per order for nothing). ``tests/billing/test_rerate_scope.py`` checks the rating reads no other.
+RATED_FIELDS = ("tenant_id", "plan_id", "coverage", "voice_options")
 
 #: Called with (line IDs, the earliest moment their new intervals start — None: from their first interval)
 #: after a change was recorded, in the same transaction: billing re-rates those lines' calls from that day in
@@ -68,8 +74,8 @@ def _state(line: Line) -> dict[str, Any]:
     return state
 
 
-def _same(period: LinePeriod, state: dict[str, Any]) -> bool:
-    return all(getattr(period, name) == value for name, value in state.items())
+def _same(period: LinePeriod, state: dict[str, Any], names: Iterable[str] | None = None) -> bool:
+    return all(getattr(period, name) == state[name] for name in (state if names is None else names))
 
 
 def _require_aware(at: dt.datetime) -> None:
@@ -92,10 +98,13 @@ def _record(lines: Iterable[Line], *, at: dt.datetime, reason: str, order_id: in
     to_close: list[int] = []
     to_replace: list[int] = []
     new: list[LinePeriod] = []
+    rerate: set[int] = set()  # lines whose calls may be priced differently from now on
     for line in lines:
         state = _state(line)
         current = open_periods.get(line.pk)
         start = at
+        if current is None or not _same(current, state, RATED_FIELDS):
+            rerate.add(line.pk)
         if current is not None:
             if _same(current, state):
                 continue
@@ -123,7 +132,10 @@ def _record(lines: Iterable[Line], *, at: dt.datetime, reason: str, order_id: in
     made = LinePeriod.objects.bulk_create(new)
     # A replaced interval may have been the line's first (which also prices calls from before it): re-rate
     # those lines from their first interval.
-    history_changed.get()([p.line_id for p in made], None if to_replace else min(p.valid_from for p in made))
+    rerated = [p for p in made if p.line_id in rerate]
+    if rerated:
+        history_changed.get()([p.line_id for p in rerated],
+                              None if to_replace else min(p.valid_from for p in rerated))
     return made
 
 

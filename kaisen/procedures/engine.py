@@ -42,7 +42,7 @@ from kaisen.core import clock
 from kaisen.procedures import mails
 from kaisen.procedures.models import Order, OrderKind, OrderStatus
 from kaisen.procedures.results import order_apply_result
-from kaisen.procedures.workflow import order_transition, recording
+from kaisen.procedures.workflow import order_flush, order_save, order_transition, recording
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def _apply(order: Order, status: CarrierStatus, report: TickReport) -> None:
     if port_out_after and not status.result.get("ported_out"):
         # An issued MNP reservation number: keep asking the carrier whether the number has ported out.
         order.next_check_at = dt.datetime.fromisoformat(port_out_after)
-        order.save(update_fields=["next_check_at", "updated_at"])
+        order_save(order, ["next_check_at"])
     if status.state == CarrierState.COMPLETED:
         report.completed += 1
     else:
@@ -160,13 +160,17 @@ def _send_one(order: Order, adapter: CarrierAdapter, now: dt.datetime, report: T
         report.unknown += 1
         return
     order.next_check_at = _next_poll(now, status)
+    final = status.state in (CarrierState.COMPLETED, CarrierState.FAILED)  # a repeat of a finished request
+    # The carrier expects to be done already: ask now, in this transaction, instead of in a second one.
+    ask = (status.state == CarrierState.PENDING and status.expected_at is not None
+           and status.expected_at <= clock.now())
+    # The order moves again below: its SENT fields are saved with that move (one UPDATE, not two).
     order_transition(order, OrderStatus.SENT, actor=ACTOR, data={"carrier_ref": order.carrier_ref},
-                     update_fields=["attempts", "carrier_ref", "next_check_at"])
+                     update_fields=["attempts", "carrier_ref", "next_check_at"], defer=final or ask)
     report.sent += 1
-    if status.state in (CarrierState.COMPLETED, CarrierState.FAILED):  # a repeat of a finished request
+    if final:
         _apply(order, status, report)
-    elif status.state == CarrierState.PENDING and status.expected_at is not None and status.expected_at <= clock.now():
-        # The carrier expects to be done already: ask now, in this transaction, instead of in a second one.
+    elif ask:
         _check_one(order, adapter, now, report)
 
 
@@ -176,7 +180,7 @@ def _check_one(order: Order, adapter: CarrierAdapter, now: dt.datetime, report: 
         status = adapter.query(order.carrier_ref or order_ref(order))
     except CarrierTimeout:
         order.next_check_at = now + RETRY_UNKNOWN
-        order.save(update_fields=["next_check_at", "updated_at"])
+        order_save(order, ["next_check_at"])
         report.still_pending += 1
         return
     if status.state == CarrierState.UNKNOWN:
@@ -190,7 +194,7 @@ def _check_one(order: Order, adapter: CarrierAdapter, now: dt.datetime, report: 
             # SENT, yet the carrier does not know it: should not happen; keep asking, loudly.
             log.error("order %s: sent, but the carrier does not know %s", order.pk, order.carrier_ref)
             order.next_check_at = now + ERROR_BACKOFF
-            order.save(update_fields=["next_check_at", "updated_at"])
+            order_save(order, ["next_check_at"])
             report.errors += 1
         return
     if status.state == CarrierState.PENDING:
@@ -199,7 +203,7 @@ def _check_one(order: Order, adapter: CarrierAdapter, now: dt.datetime, report: 
             order_transition(order, OrderStatus.SENT, actor=ACTOR, note="carrier has it",
                              update_fields=["next_check_at"])
         else:
-            order.save(update_fields=["next_check_at", "updated_at"])
+            order_save(order, ["next_check_at"])
         report.still_pending += 1
         return
     if status.state == CarrierState.CANCELLED:
@@ -247,6 +251,7 @@ def _batch(qs: Any, order_by: tuple[str, ...], handle: Any, adapter: CarrierAdap
         claimed.extend(o.pk for o in orders)
         for order in orders:
             handle(order, adapter, now, part)
+            order_flush(order)
     report.add(part)
     return len(orders)
 
@@ -259,6 +264,7 @@ def _one(name: str, qs: Any, order_id: int, handle: Any, adapter: CarrierAdapter
             order = _claim(qs.filter(pk=order_id), ("id",), 1)
             if order:  # else another worker has it now, or it is no longer due
                 handle(order[0], adapter, now, report)
+                order_flush(order[0])
         return True
     except Exception:
         report.errors += 1

@@ -6,7 +6,8 @@ Inside ``recording()`` the event and audit rows of every move are collected and 
 block with one ``INSERT`` each (issue 11 §1): the order engine and ``order_submit`` wrap each order's
 transaction in it, so an order that moves twice in one step still pays two statements for its records. The
 events of the block (issue 13: the order's and its line's) are collected too and written at its end with one
-``INSERT`` and one look-up of the subscribed webhook endpoints (``kaisen.events.services.batching``).
+``INSERT`` and one look-up of the subscribed webhook endpoints (``kaisen.events.services.batching``), and so
+are its order mails (``kaisen.notifications.services.batching``: one ``INSERT … ON CONFLICT DO NOTHING``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.events import catalogue
 from kaisen.events.services import batching as events_batching
 from kaisen.events.services import event_emit
+from kaisen.notifications.services import batching as outbox_batching
 from kaisen.procedures.models import FINAL_STATUSES, TRANSITIONS, Order, OrderEvent, OrderStatus
 
 
@@ -55,7 +57,8 @@ def recording() -> Iterator[None]:
         return
     records = _local.records = _Records()
     try:
-        with events_batching():  # the events of the block (orders, lines) go out with one INSERT at its end
+        # The events of the block (orders, lines) and its order mails go out with one INSERT each at its end.
+        with events_batching(), outbox_batching():
             yield
             records.flush()
     finally:
@@ -76,20 +79,40 @@ def can_transition(order: Order, to: str) -> bool:
     return to in TRANSITIONS[order.status]
 
 
+_UNSAVED = "_kaisen_unsaved_fields"
+
+
+def order_save(order: Order, fields: list[str]) -> None:
+    """Save ``fields`` of ``order`` (and ``updated_at``), with the fields of a move deferred by
+    ``order_transition(..., defer=True)``: one ``UPDATE`` for both."""
+    order.save(update_fields=sorted({*fields, "updated_at", *order.__dict__.pop(_UNSAVED, ())}))
+
+
+def order_flush(order: Order) -> None:
+    """Save what a deferred move left unsaved, if anything (a safety net at the end of an order's step)."""
+    if order.__dict__.get(_UNSAVED):
+        order_save(order, [])
+
+
 def order_transition(order: Order, to: str, *, actor: str = "system", user: Any = None, note: str = "",
                      data: dict[str, Any] | None = None, update_fields: list[str] | None = None,
-                     reason: str = "", save: bool = True) -> Order:
+                     reason: str = "", save: bool = True, defer: bool = False) -> Order:
     """Move ``order`` to ``to`` and record it. The caller holds the row lock (select_for_update).
-    ``save=False``: the caller saves the order itself (a new order, inserted in its final first state)."""
+    ``save=False``: the caller saves the order itself (a new order, inserted in its final first state).
+    ``defer=True``: the order moves again in this transaction (the engine's send of an order the carrier has
+    already done, issue 11): its fields are saved with the next ``order_transition`` or ``order_save`` — one
+    ``UPDATE`` for both moves; the move's records are written as usual."""
     if to not in TRANSITIONS[order.status]:
         raise IllegalTransition(f"order {order.pk}: {order.status} -> {to}")
     before = order.status
     order.status = to
-    fields = {"status", "updated_at", *(update_fields or [])}
+    fields = {"status", "updated_at", *(update_fields or []), *order.__dict__.pop(_UNSAVED, ())}
     if to in FINAL_STATUSES:
         order.completed_at = clock.now()
         fields.add("completed_at")
-    if save:
+    if defer:
+        order.__dict__[_UNSAVED] = fields
+    elif save:
         order.save(update_fields=sorted(fields))
     _add(OrderEvent(order=order, tenant_id=order.tenant_id, from_status=before, to_status=to, actor=actor[:100],
                     note=note[:500], data=data or {}),

@@ -358,3 +358,36 @@ def test_mnp_reservation_port_out_is_polled_and_cancels_the_line(settings: Any) 
     assert line.status == LineStatus.CANCELLED
     assert OutboxMessage.objects.filter(order=order, topic="ported_out").count() == 1
     assert _req(order).applied_count == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("answer", ["timeout", "pending", "completed", "repeat"])
+def test_a_send_asked_about_at_once_keeps_its_sent_fields_issue_11(settings: Any, answer: str) -> None:
+    """A send the carrier expects done by now is asked about in the same transaction, and the order's SENT fields
+    are saved with whatever that answer makes of it (one UPDATE, ``order_transition(defer=True)``): a query that
+    times out or finds the request still pending leaves the order SENT with its attempt and carrier reference."""
+    settings.KAISEN_CARRIER_DELAY = 0
+    line = LineFactory()
+    with time_machine.travel(MONDAY_0930.replace(hour=11), tick=False):
+        order = make_order(line)
+        if answer == "timeout":
+            simulator.faults.timeout_query.add(f"KSN-{order.pk}")
+        elif answer == "pending":
+            SimulatedCarrierRequest.objects.create(
+                order_ref=f"KSN-{order.pk}", carrier=line.carrier, kind=order.kind, line_ref=line.iccid, payload={},
+                state="pending", received_at=clock.now(), complete_after=clock.now() + dt.timedelta(hours=1))
+        elif answer == "repeat":  # the carrier already carried it out (a send repeated after a lost answer)
+            SimulatedCarrierRequest.objects.create(
+                order_ref=f"KSN-{order.pk}", carrier=line.carrier, kind=order.kind, line_ref=line.iccid, payload={},
+                state="completed", received_at=clock.now(), complete_after=clock.now(), applied_count=1)
+        report = orders_tick()
+        order.refresh_from_db()
+        assert report.sent == 1 and report.errors == 0
+        assert order.attempts == 1 and order.carrier_ref == f"KSN-{order.pk}"
+        if answer in ("completed", "repeat"):
+            assert order.status == OrderStatus.COMPLETED and order.completed_at == clock.now()
+            assert _statuses(order)[-2:] == ["sent", "completed"]
+        else:
+            assert order.status == OrderStatus.SENT and order.next_check_at is not None
+            assert order.next_check_at > clock.now()
+            assert _statuses(order)[-1] == "sent"

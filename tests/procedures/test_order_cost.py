@@ -82,27 +82,35 @@ def _tick_statements(world: TenantWorld, lines: list[Any], at: dt.datetime) -> t
 
 #: The events outbox (issue 13) of one order transaction: one INSERT of all its events (the order's, and its
 #: line's status change) and one look-up of the tenant's subscribed webhook endpoints (kaisen.events.services
-#: ``batching``, inside ``workflow.recording``). Two more only when an endpoint subscribes (the deliveries).
+#: ``batching``). Two more only when an endpoint subscribes (the deliveries).
 EVENTS_OUTBOX = 2
-#: Statements of one order_submit (see docs/benchmarks.md, "What an order costs"): 14 + the events outbox.
-SUBMIT_MAX = 14 + EVENTS_OUTBOX
-#: The re-rating a change of the line's history asks for (issue 10 §4, ``billing.rating.rerate_line_history``):
-#: the closed months, one UPDATE of the line's calls from the day of the change whose charge changes, one
-#: DELETE and one INSERT of their rollups, and their day totals taken off and added again (two INSERTs; issue 10
-#: benchmarks) — fixed, whatever the tenant's size.
+#: The order mails of one order transaction: one ``INSERT … ON CONFLICT DO NOTHING`` of all of them
+#: (kaisen.notifications.services ``batching``, inside ``workflow.recording``; issue 11 session 7: it was a
+#: savepoint, the INSERT and its release per mail).
+MAIL_OUTBOX = 1
+#: Statements of one order_submit (see docs/benchmarks.md, "What an order costs"): 11 + the events outbox + the
+#: mail outbox (the acceptance mail).
+SUBMIT_MAX = 11 + EVENTS_OUTBOX + MAIL_OUTBOX
+#: The re-rating a change of the line's history asks for when it can price a call differently (issue 10 §4,
+#: ``billing.rating.rerate_line_history``): the closed months, one UPDATE of the line's calls from the day of the
+#: change whose charge changes, one DELETE and one INSERT of their rollups, and their day totals taken off and
+#: added again (two INSERTs; issue 10 benchmarks) — fixed, whatever the tenant's size. A suspend or resume
+#: changes no rated field of the line (``lines.history.RATED_FIELDS``) and asks for none (issue 11 session 7: it
+#: was 4 per order).
 LINE_HISTORY_RERATE = 6
-#: Statements per applied order in a tick, 8 of them the carrier simulator's own table (the carrier side):
-#: 23 + the events outbox + the re-rating of the line's calls.
-APPLY_PER_ORDER_MAX = 23 + EVENTS_OUTBOX + LINE_HISTORY_RERATE
 #: Statements of a tick with nothing to do (three phases that find no order).
 TICK_IDLE_MAX = 9
-#: Orders handled in one transaction (``KAISEN_ORDER_BATCH``) share the claim query, the commit and the write of
-#: their records (order events, audit rows, webhook events: one INSERT each and the endpoint look-up, 4). What
-#: each order of a batch still costs: 4 on the carrier simulator's table, the order's 2 UPDATEs, the line's
-#: SELECT and UPDATE, 3 for its history, the re-rating (6), the mail (a savepoint, the INSERT, its release).
-APPLY_IN_BATCH_MAX = 14 + LINE_HISTORY_RERATE
-#: What a batch costs besides its orders: (BEGIN,) the claim, the 4 record writes, COMMIT.
-BATCH_MAX = 7
+#: What each order of a transaction costs (suspend, voice line, instant carrier): 4 on the carrier simulator's
+#: table (the carrier side: submit and query, a SELECT … FOR UPDATE and a write each), the order's UPDATE (sent and
+#: completed in one: ``order_transition(defer=True)``), the line's SELECT … FOR UPDATE and UPDATE, 3 for its
+#: history (the open interval, closing it, the new one). No re-rating (above), no statement per mail.
+APPLY_IN_BATCH_MAX = 10
+#: What a transaction of orders costs besides its orders (``KAISEN_ORDER_BATCH`` orders share it): (BEGIN,) the
+#: claim, the record writes (order events, audit rows, webhook events and the endpoint look-up, the mails: 5),
+#: COMMIT.
+BATCH_MAX = 8
+#: An order alone in its transaction.
+APPLY_PER_ORDER_MAX = APPLY_IN_BATCH_MAX + BATCH_MAX
 
 
 def test_submit_takes_a_fixed_number_of_statements_issue_11(tenant_a: TenantWorld,
@@ -130,7 +138,7 @@ def test_applying_orders_takes_a_fixed_number_of_statements_per_order_issue_11(t
     one, _ = _tick_statements(tenant_a, lines[:1], _noon())
     ten, _ = _tick_statements(tenant_a, lines[1:], _noon() + dt.timedelta(minutes=1))
     assert one <= TICK_IDLE_MAX + APPLY_PER_ORDER_MAX
-    assert ten - one <= 9 * APPLY_PER_ORDER_MAX  # linear in the orders, nothing per tick that grows
+    assert ten - one <= 9 * APPLY_IN_BATCH_MAX  # linear in the orders, nothing per tick that grows
     with CaptureQueriesContext(connection) as ctx:
         orders_tick(send_mail=False)
     assert len(ctx) <= TICK_IDLE_MAX
@@ -181,5 +189,8 @@ def test_a_batch_of_orders_shares_its_claim_commit_and_records_issue_11(tenant_a
     assert len(sql) <= TICK_IDLE_MAX + BATCH_MAX + 10 * APPLY_IN_BATCH_MAX, len(sql)
     assert sum(1 for q in sql if q.startswith('INSERT INTO "procedures_orderevent"')) == 1
     assert sum(1 for q in sql if q.startswith('INSERT INTO "audit_auditevent"')) == 1
+    assert sum(1 for q in sql if "notifications_outboxmessage" in q) == 1  # the ten completion mails
+    assert not [q for q in sql if "usage_" in q or "billing_invoice" in q]  # a suspend re-rates no call
+    assert sum(1 for q in sql if q.startswith('UPDATE "procedures_order"')) == 10  # one per order
     if connection.vendor == "postgresql":  # SQLite's commits are not statements Django records
         assert sum(1 for q in sql if q == "COMMIT") <= 3  # the batch's, and the two empty phases'

@@ -222,6 +222,38 @@ def test_outbox_add_repeat_is_a_no_op_m_proc_7(tenant_a: TenantWorld) -> None:
 
 
 @time_machine.travel(NOON, tick=False)
+def test_outbox_batching_writes_once_and_skips_repeats_issue_11(tenant_a: TenantWorld) -> None:
+    """Inside ``batching()`` (the engine's batch of orders): the mails go out with one INSERT at the end; a repeat
+    of (order, topic), in the block or already stored, is skipped without breaking the transaction; a mail
+    withdrawn in the block is never written."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    first = submit(tenant_a, make_line(tenant_a, sim_type=SimType.VOICE), "suspend")  # its "accepted" is stored
+    second = submit(tenant_a, make_line(tenant_a, sim_type=SimType.VOICE), "suspend")
+    stored = OutboxMessage.objects.get(order=first, topic="accepted")
+
+    def add(order, topic: str, subject: str) -> None:  # type: ignore[no-untyped-def]
+        outbox.outbox_add(tenant=tenant_a.tenant, order=order, topic=topic, to=["x@example.jp"], subject=subject,
+                          body="b")
+
+    with CaptureQueriesContext(connection) as ctx, transaction.atomic(), outbox.batching():
+        add(first, "accepted", "again")  # stored already
+        add(first, "completed", "c1")
+        add(first, "completed", "c1 again")  # a repeat in the block
+        add(second, "reminder", "r")
+        assert outbox.outbox_withdraw(order=second, topics=["reminder"]) == 0  # not written yet: dropped
+        add(second, "completed", "c2")
+        assert not OutboxMessage.objects.filter(topic="completed").exists()  # nothing written before the end
+    assert sum(1 for q in ctx.captured_queries if q["sql"].startswith('INSERT INTO "notifications_outboxmessage"')
+               or q["sql"].startswith('INSERT OR IGNORE INTO "notifications_outboxmessage"')) == 1
+    assert OutboxMessage.objects.get(pk=stored.pk).subject == stored.subject
+    assert list(OutboxMessage.objects.filter(topic="completed").order_by("order_id")
+                .values_list("order_id", "subject")) == [(first.pk, "c1"), (second.pk, "c2")]
+    assert not OutboxMessage.objects.filter(order=second, topic="reminder").exists()
+
+
+@time_machine.travel(NOON, tick=False)
 def test_due_order_is_left_to_the_scheduler_issue_11(tenant_a: TenantWorld,
                                                      django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
     """No task per order and none per mail (issue 11 §1): the scheduler's tick sends both."""
