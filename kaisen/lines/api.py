@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest
@@ -9,8 +10,9 @@ from ninja import Field, Query, Router, Schema
 from kaisen.accounts.models import User
 from kaisen.carriers.models import Carrier
 from kaisen.core import clock
+from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.ids import Id, Int64
-from kaisen.core.schemas import ErrorOut, one_of
+from kaisen.core.schemas import ErrorOut, one_of, path_text
 from kaisen.lines.models import Line, LinePeriod, LineStatus, SimType
 from kaisen.lines.selectors import (
     DEFAULT_SORT,
@@ -113,16 +115,43 @@ def lines_list(request: HttpRequest, query: Query[LineQuery]) -> dict[str, Any]:
     return body
 
 
+#: What the document states of the two lookups' path parameters (issue 14: schemathesis
+#: ``positive_data_acceptance``). A value of that form which no line can hold (a number outside the mobile
+#: ranges, an ICCID whose check digit is wrong) answers 404, with the service's message saying why; any other
+#: form the service reads (full-width digits, spaces) is still read, as before.
+MSISDN_PATTERN = r"^(?:0|\+81-?)[2789]0-?[0-9]{4}-?[0-9]{4}$"
+ICCID_PATTERN = r"^89[0-9]{17,18}$"
+
+if TYPE_CHECKING:
+    MsisdnPath = str
+    IccidPath = str
+else:
+    MsisdnPath = path_text(MSISDN_PATTERN, "A mobile number: 11 digits (020, 070, 080, 090), hyphens allowed, "
+                                           "or the +81 form. A number no line can hold answers 404.")
+    IccidPath = path_text(ICCID_PATTERN, "The SIM serial number: 19 or 20 digits starting with 89, the last "
+                                         "being the Luhn check digit; with a wrong check digit it is no line's "
+                                         "serial: 404.")
+
+
+def _lookup(request: HttpRequest, pattern: str, value: str, code: ErrorCode, **by: Any) -> Line:
+    try:
+        return line_get(tenant=_tenant(request), user=_user(request), **by)
+    except DomainError as exc:
+        if exc.code == code and re.fullmatch(pattern, value):
+            raise NotFound(exc.message) from exc  # the documented form, but no line can have it
+        raise
+
+
 @router.get("/by-msisdn/{msisdn}", response={200: LineOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
             summary="Get a line by phone number")
-def line_by_msisdn(request: HttpRequest, msisdn: str) -> Line:
-    return line_get(tenant=_tenant(request), msisdn=msisdn, user=_user(request))
+def line_by_msisdn(request: HttpRequest, msisdn: MsisdnPath) -> Line:
+    return _lookup(request, MSISDN_PATTERN, msisdn, ErrorCode.INVALID_PHONE_NUMBER, msisdn=msisdn)
 
 
 @router.get("/by-iccid/{iccid}", response={200: LineOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
             summary="Get a line by SIM serial number (ICCID)")
-def line_by_iccid(request: HttpRequest, iccid: str) -> Line:
-    return line_get(tenant=_tenant(request), iccid=iccid, user=_user(request))
+def line_by_iccid(request: HttpRequest, iccid: IccidPath) -> Line:
+    return _lookup(request, ICCID_PATTERN, iccid, ErrorCode.INVALID_ICCID, iccid=iccid)
 
 
 @router.get("/{int:line_id}", response={200: LineOut, 403: ErrorOut, 404: ErrorOut}, summary="Get a line by ID")
