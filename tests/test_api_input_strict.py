@@ -313,3 +313,14 @@ def test_a_coverage_outside_the_contract_answers_not_in_contract(tenant_a: Tenan
     response = api.get("/api/v1/goods/payment-statement", {"month": "2000-01", "coverage": "global"})
     assert response.status_code == 403, response.content
     assert response.json()["code"] == "NOT_IN_CONTRACT"
+
+
+def test_an_item_code_the_catalogue_has_not_answers_item_unknown(tenant_a: TenantWorld) -> None:
+    """The catalogue is stored data (no ``enum``): its own code, was ``VALIDATION_ERROR``."""
+    import re
+
+    response = tenant_a.api().post("/api/v1/goods/quotes", {"products": [{"code": "NO-SUCH", "quantity": 1}]})
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "ITEM_UNKNOWN"
+    code = COMPONENTS["GoodsRow"]["properties"]["code"]
+    assert "ITEM_UNKNOWN" in code["description"] and not re.search(code["pattern"], "   ")

@@ -21,7 +21,7 @@ from pydantic.config import JsonDict
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import Id, IsoDate
 from kaisen.core.middleware import ip_from_request
-from kaisen.core.schemas import ErrorOut, one_line_pattern
+from kaisen.core.schemas import SPACE, ErrorOut, one_line_pattern
 from kaisen.goods import services
 from kaisen.goods.catalogue import catalogue
 from kaisen.goods.models import GoodsOrder, OrderStatus, Quote
@@ -37,7 +37,10 @@ _PDF = {"responses": {200: {"description": "A PDF document.",
 
 
 class GoodsRow(Schema):
-    code: str = Field(min_length=1, max_length=40, description="Item code of the catalogue.")
+    code: str = Field(min_length=1, max_length=40,
+                      description="Item code of the catalogue (`GET /goods/catalogue`); a code it has not here, "
+                                  "or one without a price yet: 400 `ITEM_UNKNOWN`.",
+                      json_schema_extra={"pattern": f"[^{SPACE}]"})
     quantity: int = Field(ge=0, le=999)
 
 

@@ -50,6 +50,8 @@ DATA_DEPENDENT_CODES = frozenset({
     # A webhook URL of the documented form whose host does not resolve, or not to a public address (the
     # network decides; kaisen.alerts.api.WEBHOOK_URL_PATTERN states the form).
     "WEBHOOK_URL_REFUSED",
+    # An item code the catalogue (stored data) has not, or not priced yet (goods quotes and orders).
+    "ITEM_UNKNOWN",
 })
 #: 400 for a period that is refused by a rule between two parameters, which no JSON Schema keyword can state
 #: for query parameters (``date_to`` not before ``date_from`` on ``/audit``), or by the clock (an API key's
@@ -66,8 +68,6 @@ POSITIVE_PENDING = {
     "GET /api/v1/lines/{line_id}/history": ("at: a date or a date and time, checked by the service "
                                             "(INVALID_DATE, with a message that shows the expected format)"),
     "POST /api/v1/users": "roles: existing roles (username: now stated)",
-    "POST /api/v1/goods/public/quotes": "code: an item of the catalogue",
-    "POST /api/v1/goods/quotes": "code: an item of the catalogue",
     "POST /api/v1/goods/orders": "code: an item of the catalogue; Idempotency-Key header equal to idempotency_key",
     "POST /api/v1/alerts/rules": "name: 1-100 characters; condition, threshold, actions: known values",
     "POST /api/v1/bulk": "Idempotency-Key header equal to idempotency_key; the columns of the CSV",
