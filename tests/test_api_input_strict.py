@@ -324,3 +324,16 @@ def test_an_item_code_the_catalogue_has_not_answers_item_unknown(tenant_a: Tenan
     assert response.json()["code"] == "ITEM_UNKNOWN"
     code = COMPONENTS["GoodsRow"]["properties"]["code"]
     assert "ITEM_UNKNOWN" in code["description"] and not re.search(code["pattern"], "   ")
+
+
+def test_the_tag_import_file_is_not_empty_and_the_document_says_so(tenant_a: TenantWorld) -> None:
+    """An empty upload is refused (Django drops a file part it reads as empty: 422, field required; an empty
+    file with a name: 400 ``INVALID_CSV``): the document states ``minLength: 1`` on the file (schemathesis
+    counts a binary's length in bytes), so it no longer calls an empty upload valid."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    body = DOC["paths"]["/api/v1/line-tags/import"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert body["schema"]["properties"]["file"]["minLength"] == 1
+    response = Client().post("/api/v1/line-tags/import", {"file": SimpleUploadedFile("tags.csv", b"")},
+                             headers={"Authorization": f"Bearer {tenant_a.token}"})
+    assert (response.status_code, response.json()["code"]) in ((400, "INVALID_CSV"), (422, "VALIDATION_ERROR"))

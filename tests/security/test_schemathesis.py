@@ -71,7 +71,6 @@ POSITIVE_PENDING = {
     "POST /api/v1/goods/orders": "code: an item of the catalogue; Idempotency-Key header equal to idempotency_key",
     "POST /api/v1/alerts/rules": "name: 1-100 characters; condition, threshold, actions: known values",
     "POST /api/v1/bulk": "Idempotency-Key header equal to idempotency_key; the columns of the CSV",
-    "POST /api/v1/line-tags/import": "file: not empty (Django drops an empty upload: 422)",
 }
 
 
