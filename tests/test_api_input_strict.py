@@ -337,3 +337,18 @@ def test_the_tag_import_file_is_not_empty_and_the_document_says_so(tenant_a: Ten
     response = Client().post("/api/v1/line-tags/import", {"file": SimpleUploadedFile("tags.csv", b"")},
                              headers={"Authorization": f"Bearer {tenant_a.token}"})
     assert (response.status_code, response.json()["code"]) in ((400, "INVALID_CSV"), (422, "VALIDATION_ERROR"))
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2026-12-07T10:00:00-21:01",
+                                "2026-12-07", "2026-12-07T10:00:00.123456Z"])
+def test_history_at_takes_every_date_and_date_time_the_document_states(tenant_a: TenantWorld, at: str) -> None:
+    """``at`` is a ``date`` or a ``date-time`` (stated): the ends of time and offsets PostgreSQL cannot hold
+    are read in UTC, not a 500; an empty ``at`` is no date (400, was read as absent)."""
+    line_id = tenant_a.line.pk
+    api = tenant_a.api()
+    response = api.get(f"/api/v1/lines/{line_id}/history", {"at": at})
+    assert response.status_code == 200, response.content
+    assert api.get(f"/api/v1/lines/{line_id}/history", {"at": ""}).json()["code"] == "INVALID_DATE"
+    schema = next(p for p in DOC["paths"]["/api/v1/lines/{line_id}/history"]["get"]["parameters"]
+                  if p["name"] == "at")["schema"]
+    assert {"format": "date-time"} in json.loads(json.dumps(schema))["anyOf"][0]["anyOf"]

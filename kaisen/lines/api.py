@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
+from pydantic import WithJsonSchema
 
 from kaisen.accounts.models import User
 from kaisen.carriers.models import Carrier
@@ -200,6 +201,17 @@ class LinePeriodOut(Schema):
         return obj.plan.name_en
 
 
+if TYPE_CHECKING:
+    AsOf = str
+else:
+    #: ``at`` of the history: what the document states (issue 14); the service reads it (``as_of_parse``) and
+    #: refuses any other text with its own 400 ``INVALID_DATE`` and a message showing the expected format.
+    AsOf = Annotated[str, WithJsonSchema({
+        "type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}],
+        "description": "A date (YYYY-MM-DD: 00:00 Japan time) or a date and time (without an offset: Japan "
+                       "time)."})]
+
+
 class LineHistoryOut(Schema):
     line_id: int
     items: list[LinePeriodOut]
@@ -208,13 +220,13 @@ class LineHistoryOut(Schema):
 @router.get("/{int:line_id}/history", response={200: LineHistoryOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut,
                                                  422: ErrorOut},
             summary="A line's history (plan, status, options, SIM over time), or the line as of a moment")
-def line_history_api(request: HttpRequest, line_id: Id, at: str | None = None) -> dict[str, Any]:
+def line_history_api(request: HttpRequest, line_id: Id, at: AsOf | None = None) -> dict[str, Any]:
     """Every interval of the line while it belonged to your account, oldest first. With ``at``
     (``YYYY-MM-DD`` = 00:00 Japan time, or an ISO date-time; no offset = Japan time), only the interval in
     force at that moment (an empty list if there was none)."""
     tenant = _tenant(request)
     line = line_get(tenant=tenant, line_id=line_id, user=_user(request))
-    if at:
+    if at is not None:  # an empty `at` is no date (the document says so): 400 INVALID_DATE
         period = line_as_of(tenant=tenant, line_id=line.pk, at=as_of_parse(at))
         return {"line_id": line.pk, "items": [period] if period else []}
     return {"line_id": line.pk, "items": line_history(tenant=tenant, line=line)}

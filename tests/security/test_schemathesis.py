@@ -65,8 +65,6 @@ CROSS_PARAMETER_CODES = frozenset({"INVALID_PERIOD"})
 POSITIVE_PENDING = {
     "POST /api/v1/lines/{line_id}/orders": "params per kind; Idempotency-Key header equal to idempotency_key",
     "POST /api/v1/lines/{line_id}/orders/preview": "params per kind",
-    "GET /api/v1/lines/{line_id}/history": ("at: a date or a date and time, checked by the service "
-                                            "(INVALID_DATE, with a message that shows the expected format)"),
     "POST /api/v1/users": "roles: existing roles (username: now stated)",
     "POST /api/v1/goods/orders": "code: an item of the catalogue; Idempotency-Key header equal to idempotency_key",
     "POST /api/v1/alerts/rules": "name: 1-100 characters; condition, threshold, actions: known values",
