@@ -65,8 +65,9 @@ CROSS_PARAMETER_CODES = frozenset({"INVALID_PERIOD"})
 POSITIVE_PENDING = {
     "POST /api/v1/lines/{line_id}/orders": "params per kind; Idempotency-Key header equal to idempotency_key",
     "POST /api/v1/lines/{line_id}/orders/preview": "params per kind",
-    "POST /api/v1/users": "roles: existing roles (username: now stated)",
-    "POST /api/v1/goods/orders": "code: an item of the catalogue; Idempotency-Key header equal to idempotency_key",
+    "POST /api/v1/users": "roles: existing roles; the password validators (username: now stated)",
+    "POST /api/v1/goods/orders": ("Idempotency-Key header equal to idempotency_key; the address, phone and "
+                                  "delivery date rules not run since item codes answer ITEM_UNKNOWN"),
     "POST /api/v1/alerts/rules": "name: 1-100 characters; condition, threshold, actions: known values",
     "POST /api/v1/bulk": "Idempotency-Key header equal to idempotency_key; the columns of the CSV",
 }
