@@ -125,3 +125,230 @@ def test_a_utc_offset_beyond_postgresql_s_range_is_held_in_utc(tenant_a: TenantW
     response = tenant_a.api().post("/api/v1/api-keys", body)
     assert response.status_code == 201, response.content
     assert response.json()["expires_at"].startswith("2205-01-12T01:42:58")
+
+
+# --- issue 14, last part: the document states what the API requires (POSITIVE_PENDING emptied in part) -------
+
+def _path_strings() -> list[tuple[str, str, dict]]:
+    return [(f"{method.upper()} {path}", p["name"], p["schema"]) for path, ops in DOC["paths"].items()
+            for method, op in ops.items() for p in op.get("parameters", [])
+            if p["in"] == "path" and p["schema"].get("type") == "string"]
+
+
+def test_every_text_path_parameter_states_that_nul_is_refused() -> None:
+    import re
+
+    found = _path_strings()
+    assert len(found) >= 10
+    for label, name, schema in found:
+        assert "enum" in schema or "pattern" in schema, (label, name)
+        pattern = schema.get("pattern")
+        if pattern:
+            assert not re.search(pattern, "\x00") and not re.search(pattern, "a\x00b"), (label, name, pattern)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/lines/by-msisdn/090%00", "/api/v1/api-keys/K%00/permissions",
+                                  "/api/v1/payments/methods/japan%00"])
+def test_a_nul_character_in_a_path_is_refused_like_anywhere_else(tenant_a: TenantWorld, path: str) -> None:
+    response = tenant_a.api().get(path)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "VALIDATION_ERROR"
+
+
+def test_a_phone_number_of_the_documented_form_that_no_line_can_hold_is_not_found(tenant_a: TenantWorld) -> None:
+    """``09000000000`` has the documented form but is no number (``phonenumbers``): no line can hold it, 404
+    (was 400 ``INVALID_PHONE_NUMBER``, for a value the document called valid)."""
+    import re
+
+    pattern = next(s["pattern"] for label, name, s in _path_strings() if name == "msisdn")
+    assert re.fullmatch(pattern, "09000000000") and re.fullmatch(pattern, "090-1234-5678")
+    api = tenant_a.api()
+    response = api.get("/api/v1/lines/by-msisdn/09000000000")
+    assert response.status_code == 404, response.content
+    assert response.json()["code"] == "NOT_FOUND"
+    assert api.get("/api/v1/lines/by-msisdn/abc").json()["code"] == "INVALID_PHONE_NUMBER"  # another form: as before
+    number = tenant_a.line.msisdn
+    assert api.get(f"/api/v1/lines/by-msisdn/{number[:3]}-{number[3:7]}-{number[7:]}").status_code == 200
+
+
+def test_an_iccid_with_a_wrong_check_digit_is_not_found_and_the_document_says_so(tenant_a: TenantWorld) -> None:
+    iccid = tenant_a.line.iccid
+    wrong = iccid[:-1] + str((int(iccid[-1]) + 1) % 10)
+    api = tenant_a.api()
+    response = api.get(f"/api/v1/lines/by-iccid/{wrong}")
+    assert response.status_code == 404, response.content
+    assert response.json()["code"] == "NOT_FOUND" and wrong in response.json()["message"]
+    assert api.get(f"/api/v1/lines/by-iccid/{iccid}").status_code == 200
+    schema = next(s for label, name, s in _path_strings() if name == "iccid")
+    assert schema["pattern"] == "^89[0-9]{17,18}$" and "check digit" in schema["description"]
+
+
+@pytest.mark.parametrize("value", ["1e3", "0.001", "0", "0.00", "1000000000000", "999999999999.5", " 100", "-1"])
+def test_a_budget_is_a_decimal_over_0_with_2_decimals_at_most(tenant_a: TenantWorld, value: str) -> None:
+    """``1e3`` and ``0.001`` were taken (the latter stored as a budget of 0.00)."""
+    api = tenant_a.api()
+    response = api.request("PUT", "/api/v1/budgets/japan", {"amount": value})
+    assert response.status_code == 422, response.content
+    assert api.get("/api/v1/budgets").json() == []
+    for ok in ("0.01", "1200.5", "999999999999", "999999999999.00", ""):
+        assert api.request("PUT", "/api/v1/budgets/japan", {"amount": ok}).status_code == 200, ok
+
+
+@pytest.mark.parametrize("email", ["a@b", "a@example.c0m", "a b@example.com", "", "ａ@example.com",
+                                   "a@exa_mple.com", "x" * 250 + "@example.com"])
+def test_an_email_address_is_of_the_documented_form(tenant_a: TenantWorld, email: str) -> None:
+    """What Django's ``validate_email`` or the billing contacts' check refused (400) is refused by the schema
+    (422), which the document states (``pattern``); ``a@example.c0m`` was taken by the profile."""
+    api = tenant_a.api()
+    for method, path, body in (("POST", "/api/v1/account/login-email", {"email": email}),
+                               ("PATCH", "/api/v1/account/profile", {"notification_email": email}),
+                               ("PUT", "/api/v1/billing-contacts", {"billing_emails": [email]}),
+                               ("PUT", "/api/v1/billing-contacts", {"recovery_email": email or "x"})):
+        response = api.request(method, path, body)
+        assert response.status_code == 422, (path, response.content)
+        assert response.json()["code"] == "VALIDATION_ERROR"
+    for name in ("LoginEmailIn", "ProfileIn"):
+        props = COMPONENTS[name]["properties"]
+        field = props.get("email") or props["notification_email"]
+        assert "pattern" in json.dumps(field)
+    ok = api.request("PATCH", "/api/v1/account/profile", {"notification_email": "ops+alerts@sub.example.co.jp"})
+    assert ok.status_code == 200, ok.content
+    assert api.request("PUT", "/api/v1/billing-contacts", {"recovery_email": ""}).status_code == 200
+
+
+def test_the_profile_fields_state_the_service_s_rules() -> None:
+    import re
+
+    props = COMPONENTS["ProfileIn"]["properties"]
+
+    def pattern(name: str) -> str:
+        return props[name]["pattern"]  # type: ignore[no-any-return]
+
+    assert re.fullmatch(pattern("contact_phone"), " 03-1234-5678 ")
+    assert not re.fullmatch(pattern("contact_phone"), "03-1234-5678x")
+    assert re.fullmatch(pattern("postal_code"), "105-0011") and not re.fullmatch(pattern("postal_code"), "1050")
+    assert re.fullmatch(pattern("contact_name_kana"), "カイセン　タロウ")
+    assert not re.fullmatch(pattern("contact_name_kana"), "kaisen")
+    assert not re.fullmatch(pattern("contact_name"), "x" * 101) and re.fullmatch(pattern("contact_name"), "")
+
+
+def test_the_payer_is_on_one_line_and_the_document_says_so(tenant_a: TenantWorld) -> None:
+    import re
+
+    name = COMPONENTS["GoodsPayerIn"]["properties"]["name"]
+    assert re.fullmatch(name["pattern"], "  Taro Yamada ") and not re.fullmatch(name["pattern"], "Taro\x01Yamada")
+    assert not re.fullmatch(name["pattern"], "   ")
+    api = tenant_a.api()
+    refused = api.request("PUT", "/api/v1/goods/payment-statement/payer",
+                          {"company": "Kaisen", "name": "Taro\x01Yamada"})
+    assert refused.status_code == 400, refused.content
+
+
+def test_date_to_before_date_from_answers_its_own_documented_code(tenant_a: TenantWorld) -> None:
+    """A rule between two query parameters, which no JSON Schema keyword states: ``INVALID_PERIOD`` (was
+    ``VALIDATION_ERROR``), named in the parameter's description."""
+    api = tenant_a.api()
+    for path in ("/api/v1/audit", "/api/v1/audit/export"):
+        response = api.get(path, {"date_from": "2026-03-03", "date_to": "2026-03-01"})
+        assert response.status_code == 400, response.content
+        assert response.json()["code"] == "INVALID_PERIOD"
+    date_to = next(p for p in DOC["paths"]["/api/v1/audit"]["get"]["parameters"] if p["name"] == "date_to")
+    assert "INVALID_PERIOD" in date_to["description"]
+
+
+def test_a_statement_request_states_what_goes_with_each_kind(tenant_a: TenantWorld) -> None:
+    body = COMPONENTS["StatementIn"]
+    branches = body["anyOf"]
+    daily = [b for b in branches if b["properties"].get("month") == {"type": "null"}]
+    assert {k for b in daily for k in b["properties"]["kind"]["enum"]} == {"line_daily", "datausage"}
+    assert all("cp932" not in b["properties"]["encoding"]["enum"] for b in daily)
+    import re
+
+    month = body["properties"]["month"]["pattern"]
+    assert not re.fullmatch(month, "2026-13") and re.fullmatch(month, "2026-12")  # was ^\d{4}-\d{2}$
+    response = tenant_a.api().post("/api/v1/statements", {"kind": "invoice", "month": "2026-13"})
+    assert response.status_code == 400, response.content  # the service's own answer, as before
+    assert response.json()["code"] == "INVALID_DATE"
+
+
+def test_the_payment_statement_month_and_payer(tenant_a: TenantWorld) -> None:
+    api = tenant_a.api()
+    assert api.get("/api/v1/goods/payment-statement", {"month": "1999-12"}).status_code == 422
+    response = api.get("/api/v1/goods/payment-statement", {"month": "2000-01"})
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "PAYER_REQUIRED"  # was VALIDATION_ERROR: stored data refuses it
+    ok = api.request("PUT", "/api/v1/goods/payment-statement/payer", {"company": "Kaisen", "name": "Taro"})
+    assert ok.status_code == 200, ok.content
+    response = api.get("/api/v1/goods/payment-statement", {"month": "2100-12"})
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "STATEMENT_NOT_YET_AVAILABLE"
+
+
+def test_an_api_key_expiry_in_the_past_answers_invalid_period(tenant_a: TenantWorld) -> None:
+    """The clock refuses it, which no schema states: its own documented code (was ``VALIDATION_ERROR``)."""
+    response = tenant_a.api().post("/api/v1/api-keys", {"name": "old", "expires_at": "2000-01-01T00:00:00Z"})
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "INVALID_PERIOD"
+    assert "INVALID_PERIOD" in COMPONENTS["ApiKeyIn"]["properties"]["expires_at"]["description"]
+
+
+def test_a_transfer_states_the_operator_id_and_at_least_one_line(tenant_a: TenantWorld) -> None:
+    import re
+
+    body = COMPONENTS["TransferIn"]["properties"]
+    assert re.fullmatch(body["to_operator_id"]["pattern"], "OP0123456789")
+    assert not re.fullmatch(body["to_operator_id"]["pattern"], "OP012345678")
+    assert body["lines"]["minItems"] == 1 and body["lines"]["maxItems"] == 1000
+    assert not re.search(body["lines"]["items"]["pattern"], "  ")
+    response = tenant_a.api().post("/api/v1/account/transfers", {"to_operator_id": "OP0123456789",
+                                                                 "lines": ["89810000000000000000"]})
+    assert response.status_code == 404, response.content  # a line that is not the account's: data, 404
+
+
+def test_a_coverage_outside_the_contract_answers_not_in_contract(tenant_a: TenantWorld) -> None:
+    """A coverage the document lists but the tenant's contract lacks: 403 ``NOT_IN_CONTRACT`` (was 400)."""
+    assert "global" not in tenant_a.tenant.coverages
+    api = tenant_a.api()
+    api.request("PUT", "/api/v1/goods/payment-statement/payer", {"company": "Kaisen", "name": "Taro"})
+    response = api.get("/api/v1/goods/payment-statement", {"month": "2000-01", "coverage": "global"})
+    assert response.status_code == 403, response.content
+    assert response.json()["code"] == "NOT_IN_CONTRACT"
+
+
+def test_an_item_code_the_catalogue_has_not_answers_item_unknown(tenant_a: TenantWorld) -> None:
+    """The catalogue is stored data (no ``enum``): its own code, was ``VALIDATION_ERROR``."""
+    import re
+
+    response = tenant_a.api().post("/api/v1/goods/quotes", {"products": [{"code": "NO-SUCH", "quantity": 1}]})
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "ITEM_UNKNOWN"
+    code = COMPONENTS["GoodsRow"]["properties"]["code"]
+    assert "ITEM_UNKNOWN" in code["description"] and not re.search(code["pattern"], "   ")
+
+
+def test_the_tag_import_file_is_not_empty_and_the_document_says_so(tenant_a: TenantWorld) -> None:
+    """An empty upload is refused (Django drops a file part it reads as empty: 422, field required; an empty
+    file with a name: 400 ``INVALID_CSV``): the document states ``minLength: 1`` on the file (schemathesis
+    counts a binary's length in bytes), so it no longer calls an empty upload valid."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    body = DOC["paths"]["/api/v1/line-tags/import"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert body["schema"]["properties"]["file"]["minLength"] == 1
+    response = Client().post("/api/v1/line-tags/import", {"file": SimpleUploadedFile("tags.csv", b"")},
+                             headers={"Authorization": f"Bearer {tenant_a.token}"})
+    assert (response.status_code, response.json()["code"]) in ((400, "INVALID_CSV"), (422, "VALIDATION_ERROR"))
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2026-12-07T10:00:00-21:01",
+                                "2026-12-07", "2026-12-07T10:00:00.123456Z"])
+def test_history_at_takes_every_date_and_date_time_the_document_states(tenant_a: TenantWorld, at: str) -> None:
+    """``at`` is a ``date`` or a ``date-time`` (stated): the ends of time and offsets PostgreSQL cannot hold
+    are read in UTC, not a 500; an empty ``at`` is no date (400, was read as absent)."""
+    line_id = tenant_a.line.pk
+    api = tenant_a.api()
+    response = api.get(f"/api/v1/lines/{line_id}/history", {"at": at})
+    assert response.status_code == 200, response.content
+    assert api.get(f"/api/v1/lines/{line_id}/history", {"at": ""}).json()["code"] == "INVALID_DATE"
+    schema = next(p for p in DOC["paths"]["/api/v1/lines/{line_id}/history"]["get"]["parameters"]
+                  if p["name"] == "at")["schema"]
+    assert {"format": "date-time"} in json.loads(json.dumps(schema))["anyOf"][0]["anyOf"]

@@ -140,12 +140,15 @@ def test_malformed_msisdn_is_400_invalid_phone_number(fleet: TenantWorld, number
     assert "090-1234-5678" in english.json()["message"]
 
 
-def test_iccid_with_bad_check_digit_is_400_invalid_iccid(fleet: TenantWorld) -> None:
+def test_iccid_with_bad_check_digit_is_404_with_the_reason(fleet: TenantWorld) -> None:
+    """The documented form (19-20 digits from 89) with a wrong check digit is no line's serial: 404, the
+    message saying the check digit is wrong (issue 14: was 400 for a value the document called valid)."""
     good = fleet.line.iccid
     bad = good[:-1] + str((int(good[-1]) + 1) % 10)
     response = fleet.api().get(f"/api/v1/lines/by-iccid/{bad}")
-    assert response.status_code == 400
-    assert response.json()["code"] == "INVALID_ICCID"
+    assert response.status_code == 404
+    assert response.json()["code"] == "NOT_FOUND"
+    assert bad in response.json()["message"]
     short = fleet.api().get("/api/v1/lines/by-iccid/898100000000000001")
     assert short.status_code == 400
     assert short.json()["code"] == "INVALID_ICCID"

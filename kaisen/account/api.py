@@ -4,10 +4,12 @@ login email (S-ACC-3), SIM transfer (S-ACC-4), account deletion (S-ACC-5)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from django.http import HttpRequest
 from django.urls import reverse
 from ninja import Field, Router, Schema, Status
+from pydantic import WithJsonSchema
 
 from kaisen.account import selectors, services
 from kaisen.accounts.email_login import (
@@ -18,7 +20,7 @@ from kaisen.accounts.email_login import (
 )
 from kaisen.accounts.models import User
 from kaisen.core.ids import Id
-from kaisen.core.schemas import ErrorOut
+from kaisen.core.schemas import SPACE, EmailText, ErrorOut, trimmed, trimmed_optional_pattern
 from kaisen.tenancy.models import SimTransfer, Tenant
 
 router = Router(tags=["account"])
@@ -110,13 +112,22 @@ class ProfileOut(Schema):
 
 
 class ProfileIn(Schema):
-    contact_name: str | None = None
-    contact_name_kana: str | None = None
-    contact_phone: str | None = None
-    contact_email: str | None = None
-    notification_email: str | None = None
-    postal_code: str | None = None
-    address: str | None = None
+    """Each field's rule, as the service checks it after trimming spaces (issue 14: the document states them;
+    the service still refuses any other value with its own message, 400; the e-mail addresses are enforced by
+    the schema, 422)."""
+
+    contact_name: str | None = Field(None, json_schema_extra={"pattern": trimmed_optional_pattern(100)})
+    contact_name_kana: str | None = Field(
+        None, description="Full-width katakana, up to 100 characters.",
+        json_schema_extra={"pattern": trimmed(r"^[ァ-ヶー・　 ]{0,100}$", optional=True)})
+    contact_phone: str | None = Field(
+        None, description="A Japanese phone number, e.g. 03-1234-5678; or empty.",
+        json_schema_extra={"pattern": trimmed(services.PHONE_PATTERN, optional=True)})
+    contact_email: EmailText | None = None
+    notification_email: EmailText | None = None
+    postal_code: str | None = Field(None, description="7 digits, e.g. 105-0011; or empty.",
+                                    json_schema_extra={"pattern": trimmed(services.POSTAL_PATTERN, optional=True)})
+    address: str | None = Field(None, json_schema_extra={"pattern": trimmed_optional_pattern(200)})
 
 
 def _profile_out(user: User, tenant: Tenant) -> ProfileOut:
@@ -179,7 +190,7 @@ def session_settings_update(request: HttpRequest, payload: SessionSettingsIn) ->
 
 
 class LoginEmailIn(Schema):
-    email: str
+    email: EmailText
 
 
 class LoginEmailOut(Schema):
@@ -236,8 +247,14 @@ class NewTransferOut(TransferOut):
 
 
 class TransferIn(Schema):
-    to_operator_id: str
-    lines: list[str]
+    """Issue 14: the document states the form of each field; which lines exist is data (404 ``NOT_FOUND``
+    for a line that is not the account's, 409 for one that cannot be transferred)."""
+
+    to_operator_id: str = Field(description="The receiving account: `OP` and 10 digits (not your own).",
+                                json_schema_extra={"pattern": trimmed(r"^[Oo][Pp][0-9]{10}$")})
+    lines: list[Annotated[str, WithJsonSchema({"type": "string", "pattern": f"[^{SPACE}]"})]] = Field(
+        description="1 to 1000 SIMs: line IDs, ICCIDs or phone numbers.",
+        json_schema_extra={"minItems": 1, "maxItems": services.MAX_TRANSFER_LINES})
 
 
 def _transfer_out(user: User, t: SimTransfer) -> TransferOut:

@@ -33,8 +33,10 @@ if TYPE_CHECKING:
 PROFILE_FIELDS = ("contact_name", "contact_name_kana", "contact_phone", "contact_email", "notification_email",
                   "postal_code", "address")
 _KATAKANA = re.compile(r"^[ァ-ヶー・　 ]*$")
-_PHONE = re.compile(r"^0\d{1,4}-?\d{1,4}-?\d{3,4}$")
-_POSTAL = re.compile(r"^\d{3}-?\d{4}$")
+PHONE_PATTERN = r"^0[0-9]{1,4}-?[0-9]{1,4}-?[0-9]{3,4}$"
+POSTAL_PATTERN = r"^[0-9]{3}-?[0-9]{4}$"
+_PHONE = re.compile(PHONE_PATTERN)
+_POSTAL = re.compile(POSTAL_PATTERN)
 
 
 def _require_root(actor: User, message: str) -> Tenant:

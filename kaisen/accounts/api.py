@@ -20,7 +20,7 @@ from kaisen.accounts.services import (
 )
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import UtcDateTime
-from kaisen.core.schemas import ErrorOut, trimmed_pattern
+from kaisen.core.schemas import ErrorOut, PathText, trimmed_pattern
 
 router = Router(tags=["auth"])
 
@@ -74,7 +74,8 @@ class MeOut(Schema):
 class ApiKeyIn(Schema):
     name: str = Field(description="1 to 100 characters (spaces around it trimmed).",
                       json_schema_extra={"pattern": trimmed_pattern(100)})
-    expires_at: UtcDateTime | None = None
+    expires_at: UtcDateTime | None = Field(None, description="In the future (else 400 `INVALID_PERIOD`); none: "
+                                                             "the key does not expire.")
 
 
 class ApiKeyOut(Schema):
@@ -178,7 +179,7 @@ def api_key_new(request: HttpRequest, payload: ApiKeyIn) -> Status[NewApiKeyOut]
 
 @router.delete("/api-keys/{key_id}", response={200: ApiKeyOut, 404: ErrorOut}, tags=["api keys"],
                summary="Revoke an API key and every token issued for it")
-def api_key_delete(request: HttpRequest, key_id: str,
+def api_key_delete(request: HttpRequest, key_id: PathText,
                    reason: str = Query("", max_length=500, description="Why (optional; kept in the audit log).")
                    ) -> ApiKeyOut:
     return _key_out(api_key_revoke(user=_user(request), key_id=key_id, reason=reason))

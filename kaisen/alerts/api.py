@@ -19,11 +19,18 @@ from kaisen.billing.rating import currency_of
 from kaisen.carriers.models import Coverage
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import Id
-from kaisen.core.schemas import ErrorOut, one_of
+from kaisen.core.schemas import SPACE, ErrorOut, one_of
 from kaisen.events import catalogue
 from kaisen.events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 
 router = Router(tags=["webhooks and alerts"])
+
+if TYPE_CHECKING:
+    EventTypeName = str
+else:
+    #: The events an endpoint can subscribe to (fixed in code): the service refuses any other with its own
+    #: ``INVALID_EVENT_TYPE``, as before.
+    EventTypeName = one_of(catalogue.SUBSCRIBABLE)
 ERRORS: dict[int, Any] = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
@@ -56,9 +63,19 @@ class WebhookSecretOut(WebhookEndpointOut):
     secret: str = Field(description="whsec_…: verify the webhook-signature header with it (Standard Webhooks).")
 
 
+_PORT = r"(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+#: The form of a webhook URL (issue 14: stated so that a URL the document calls valid is one the service takes
+#: but for where it leads): http or https, a host name or IPv4 address, no user name or password, a port up to
+#: 65535, spaces around trimmed. A host that does not resolve, or resolves to an address that is not public,
+#: is refused as ``WEBHOOK_URL_REFUSED``: the network decides, which no schema can state.
+WEBHOOK_URL_PATTERN = (rf"^[{SPACE}]*[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?{_PORT}"
+                       rf"(?:[/?#][\s\S]*)?$")
+
+
 class WebhookEndpointIn(Schema):
-    url: str = Field(max_length=500)
-    event_types: list[str] = Field(max_length=50)
+    url: str = Field(max_length=500, description="An http or https URL whose host is a public internet address.",
+                     json_schema_extra={"pattern": WEBHOOK_URL_PATTERN})
+    event_types: list[EventTypeName] = Field(max_length=50, json_schema_extra={"minItems": 1})
     description: str = Field(default="", max_length=200)
 
 
@@ -323,8 +340,16 @@ class ForecastOut(Schema):
     over_budget: bool
 
 
+#: A budget: over 0 and at most ``MAX_BUDGET`` (999,999,999,999), at most 2 decimals; or empty (issue 14: the
+#: document states it and the schema enforces it, 422, so that a value it calls valid is one the service takes).
+BUDGET_PATTERN = (r"^(?:[1-9][0-9]{0,10}(?:\.[0-9]{1,2})?|[1-9][0-9]{11}(?:\.00?)?"
+                  r"|0\.(?:0[1-9]|[1-9][0-9]?))?$")
+
+
 class BudgetIn(Schema):
-    amount: str | None = Field(default=None, max_length=20, description="Empty or null removes the budget.")
+    amount: str | None = Field(default=None, max_length=20, pattern=BUDGET_PATTERN,
+                               description="A decimal over 0 and up to 999999999999 with at most 2 decimals "
+                                           "(e.g. 50000 or 1200.50). Empty or null removes the budget.")
 
 
 class BudgetOut(Schema):

@@ -26,7 +26,7 @@ from kaisen.carriers.models import Coverage
 from kaisen.core.clock import JST
 from kaisen.core.errors import DomainError, ErrorCode
 from kaisen.core.ids import Id
-from kaisen.core.schemas import ErrorOut, one_of
+from kaisen.core.schemas import ErrorOut, PathText, one_of
 from kaisen.tenancy.models import Tenant
 
 router = Router(tags=["billing"])
@@ -396,7 +396,8 @@ def bills_pdf(request: HttpRequest, invoice_id: Id) -> HttpResponse:
 @router.get("/bills/{int:invoice_id}/numbers/{msisdn}/calls",
             response={200: CallPageOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
             summary="One number's call details of the bill's month, 10 per page (K-4)")
-def bill_number_calls(request: HttpRequest, invoice_id: Id, msisdn: str, query: Query[CallQuery]) -> dict[str, Any]:
+def bill_number_calls(request: HttpRequest, invoice_id: Id, msisdn: PathText,
+                      query: Query[CallQuery]) -> dict[str, Any]:
     """Calls billed in the bill's month (a call spanning a month end is in the next month), by start time;
     ``page`` numbers from 1, ``limit`` calls a page (K-4: 10)."""
     tenant, user = _who(request)

@@ -100,6 +100,8 @@ class ErrorCode(StrEnum):
     NO_PAYMENT_METHOD = "NO_PAYMENT_METHOD"
     QUOTE_EXPIRED = "QUOTE_EXPIRED"
     REFUND_FAILED = "REFUND_FAILED"
+    PAYER_REQUIRED = "PAYER_REQUIRED"  # the payment statement needs the payer entered first (stored data)
+    ITEM_UNKNOWN = "ITEM_UNKNOWN"  # a code the catalogue has not (here), or without a price yet (stored data)
     RATE_LIMITED = "RATE_LIMITED"
     # Events, webhooks, usage alerts (issue 13, helper "events")
     WEBHOOK_URL_REFUSED = "WEBHOOK_URL_REFUSED"

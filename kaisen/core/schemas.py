@@ -5,10 +5,10 @@ tests/test_api_schema_names.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from ninja import Schema
-from pydantic import AfterValidator, WithJsonSchema
+from pydantic import AfterValidator, Field, WithJsonSchema
 
 
 class ErrorOut(Schema):
@@ -45,6 +45,24 @@ def trimmed_pattern(max_length: int) -> str:
     return rf"^[{SPACE}]*[^{SPACE}](?:[\s\S]{{0,{max_length - 2}}}[^{SPACE}])?[{SPACE}]*$"
 
 
+def trimmed_optional_pattern(max_length: int) -> str:
+    """As ``trimmed_pattern``, empty (or only spaces) allowed too."""
+    return rf"^[{SPACE}]*(?:[^{SPACE}](?:[\s\S]{{0,{max_length - 2}}}[^{SPACE}])?)?[{SPACE}]*$"
+
+
+def trimmed(pattern: str, *, optional: bool = False) -> str:
+    """``pattern`` (anchored ``^...$``) with the spaces ``str.strip()`` removes allowed around it; with
+    ``optional``, empty (or only spaces) too."""
+    return rf"^[{SPACE}]*(?:{pattern[1:-1]}){'?' if optional else ''}[{SPACE}]*$"
+
+
+def one_line_pattern(max_length: int, *, required: bool = True) -> str:
+    """A text on one line (no control character U+0000..U+001F inside) of 1 (0 unless ``required``) to
+    ``max_length`` characters once the spaces around it are trimmed."""
+    body = rf"[^{SPACE}\u0000-\u001f](?:[^\u0000-\u001f]{{0,{max_length - 2}}}[^{SPACE}\u0000-\u001f])?"
+    return rf"^[{SPACE}]*{body if required else '(?:' + body + ')?'}[{SPACE}]*$"
+
+
 def one_of(values: Iterable[str], refusal: Callable[[str], Exception] | None = None) -> Any:
     """A ``str`` type whose allowed values the document lists (``enum``), for a set built at import time
     (which ``Literal`` cannot take). The service's own check refuses any other value with its own code and
@@ -62,3 +80,51 @@ def one_of(values: Iterable[str], refusal: Callable[[str], Exception] | None = N
         return value
 
     return Annotated[str, AfterValidator(check), WithJsonSchema(schema)]
+
+
+#: No NUL character (U+0000): the API refuses one in every input (PostgreSQL cannot hold it in text), the
+#: path included; as a JSON Schema pattern (``\uXXXX``: the same in Python, pydantic's engine and ECMAScript).
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+
+
+def refuse_nul(value: str) -> str:
+    """The refusal every other input gives a NUL character (``kaisen.api.ObjectBodyParser``): 400
+    ``VALIDATION_ERROR``. Raised as a ``DomainError``, which pydantic lets through to the API's handler."""
+    if "\x00" in value:
+        from django.utils.translation import gettext as _
+
+        from kaisen.core.errors import DomainError, ErrorCode
+
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("The input holds a character that is not allowed."))
+    return value
+
+
+def path_text(pattern: str = NO_NUL_PATTERN, description: str | None = None) -> Any:
+    """A ``str`` path parameter (issue 14: a NUL in a path reached the database; query and body refused it
+    already). ``pattern`` is what the document states (it must exclude NUL); the service checks the rest with
+    its own code and message, as before; a NUL is refused first, like anywhere else."""
+    schema: dict[str, Any] = {"type": "string", "pattern": pattern}
+    if description:
+        schema["description"] = description
+    return Annotated[str, AfterValidator(refuse_nul), WithJsonSchema(schema)]
+
+
+#: A path parameter that is any text but NUL.
+if TYPE_CHECKING:
+    PathText = str
+else:
+    PathText = path_text()
+
+#: An e-mail address as the API takes it: the dot-atom form Django's ``validate_email`` accepts, ASCII only,
+#: a top-level domain of letters (the billing contacts' own check), at most 254 characters (the column).
+#: The document states it (``pattern``) and the schema enforces it (422 ``VALIDATION_ERROR``), so that a
+#: request the document calls valid is one the service's own checks accept (issue 14: schemathesis
+#: ``positive_data_acceptance``). email-validator is not a dependency: no ``EmailStr``.
+EMAIL_PATTERN = (r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+                 r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+EmailText = Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN,
+                                 description="An e-mail address (ASCII, at most 254 characters).")]
+#: The same, or empty (where an empty value clears the address).
+OPTIONAL_EMAIL_PATTERN = "^(?:" + EMAIL_PATTERN[1:-1] + ")?$"
+OptionalEmailText = Annotated[str, Field(max_length=254, pattern=OPTIONAL_EMAIL_PATTERN,
+                                         description="An e-mail address, or empty to clear it.")]

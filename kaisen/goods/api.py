@@ -19,9 +19,9 @@ from pydantic import Field as PydanticField
 from pydantic.config import JsonDict
 
 from kaisen.core.errors import DomainError, ErrorCode
-from kaisen.core.ids import MONTH_PATTERN, Id, IsoDate
+from kaisen.core.ids import Id, IsoDate
 from kaisen.core.middleware import ip_from_request
-from kaisen.core.schemas import ErrorOut
+from kaisen.core.schemas import SPACE, ErrorOut, one_line_pattern
 from kaisen.goods import services
 from kaisen.goods.catalogue import catalogue
 from kaisen.goods.models import GoodsOrder, OrderStatus, Quote
@@ -37,7 +37,10 @@ _PDF = {"responses": {200: {"description": "A PDF document.",
 
 
 class GoodsRow(Schema):
-    code: str = Field(min_length=1, max_length=40, description="Item code of the catalogue.")
+    code: str = Field(min_length=1, max_length=40,
+                      description="Item code of the catalogue (`GET /goods/catalogue`); a code it has not here, "
+                                  "or one without a price yet: 400 `ITEM_UNKNOWN`.",
+                      json_schema_extra={"pattern": f"[^{SPACE}]"})
     quantity: int = Field(ge=0, le=999)
 
 
@@ -174,10 +177,18 @@ class GoodsOrderQuery(Schema):
                     "cancelled"] | None = None
 
 
+#: The months a payment statement can be asked for: 2000-01 to 2100-12 (``services.statement_month``).
+STATEMENT_MONTH_PATTERN = r"^(?:20[0-9]{2}|2100)-(?:0[1-9]|1[0-2])$"
+
+
 class GoodsPayerIn(Schema):
-    company: str = Field(min_length=1, max_length=120)
-    department: str = Field("", max_length=120)
-    name: str = Field(min_length=1, max_length=120)
+    """Each on one line, up to 120 characters (the service trims spaces and refuses a control character:
+    stated by the ``pattern``, issue 14)."""
+
+    company: str = Field(min_length=1, max_length=120, json_schema_extra={"pattern": one_line_pattern(120)})
+    department: str = Field("", max_length=120,
+                            json_schema_extra={"pattern": one_line_pattern(120, required=False)})
+    name: str = Field(min_length=1, max_length=120, json_schema_extra={"pattern": one_line_pattern(120)})
 
 
 class GoodsPayerOut(Schema):
@@ -399,7 +410,11 @@ def payer_put(request: HttpRequest, payload: GoodsPayerIn) -> Any:
 @router.get("/goods/payment-statement", response={200: None, 400: ErrorOut, 403: ErrorOut, 422: ErrorOut},
             summary="The payment statement (請求明細書) of a month: purchases and usage, as PDF",
             openapi_extra=_PDF)
-def payment_statement(request: HttpRequest, month: str = Query(..., pattern=MONTH_PATTERN),
+def payment_statement(request: HttpRequest, month: str = Query(..., pattern=STATEMENT_MONTH_PATTERN,
+                                                                description="YYYY-MM, up to this month (a "
+                                                                            "later one: 400 STATEMENT_NOT_YET_"
+                                                                            "AVAILABLE); the payer must be "
+                                                                            "entered first (400 PAYER_REQUIRED)."),
                       coverage: Coverage = "japan") -> HttpResponse:
     data, name = services.payment_statement(user=_user(request), coverage=coverage, month=month)
     return _pdf(data, name)

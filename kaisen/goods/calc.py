@@ -138,10 +138,13 @@ def _rows(entries: list[dict[str, Any]] | None, *, coverage: str, kinds: tuple[s
         item = items.get(code)
         if item is None or not item.is_active or item.kind not in kinds or item.coverage != coverage or (
                 not orderable and not item.quotable):
-            raise _bad(_("There is no item %(code)s to choose here.") % {"code": code}, where)
+            # The catalogue is stored data, which no schema states: a code of its own (issue 14).
+            raise DomainError(ErrorCode.ITEM_UNKNOWN, _("There is no item %(code)s to choose here.")
+                              % {"code": code}, field=where)
         price = price_on(item, day)
         if price is None:
-            raise _bad(_("Item %(code)s has no price yet.") % {"code": code}, where)
+            raise DomainError(ErrorCode.ITEM_UNKNOWN, _("Item %(code)s has no price yet.") % {"code": code},
+                              field=where)
         rows.append(Row(item=item, quantity=qty, unit_price=price))
     order: dict[str, int] = {str(kind): i for i, kind in enumerate((*PRODUCT_KINDS, ItemKind.RUNNING))}
     rows.sort(key=lambda r: (order.get(str(r.item.kind), 9), r.item.position, r.item.code))

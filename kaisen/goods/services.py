@@ -80,8 +80,12 @@ def _tenant(user: Any) -> Tenant:
 
 
 def _coverage(tenant: Tenant, coverage: str) -> str:
-    if coverage not in Coverage.values or coverage not in tenant.coverages:
+    if coverage not in Coverage.values:
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("Your account has no such coverage."), field="coverage")
+    if coverage not in tenant.coverages:
+        # A coverage the document lists but the contract does not include (stored data): 403, as every
+        # function outside the contract answers (issue 14: was a 400 ``VALIDATION_ERROR``).
+        raise DomainError(ErrorCode.NOT_IN_CONTRACT, _("Your account has no such coverage."), field="coverage")
     return coverage
 
 
@@ -735,7 +739,8 @@ def statement_month(raw: str | dt.date) -> dt.date:
             raise DomainError(ErrorCode.VALIDATION_ERROR, _("Give the month as YYYY-MM."), field="month")
         day = dt.date(int(m.group(1)), int(m.group(2)), 1)
     if day > clock.today_jst().replace(day=1):
-        raise DomainError(ErrorCode.INVALID_DATE, _("The month has not started yet."), field="month")
+        # The clock refuses a month of the right form (issue 14: a code of its own, as for the statements).
+        raise DomainError(ErrorCode.STATEMENT_NOT_YET_AVAILABLE, _("The month has not started yet."), field="month")
     return day
 
 
@@ -750,7 +755,7 @@ def payment_statement(*, user: Any, coverage: str, month: str | dt.date) -> tupl
     day = statement_month(month)
     payer = StatementPayer.objects.filter(tenant=tenant).first()
     if payer is None:
-        raise DomainError(ErrorCode.VALIDATION_ERROR, _(
+        raise DomainError(ErrorCode.PAYER_REQUIRED, _(
             "Enter the payer (company, department and name) printed on the payment statement first."),
             field="payer")
     audit_record(action="goods.payment_statement.download", tenant=tenant, user=user,

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+import re
+from typing import TYPE_CHECKING, Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
+from pydantic import WithJsonSchema
 
 from kaisen.accounts.models import User
 from kaisen.carriers.models import Carrier
 from kaisen.core import clock
+from kaisen.core.errors import DomainError, ErrorCode, NotFound
 from kaisen.core.ids import Id, Int64
-from kaisen.core.schemas import ErrorOut, one_of
+from kaisen.core.schemas import ErrorOut, one_of, path_text
 from kaisen.lines.models import Line, LinePeriod, LineStatus, SimType
 from kaisen.lines.selectors import (
     DEFAULT_SORT,
@@ -113,16 +116,43 @@ def lines_list(request: HttpRequest, query: Query[LineQuery]) -> dict[str, Any]:
     return body
 
 
+#: What the document states of the two lookups' path parameters (issue 14: schemathesis
+#: ``positive_data_acceptance``). A value of that form which no line can hold (a number outside the mobile
+#: ranges, an ICCID whose check digit is wrong) answers 404, with the service's message saying why; any other
+#: form the service reads (full-width digits, spaces) is still read, as before.
+MSISDN_PATTERN = r"^(?:0|\+81-?)[2789]0-?[0-9]{4}-?[0-9]{4}$"
+ICCID_PATTERN = r"^89[0-9]{17,18}$"
+
+if TYPE_CHECKING:
+    MsisdnPath = str
+    IccidPath = str
+else:
+    MsisdnPath = path_text(MSISDN_PATTERN, "A mobile number: 11 digits (020, 070, 080, 090), hyphens allowed, "
+                                           "or the +81 form. A number no line can hold answers 404.")
+    IccidPath = path_text(ICCID_PATTERN, "The SIM serial number: 19 or 20 digits starting with 89, the last "
+                                         "being the Luhn check digit; with a wrong check digit it is no line's "
+                                         "serial: 404.")
+
+
+def _lookup(request: HttpRequest, pattern: str, value: str, code: ErrorCode, **by: Any) -> Line:
+    try:
+        return line_get(tenant=_tenant(request), user=_user(request), **by)
+    except DomainError as exc:
+        if exc.code == code and re.fullmatch(pattern, value):
+            raise NotFound(exc.message) from exc  # the documented form, but no line can have it
+        raise
+
+
 @router.get("/by-msisdn/{msisdn}", response={200: LineOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
             summary="Get a line by phone number")
-def line_by_msisdn(request: HttpRequest, msisdn: str) -> Line:
-    return line_get(tenant=_tenant(request), msisdn=msisdn, user=_user(request))
+def line_by_msisdn(request: HttpRequest, msisdn: MsisdnPath) -> Line:
+    return _lookup(request, MSISDN_PATTERN, msisdn, ErrorCode.INVALID_PHONE_NUMBER, msisdn=msisdn)
 
 
 @router.get("/by-iccid/{iccid}", response={200: LineOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
             summary="Get a line by SIM serial number (ICCID)")
-def line_by_iccid(request: HttpRequest, iccid: str) -> Line:
-    return line_get(tenant=_tenant(request), iccid=iccid, user=_user(request))
+def line_by_iccid(request: HttpRequest, iccid: IccidPath) -> Line:
+    return _lookup(request, ICCID_PATTERN, iccid, ErrorCode.INVALID_ICCID, iccid=iccid)
 
 
 @router.get("/{int:line_id}", response={200: LineOut, 403: ErrorOut, 404: ErrorOut}, summary="Get a line by ID")
@@ -171,6 +201,17 @@ class LinePeriodOut(Schema):
         return obj.plan.name_en
 
 
+if TYPE_CHECKING:
+    AsOf = str
+else:
+    #: ``at`` of the history: what the document states (issue 14); the service reads it (``as_of_parse``) and
+    #: refuses any other text with its own 400 ``INVALID_DATE`` and a message showing the expected format.
+    AsOf = Annotated[str, WithJsonSchema({
+        "type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}],
+        "description": "A date (YYYY-MM-DD: 00:00 Japan time) or a date and time (without an offset: Japan "
+                       "time)."})]
+
+
 class LineHistoryOut(Schema):
     line_id: int
     items: list[LinePeriodOut]
@@ -179,13 +220,13 @@ class LineHistoryOut(Schema):
 @router.get("/{int:line_id}/history", response={200: LineHistoryOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut,
                                                  422: ErrorOut},
             summary="A line's history (plan, status, options, SIM over time), or the line as of a moment")
-def line_history_api(request: HttpRequest, line_id: Id, at: str | None = None) -> dict[str, Any]:
+def line_history_api(request: HttpRequest, line_id: Id, at: AsOf | None = None) -> dict[str, Any]:
     """Every interval of the line while it belonged to your account, oldest first. With ``at``
     (``YYYY-MM-DD`` = 00:00 Japan time, or an ISO date-time; no offset = Japan time), only the interval in
     force at that moment (an empty list if there was none)."""
     tenant = _tenant(request)
     line = line_get(tenant=tenant, line_id=line_id, user=_user(request))
-    if at:
+    if at is not None:  # an empty `at` is no date (the document says so): 400 INVALID_DATE
         period = line_as_of(tenant=tenant, line_id=line.pk, at=as_of_parse(at))
         return {"line_id": line.pk, "items": [period] if period else []}
     return {"line_id": line.pk, "items": line_history(tenant=tenant, line=line)}

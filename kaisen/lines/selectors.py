@@ -215,4 +215,10 @@ def as_of_parse(text: str) -> dt.datetime:
         raise DomainError(ErrorCode.INVALID_DATE,
                           _("'%(value)s' is not a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM).")
                           % {"value": text}, field="at") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=clock.JST)
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=clock.JST)
+    try:
+        # Held in UTC: PostgreSQL takes offsets up to ±15:59 only (issue 14, as ``UtcDateTime``).
+        return moment.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it: the ends of time, no line then
+        end = dt.datetime.min if moment.year == 1 else dt.datetime.max
+        return end.replace(tzinfo=dt.UTC)

@@ -8,11 +8,12 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from kaisen.accounts.api import ErrorOut
 from kaisen.billing.models import Invoice
 from kaisen.core.ids import Id, Int64
+from kaisen.core.schemas import EmailText, OptionalEmailText, PathText
 from kaisen.payments import services
 from kaisen.payments.models import InvoiceApplication, Payment
 
@@ -132,8 +133,9 @@ class ContactsOut(Schema):
 class ContactsIn(Schema):
     """Only the fields given change. ``billing_emails`` replaces the whole list (at most 5)."""
 
-    billing_emails: list[str] | None = None
-    recovery_email: str | None = None
+    billing_emails: list[EmailText] | None = Field(
+        default=None, description="At most 5 distinct addresses (more: 409 `BILLING_EMAIL_LIMIT`).")
+    recovery_email: OptionalEmailText | None = None
 
 
 def payment_out(p: Payment) -> PaymentOut:
@@ -176,14 +178,14 @@ def contacts_out(c: services.ContactsView) -> ContactsOut:
 
 @router.get("/payments/methods/{coverage}", response={200: MethodOut, 403: ErrorOut, 404: ErrorOut},
             summary="The payment method of a coverage (japan or global)")
-def method_get(request: HttpRequest, coverage: str) -> MethodOut:
+def method_get(request: HttpRequest, coverage: PathText) -> MethodOut:
     return method_out(services.method_view(user=request.auth, coverage=coverage))  # type: ignore[attr-defined]
 
 
 @router.put("/payments/methods/{coverage}",
             response={200: MethodOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
             summary="Register the card and/or choose the payment method of a coverage")
-def method_put(request: HttpRequest, coverage: str, payload: MethodIn) -> MethodOut:
+def method_put(request: HttpRequest, coverage: PathText, payload: MethodIn) -> MethodOut:
     user = request.auth  # type: ignore[attr-defined]
     services.method_view(user=user, coverage=coverage)  # 404 for a coverage the tenant does not hold
     with transaction.atomic():
@@ -203,7 +205,7 @@ def method_put(request: HttpRequest, coverage: str, payload: MethodIn) -> Method
              response={201: ApplicationOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut,
                        422: ErrorOut},
              summary="Apply for invoice payment (corporate accounts; reviewed by the operator)")
-def application_post(request: HttpRequest, coverage: str, payload: ApplicationIn) -> Status[ApplicationOut]:
+def application_post(request: HttpRequest, coverage: PathText, payload: ApplicationIn) -> Status[ApplicationOut]:
     app = services.invoice_apply(user=request.auth, coverage=coverage, **payload.dict())  # type: ignore[attr-defined]
     return Status(201, application_out(app))
 

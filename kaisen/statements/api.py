@@ -18,7 +18,7 @@ from ninja import Field, Router, Schema, Status
 from kaisen.accounts.models import User
 from kaisen.core import clock, files
 from kaisen.core.errors import DomainError, ErrorCode
-from kaisen.core.ids import Id, Int64
+from kaisen.core.ids import MONTH_PATTERN, Id, Int64
 from kaisen.core.schemas import ErrorOut
 from kaisen.statements.layouts import LAYOUTS, MONTH, available_months
 from kaisen.statements.models import Statement, StatementStatus
@@ -32,12 +32,36 @@ Kind = Literal["invoice", "invoice_voice", "cdr", "line_daily", "line_monthly", 
 assert set(Kind.__args__) == set(LAYOUTS)  # type: ignore[attr-defined]
 
 
+def _kinds_rule() -> dict[str, Any]:
+    """What goes with each kind (issue 14: stated so that a body the document calls valid is one the service
+    takes): a monthly file needs a month, a daily file takes none, and only the encodings its layout offers.
+    One ``anyOf`` branch per (period, encodings) of the layouts."""
+    groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for kind, layout in LAYOUTS.items():
+        groups.setdefault((layout.period, tuple(layout.encodings)), []).append(kind)
+    branches: list[dict[str, Any]] = []
+    for (period, encodings), kinds in groups.items():
+        properties: dict[str, Any] = {"kind": {"enum": kinds}, "encoding": {"enum": list(encodings)}}
+        if period != MONTH:
+            properties["month"] = {"type": "null"}
+            branches.append({"properties": properties})
+        else:
+            properties["month"] = {"type": "string"}
+            branches.append({"properties": properties, "required": ["kind", "month"]})
+    return {"anyOf": branches}
+
+
 class StatementIn(Schema):
+    model_config = {"json_schema_extra": _kinds_rule()}
+
     kind: Kind = Field(..., description="invoice (M-DL-1), invoice_voice (M-DL-2), cdr (M-DL-3), line_daily / "
                                         "line_monthly (M-DL-4), datausage (M-DL-5), number_charges (K-6), "
                                         "call_detail (K-7), billing_detail (S-BILL-2).")
-    month: str | None = Field(None, pattern=r"^\d{4}-\d{2}$", description="YYYY-MM for a monthly statement; "
-                                                                          "omit for a daily file.")
+    # The document states a real month; the schema keeps checking the form only, so that ``2026-13`` is still
+    # the service's 400 ``INVALID_DATE`` with its message.
+    month: str | None = Field(None, pattern=r"^\d{4}-\d{2}$", json_schema_extra={"pattern": MONTH_PATTERN},
+                              description="YYYY-MM for a monthly statement (one of the months `GET "
+                                          "/statements/kinds` lists for today); omit for a daily file.")
     encoding: Literal["utf-8", "utf-8-sig", "cp932"] = Field(
         "utf-8", description="utf-8-sig = UTF-8 starting with a byte-order mark (EF BB BF), which Excel on "
                              "Windows opens correctly; cp932 = Shift-JIS as Windows writes it, only where the "

@@ -103,18 +103,18 @@ def test_price_versions_apply_from_their_date() -> None:
         price_set(item=item, valid_from=item.prices.order_by("valid_from").first().valid_from, amount=2000)
 
 
-@pytest.mark.parametrize("products,field", [
-    ([{"code": "NOPE", "quantity": 1}], "products"),
-    ([{"code": SIM, "quantity": -1}], "products.0.quantity"),
-    ([{"code": SIM, "quantity": "x"}], "products.0.quantity"),
-    ([{"code": SIM, "quantity": 1000}], "products.0.quantity"),
-    ([{"code": "SHIP-60", "quantity": 1}], "products"),
-    ([], "products"),
+@pytest.mark.parametrize("products,field,code", [
+    ([{"code": "NOPE", "quantity": 1}], "products", ErrorCode.ITEM_UNKNOWN),  # issue 14: the catalogue's own code
+    ([{"code": SIM, "quantity": -1}], "products.0.quantity", ErrorCode.VALIDATION_ERROR),
+    ([{"code": SIM, "quantity": "x"}], "products.0.quantity", ErrorCode.VALIDATION_ERROR),
+    ([{"code": SIM, "quantity": 1000}], "products.0.quantity", ErrorCode.VALIDATION_ERROR),
+    ([{"code": "SHIP-60", "quantity": 1}], "products", ErrorCode.ITEM_UNKNOWN),
+    ([], "products", ErrorCode.VALIDATION_ERROR),
 ])
-def test_bad_rows_are_refused(products: list, field: str) -> None:
+def test_bad_rows_are_refused(products: list, field: str, code: ErrorCode) -> None:
     with pytest.raises(DomainError) as err:
         calculate(products=products)
-    assert err.value.code == ErrorCode.VALIDATION_ERROR and err.value.field == field
+    assert err.value.code == code and err.value.field == field
 
 
 def test_catalogue_english_names_do_not_depend_on_the_active_language() -> None:
