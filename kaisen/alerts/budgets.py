@@ -65,11 +65,14 @@ def budget_set(*, tenant: Any, user: Any, coverage: str, amount: Any) -> Budget 
     return budget
 
 
-def budgets_check(*, tenant_id: int | None = None) -> int:
-    """Alert each budget whose month's projection is over it, once per month. Returns how many alerted."""
+def budgets_check(*, tenant_id: int | None = None, tenants: Any = None) -> int:
+    """Alert each budget whose month's projection is over it, once per month. Returns how many alerted.
+    ``tenants``: only the budgets of these tenants (IDs, or a query of them: after an import, its tenants)."""
     budgets = Budget.objects.select_related("tenant").order_by("id")
     if tenant_id is not None:
         budgets = budgets.filter(tenant_id=tenant_id)
+    if tenants is not None:
+        budgets = budgets.filter(tenant_id__in=tenants)
     made = 0
     for budget in budgets:
         try:

@@ -21,10 +21,11 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from kaisen.audit.services import audit_record
@@ -120,14 +121,81 @@ def _write(events: list[Event]) -> list[Event]:
     return made
 
 
+def events_emit_select(*, tenant_id: int, type: str, rows_sql: str, params: list[Any], sample: dict[str, Any],
+                       at: dt.datetime | None = None) -> int:
+    """``events_emit`` from a query, set-wise (issue 13: a usage alert firing for many lines): one
+    ``INSERT … SELECT … RETURNING`` of the events and one per subscribed endpoint of their deliveries, whatever
+    their number, in the caller's transaction; the deliveries' first attempts are enqueued after commit.
+    ``rows_sql`` (with ``params``) selects ``line_id``, ``data`` (JSON built by the database: jsonb on
+    PostgreSQL, text on SQLite) and ``ord`` (the order the events are written in). The payload is not checked
+    row by row: ``sample``, one payload of the same shape, is checked against the event's schema (a caller
+    building a payload the schema refuses fails here, before writing). Returns how many events were written."""
+    catalogue.validate_data(type, sample)
+    event_type = catalogue.EVENT_TYPES[type]
+    pg = connection.vendor == "postgresql"
+    ops = connection.ops
+    occurred = ops.adapt_datetimefield_value(at or clock.now())
+    now = ops.adapt_datetimefield_value(clock.now())
+    millis = int(time.time() * 1000)
+    # new_event_id()'s form: evt_ + 12 hex digits of milliseconds + 14 random hex digits, per row.
+    if pg:
+        event_id = ("'evt_' || lpad(to_hex(CAST(%s AS BIGINT)), 12, '0') "
+                    "|| substr(md5(random()::text || clock_timestamp()::text), 1, 14)")
+        ts = "CAST(%s AS TIMESTAMPTZ)"
+    else:
+        event_id = "'evt_' || printf('%%012x', %s) || lower(hex(randomblob(7)))"
+        ts = "%s"
+    events, deliveries = Event._meta.db_table, Delivery._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {events} (tenant_id, event_id, type, version, line_id, data, occurred_at) "  # noqa: S608
+            f"SELECT {_param(pg, 'BIGINT')}, {event_id}, {_param(pg, 'TEXT')}, {_param(pg, 'INTEGER')}, x.line_id, "
+            f"x.data, {ts} FROM ({rows_sql}) x WHERE TRUE ORDER BY x.ord RETURNING id",
+            [tenant_id, millis, type, event_type.version, occurred, *params])
+        ids = [r[0] for r in cur.fetchall()]
+        if not ids:
+            return 0
+        endpoints = [e for e in WebhookEndpoint.objects.filter(tenant_id=tenant_id, enabled=True).order_by("id")
+                     if e.wants(type)]
+        made: list[int] = []
+        for endpoint in endpoints:
+            cur.execute(
+                f"INSERT INTO {deliveries} (tenant_id, endpoint_id, event_id, line_id, status, attempts, "  # noqa: S608
+                f"next_attempt_at, created_at) SELECT e.tenant_id, {_param(pg, 'BIGINT')}, e.id, e.line_id, "
+                f"{_param(pg, 'TEXT')}, 0, {ts}, {ts} FROM {events} e WHERE e.tenant_id = {_param(pg, 'BIGINT')} "
+                f"AND e.type = {_param(pg, 'TEXT')} AND e.id >= %s AND e.id <= %s AND e.occurred_at = {ts} "
+                f"ORDER BY e.id RETURNING id",
+                [endpoint.pk, DeliveryStatus.PENDING, now, now, tenant_id, type, min(ids), max(ids), occurred])
+            made += [r[0] for r in cur.fetchall()]
+    if made:
+        made.sort()
+        transaction.on_commit(lambda: _enqueue(made))
+    return len(ids)
+
+
+def _param(pg: bool, sql_type: str) -> str:
+    """A parameter typed for PostgreSQL (in a SELECT list its type is not inferred from the target column)."""
+    return f"CAST(%s AS {sql_type})" if pg else "%s"
+
+
 def _enqueue(ids: list[int]) -> None:
-    """One task per ``BATCH`` deliveries (in ID order, so one line's events keep their order)."""
-    for i in range(0, len(ids), BATCH):
-        chunk = ids[i:i + BATCH]
-        try:
-            webhook_deliver_batch_task.enqueue(delivery_ids=chunk)
-        except Exception:  # the scheduler's sweep sends them
-            log.exception("could not enqueue webhook deliveries %s…", chunk[0])
+    """One task per ``BATCH`` deliveries (in ID order, so one line's events keep their order). With the
+    database task queue, all of them in one transaction: one commit, not one per task (an alert firing for
+    5,000 lines enqueues 100 tasks). If enqueueing fails, none is enqueued and the scheduler's sweep sends
+    the deliveries (they are committed already)."""
+    together = "django_tasks_db" in str(settings.TASKS["default"]["BACKEND"])
+    try:
+        with transaction.atomic() if together else nullcontext():
+            for i in range(0, len(ids), BATCH):
+                chunk = ids[i:i + BATCH]
+                try:
+                    webhook_deliver_batch_task.enqueue(delivery_ids=chunk)
+                except Exception:
+                    if together:
+                        raise
+                    log.exception("could not enqueue webhook deliveries %s…", chunk[0])  # the sweep sends them
+    except Exception:
+        log.exception("could not enqueue webhook deliveries %s…: the sweep sends them", ids[0])
 
 
 # --- endpoints ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import secrets
 
 from standardwebhooks.webhooks import Webhook
@@ -18,8 +19,14 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
+@functools.lru_cache(maxsize=256)
+def _signer(secret: str) -> Webhook:
+    """One signer per secret (the secret is decoded once, not per delivery)."""
+    return Webhook(secret)
+
+
 def signature_header(*, secrets_: list[str], msg_id: str, timestamp: dt.datetime, body: str) -> str:
-    return " ".join(Webhook(secret).sign(msg_id, timestamp, body) for secret in secrets_ if secret)
+    return " ".join(_signer(secret).sign(msg_id, timestamp, body) for secret in secrets_ if secret)
 
 
 def headers(*, secrets_: list[str], msg_id: str, timestamp: dt.datetime, body: str) -> dict[str, str]:

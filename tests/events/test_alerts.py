@@ -338,3 +338,61 @@ def test_evaluation_is_set_wise_not_per_line(tenant_a: TenantWorld, receiver: An
         return len(ctx.captured_queries)
 
     assert queries(3) == queries(40)
+
+
+def test_a_rule_firing_for_many_lines_writes_each_once_with_its_event_and_delivery(
+        tenant_a: TenantWorld, receiver: Any, allow_local: None) -> None:
+    """Set-wise writing (one INSERT … SELECT … RETURNING per rule, then the events and deliveries from the
+    firings): one firing per line and period, an event in the outbox for each with the line's number, one
+    delivery per event in the lines' order, one mail; a second import of the month writes none of them again."""
+    from kaisen.events.catalogue import EVENT_TYPES, validate_data
+
+    today = clock.today_jst()
+    lines = LineFactory.create_batch(30, tenant=tenant_a.tenant)
+    r = rule(tenant_a, "data_month_mb", 1, actions=["webhook", "mail"])
+    endpoint_create(tenant=tenant_a.tenant, user=tenant_a.user, url=receiver.url, event_types=["usage_alert.fired"])
+    import_data([(line, today, (5 + i) * MB) for i, line in enumerate(lines)])
+    month = f"{today:%Y-%m}"
+    assert fired(tenant_a) == sorted((line.pk, month) for line in lines)
+    firings = {f.line_id: f for f in AlertFiring.objects.filter(tenant=tenant_a.tenant)}
+    assert firings[lines[3].pk].value == Decimal("8.00") and firings[lines[3].pk].key == f"{r.pk}:{lines[3].pk}:{month}"
+    assert firings[lines[3].pk].outcome == {"webhook": "event written", "mail": "queued"}
+    events = list(Event.objects.filter(tenant=tenant_a.tenant, type="usage_alert.fired").order_by("id"))
+    assert [e.line_id for e in events] == [f.line_id for f in sorted(firings.values(), key=lambda f: f.pk)]
+    assert len({e.event_id for e in events}) == 30
+    for e in events:
+        assert e.event_id.startswith("evt_") and len(e.event_id) == 30 and e.version == EVENT_TYPES[e.type].version
+        assert validate_data(e.type, e.data) == e.data  # the database built exactly the schema's payload
+        line = next(x for x in lines if x.pk == e.line_id)
+        assert e.data == {"rule_id": r.pk, "rule_name": r.name, "condition": "data_month_mb", "threshold": "1.00",
+                          "value": str(firings[line.pk].value), "period": month, "line_id": line.pk,
+                          "msisdn": line.msisdn, "actions": r.actions}
+    deliveries = list(Delivery.objects.filter(tenant=tenant_a.tenant).order_by("id"))
+    assert [d.event_id for d in deliveries] == [e.pk for e in events]
+    assert [d.line_id for d in deliveries] == [e.line_id for e in events]
+    assert all(d.status == "pending" and d.next_attempt_at is not None for d in deliveries)
+    assert OutboxMessage.objects.filter(tenant=tenant_a.tenant, topic="alert.fired").count() == 1
+    import_data([(line, today, 50 * MB) for line in lines], name="again.csv")
+    assert AlertFiring.objects.filter(tenant=tenant_a.tenant).count() == 30
+    assert Event.objects.filter(tenant=tenant_a.tenant, type="usage_alert.fired").count() == 30
+    assert Delivery.objects.filter(tenant=tenant_a.tenant).count() == 30
+    assert OutboxMessage.objects.filter(tenant=tenant_a.tenant, topic="alert.fired").count() == 1
+
+
+def test_an_import_evaluates_only_the_lines_and_tenants_of_its_file(tenant_a: TenantWorld,
+                                                                   tenant_b: TenantWorld) -> None:
+    """An import's cost follows its file: a line over the threshold that is not in the file (here: the rule was
+    made after its usage came) is not read, and neither are the rules of a tenant without usage in the file;
+    each fires with the next usage of its lines (or by ``rules_evaluate`` over everything)."""
+    today = clock.today_jst()
+    a1, a2, _ = tenant_a.lines
+    import_data([(a1, today, 50 * MB), (tenant_b.line, today, 50 * MB)])
+    rule(tenant_a, "data_month_mb", 10)
+    rule(tenant_b, "data_month_mb", 10)
+    import_data([(a2, today, 20 * MB)], name="a2.csv")
+    assert fired(tenant_a) == [(a2.pk, f"{today:%Y-%m}")] and fired(tenant_b) == []
+    import_data([(a1, today, 60 * MB)], name="a1.csv")
+    assert fired(tenant_a) == sorted([(a1.pk, f"{today:%Y-%m}"), (a2.pk, f"{today:%Y-%m}")])
+    assert fired(tenant_b) == []
+    rules_evaluate()  # everything, not an import
+    assert fired(tenant_b) == [(tenant_b.line.pk, f"{today:%Y-%m}")]

@@ -100,6 +100,35 @@ def test_many_deliveries_are_enqueued_in_batches_and_reuse_the_connection(
 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("allow_local")
+def test_a_failed_enqueue_leaves_no_task_and_the_sweep_sends_the_deliveries(
+        tenant_a: TenantWorld, receiver: Receiver, django_capture_on_commit_callbacks: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tasks of one commit are enqueued in one transaction: when the second cannot be, neither is kept
+    (no half of a batch), and the committed deliveries go out with the scheduler's sweep."""
+    endpoint_create(tenant=tenant_a.tenant, user=tenant_a.user, url=receiver.url,
+                    event_types=[catalogue.APIKEY_CREATED])
+    calls: list[int] = []
+
+    class Flaky:
+        def enqueue(self, **kwargs: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError("queue down")
+            return webhook_deliver_batch_task.enqueue(**kwargs)
+
+    monkeypatch.setattr("kaisen.events.services.webhook_deliver_batch_task", Flaky())
+    with django_capture_on_commit_callbacks(execute=True):
+        events_emit(tenant_id=tenant_a.tenant.pk, type=catalogue.APIKEY_CREATED,
+                    items=[(None, {"key_id": f"K{i}", "name": "n", "user": "u"}) for i in range(BATCH + 5)])
+    assert len(calls) == 2
+    assert not DBTaskResult.objects.filter(task_path="kaisen.events.tasks.webhook_deliver_batch_task").exists()
+    assert Delivery.objects.filter(status=DeliveryStatus.PENDING).count() == BATCH + 5
+    assert deliveries_send_due(limit=200) == BATCH + 5
+    assert len(receiver.requests) == BATCH + 5
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("allow_local")
 def test_the_scheduler_sweep_sends_what_a_lost_task_left(tenant_a: TenantWorld, receiver: Receiver) -> None:
     assert any(j.func == "kaisen.events.delivery.deliveries_send_due" for j in JOBS)
     endpoint_create(tenant=tenant_a.tenant, user=tenant_a.user, url=receiver.url,
