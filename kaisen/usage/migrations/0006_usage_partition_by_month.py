@@ -43,6 +43,20 @@ def _indexes(cur, table: str) -> list[str]:
     return [r[0] for r in cur.fetchall()]
 
 
+def _constraints_and_indexes(schema_editor, model, table):  # type: ignore[no-untyped-def]
+    """The model's constraints, field indexes, foreign keys and indexes on the new ``table``, then its statistics."""
+    for constraint in model._meta.constraints:
+        schema_editor.add_constraint(model, constraint)
+    for field in model._meta.local_fields:
+        for statement in schema_editor._field_indexes_sql(model, field):
+            schema_editor.execute(statement)
+        if field.remote_field and field.db_constraint:
+            schema_editor.execute(schema_editor._create_fk_sql(model, field, "_fk_%(to_table)s_%(to_column)s"))
+    for index in model._meta.indexes:
+        schema_editor.add_index(model, index)
+    schema_editor.execute(f"ANALYZE {table}")
+
+
 def partition(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
@@ -77,16 +91,7 @@ def partition(apps, schema_editor):
                         f"GREATEST((SELECT MAX(id) FROM {old}), 1), (SELECT MAX(id) FROM {old}) IS NOT NULL)")
             cur.execute(f"DROP TABLE {old}")
             cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{table}_pkey" PRIMARY KEY (id, {column})')
-        for constraint in model._meta.constraints:
-            schema_editor.add_constraint(model, constraint)
-        for field in model._meta.local_fields:
-            for statement in schema_editor._field_indexes_sql(model, field):
-                schema_editor.execute(statement)
-            if field.remote_field and field.db_constraint:
-                schema_editor.execute(schema_editor._create_fk_sql(model, field, "_fk_%(to_table)s_%(to_column)s"))
-        for index in model._meta.indexes:
-            schema_editor.add_index(model, index)
-        schema_editor.execute(f"ANALYZE {table}")
+        _constraints_and_indexes(schema_editor, model, table)
 
 
 def unpartition(apps, schema_editor):
@@ -108,16 +113,7 @@ def unpartition(apps, schema_editor):
                         f"GREATEST((SELECT MAX(id) FROM {old}), 1), (SELECT MAX(id) FROM {old}) IS NOT NULL)")
             cur.execute(f"DROP TABLE {old} CASCADE")  # its partitions, indexes and constraints with it
             cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{table}_pkey" PRIMARY KEY (id)')
-        for constraint in model._meta.constraints:
-            schema_editor.add_constraint(model, constraint)
-        for field in model._meta.local_fields:
-            for statement in schema_editor._field_indexes_sql(model, field):
-                schema_editor.execute(statement)
-            if field.remote_field and field.db_constraint:
-                schema_editor.execute(schema_editor._create_fk_sql(model, field, "_fk_%(to_table)s_%(to_column)s"))
-        for index in model._meta.indexes:
-            schema_editor.add_index(model, index)
-        schema_editor.execute(f"ANALYZE {table}")
+        _constraints_and_indexes(schema_editor, model, table)
 
 
 class Migration(migrations.Migration):
