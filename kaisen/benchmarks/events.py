@@ -175,7 +175,10 @@ def _part_alerts(calls: int, lines: int, repeats: int, fig: dict[str, Any]) -> N
     fig["alerts"] = {"calls": calls, "lines": lines, "rows_loaded": loaded, "setup_lines_s": round(setup, 1),
                      "generate_file_s": round(generate, 1), "firings_per_import": fired,
                      "import_with_rules_s": _stats(times[True]), "import_without_rules_s": _stats(times[False]),
-                     "ratio_with_to_without": _stats(ratios), "hook_alone_s": round(hook_s, 3),
+                     "ratio_with_to_without": _stats(ratios),
+                     "pairs": [{"with_s": round(w, 2), "without_s": round(wo, 2), "ratio": round(r, 3)}
+                               for w, wo, r in zip(times[True], times[False], ratios, strict=True)],
+                     "hook_alone_s": round(hook_s, 3),
                      "no_traffic_job_s": round(quiet_s, 3), "no_traffic_job_firings": quiet["firings"]}
 
 

@@ -56,6 +56,8 @@ def test_bench_events_fires_the_rules_and_delivers(tmp_path: Path) -> None:
                   "--repeats", "2"], tmp_path / "events.json")
     assert fig["alerts"]["rows_loaded"] > 0 and fig["alerts"]["firings_per_import"]["firings"] > 0
     assert fig["alerts"]["ratio_with_to_without"]["min"] > 0
+    pairs = fig["alerts"]["pairs"]  # each repeat's two imports, so a reader sees the noise of the pairs
+    assert len(pairs) == 2 and all(p["with_s"] > 0 and p["without_s"] > 0 for p in pairs)
     assert fig["webhooks"]["receiver_requests"] >= 2 * 30 + 2 * 30  # ours and the bare posts, both rounds
     assert fig["webhooks"]["attempts_recorded"] == 2 * 30 and fig["webhooks"]["deliveries_per_s"]["min"] > 0
     assert not CallRecord.objects.exists() and not UsageRollup.objects.exists()  # cleaned up
