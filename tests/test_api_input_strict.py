@@ -352,3 +352,117 @@ def test_history_at_takes_every_date_and_date_time_the_document_states(tenant_a:
     schema = next(p for p in DOC["paths"]["/api/v1/lines/{line_id}/history"]["get"]["parameters"]
                   if p["name"] == "at")["schema"]
     assert {"format": "date-time"} in json.loads(json.dumps(schema))["anyOf"][0]["anyOf"]
+
+
+# --- an order's params per kind (issue 14: POST /lines/{line_id}/orders and .../orders/preview) -------------
+
+def _order_body_schema(name: str) -> dict:
+    return COMPONENTS[name]
+
+
+@pytest.mark.parametrize("name", ["OrderIn", "PreviewIn"])
+def test_the_document_states_each_order_kind_s_params(name: str) -> None:
+    from kaisen.procedures.models import OrderKind
+    from kaisen.procedures.rules import RULES
+
+    schema = _order_body_schema(name)
+    assert schema["discriminator"] == {"propertyName": "kind"}
+    variants = {v["properties"]["kind"]["const"]: v for v in schema["oneOf"]}
+    assert set(variants) == set(OrderKind.values)
+    for kind, variant in variants.items():
+        params = variant["properties"]["params"]
+        assert params["type"] == "object" and params["additionalProperties"] is False, kind
+        assert set(params["properties"]) == RULES[kind].params_allowed, kind
+    assert variants["sim_reissue"]["required"] == ["kind", "params"]
+    assert variants["sim_reissue"]["properties"]["params"]["required"] == ["sim_size"]
+    assert set(variants["mnp_reservation"]["properties"]["params"]["required"]) == {"holder_name", "holder_name_kana"}
+    options = variants["voice_options"]["properties"]["params"]["properties"]["options"]
+    assert options["minProperties"] == 1 and options["additionalProperties"] is False
+    assert options["properties"]["international_call_cap"]["enum"][:2] == [0, 5000]
+    assert variants["cancellation"]["properties"]["params"]["properties"]["end_date"]["format"] == "date"
+
+
+def _voice_line(world: TenantWorld) -> object:
+    from kaisen.lines.models import SimType
+    from tests.factories import LineFactory
+
+    return LineFactory(tenant=world.tenant, sim_type=SimType.VOICE, plan=world.line.plan)
+
+
+#: Bodies the document calls valid, each on a line whose state allows it (the frozen clock: 2026-12-07 10:00 JST).
+_VALID = [
+    ("suspend", {}),
+    ("cancellation", {"end_date": "2026-12-31"}),
+    ("cancellation", {}),
+    ("sim_reissue", {"sim_size": "nano", "ship_date": "2026-12-09", "method": "ship",
+                     "delivery_address": {"postal_code": "100-0001", "address": "東京都千代田区千代田1-1",
+                                          "recipient": "総務部"}}),
+    ("voice_options", {"effective": "next_month", "options": {"voicemail": True, "international_call_cap": 5000,
+                                                              "network_pin": "0123"}}),
+    ("mnp_reservation", {"holder_name": "株式会社　カイセン", "holder_name_kana": "カブシキガイシャ　カイセン",
+                         "category": "corporate"}),
+]
+
+
+@pytest.mark.parametrize(("kind", "params"), _VALID)
+def test_an_order_body_valid_per_the_document_is_accepted(tenant_a: TenantWorld, kind: str, params: dict) -> None:
+    import jsonschema
+
+    body = {"kind": kind, "params": params}
+    for name in ("OrderIn", "PreviewIn"):
+        jsonschema.validate(body, _order_body_schema(name))  # the document calls it valid
+    line = _voice_line(tenant_a) if kind in ("voice_options", "mnp_reservation") else tenant_a.line
+    api = tenant_a.api()
+    preview = api.post(f"/api/v1/lines/{line.pk}/orders/preview", body)  # type: ignore[attr-defined]
+    assert preview.status_code == 200, preview.content
+    created = api.post(f"/api/v1/lines/{line.pk}/orders",  # type: ignore[attr-defined]
+                       {**body, "idempotency_key": f"k-{kind}-{len(params)}"})
+    assert created.status_code == 201, created.content
+
+
+#: Bodies the document calls invalid, which the service used to read (a loose form) or refuse only after the
+#: line's checks: the API now refuses them with the code the service gives that parameter (400, never 422).
+_INVALID = [
+    ("cancellation", {"end_date": "2026/12/31"}, "INVALID_DATE", "end_date"),
+    ("cancellation", {"end_date": "２０２６-１２-３１"}, "INVALID_DATE", "end_date"),
+    ("cancellation", {"end_date": "2026-02-30"}, "INVALID_DATE", "end_date"),
+    ("cancellation", {"end_date": None}, "INVALID_DATE", "end_date"),
+    ("voice_options", {"options": {"voicemail": "yes"}}, "INVALID_OPTION", "voicemail"),
+    ("voice_options", {"options": {"voicemail": 1}}, "INVALID_OPTION", "voicemail"),
+    ("voice_options", {"options": {"international_call_cap": "5,000"}}, "INVALID_OPTION", "international_call_cap"),
+    ("voice_options", {"options": {"network_pin": 1234}}, "INVALID_OPTION", "network_pin"),
+    ("voice_options", {"options": {"fax": True}}, "INVALID_OPTION", "fax"),
+    ("voice_options", {"options": {}}, "INVALID_OPTION", "options"),
+    ("voice_options", {"effective": "Today", "options": {"voicemail": True}}, "INVALID_OPTION", "effective"),
+    ("plan_change", {"data_cap_mb": 0}, "INVALID_OPTION", "data_cap_mb"),
+    ("plan_change", {"data_cap_mb": "100"}, "INVALID_OPTION", "data_cap_mb"),
+    ("sim_reissue", {"sim_size": "NANO"}, "SIZE_NOT_OFFERED", "sim_size"),
+    ("sim_reissue", {}, "SIZE_NOT_OFFERED", "sim_size"),
+    ("sim_reissue", {"sim_size": "nano", "method": "ota"}, "METHOD_NOT_OFFERED", "method"),
+    ("sim_reissue", {"sim_size": "nano", "delivery_address": {"postal_code": "1000001", "address": "x",
+                                                              "recipient": ""}},
+     "VALIDATION_ERROR", "delivery_address.recipient"),
+    ("mnp_reservation", {"holder_name": "Kaisen", "holder_name_kana": "カイセン"}, "INVALID_NAME", "holder_name"),
+    ("mnp_reservation", {"holder_name": "カイセン", "holder_name_kana": "ｶｲｾﾝ"}, "INVALID_NAME", "holder_name_kana"),
+    ("suspend", {"when": "now"}, "VALIDATION_ERROR", "when"),
+]
+
+
+@pytest.mark.parametrize(("kind", "params", "code", "field"), _INVALID)
+def test_order_params_the_document_calls_invalid_answer_the_service_s_code(
+    tenant_a: TenantWorld, kind: str, params: dict, code: str, field: str,
+) -> None:
+    import jsonschema
+
+    from kaisen.procedures.models import Order
+
+    body = {"kind": kind, "params": params}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(body, _order_body_schema("OrderIn"), format_checker=jsonschema.FormatChecker())
+    line = _voice_line(tenant_a)
+    api = tenant_a.api()
+    for path, extra in (("orders/preview", {}), ("orders", {"idempotency_key": "k-invalid"})):
+        response = api.post(f"/api/v1/lines/{line.pk}/{path}", {**body, **extra})  # type: ignore[attr-defined]
+        assert response.status_code == 400, response.content
+        assert (response.json()["code"], response.json()["field"]) == (code, field)
+    assert not Order.objects.filter(line_id=line.pk).exists()

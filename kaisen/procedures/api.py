@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Header, Query, Router, Schema, Status
 from ninja.files import UploadedFile
+from pydantic import ConfigDict
 
 from kaisen.access.api import ApprovalOut, approval_out
 from kaisen.access.models import ApprovalRequest
@@ -36,6 +37,7 @@ from kaisen.procedures.bulk import (
     bulk_start,
 )
 from kaisen.procedures.models import BulkJob, Order, OrderEvent, OrderKind, OrderStatus
+from kaisen.procedures.params import check_params, order_body_schema
 
 router = Router(tags=["orders"])
 
@@ -55,6 +57,10 @@ PARAMS_HELP = (
 
 
 class OrderIn(Schema):
+    """An order: ``params`` as its ``kind`` takes them (the ``oneOf`` below; ``kaisen.procedures.params``)."""
+
+    model_config = ConfigDict(json_schema_extra=order_body_schema)
+
     kind: Kind
     params: dict[str, Any] = Field(default_factory=dict, description=PARAMS_HELP)
     idempotency_key: str | None = Field(
@@ -65,6 +71,10 @@ class OrderIn(Schema):
 
 
 class PreviewIn(Schema):
+    """A procedure to check: ``params`` as its ``kind`` takes them (the ``oneOf`` below)."""
+
+    model_config = ConfigDict(json_schema_extra=order_body_schema)
+
     kind: Kind
     params: dict[str, Any] = Field(default_factory=dict, description=PARAMS_HELP)
 
@@ -237,6 +247,7 @@ def order_preview(request: HttpRequest, line_id: Id, payload: PreviewIn) -> dict
     the effective date, when it is carried out, until when it can be cancelled, and the warnings."""
     tenant = _tenant(request)
     line = line_get(tenant=tenant, line_id=line_id, user=_user(request), action=None)
+    check_params(payload.kind, payload.params)
     preview = services.order_preview(tenant=tenant, user=_user(request), line_id=line.pk, kind=payload.kind,
                                      params=payload.params)
     return {"line_id": line.pk, "kind": preview.kind, "params": preview.params,
@@ -272,6 +283,7 @@ def order_create(request: HttpRequest, line_id: Id, payload: OrderIn,
     if len(key) > 100:
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("The idempotency key is longer than 100 characters."),
                           field="idempotency_key")
+    check_params(payload.kind, payload.params)
     result = procedure_request(tenant=tenant, user=user, line_id=line.pk, kind=payload.kind,
                                params=payload.params, idempotency_key=key)
     if isinstance(result, ApprovalRequest):
