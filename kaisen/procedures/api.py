@@ -247,6 +247,7 @@ def order_preview(request: HttpRequest, line_id: Id, payload: PreviewIn) -> dict
     the effective date, when it is carried out, until when it can be cancelled, and the warnings."""
     tenant = _tenant(request)
     line = line_get(tenant=tenant, line_id=line_id, user=_user(request), action=None)
+    services.order_refusal_before_params(tenant=tenant, user=_user(request), kind=payload.kind)
     check_params(payload.kind, payload.params)
     preview = services.order_preview(tenant=tenant, user=_user(request), line_id=line.pk, kind=payload.kind,
                                      params=payload.params)
@@ -283,7 +284,9 @@ def order_create(request: HttpRequest, line_id: Id, payload: OrderIn,
     if len(key) > 100:
         raise DomainError(ErrorCode.VALIDATION_ERROR, _("The idempotency key is longer than 100 characters."),
                           field="idempotency_key")
-    check_params(payload.kind, payload.params)
+    if not services.order_key_used(tenant=tenant, key=key):  # a replay answers the first order, as before
+        services.order_refusal_before_params(tenant=tenant, user=user, kind=payload.kind)
+        check_params(payload.kind, payload.params)
     result = procedure_request(tenant=tenant, user=user, line_id=line.pk, kind=payload.kind,
                                params=payload.params, idempotency_key=key)
     if isinstance(result, ApprovalRequest):

@@ -172,6 +172,22 @@ def _authorize_kind(user: Any, kind: str) -> None:
     authorize(user=user, action=actions.order_kind_action(kind))
 
 
+def order_refusal_before_params(*, tenant: Tenant, user: Any, kind: str) -> None:
+    """The checks that come before the parameters, in the order ``order_submit`` makes them: the user's
+    permission (403), the operator's controls (contract switch, maintenance), reception hours. The API runs them
+    before its own check of ``params`` against the document (issue 14), so that those answers keep winning."""
+    _authorize_kind(user, kind)
+    now = clock.now()
+    refusal = control_refusal(kind, tenant.pk, now) or reception_refusal(kind, now)
+    if refusal is not None:
+        raise refusal
+
+
+def order_key_used(*, tenant: Tenant, key: str) -> bool:
+    """Whether an order was made with this idempotency key (a replay answers it before any other check)."""
+    return Order.objects.filter(tenant=tenant, idempotency_key=key).exists()
+
+
 def order_preview(*, tenant: Tenant, user: Any, line_id: int, kind: str, params: dict[str, Any]) -> OrderPreview:
     """Validate everything ``order_submit`` would, without writing anything."""
     _authorize_kind(user, kind)
