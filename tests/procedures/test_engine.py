@@ -203,6 +203,38 @@ def test_a_repeated_submit_is_recognised_by_the_carrier() -> None:
 
 
 @pytest.mark.django_db
+def test_a_repeated_submit_is_not_refused_and_leaves_the_refusal_for_a_new_request_issue_11() -> None:
+    """A submit is one upsert (issue 11 §1), so a refusal is worked out before the carrier knows whether the
+    request is new; a repeat is still never refused, and the refusal waits for the next new request."""
+    first, second = make_order(LineFactory()), make_order(LineFactory())
+    adapter = simulator.SimulatorAdapter()
+    adapter.submit(engine._request(first))
+    simulator.faults.refuse_submit["*"] = ("LINE_LOCKED", "The line is locked at the carrier.")
+    assert adapter.submit(engine._request(first)).state == "pending"  # a repeat: counted, not refused
+    assert _req(first).submit_count == 2 and _req(first).state == "pending"
+    with pytest.raises(simulator.CarrierError):
+        adapter.submit(engine._request(second))
+    assert _req(second).state == "failed" and simulator.faults.refuse_submit == {}
+
+
+@pytest.mark.django_db
+def test_the_simulator_costs_one_statement_per_submit_and_per_due_query_issue_11() -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    order = make_order(LineFactory())
+    adapter = simulator.SimulatorAdapter()
+    with CaptureQueriesContext(connection) as ctx:
+        adapter.submit(engine._request(order))
+    assert len(ctx) == 1
+    with time_machine.travel(clock.now() + dt.timedelta(seconds=61), tick=False), \
+            CaptureQueriesContext(connection) as ctx:
+        status = adapter.query(f"KSN-{order.pk}")
+    assert len(ctx) == 1 and status.state == "completed" and "completed_at" in status.result
+    assert _req(order).applied_count == 1
+    assert adapter.query(f"KSN-{order.pk}").state == "completed" and _req(order).applied_count == 1  # once
+
+
+@pytest.mark.django_db
 def test_carrier_refusal_fails_the_order_with_the_carriers_code() -> None:
     line = LineFactory()
     order = make_order(line)
