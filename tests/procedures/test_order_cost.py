@@ -103,9 +103,10 @@ TICK_IDLE_MAX = 9
 #: What each order of a transaction costs (suspend, voice line, instant carrier): 2 on the carrier simulator's
 #: table (the carrier side: the submit's upsert and the query's ``UPDATE … RETURNING``; issue 11 session 7, later:
 #: it was a SELECT … FOR UPDATE and a write each), the order's UPDATE (sent and completed in one:
-#: ``order_transition(defer=True)``), the line's SELECT … FOR UPDATE and UPDATE, 3 for its history (the
-#: open interval, closing it, the new one). No re-rating (above), no statement per mail.
-APPLY_IN_BATCH_MAX = 8
+#: ``order_transition(defer=True)``), the line's SELECT … FOR UPDATE and UPDATE, 2 for its history (closing the
+#: open interval with ``UPDATE … RETURNING``, the new one; it was 3 with a SELECT first). No re-rating (above), no
+#: statement per mail.
+APPLY_IN_BATCH_MAX = 7
 #: What a transaction of orders costs besides its orders (``KAISEN_ORDER_BATCH`` orders share it): (BEGIN,) the
 #: claim, the record writes (order events, audit rows, webhook events and the endpoint look-up, the mails: 5),
 #: COMMIT.
@@ -190,6 +191,7 @@ def test_a_batch_of_orders_shares_its_claim_commit_and_records_issue_11(tenant_a
     assert len(sql) <= TICK_IDLE_MAX + BATCH_MAX + 10 * APPLY_IN_BATCH_MAX, len(sql)
     table = '"carriers_simulatedcarrierrequest"'
     assert sum(1 for q in sql if table in q) == 20  # the carrier side: one upsert and one UPDATE per order
+    assert sum(1 for q in sql if '"lines_lineperiod"' in q) == 20  # the history: close (RETURNING), open
     assert sum(1 for q in sql if q.startswith('INSERT INTO "procedures_orderevent"')) == 1
     assert sum(1 for q in sql if q.startswith('INSERT INTO "audit_auditevent"')) == 1
     assert sum(1 for q in sql if "notifications_outboxmessage" in q) == 1  # the ten completion mails
