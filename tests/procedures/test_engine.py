@@ -423,3 +423,25 @@ def test_a_send_asked_about_at_once_keeps_its_sent_fields_issue_11(settings: Any
             assert order.status == OrderStatus.SENT and order.next_check_at is not None
             assert order.next_check_at > clock.now()
             assert _statuses(order)[-1] == "sent"
+
+
+@pytest.mark.django_db
+def test_two_orders_on_one_line_in_one_batch_each_see_the_other_s_change_issue_11(settings: Any) -> None:
+    """A batch locks its lines once (``results.lines_of_batch``); a second order on the same line reads the line
+    again, so its history interval carries the first order's change too."""
+    from kaisen.lines.models import LinePeriod
+
+    settings.KAISEN_CARRIER_DELAY = 0
+    with time_machine.travel(MONDAY_0930, tick=False) as t:
+        line = LineFactory(carrier=Carrier.DOCOMO)
+        suspend = make_order(line, OrderKind.SUSPEND)
+        reissue = make_order(line, OrderKind.SIM_REISSUE, params={"sim_size": "nano"})
+        t.shift(1)
+        report = orders_tick(batch=20)
+    assert report.completed == 2 and report.errors == 0
+    line.refresh_from_db()
+    reissue.refresh_from_db()
+    assert line.status == LineStatus.SUSPENDED and line.iccid == reissue.result["new_iccid"]
+    open_ = LinePeriod.objects.get(line=line, valid_to__isnull=True)
+    assert open_.status == LineStatus.SUSPENDED and open_.iccid == line.iccid
+    assert suspend.pk < reissue.pk
