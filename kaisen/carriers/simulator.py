@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, models, transaction
 
 from kaisen.carriers.adapters import CarrierError, CarrierRequest, CarrierState, CarrierStatus, CarrierTimeout
 from kaisen.carriers.models import Carrier, SimulatedCarrierRequest
@@ -73,14 +73,22 @@ class Faults:
             self.fail_at_completion.clear()
 
     def _take(self, bucket: set[str] | dict[str, Any], ref: str) -> Any:
+        return self._take_keyed(bucket, ref)[1]
+
+    def _take_keyed(self, bucket: set[str] | dict[str, Any], ref: str) -> tuple[str | None, Any]:
         with self._lock:
             for key in (ref, "*"):
                 if key in bucket:
                     if isinstance(bucket, dict):
-                        return bucket.pop(key)
+                        return key, bucket.pop(key)
                     bucket.discard(key)
-                    return True
-        return None
+                    return key, True
+        return None, None
+
+    def _give_back(self, bucket: dict[str, Any], key: str, value: Any) -> None:
+        """Put back an entry taken for a request that turned out not to use it (a repeated submit)."""
+        with self._lock:
+            bucket.setdefault(key, value)
 
 
 #: Tests set faults here (``faults.timeout_after_recording.add("KSN-12")``) and call ``faults.reset()``.
@@ -142,23 +150,21 @@ class SimulatorAdapter:
                 raise CarrierTimeout(f"{ref}: no answer (the request never arrived)")
             lose_answer = True
         now = clock.now()
-        with transaction.atomic(savepoint=False):  # no savepoint inside the engine's transaction
-            req = SimulatedCarrierRequest.objects.select_for_update().filter(order_ref=ref).first()
-            if req is not None:
-                # A repeat: recognised by its reference, never a second application.
-                req.submit_count += 1
-                req.save(update_fields=["submit_count"])
-            else:
-                refusal = faults._take(faults.refuse_submit, ref)
-                if refusal is None and _random_hit(float(getattr(settings, "KAISEN_CARRIER_FAILURE_RATE", 0))):
-                    refusal = ("CARRIER_REFUSED", "The carrier refused the request (simulated).")
-                req = SimulatedCarrierRequest.objects.create(
-                    order_ref=ref, carrier=request.carrier, kind=request.kind, line_ref=request.line_ref,
-                    payload={"msisdn": request.msisdn, "sim_type": request.sim_type, "params": request.params},
-                    state=CarrierState.FAILED if refusal else CarrierState.PENDING, received_at=now,
-                    complete_after=complete_after_for(request.carrier, request.kind, now),
-                    error_code=refusal[0] if refusal else "", error_message=refusal[1] if refusal else "",
-                )
+        # A refusal is decided for a new request only; it is worked out first so that the request is recorded
+        # (or recognised as a repeat) with one upsert (issue 11 §1: it was a SELECT … FOR UPDATE and a write).
+        fault_key, refusal = faults._take_keyed(faults.refuse_submit, ref)
+        if refusal is None and _random_hit(float(getattr(settings, "KAISEN_CARRIER_FAILURE_RATE", 0))):
+            refusal = ("CARRIER_REFUSED", "The carrier refused the request (simulated).")
+        req = _upsert(SimulatedCarrierRequest(
+            order_ref=ref, carrier=request.carrier, kind=request.kind, line_ref=request.line_ref,
+            payload={"msisdn": request.msisdn, "sim_type": request.sim_type, "params": request.params},
+            state=CarrierState.FAILED if refusal else CarrierState.PENDING, received_at=now,
+            complete_after=complete_after_for(request.carrier, request.kind, now),
+            error_code=refusal[0] if refusal else "", error_message=refusal[1] if refusal else "",
+            submit_count=1, applied_count=0, result={}))
+        if req.submit_count > 1 and fault_key is not None:
+            # A repeat: recognised by its reference, never a second application; the refusal was not for it.
+            faults._give_back(faults.refuse_submit, fault_key, refusal)
         if lose_answer:
             raise CarrierTimeout(f"{ref}: no answer (the request was received)")
         if req.state == CarrierState.FAILED:
@@ -170,6 +176,13 @@ class SimulatorAdapter:
                 float(getattr(settings, "KAISEN_CARRIER_TIMEOUT_RATE", 0)) / 2):
             raise CarrierTimeout(f"{order_ref}: status query timed out")
         now = clock.now()
+        if not faults.fail_at_completion:
+            # The usual answer, a request due now carried out, is one UPDATE … RETURNING (issue 11 §1); any other
+            # case (not due yet, already finished, unknown, a failure injected at completion) reads the row below.
+            done = _carry_out_due(order_ref, now, {kind: self._result(kind, order_ref, now)
+                                                   for kind in ("sim_reissue", "mnp_reservation", "")})
+            if done is not None:
+                return _status(done)
         with transaction.atomic(savepoint=False):  # no savepoint inside the engine's transaction
             req = SimulatedCarrierRequest.objects.select_for_update().filter(order_ref=order_ref).first()
             if req is None:
@@ -205,23 +218,23 @@ class SimulatorAdapter:
             return
         req.state = CarrierState.COMPLETED
         req.applied_count += 1
-        req.result = {"completed_at": now.isoformat(), **self._result(req, now)}
+        req.result = self._result(req.kind, req.order_ref, now)
         req.save(update_fields=["state", "applied_count", "result"])
 
-    def _result(self, req: SimulatedCarrierRequest, now: dt.datetime) -> dict[str, Any]:
-        if req.kind == "sim_reissue":
-            return {"new_iccid": new_iccid_for(req.order_ref)}
-        if req.kind == "mnp_reservation":
+    def _result(self, kind: str, order_ref: str, now: dt.datetime) -> dict[str, Any]:
+        """The result of a request of ``kind`` carried out at ``now``."""
+        result: dict[str, Any] = {"completed_at": now.isoformat()}
+        if kind == "sim_reissue":
+            result["new_iccid"] = new_iccid_for(order_ref)
+        elif kind == "mnp_reservation":
             issued = now.astimezone(clock.JST).date()
             expires = issued + dt.timedelta(days=MNP_RESERVATION_VALID_DAYS)
-            result: dict[str, Any] = {"reservation_number": reservation_number_for(req.order_ref),
-                                      "expires_on": expires.isoformat()}
+            result.update(reservation_number=reservation_number_for(order_ref), expires_on=expires.isoformat())
             port_out = getattr(settings, "KAISEN_CARRIER_PORT_OUT_DELAY", None) or os.environ.get(
                 "KAISEN_CARRIER_PORT_OUT_DELAY")
             if port_out is not None:
                 result["port_out_after"] = (now + dt.timedelta(seconds=float(port_out))).isoformat()
-            return result
-        return {}
+        return result
 
     def _maybe_port_out(self, req: SimulatedCarrierRequest, now: dt.datetime) -> None:
         """An issued MNP reservation whose holder ported the number out (simulated when
@@ -232,3 +245,68 @@ class SimulatorAdapter:
         if now >= dt.datetime.fromisoformat(after):
             req.result = {**req.result, "ported_out": True, "ported_out_at": now.isoformat()}
             req.save(update_fields=["result"])
+
+
+# --- one statement per request (issue 11 §1) -------------------------------------------------------------
+
+_COLUMNS = ("order_ref", "carrier", "kind", "line_ref", "payload", "state", "received_at", "complete_after",
+            "submit_count", "applied_count", "result", "error_code", "error_message")
+
+
+def _field(name: str) -> models.Field[Any, Any]:
+    field = SimulatedCarrierRequest._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return field
+
+
+def _col(name: str) -> str:
+    return connection.ops.quote_name(_field(name).column or name)
+
+
+def _sql_names() -> tuple[str, str, str]:
+    """(table, the columns written by an insert, the columns returned) — quoted."""
+    columns = ", ".join(_col(name) for name in _COLUMNS)
+    return connection.ops.quote_name(SimulatedCarrierRequest._meta.db_table), columns, f"{_col('id')}, {columns}"
+
+
+def _param(name: str, value: Any) -> Any:
+    return _field(name).get_db_prep_save(value, connection)
+
+
+def _one_row(sql: str, params: list[Any]) -> SimulatedCarrierRequest | None:
+    rows = list(SimulatedCarrierRequest.objects.raw(sql, params))
+    return rows[0] if rows else None
+
+
+def _upsert(req: SimulatedCarrierRequest) -> SimulatedCarrierRequest:
+    """Record ``req``, or count a repeat of its reference (``submit_count`` + 1, nothing else changes): one
+    ``INSERT … ON CONFLICT … DO UPDATE … RETURNING`` (SQLite ≥ 3.35 and PostgreSQL). The row returned is the
+    recorded request; ``submit_count`` > 1 says it was a repeat."""
+    table, columns, returned = _sql_names()
+    count = _col("submit_count")
+    sql = (f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_COLUMNS))}) "  # noqa: S608
+           f"ON CONFLICT ({_col('order_ref')}) "
+           f"DO UPDATE SET {count} = {table}.{count} + 1 RETURNING {returned}")
+    row = _one_row(sql, [_param(name, getattr(req, name)) for name in _COLUMNS])
+    assert row is not None  # an upsert always returns its row
+    return row
+
+
+def _carry_out_due(order_ref: str, now: dt.datetime, results: dict[str, dict[str, Any]]
+                   ) -> SimulatedCarrierRequest | None:
+    """PENDING → COMPLETED, once (``applied_count`` + 1), if the request is due at ``now``: one
+    ``UPDATE … RETURNING`` whose result is chosen by the request's kind from ``results`` (the key ``""`` for
+    the other kinds). None when no request of that reference is pending and due."""
+    table, _, returned = _sql_names()
+    col = {name: _col(name) for name in _COLUMNS}
+    kinds = [kind for kind in results if kind]
+    whens = " ".join(f"WHEN {col['kind']} = %s THEN %s" for _ in kinds)
+    sql = (f"UPDATE {table} SET {col['state']} = %s, {col['applied_count']} = {col['applied_count']} + 1, "  # noqa: S608
+           f"{col['result']} = CASE {whens} ELSE %s END "
+           f"WHERE {col['order_ref']} = %s AND {col['state']} = %s AND {col['complete_after']} <= %s "
+           f"RETURNING {returned}")
+    params: list[Any] = [CarrierState.COMPLETED.value]
+    for kind in kinds:
+        params += [kind, _param("result", results[kind])]
+    params += [_param("result", results[""]), order_ref, CarrierState.PENDING.value, _param("complete_after", now)]
+    return _one_row(sql, params)

@@ -91,11 +91,32 @@ def line_history_open(*, line: Line, reason: str = LinePeriodReason.REGISTERED,
     return LinePeriod.objects.create(line=line, valid_from=start, reason=reason, **_state(line))
 
 
+def _close_open(line_ids: list[int], at: dt.datetime) -> list[LinePeriod]:
+    """Close at ``at`` the open intervals of ``line_ids`` that started before it, with one ``UPDATE …
+    RETURNING`` (issue 11 §1: it was a ``SELECT`` of the open intervals, then an ``UPDATE``); returns them as
+    they were, but for ``valid_to``."""
+    if not line_ids:
+        return []
+    meta, q = LinePeriod._meta, connection.ops.quote_name
+    columns = ", ".join(q(f.column or f.name) for f in meta.concrete_fields)
+    sql = (f"UPDATE {q(meta.db_table)} SET valid_to = %s "  # noqa: S608 - fixed SQL and bound parameters
+           f"WHERE valid_to IS NULL AND valid_from < %s "
+           f"AND line_id IN ({', '.join(['%s'] * len(line_ids))}) RETURNING {columns}")
+    when = connection.ops.adapt_datetimefield_value(at)
+    return list(LinePeriod.objects.raw(sql, [when, when, *line_ids]))
+
+
 def _record(lines: Iterable[Line], *, at: dt.datetime, reason: str, order_id: int | None) -> list[LinePeriod]:
     lines = list(lines)
-    open_periods = {p.line_id: p for p in LinePeriod.objects.filter(line__in=[ln.pk for ln in lines],
-                                                                    valid_to__isnull=True)}
-    to_close: list[int] = []
+    # The usual change (the open interval started before ``at`` and the state differs) costs this UPDATE and the
+    # INSERT below. The open intervals it did not close (none, or one starting at or after ``at``) are read
+    # with a SELECT; an interval it closed whose state did not change is opened again (one UPDATE).
+    closed = {p.line_id: p for p in _close_open([ln.pk for ln in lines], at)}
+    open_periods = dict(closed)
+    rest = [ln.pk for ln in lines if ln.pk not in closed]
+    if rest:
+        open_periods.update({p.line_id: p for p in LinePeriod.objects.filter(line__in=rest, valid_to__isnull=True)})
+    to_reopen: list[int] = []
     to_replace: list[int] = []
     new: list[LinePeriod] = []
     rerate: set[int] = set()  # lines whose calls may be priced differently from now on
@@ -107,18 +128,18 @@ def _record(lines: Iterable[Line], *, at: dt.datetime, reason: str, order_id: in
             rerate.add(line.pk)
         if current is not None:
             if _same(current, state):
+                if line.pk in closed:
+                    to_reopen.append(current.pk)
                 continue
-            if current.valid_from >= at:
+            if line.pk not in closed:
                 # Not before the open interval's start: the past stays as recorded (module docstring).
                 start = current.valid_from
                 to_replace.append(current.pk)
-            else:
-                to_close.append(current.pk)
         new.append(LinePeriod(line=line, valid_from=start, reason=reason, order_id=order_id, **state))
+    if to_reopen:
+        LinePeriod.objects.filter(pk__in=to_reopen).update(valid_to=None)
     if to_replace:
         LinePeriod.objects.filter(pk__in=to_replace).delete()
-    if to_close:
-        LinePeriod.objects.filter(pk__in=to_close).update(valid_to=at)
     if reason != LinePeriodReason.DEMO:
         for line in lines:
             current = open_periods.get(line.pk)

@@ -6,7 +6,8 @@
   the records for the batch; issue 11 §1), picked with ``select_for_update(skip_locked=True)``
   (PostgreSQL: two workers never pick the same row; SQLite: transactions are IMMEDIATE, so they run one at
   a time and the second one sees the first one's result); if one order of a batch fails, the batch is
-  rolled back and its orders are handled again one per transaction;
+  rolled back and its orders are handled again one per transaction; the first result applied in a batch
+  locks the lines of all its orders at once, in id order (``results.lines_of_batch``);
 - the carrier call happens inside that transaction, so a worker killed mid-send leaves the orders as they
   were (SCHEDULED → sent again next tick; the carrier recognises the repeat by ``KSN-<order id>``);
 - a send whose answer was lost (``CarrierTimeout``) makes the order UNKNOWN, which is resolved by asking
@@ -41,7 +42,7 @@ from kaisen.controls import services as controls
 from kaisen.core import clock
 from kaisen.procedures import mails
 from kaisen.procedures.models import Order, OrderKind, OrderStatus
-from kaisen.procedures.results import order_apply_result
+from kaisen.procedures.results import lines_of_batch, order_apply_result
 from kaisen.procedures.workflow import order_flush, order_save, order_transition, recording
 
 log = logging.getLogger(__name__)
@@ -249,9 +250,10 @@ def _batch(qs: Any, order_by: tuple[str, ...], handle: Any, adapter: CarrierAdap
     with transaction.atomic(), recording():
         orders = _claim(qs, order_by, size)
         claimed.extend(o.pk for o in orders)
-        for order in orders:
-            handle(order, adapter, now, part)
-            order_flush(order)
+        with lines_of_batch(o.line_id for o in orders):  # their lines are locked once, if a result is applied
+            for order in orders:
+                handle(order, adapter, now, part)
+                order_flush(order)
     report.add(part)
     return len(orders)
 

@@ -203,6 +203,38 @@ def test_a_repeated_submit_is_recognised_by_the_carrier() -> None:
 
 
 @pytest.mark.django_db
+def test_a_repeated_submit_is_not_refused_and_leaves_the_refusal_for_a_new_request_issue_11() -> None:
+    """A submit is one upsert (issue 11 §1), so a refusal is worked out before the carrier knows whether the
+    request is new; a repeat is still never refused, and the refusal waits for the next new request."""
+    first, second = make_order(LineFactory()), make_order(LineFactory())
+    adapter = simulator.SimulatorAdapter()
+    adapter.submit(engine._request(first))
+    simulator.faults.refuse_submit["*"] = ("LINE_LOCKED", "The line is locked at the carrier.")
+    assert adapter.submit(engine._request(first)).state == "pending"  # a repeat: counted, not refused
+    assert _req(first).submit_count == 2 and _req(first).state == "pending"
+    with pytest.raises(simulator.CarrierError):
+        adapter.submit(engine._request(second))
+    assert _req(second).state == "failed" and simulator.faults.refuse_submit == {}
+
+
+@pytest.mark.django_db
+def test_the_simulator_costs_one_statement_per_submit_and_per_due_query_issue_11() -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    order = make_order(LineFactory())
+    adapter = simulator.SimulatorAdapter()
+    with CaptureQueriesContext(connection) as ctx:
+        adapter.submit(engine._request(order))
+    assert len(ctx) == 1
+    with time_machine.travel(clock.now() + dt.timedelta(seconds=61), tick=False), \
+            CaptureQueriesContext(connection) as ctx:
+        status = adapter.query(f"KSN-{order.pk}")
+    assert len(ctx) == 1 and status.state == "completed" and "completed_at" in status.result
+    assert _req(order).applied_count == 1
+    assert adapter.query(f"KSN-{order.pk}").state == "completed" and _req(order).applied_count == 1  # once
+
+
+@pytest.mark.django_db
 def test_carrier_refusal_fails_the_order_with_the_carriers_code() -> None:
     line = LineFactory()
     order = make_order(line)
@@ -391,3 +423,25 @@ def test_a_send_asked_about_at_once_keeps_its_sent_fields_issue_11(settings: Any
             assert order.status == OrderStatus.SENT and order.next_check_at is not None
             assert order.next_check_at > clock.now()
             assert _statuses(order)[-1] == "sent"
+
+
+@pytest.mark.django_db
+def test_two_orders_on_one_line_in_one_batch_each_see_the_other_s_change_issue_11(settings: Any) -> None:
+    """A batch locks its lines once (``results.lines_of_batch``); a second order on the same line reads the line
+    again, so its history interval carries the first order's change too."""
+    from kaisen.lines.models import LinePeriod
+
+    settings.KAISEN_CARRIER_DELAY = 0
+    with time_machine.travel(MONDAY_0930, tick=False) as t:
+        line = LineFactory(carrier=Carrier.DOCOMO)
+        suspend = make_order(line, OrderKind.SUSPEND)
+        reissue = make_order(line, OrderKind.SIM_REISSUE, params={"sim_size": "nano"})
+        t.shift(1)
+        report = orders_tick(batch=20)
+    assert report.completed == 2 and report.errors == 0
+    line.refresh_from_db()
+    reissue.refresh_from_db()
+    assert line.status == LineStatus.SUSPENDED and line.iccid == reissue.result["new_iccid"]
+    open_ = LinePeriod.objects.get(line=line, valid_to__isnull=True)
+    assert open_.status == LineStatus.SUSPENDED and open_.iccid == line.iccid
+    assert suspend.pk < reissue.pk

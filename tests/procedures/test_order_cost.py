@@ -100,15 +100,18 @@ SUBMIT_MAX = 11 + EVENTS_OUTBOX + MAIL_OUTBOX
 LINE_HISTORY_RERATE = 6
 #: Statements of a tick with nothing to do (three phases that find no order).
 TICK_IDLE_MAX = 9
-#: What each order of a transaction costs (suspend, voice line, instant carrier): 4 on the carrier simulator's
-#: table (the carrier side: submit and query, a SELECT … FOR UPDATE and a write each), the order's UPDATE (sent and
-#: completed in one: ``order_transition(defer=True)``), the line's SELECT … FOR UPDATE and UPDATE, 3 for its
-#: history (the open interval, closing it, the new one). No re-rating (above), no statement per mail.
-APPLY_IN_BATCH_MAX = 10
+#: What each order of a transaction costs (suspend, voice line, instant carrier): 2 on the carrier simulator's
+#: table (the carrier side: the submit's upsert and the query's ``UPDATE … RETURNING``; issue 11 session 7, later:
+#: it was a SELECT … FOR UPDATE and a write each), the order's UPDATE (sent and completed in one:
+#: ``order_transition(defer=True)``), the line's UPDATE, 2 for its history (closing the open interval with
+#: ``UPDATE … RETURNING``, the new one; it was 3 with a SELECT first). The line's SELECT … FOR UPDATE is the
+#: batch's (below; it was one per order). No re-rating (above), no statement per mail.
+APPLY_IN_BATCH_MAX = 6
 #: What a transaction of orders costs besides its orders (``KAISEN_ORDER_BATCH`` orders share it): (BEGIN,) the
-#: claim, the record writes (order events, audit rows, webhook events and the endpoint look-up, the mails: 5),
-#: COMMIT.
-BATCH_MAX = 8
+#: claim, the lock of the batch's lines (one SELECT … FOR UPDATE … ORDER BY id, when a result is applied;
+#: ``results.lines_of_batch``), the record writes (order events, audit rows, webhook events and the endpoint
+#: look-up, the mails: 5), COMMIT.
+BATCH_MAX = 9
 #: An order alone in its transaction.
 APPLY_PER_ORDER_MAX = APPLY_IN_BATCH_MAX + BATCH_MAX
 
@@ -187,6 +190,10 @@ def test_a_batch_of_orders_shares_its_claim_commit_and_records_issue_11(tenant_a
     assert report.completed == 10 and report.errors == 0
     sql = _sql(ctx)
     assert len(sql) <= TICK_IDLE_MAX + BATCH_MAX + 10 * APPLY_IN_BATCH_MAX, len(sql)
+    table = '"carriers_simulatedcarrierrequest"'
+    assert sum(1 for q in sql if table in q) == 20  # the carrier side: one upsert and one UPDATE per order
+    assert sum(1 for q in sql if '"lines_lineperiod"' in q) == 20  # the history: close (RETURNING), open
+    assert sum(1 for q in sql if q.startswith('SELECT "lines_line"."id"')) == 1  # the batch's lines, locked once
     assert sum(1 for q in sql if q.startswith('INSERT INTO "procedures_orderevent"')) == 1
     assert sum(1 for q in sql if q.startswith('INSERT INTO "audit_auditevent"')) == 1
     assert sum(1 for q in sql if "notifications_outboxmessage" in q) == 1  # the ten completion mails
