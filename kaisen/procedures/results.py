@@ -55,12 +55,12 @@ def _line_locked(line_id: int) -> Line:
     ids = getattr(_batch, "ids", None)
     if ids and line_id in ids:
         if _batch.lines is None:
-            _batch.lines = {line.pk: line for line in Line.objects.select_for_update()
+            _batch.lines = {line.pk: line for line in Line.objects.select_for_update(of=("self",))
                             .select_related("plan", "tenant").filter(pk__in=ids).order_by("pk")}
         line: Line | None = _batch.lines.pop(line_id, None)
         if line is not None:
             return line
-    return Line.objects.select_for_update().select_related("plan", "tenant").get(pk=line_id)
+    return Line.objects.select_for_update(of=("self",)).select_related("plan", "tenant").get(pk=line_id)
 
 
 def order_apply_result(*, order: Order, status: CarrierStatus, actor: str = "carrier", user: Any = None,
@@ -110,7 +110,7 @@ def order_apply_result(*, order: Order, status: CarrierStatus, actor: str = "car
 def mnp_port_out_apply(*, order: Order, result: dict[str, Any] | None = None) -> None:
     """The number of a completed MNP reservation has left for another operator: the line is cancelled
     and the customer told (M-PROC-5). Safe to call again."""
-    line = Line.objects.select_for_update().select_related("tenant").get(pk=order.line_id)
+    line = Line.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=order.line_id)
     order.line = line
     if line.status != LineStatus.CANCELLED:
         fields = rules.MnpReservationRule().on_ported_out(order, line, clock.today_jst())

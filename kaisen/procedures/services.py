@@ -219,7 +219,10 @@ def order_submit(*, tenant: Tenant, user: Any, line_id: int, kind: str, params: 
     params = {} if params is None else params
     digest = params_hash(kind, line.pk, params if isinstance(params, dict) else {"_": str(params)})
     with transaction.atomic(), workflow.recording():
-        line = Line.objects.select_for_update().select_related("plan", "tenant").get(pk=line.pk, tenant=tenant)
+        # The line alone locked: without ``of`` PostgreSQL also locks the joined plan and tenant rows, and every
+        # submit on a line of the same plan or tenant would wait for this one (issue 11 §3).
+        line = (Line.objects.select_for_update(of=("self",)).select_related("plan", "tenant")
+                .get(pk=line.pk, tenant=tenant))
         existing = _existing(tenant, key, digest)  # a replay, or a twin request committed while we waited
         if existing is not None:
             existing.replayed = True
@@ -257,7 +260,7 @@ def order_cancel(*, tenant: Tenant, user: Any, order_id: int, reason: str = "") 
     user's own words, goes into the audit log (X-AUDIT)."""
     authorize(user=user, action=actions.ORDER_CANCEL)
     with transaction.atomic():
-        order = (Order.objects.select_for_update().select_related("line", "tenant")
+        order = (Order.objects.select_for_update(of=("self", "line")).select_related("line", "tenant")
                  .filter(tenant=tenant, pk=order_id).filter(line_scope(user=user, prefix="line__")).first())
         if order is None:
             raise NotFound(_("No such order."))

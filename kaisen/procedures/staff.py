@@ -50,7 +50,9 @@ def _check(staff: Any, reason: str) -> str:
 
 
 def _locked(order_id: int) -> Order:
-    order = Order.objects.select_for_update().select_related("line", "tenant").filter(pk=order_id).first()
+    # The order and its line locked, not the tenant row the join reads (PostgreSQL locks every joined row otherwise).
+    order = (Order.objects.select_for_update(of=("self", "line")).select_related("line", "tenant")
+             .filter(pk=order_id).first())
     if order is None:
         raise NotFound(_("No such order."))
     return order
