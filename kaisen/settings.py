@@ -153,6 +153,14 @@ if DATABASE_URL:
         DATABASE_URL, conn_max_age=int(os.environ.get("KAISEN_DB_CONN_MAX_AGE", "600")),
         conn_health_checks=_env_bool("KAISEN_DB_HEALTH_CHECKS"))}
 else:
+    import sqlite3
+
+    # The loaders and the order engine write with ``INSERT … RETURNING`` and ``UPDATE … RETURNING`` (SQLite 3.35,
+    # 2021): an older library would fail at the first import or order, so it is refused here, by name.
+    if sqlite3.sqlite_version_info < (3, 35):
+        raise ImproperlyConfigured(
+            f"Kaisen needs SQLite 3.35 or newer; this Python uses SQLite {sqlite3.sqlite_version}. Use a newer "
+            "Python build, or PostgreSQL (DATABASE_URL).")
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",

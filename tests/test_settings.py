@@ -70,3 +70,18 @@ def test_tests_never_use_the_users_data_directory() -> None:
     home_default = (Path.home() / ".local" / "share" / "kaisen").resolve()
     assert Path(settings.DATA_DIR) != home_default
     assert os.environ["KAISEN_DATA_DIR"]
+
+
+def test_an_old_sqlite_library_is_refused_by_name(tmp_path: Path) -> None:
+    """The writes use RETURNING (SQLite 3.35): an older library is refused when the settings load, saying which
+    version was found and what to do, not at the first import or order."""
+    probe = ("import sqlite3; sqlite3.sqlite_version_info = (3, 34, 1); sqlite3.sqlite_version = '3.34.1'; "
+             "import kaisen.settings")
+    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAISEN_DATA_DIR")}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={**clean, "KAISEN_DATA_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert "Kaisen needs SQLite 3.35 or newer; this Python uses SQLite 3.34.1" in result.stderr
+    ok = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                        env={**clean, "KAISEN_DATA_DIR": str(tmp_path), "DATABASE_URL": "postgres://k@db:5432/k"})
+    assert ok.returncode == 0, ok.stderr  # PostgreSQL does not need it
