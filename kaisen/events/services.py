@@ -18,10 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from django.conf import settings
@@ -31,6 +29,7 @@ from django.utils.translation import gettext as _
 from kaisen.audit.services import audit_record
 from kaisen.core import clock
 from kaisen.core.errors import DomainError, ErrorCode, NotFound
+from kaisen.core.pending import PendingWrites
 from kaisen.events import catalogue
 from kaisen.events.delivery import deliver
 from kaisen.events.models import Delivery, DeliveryStatus, Event, WebhookEndpoint
@@ -51,25 +50,15 @@ def new_event_id() -> str:
     return f"evt_{int(time.time() * 1000):012x}{secrets.token_hex(7)}"
 
 
-_local = threading.local()
+#: The events emitted inside ``batching()``, written at its end (``_write``: one ``INSERT`` and one look-up of
+#: the subscribed endpoints).
+_events: PendingWrites[Event] = PendingWrites(lambda pending: _write(pending))
 
 
-@contextmanager
-def batching() -> Iterator[None]:
-    """Collect the events emitted in the block and write them at its end (inside the caller's transaction:
-    call it inside ``transaction.atomic``). Nested blocks join the outermost one. If the block raises, its
-    events are not written (the caller's transaction rolls back)."""
-    if getattr(_local, "pending", None) is not None:
-        yield
-        return
-    pending: list[Event] = []
-    _local.pending = pending
-    try:
-        yield
-        _local.pending = None
-        _write(pending)
-    finally:
-        _local.pending = None
+def batching() -> AbstractContextManager[None]:
+    """Collect the events emitted in the block and write them at its end (``kaisen.core.pending``: inside the
+    caller's transaction; nested blocks join the outermost; nothing written if the block raises)."""
+    return _events.block()
 
 
 def _event(*, tenant_id: int, type: str, data: dict[str, Any], line_id: int | None,
@@ -83,7 +72,7 @@ def event_emit(*, tenant_id: int, type: str, data: dict[str, Any], line_id: int 
                at: dt.datetime | None = None) -> Event:
     """Write the event (and its deliveries) in the caller's transaction; see the module docstring. Inside
     ``batching()`` the event is returned unsaved and written when the block ends."""
-    pending: list[Event] | None = getattr(_local, "pending", None)
+    pending = _events.pending
     if pending is None:
         return events_emit(tenant_id=tenant_id, type=type, items=[(line_id, data)], at=at)[0]
     event = _event(tenant_id=tenant_id, type=type, data=data, line_id=line_id, at=at, now=clock.now())

@@ -10,40 +10,35 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
 from kaisen.core import clock
+from kaisen.core.pending import PendingWrites
 from kaisen.notifications.models import OutboxMessage, OutboxStatus
 from kaisen.notifications.sending import outbox_send as outbox_send  # one message, by id (re-exported)
 from kaisen.notifications.sending import outbox_send_batch
 
 log = logging.getLogger(__name__)
-_local = threading.local()
 
 
-@contextmanager
-def batching() -> Iterator[None]:
-    """Collect the order mails queued in the block and write them at its end with one ``INSERT`` that skips a
-    repeat of (order, topic) (issue 11 §1: the order engine's batch of orders paid a savepoint, an ``INSERT`` and
-    its release per mail). Inside the caller's transaction: call it inside ``transaction.atomic``. Nested blocks
-    join the outermost one; if the block raises, nothing is written (the caller's transaction rolls back)."""
-    if getattr(_local, "pending", None) is not None:
-        yield
-        return
-    pending: list[OutboxMessage] = []
-    _local.pending = pending
-    try:
-        yield
-        _local.pending = None
-        if pending:
-            OutboxMessage.objects.bulk_create(pending, ignore_conflicts=True)
-    finally:
-        _local.pending = None
+def _write_mails(pending: list[OutboxMessage]) -> None:
+    if pending:
+        OutboxMessage.objects.bulk_create(pending, ignore_conflicts=True)
+
+
+#: The order mails queued inside ``batching()``, written at its end with one ``INSERT`` that skips a repeat of
+#: (order, topic) (issue 11 §1: the order engine's batch of orders paid a savepoint, an ``INSERT`` and its release
+#: per mail).
+_mails: PendingWrites[OutboxMessage] = PendingWrites(_write_mails)
+
+
+def batching() -> AbstractContextManager[None]:
+    """Collect the order mails queued in the block and write them at its end (``kaisen.core.pending``: inside the
+    caller's transaction; nested blocks join the outermost; nothing written if the block raises)."""
+    return _mails.block()
 
 
 def outbox_add(*, tenant: Any, order: Any, topic: str, to: list[str] | str, subject: str, body: str,
@@ -55,7 +50,7 @@ def outbox_add(*, tenant: Any, order: Any, topic: str, to: list[str] | str, subj
     recipients = [to] if isinstance(to, str) else [r for r in to if r]
     message = OutboxMessage(tenant=tenant, order=order, topic=topic[:64], to=recipients, subject=subject[:200],
                             body=body, send_after=send_after)
-    pending: list[OutboxMessage] | None = getattr(_local, "pending", None)
+    pending = _mails.pending
     if pending is not None and order is not None:
         if not any(m.order_id == message.order_id and m.topic == message.topic for m in pending):
             pending.append(message)
@@ -87,7 +82,7 @@ def outbox_send_due(now: dt.datetime | None = None, *, limit: int = 200, batch: 
 
 def outbox_withdraw(*, order: Any, topics: list[str]) -> int:
     """Drop messages not sent yet (e.g. the day-before-shipment reminder of a cancelled SIM reissue)."""
-    pending: list[OutboxMessage] | None = getattr(_local, "pending", None)
+    pending = _mails.pending
     if pending:  # queued in this batching() block, not written yet
         pending[:] = [m for m in pending if not (m.order_id == order.pk and m.topic in topics)]
     deleted, _ = OutboxMessage.objects.filter(order=order, topic__in=topics, status=OutboxStatus.PENDING).delete()
